@@ -1,0 +1,2 @@
+//! The Lux9 kernel binary.
+fn main() {}

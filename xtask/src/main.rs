@@ -1,0 +1,2 @@
+//! cargo xtask: the one build entry point.
+fn main() {}
