@@ -1,0 +1,526 @@
+//! The client's engine: outgoing batch, tag slots, reply dispatch, fid effects and flush.
+
+use super::pool::{FidPool, TagPool};
+use super::{Callback, Error, Reply, Stats};
+use crate::codec::{Message, MessageType, NOTAG, frame_header, frame_size};
+use crate::transport::{Transport, TransportError, Wait};
+use alloc::vec::Vec;
+
+/// A batch is submitted before it grows past this many bytes (or one msize).
+const BATCH_BYTES: usize = 256 * 1024;
+
+/// What the reply to a request does to the fid table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Effect {
+    None,
+    /// Tattach, Tauth, or a Twalk to a new fid: the fid exists only if the
+    /// reply succeeds (for a walk, with all `nwname` qids).
+    NewFid {
+        fid: u32,
+        nwname: u16,
+    },
+    /// Tclunk or Tremove: the fid is gone whatever the reply.
+    ReleaseFid(u32),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SlotState {
+    Free,
+    /// Sent or queued; the reply has not arrived.
+    Waiting,
+    /// The reply is in `reply`, waiting for its owner.
+    Done,
+    /// A Tflush was sent for it; `answered` once its own reply came anyway.
+    Abandoned {
+        answered: bool,
+    },
+    /// Nobody wants the reply; apply its effect and free the tag.
+    Detached,
+    /// This tag carries a Tflush for `oldtag`.
+    Flushing {
+        oldtag: u16,
+    },
+}
+
+pub(crate) struct Slot {
+    pub(crate) state: SlotState,
+    pub(crate) generation: u32,
+    pub(crate) reply: Vec<u8>,
+    effect: Effect,
+    /// A fid that a successful reply created and nobody has taken yet.
+    created: Option<u32>,
+    callback: Option<Callback>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Self {
+            state: SlotState::Free,
+            generation: 0,
+            reply: Vec::new(),
+            effect: Effect::None,
+            created: None,
+            callback: None,
+        }
+    }
+}
+
+pub(crate) struct Core<T> {
+    pub(crate) transport: T,
+    pub(crate) msize: u32,
+    tags: TagPool,
+    pub(crate) fids: FidPool,
+    slots: Vec<Slot>,
+    out: Vec<u8>,
+    out_count: usize,
+    pub(crate) batch_limit: usize,
+    inbox: Vec<u8>,
+    /// Callbacks whose replies arrived; run once the core is unborrowed.
+    pub(crate) ready: Vec<(Callback, Result<Reply, Error>)>,
+    broken: Option<TransportError>,
+    pub(crate) stats: Stats,
+}
+
+fn effect_of(msg: &Message<'_>) -> Effect {
+    match *msg {
+        Message::Tattach { fid, .. } => Effect::NewFid { fid, nwname: 0 },
+        Message::Tauth { afid, .. } => Effect::NewFid {
+            fid: afid,
+            nwname: 0,
+        },
+        Message::Twalk {
+            fid,
+            newfid,
+            wnames,
+        } if fid != newfid => Effect::NewFid {
+            fid: newfid,
+            nwname: wnames.len() as u16,
+        },
+        Message::Tclunk { fid } | Message::Tremove { fid } => Effect::ReleaseFid(fid),
+        _ => Effect::None,
+    }
+}
+
+/// Whether `frame` is a successful reply for a request with effect NewFid.
+fn creates_fid(frame: &[u8], nwname: u16) -> bool {
+    match frame_header(frame).and_then(|(t, _)| MessageType::from_u8(t)) {
+        Some(MessageType::Rattach | MessageType::Rauth) => true,
+        Some(MessageType::Rwalk) => {
+            frame.get(7..9).map(|b| u16::from_le_bytes([b[0], b[1]])) == Some(nwname)
+        }
+        _ => false,
+    }
+}
+
+impl<T: Transport> Core<T> {
+    pub(crate) fn new(transport: T, msize: u32) -> Self {
+        Self {
+            transport,
+            msize,
+            tags: TagPool::default(),
+            fids: FidPool::default(),
+            slots: Vec::new(),
+            out: Vec::new(),
+            out_count: 0,
+            batch_limit: 64,
+            inbox: Vec::new(),
+            ready: Vec::new(),
+            broken: None,
+            stats: Stats::default(),
+        }
+    }
+
+    fn check_broken(&self) -> Result<(), Error> {
+        match &self.broken {
+            Some(e) => Err(Error::Transport(e.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn fail(&mut self, e: TransportError) -> Error {
+        self.broken = Some(e.clone());
+        Error::Transport(e)
+    }
+
+    pub(crate) fn alloc_fid(&mut self) -> Result<u32, Error> {
+        self.fids.alloc().ok_or(Error::FidsExhausted)
+    }
+
+    /// Queues `msg` in the outgoing batch; the batch is submitted first if full.
+    pub(crate) fn enqueue(
+        &mut self,
+        msg: &Message<'_>,
+        callback: Option<Callback>,
+    ) -> Result<(u16, u32), Error> {
+        self.check_broken()?;
+        if matches!(
+            msg.message_type(),
+            MessageType::Tversion | MessageType::Tflush
+        ) || msg.message_type().is_reply()
+        {
+            return Err(Error::InvalidArgument(
+                "the client sends Tversion and Tflush itself",
+            ));
+        }
+        self.enqueue_raw(msg, effect_of(msg), callback)
+    }
+
+    fn enqueue_raw(
+        &mut self,
+        msg: &Message<'_>,
+        effect: Effect,
+        callback: Option<Callback>,
+    ) -> Result<(u16, u32), Error> {
+        let len = msg.encoded_len();
+        if len > self.msize as usize {
+            return Err(Error::TooLarge {
+                size: len,
+                msize: self.msize,
+            });
+        }
+        if self.out_count >= self.batch_limit
+            || (self.out_count > 0 && self.out.len() + len > BATCH_BYTES.max(self.msize as usize))
+        {
+            self.submit()?;
+        }
+        let tag = self.tags.alloc().ok_or(Error::TagsExhausted)?;
+        let start = self.out.len();
+        self.out.resize(start + len, 0);
+        if let Err(e) = msg.encode(tag, &mut self.out[start..]) {
+            self.out.truncate(start);
+            self.tags.release(tag);
+            return Err(e.into());
+        }
+        self.out_count += 1;
+        let i = tag as usize;
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, Slot::new);
+        }
+        let slot = &mut self.slots[i];
+        slot.state = SlotState::Waiting;
+        slot.generation = slot.generation.wrapping_add(1);
+        slot.effect = effect;
+        slot.created = None;
+        slot.callback = callback;
+        Ok((tag, slot.generation))
+    }
+
+    /// Sends the queued batch, if any, in one transport submission.
+    pub(crate) fn submit(&mut self) -> Result<(), Error> {
+        if self.out_count == 0 {
+            return Ok(());
+        }
+        self.check_broken()?;
+        let r = self.transport.submit(&self.out, self.out_count);
+        self.stats.submissions += 1;
+        self.stats.messages += self.out_count as u64;
+        self.out.clear();
+        self.out_count = 0;
+        r.map_err(|e| self.fail(e))
+    }
+
+    /// Receives available replies and dispatches them to their slots.
+    pub(crate) fn pump(&mut self, wait: Wait) -> Result<usize, Error> {
+        self.check_broken()?;
+        let mut inbox = core::mem::take(&mut self.inbox);
+        inbox.clear();
+        let r = self.transport.receive(&mut inbox, wait);
+        let n = match r {
+            Ok(n) => n,
+            Err(e) => {
+                self.inbox = inbox;
+                return Err(self.fail(e));
+            }
+        };
+        let mut pos = 0;
+        while pos < inbox.len() {
+            let size = frame_size(&inbox[pos..]).unwrap_or(0) as usize;
+            let Some(frame) = inbox.get(pos..pos + size).filter(|_| size >= 7) else {
+                self.inbox = inbox;
+                return Err(self.fail(TransportError::Malformed(
+                    "transport returned a partial frame",
+                )));
+            };
+            self.dispatch(frame)?;
+            pos += size;
+        }
+        self.stats.replies += n as u64;
+        self.inbox = inbox;
+        Ok(n)
+    }
+
+    fn dispatch(&mut self, frame: &[u8]) -> Result<(), Error> {
+        let Some((typ, tag)) = frame_header(frame) else {
+            return Ok(());
+        };
+        let Some(slot) = self.slots.get_mut(tag as usize) else {
+            self.stats.stray_replies += 1;
+            return Ok(());
+        };
+        match slot.state {
+            SlotState::Waiting => {
+                if let Effect::NewFid { fid, nwname } = slot.effect
+                    && creates_fid(frame, nwname)
+                {
+                    slot.created = Some(fid);
+                }
+                slot.reply.clear();
+                slot.reply.extend_from_slice(frame);
+                self.apply_effect(tag, frame);
+                let slot = &mut self.slots[tag as usize];
+                if let Some(cb) = slot.callback.take() {
+                    slot.created = None;
+                    let reply = Reply {
+                        frame: core::mem::take(&mut slot.reply),
+                    };
+                    self.free_slot(tag);
+                    self.ready.push((cb, Ok(reply)));
+                } else {
+                    slot.state = SlotState::Done;
+                }
+            }
+            SlotState::Detached => {
+                if let Effect::NewFid { fid, nwname } = slot.effect
+                    && creates_fid(frame, nwname)
+                {
+                    self.clunk_detached(fid)?;
+                } else {
+                    self.apply_effect(tag, frame);
+                }
+                self.free_slot(tag);
+            }
+            SlotState::Abandoned { answered: false } => {
+                slot.state = SlotState::Abandoned { answered: true };
+                if let Effect::NewFid { fid, nwname } = slot.effect
+                    && creates_fid(frame, nwname)
+                {
+                    self.slots[tag as usize].effect = Effect::None;
+                    self.clunk_detached(fid)?;
+                } else {
+                    self.apply_effect(tag, frame);
+                }
+            }
+            SlotState::Flushing { oldtag } => {
+                if typ != MessageType::Rflush as u8 {
+                    self.stats.stray_replies += 1;
+                }
+                self.free_slot(tag);
+                if let Some(old) = self.slots.get_mut(oldtag as usize)
+                    && matches!(old.state, SlotState::Abandoned { .. })
+                {
+                    // Flushed before it was answered: a new fid was never made.
+                    if old.state == (SlotState::Abandoned { answered: false })
+                        && let Effect::NewFid { fid, .. } = old.effect
+                    {
+                        self.fids.release(fid);
+                    }
+                    self.free_slot(oldtag);
+                }
+            }
+            SlotState::Free | SlotState::Done | SlotState::Abandoned { answered: true } => {
+                self.stats.stray_replies += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases fids as the reply dictates (failed creations, clunks, removes).
+    fn apply_effect(&mut self, tag: u16, frame: &[u8]) {
+        let slot = &mut self.slots[tag as usize];
+        match core::mem::replace(&mut slot.effect, Effect::None) {
+            Effect::NewFid { fid, nwname } if !creates_fid(frame, nwname) => self.fids.release(fid),
+            Effect::ReleaseFid(fid) => self.fids.release(fid),
+            _ => {}
+        }
+    }
+
+    fn free_slot(&mut self, tag: u16) {
+        let slot = &mut self.slots[tag as usize];
+        slot.state = SlotState::Free;
+        slot.effect = Effect::None;
+        slot.callback = None;
+        slot.created = None;
+        self.tags.release(tag);
+    }
+
+    /// Queues a Tclunk whose reply nobody waits for.
+    pub(crate) fn clunk_detached(&mut self, fid: u32) -> Result<(), Error> {
+        let (tag, _) = self.enqueue_raw(&Message::Tclunk { fid }, Effect::ReleaseFid(fid), None)?;
+        self.slots[tag as usize].state = SlotState::Detached;
+        Ok(())
+    }
+
+    pub(crate) fn state(&self, tag: u16, generation: u32) -> Option<SlotState> {
+        self.slots
+            .get(tag as usize)
+            .filter(|s| s.generation == generation)
+            .map(|s| s.state)
+    }
+
+    /// Blocks until the request on `tag` has its reply.
+    pub(crate) fn wait(&mut self, tag: u16, generation: u32) -> Result<(), Error> {
+        loop {
+            match self.state(tag, generation) {
+                Some(SlotState::Done) => return Ok(()),
+                Some(SlotState::Waiting) => {
+                    self.submit()?;
+                    self.pump(Wait::Block)?;
+                }
+                _ => return Err(Error::InvalidArgument("no such outstanding request")),
+            }
+        }
+    }
+
+    /// Non-blocking: submits the batch, takes any arrived replies, and says
+    /// whether `tag` is done.
+    pub(crate) fn poll(&mut self, tag: u16, generation: u32) -> Result<bool, Error> {
+        if self.state(tag, generation) == Some(SlotState::Waiting) {
+            self.submit()?;
+            self.pump(Wait::Poll)?;
+        }
+        Ok(self.state(tag, generation) == Some(SlotState::Done))
+    }
+
+    /// Takes the reply of a done request and frees its tag.
+    pub(crate) fn take(&mut self, tag: u16) -> Reply {
+        let slot = &mut self.slots[tag as usize];
+        let frame = core::mem::take(&mut slot.reply);
+        self.free_slot(tag);
+        Reply { frame }
+    }
+
+    /// Runs `f` on the decoded reply of a done request, then frees its tag;
+    /// the reply buffer stays with the slot for reuse.
+    pub(crate) fn with_reply<R>(
+        &mut self,
+        tag: u16,
+        f: impl FnOnce(Message<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let frame = core::mem::take(&mut self.slots[tag as usize].reply);
+        let r = Reply::decode_frame(&frame, self.msize).and_then(f);
+        self.slots[tag as usize].reply = frame;
+        self.free_slot(tag);
+        r
+    }
+
+    /// Queues, submits and waits for one request, handing the reply to `f`.
+    pub(crate) fn call<R>(
+        &mut self,
+        msg: &Message<'_>,
+        f: impl FnOnce(Message<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let (tag, generation) = self.enqueue(msg, None)?;
+        self.wait(tag, generation)?;
+        self.with_reply(tag, f)
+    }
+
+    /// Gives up on a request: flushes it if it may still be running.
+    pub(crate) fn abandon(&mut self, tag: u16, generation: u32) {
+        let Some(state) = self.state(tag, generation) else {
+            return;
+        };
+        match state {
+            SlotState::Done => {
+                if let Some(fid) = self.slots[tag as usize].created.take() {
+                    // Best effort: a failure here means the connection is gone.
+                    let _ = self.clunk_detached(fid);
+                }
+                self.free_slot(tag);
+            }
+            SlotState::Waiting => {
+                let slot = &mut self.slots[tag as usize];
+                slot.callback = None;
+                if matches!(slot.effect, Effect::ReleaseFid(_)) || self.broken.is_some() {
+                    // Never flush a clunk or remove: the fid is gone either way.
+                    slot.state = SlotState::Detached;
+                    return;
+                }
+                match self.enqueue_raw(&Message::Tflush { oldtag: tag }, Effect::None, None) {
+                    Ok((ftag, _)) => {
+                        self.slots[ftag as usize].state = SlotState::Flushing { oldtag: tag };
+                        self.slots[tag as usize].state = SlotState::Abandoned { answered: false };
+                        self.stats.flushes += 1;
+                    }
+                    Err(_) => self.slots[tag as usize].state = SlotState::Detached,
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Requests sent or queued whose replies have not been consumed.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.tags.in_use()
+    }
+
+    /// Negotiates the version: Tversion travels with NOTAG, outside the slots.
+    pub(crate) fn version(&mut self, msize: u32) -> Result<(), Error> {
+        let mut buf = [0u8; 32];
+        let n = Message::Tversion {
+            msize,
+            version: crate::codec::VERSION,
+        }
+        .encode(NOTAG, &mut buf)?;
+        self.transport
+            .submit(&buf[..n], 1)
+            .map_err(|e| self.fail(e))?;
+        let mut inbox = Vec::new();
+        self.transport
+            .receive(&mut inbox, Wait::Block)
+            .map_err(|e| self.fail(e))?;
+        let size = frame_size(&inbox).unwrap_or(0) as usize;
+        let frame = inbox.get(..size).ok_or(Error::Protocol("short Rversion"))?;
+        match crate::codec::decode(frame)? {
+            (NOTAG, Message::Rversion { msize: m, version }) => {
+                if version != crate::codec::VERSION {
+                    return Err(Error::Version(version.into()));
+                }
+                if m > msize || m < 64 {
+                    return Err(Error::Protocol("server chose an impossible msize"));
+                }
+                self.msize = m;
+                self.transport.set_msize(m);
+                Ok(())
+            }
+            (_, Message::Rerror { ename }) => Err(Error::Server(ename.into())),
+            _ => Err(Error::Protocol("expected Rversion")),
+        }
+    }
+}
+
+impl<T: Transport> Core<T> {
+    /// Whether any reply is still expected from the server.
+    pub(crate) fn has_waiting(&self) -> bool {
+        self.slots.iter().any(|s| {
+            matches!(
+                s.state,
+                SlotState::Waiting
+                    | SlotState::Detached
+                    | SlotState::Abandoned { .. }
+                    | SlotState::Flushing { .. }
+            )
+        })
+    }
+}
+
+impl<T: Transport> Core<T> {
+    /// Queues a request whose fid bookkeeping the caller does itself.
+    pub(crate) fn enqueue_plain(&mut self, msg: &Message<'_>) -> Result<(u16, u32), Error> {
+        self.check_broken()?;
+        self.enqueue_raw(msg, Effect::None, None)
+    }
+
+    /// Stops caring about a request's reply, without a flush or any fid effect.
+    pub(crate) fn detach(&mut self, tag: u16, generation: u32) {
+        match self.state(tag, generation) {
+            Some(SlotState::Done) => self.free_slot(tag),
+            Some(SlotState::Waiting) => {
+                let slot = &mut self.slots[tag as usize];
+                slot.effect = Effect::None;
+                slot.callback = None;
+                slot.state = SlotState::Detached;
+            }
+            _ => {}
+        }
+    }
+}

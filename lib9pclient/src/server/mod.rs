@@ -1,0 +1,501 @@
+//! The server side: what every Lux9 9P server needs, written once.
+//!
+//! [`Server`] owns the fid table, walk bookkeeping, directory-read offsets,
+//! version negotiation, open-mode checks and Rerror mapping, and dispatches
+//! decoded requests to a [`Filesystem`]. It is `handle(request) -> reply`
+//! over bytes, so direct calls, rings and sockets are thin adapters.
+
+mod error;
+mod loopback;
+pub mod memfs;
+#[cfg(feature = "std")]
+pub mod net;
+
+pub use error::ServerError;
+pub use loopback::Loopback;
+pub use memfs::MemFs;
+
+use crate::codec::{
+    DMDIR, Dir, IOHDRSZ, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid, Stat,
+    WalkQids, decode_with_limit, frame_header,
+};
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::vec::Vec;
+
+/// The file tree a server serves. `Node` names a file (an index, a path, an
+/// inode number); the framework keeps one per fid.
+pub trait Filesystem {
+    /// How the filesystem names a file.
+    type Node: Clone;
+
+    /// The root for `uname` attaching to `aname`.
+    fn attach(&mut self, uname: &str, aname: &str) -> Result<Self::Node, ServerError>;
+    /// The qid of a file.
+    fn qid(&mut self, node: &Self::Node) -> Result<Qid, ServerError>;
+    /// One walk step from directory `dir` to `name` (which may be "..").
+    fn walk(&mut self, dir: &Self::Node, name: &str) -> Result<Self::Node, ServerError>;
+    /// Opens a file; returns the iounit (0 for "msize decides"). The framework
+    /// has checked that directories are opened for reading only.
+    fn open(&mut self, node: &Self::Node, mode: u8) -> Result<u32, ServerError>;
+    /// Creates `name` in `dir` and opens it; returns the new node and iounit.
+    fn create(
+        &mut self,
+        dir: &Self::Node,
+        name: &str,
+        perm: u32,
+        mode: u8,
+    ) -> Result<(Self::Node, u32), ServerError>;
+    /// Reads file data at `offset` into `buf`; 0 means end of file.
+    fn read(
+        &mut self,
+        node: &Self::Node,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, ServerError>;
+    /// The entries of a directory (the framework packs them and tracks offsets).
+    fn read_dir(&mut self, node: &Self::Node) -> Result<Vec<Dir>, ServerError>;
+    /// Writes data at `offset`; returns the count written.
+    fn write(&mut self, node: &Self::Node, offset: u64, data: &[u8]) -> Result<usize, ServerError>;
+    /// The stat of a file.
+    fn stat(&mut self, node: &Self::Node) -> Result<Dir, ServerError>;
+    /// Applies a Twstat (don't-touch fields are all ones or empty).
+    fn wstat(&mut self, node: &Self::Node, stat: &Stat<'_>) -> Result<(), ServerError>;
+    /// Removes a file.
+    fn remove(&mut self, node: &Self::Node) -> Result<(), ServerError>;
+    /// Told when a fid on `node` goes away.
+    fn clunk(&mut self, _node: &Self::Node) {}
+}
+
+struct DirCursor {
+    entries: Vec<Dir>,
+    index: usize,
+    offset: u64,
+}
+
+struct FidEntry<N> {
+    node: N,
+    qid: Qid,
+    open: Option<u8>,
+    dir: Option<DirCursor>,
+}
+
+/// One connection's server state over a [`Filesystem`].
+pub struct Server<F: Filesystem> {
+    fs: F,
+    max_msize: u32,
+    msize: u32,
+    fids: BTreeMap<u32, FidEntry<F::Node>>,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('/') && !name.contains('\0')
+}
+
+/// Appends `msg` to `out`. Replies are built from validated parts, so an
+/// encoding failure means a filesystem returned something unencodable (for
+/// example a name over 64 KiB): it becomes an Rerror.
+fn put(out: &mut Vec<u8>, tag: u16, msg: &Message<'_>) {
+    let start = out.len();
+    out.resize(start + msg.encoded_len(), 0);
+    if let Err(e) = msg.encode(tag, &mut out[start..]) {
+        out.truncate(start);
+        let text = format!("server cannot encode reply: {e}");
+        put(out, tag, &Message::Rerror { ename: &text });
+    }
+}
+
+impl<F: Filesystem> Server<F> {
+    /// A server over `fs` accepting an msize of at most `max_msize`.
+    pub fn new(fs: F, max_msize: u32) -> Self {
+        Self {
+            fs,
+            max_msize: max_msize.max(256),
+            msize: 0,
+            fids: BTreeMap::new(),
+        }
+    }
+
+    /// The filesystem.
+    pub fn filesystem(&mut self) -> &mut F {
+        &mut self.fs
+    }
+
+    /// The negotiated msize (0 before Tversion).
+    pub fn msize(&self) -> u32 {
+        self.msize
+    }
+
+    /// The largest frame this server accepts right now.
+    pub fn frame_limit(&self) -> u32 {
+        if self.msize == 0 {
+            self.max_msize
+        } else {
+            self.msize
+        }
+    }
+
+    /// Fids in the table.
+    pub fn fid_count(&self) -> usize {
+        self.fids.len()
+    }
+
+    /// Handles one request frame, appending exactly one reply frame to `out`
+    /// (none only if the request is too short to carry a tag).
+    pub fn handle(&mut self, request: &[u8], out: &mut Vec<u8>) {
+        match decode_with_limit(request, self.frame_limit()) {
+            Ok((tag, msg)) => self.handle_message(tag, &msg, out),
+            Err(e) => {
+                if let Some((_, tag)) = frame_header(request) {
+                    let text = format!("bad 9P message: {e}");
+                    put(out, tag, &Message::Rerror { ename: &text });
+                }
+            }
+        }
+    }
+
+    /// Handles one decoded request, appending its reply to `out`.
+    pub fn handle_message(&mut self, tag: u16, msg: &Message<'_>, out: &mut Vec<u8>) {
+        let start = out.len();
+        if let Err(e) = self.dispatch(tag, msg, out) {
+            out.truncate(start);
+            let mut text = e.message();
+            let room = (self.frame_limit() as usize).saturating_sub(9);
+            while text.len() > room {
+                // Keep the Rerror inside msize, cutting on a char boundary.
+                let mut cut = room;
+                while !text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                text = &text[..cut];
+            }
+            put(out, tag, &Message::Rerror { ename: text });
+        }
+    }
+
+    fn entry(&mut self, fid: u32) -> Result<&mut FidEntry<F::Node>, ServerError> {
+        self.fids.get_mut(&fid).ok_or(ServerError::UnknownFid)
+    }
+
+    fn dispatch(
+        &mut self,
+        tag: u16,
+        msg: &Message<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ServerError> {
+        if self.msize == 0 && !matches!(msg, Message::Tversion { .. }) {
+            return Err(ServerError::NotNegotiated);
+        }
+        match *msg {
+            Message::Tversion { msize, version } => self.version(tag, msize, version, out),
+            Message::Tauth { .. } => Err(ServerError::NoAuth),
+            Message::Tattach {
+                fid,
+                afid,
+                uname,
+                aname,
+            } => {
+                if afid != NOFID {
+                    return Err(ServerError::NoAuth);
+                }
+                if self.fids.contains_key(&fid) {
+                    return Err(ServerError::DuplicateFid);
+                }
+                let node = self.fs.attach(uname, aname)?;
+                let qid = self.fs.qid(&node)?;
+                self.fids.insert(
+                    fid,
+                    FidEntry {
+                        node,
+                        qid,
+                        open: None,
+                        dir: None,
+                    },
+                );
+                put(out, tag, &Message::Rattach { qid });
+                Ok(())
+            }
+            // Requests are handled one at a time, to completion, so by the
+            // time a Tflush is read its old request has been answered.
+            Message::Tflush { .. } => {
+                put(out, tag, &Message::Rflush);
+                Ok(())
+            }
+            Message::Twalk {
+                fid,
+                newfid,
+                ref wnames,
+            } => self.walk(tag, fid, newfid, wnames, out),
+            Message::Topen { fid, mode } => {
+                let e = self.entry(fid)?;
+                if e.open.is_some() {
+                    return Err(ServerError::FidOpen);
+                }
+                if e.qid.is_dir() && (mode & 3 != 0 || mode & OTRUNC != 0) {
+                    return Err(ServerError::IsDirectory);
+                }
+                let node = e.node.clone();
+                let iounit = self.fs.open(&node, mode)?;
+                let qid = self.fs.qid(&node)?;
+                let e = self.entry(fid)?;
+                e.qid = qid;
+                e.open = Some(mode);
+                put(out, tag, &Message::Ropen { qid, iounit });
+                Ok(())
+            }
+            Message::Tcreate {
+                fid,
+                name,
+                perm,
+                mode,
+            } => {
+                let e = self.entry(fid)?;
+                if e.open.is_some() {
+                    return Err(ServerError::FidOpen);
+                }
+                if !e.qid.is_dir() {
+                    return Err(ServerError::NotDirectory);
+                }
+                if !valid_name(name) || name == "." || name == ".." {
+                    return Err(ServerError::BadName);
+                }
+                if perm & DMDIR != 0 && (mode & 3 != 0 || mode & OTRUNC != 0) {
+                    return Err(ServerError::IsDirectory);
+                }
+                let dir = e.node.clone();
+                let (node, iounit) = self.fs.create(&dir, name, perm, mode)?;
+                let qid = self.fs.qid(&node)?;
+                self.fs.clunk(&dir);
+                let e = self.entry(fid)?;
+                *e = FidEntry {
+                    node,
+                    qid,
+                    open: Some(mode),
+                    dir: None,
+                };
+                put(out, tag, &Message::Rcreate { qid, iounit });
+                Ok(())
+            }
+            Message::Tread { fid, offset, count } => self.read(tag, fid, offset, count, out),
+            Message::Twrite { fid, offset, data } => {
+                let e = self.entry(fid)?;
+                match e.open {
+                    Some(m) if matches!(m & 3, OWRITE | ORDWR) => {}
+                    _ => return Err(ServerError::NotOpen),
+                }
+                if e.qid.is_dir() {
+                    return Err(ServerError::IsDirectory);
+                }
+                let node = e.node.clone();
+                let n = self.fs.write(&node, offset, data)?;
+                let count = n.min(data.len()) as u32;
+                put(out, tag, &Message::Rwrite { count });
+                Ok(())
+            }
+            Message::Tclunk { fid } => {
+                let e = self.fids.remove(&fid).ok_or(ServerError::UnknownFid)?;
+                if e.open.is_some_and(|m| m & ORCLOSE != 0) {
+                    // The clunk succeeds even if the remove does not.
+                    let _ = self.fs.remove(&e.node);
+                }
+                self.fs.clunk(&e.node);
+                put(out, tag, &Message::Rclunk);
+                Ok(())
+            }
+            Message::Tremove { fid } => {
+                // The fid is clunked whether or not the remove succeeds.
+                let e = self.fids.remove(&fid).ok_or(ServerError::UnknownFid)?;
+                let r = self.fs.remove(&e.node);
+                self.fs.clunk(&e.node);
+                r?;
+                put(out, tag, &Message::Rremove);
+                Ok(())
+            }
+            Message::Tstat { fid } => {
+                let node = self.entry(fid)?.node.clone();
+                let dir = self.fs.stat(&node)?;
+                let reply = Message::Rstat {
+                    stat: dir.as_stat(),
+                };
+                if reply.encoded_len() > self.msize as usize {
+                    return Err(ServerError::Other("stat does not fit in msize".into()));
+                }
+                put(out, tag, &reply);
+                Ok(())
+            }
+            Message::Twstat { fid, ref stat } => {
+                let node = self.entry(fid)?.node.clone();
+                if !stat.name.is_empty()
+                    && (!valid_name(stat.name) || stat.name == "." || stat.name == "..")
+                {
+                    return Err(ServerError::BadName);
+                }
+                self.fs.wstat(&node, stat)?;
+                if let Ok(qid) = self.fs.qid(&node) {
+                    self.entry(fid)?.qid = qid;
+                }
+                put(out, tag, &Message::Rwstat);
+                Ok(())
+            }
+            _ => Err(ServerError::BadMessage("not a T-message".into())),
+        }
+    }
+
+    fn version(
+        &mut self,
+        tag: u16,
+        msize: u32,
+        version: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ServerError> {
+        // A Tversion aborts everything: clunk every fid (honouring ORCLOSE).
+        for (_, e) in core::mem::take(&mut self.fids) {
+            if e.open.is_some_and(|m| m & ORCLOSE != 0) {
+                let _ = self.fs.remove(&e.node);
+            }
+            self.fs.clunk(&e.node);
+        }
+        if msize < 256 {
+            return Err(ServerError::BadMessage("msize too small".into()));
+        }
+        let ours = msize.min(self.max_msize);
+        // "9P2000.u", "9P2000.L": answer with the base version we speak.
+        let speaks = version == "9P2000" || version.starts_with("9P2000.");
+        let answer = if speaks {
+            crate::codec::VERSION
+        } else {
+            "unknown"
+        };
+        self.msize = if speaks { ours } else { 0 };
+        put(
+            out,
+            tag,
+            &Message::Rversion {
+                msize: ours,
+                version: answer,
+            },
+        );
+        Ok(())
+    }
+
+    fn walk(
+        &mut self,
+        tag: u16,
+        fid: u32,
+        newfid: u32,
+        wnames: &[&str],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ServerError> {
+        let e = self.entry(fid)?;
+        if e.open.is_some() {
+            return Err(ServerError::FidOpen);
+        }
+        let (mut node, mut qid) = (e.node.clone(), e.qid);
+        if newfid != fid && self.fids.contains_key(&newfid) {
+            return Err(ServerError::DuplicateFid);
+        }
+        let mut wqids = WalkQids::default();
+        for (i, name) in wnames.iter().enumerate() {
+            let step = if !qid.is_dir() {
+                Err(ServerError::WalkNotDirectory)
+            } else if !valid_name(name) {
+                Err(ServerError::BadName)
+            } else {
+                self.fs
+                    .walk(&node, name)
+                    .and_then(|n| Ok((self.fs.qid(&n)?, n)))
+            };
+            match step {
+                Ok((q, n)) => {
+                    node = n;
+                    qid = q;
+                    // Cannot fail: the codec allows at most 16 names.
+                    let _ = wqids.push(q);
+                }
+                Err(e) if i == 0 => return Err(e),
+                Err(_) => break,
+            }
+        }
+        if wqids.len() == wnames.len() {
+            let old = self.fids.insert(
+                newfid,
+                FidEntry {
+                    node,
+                    qid,
+                    open: None,
+                    dir: None,
+                },
+            );
+            if let Some(old) = old {
+                self.fs.clunk(&old.node);
+            }
+        }
+        put(out, tag, &Message::Rwalk { wqids });
+        Ok(())
+    }
+
+    fn read(
+        &mut self,
+        tag: u16,
+        fid: u32,
+        offset: u64,
+        count: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ServerError> {
+        let limit = self.msize - IOHDRSZ;
+        let e = self.fids.get_mut(&fid).ok_or(ServerError::UnknownFid)?;
+        match e.open {
+            Some(m) if matches!(m & 3, crate::codec::OREAD | ORDWR | OEXEC) => {}
+            _ => return Err(ServerError::NotOpen),
+        }
+        let count = count.min(limit) as usize;
+        // Reply header first; the data is produced straight into `out`.
+        let start = out.len();
+        out.resize(start + 11 + count, 0);
+        let n = if e.qid.is_dir() {
+            if offset == 0 {
+                let entries = self.fs.read_dir(&e.node)?;
+                e.dir = Some(DirCursor {
+                    entries,
+                    index: 0,
+                    offset: 0,
+                });
+            }
+            let cursor = match e.dir.as_mut() {
+                Some(c) if c.offset == offset => c,
+                _ => return Err(ServerError::BadOffset),
+            };
+            let buf = &mut out[start + 11..];
+            let mut used = 0;
+            while let Some(d) = cursor.entries.get(cursor.index) {
+                let st = d.as_stat();
+                let len = st.encoded_len();
+                if used + len > count {
+                    if used == 0 {
+                        return Err(ServerError::Other(
+                            "read count too small for a directory entry".into(),
+                        ));
+                    }
+                    break;
+                }
+                st.encode(&mut buf[used..])
+                    .map_err(|e| ServerError::Other(format!("{e}")))?;
+                used += len;
+                cursor.index += 1;
+            }
+            cursor.offset += used as u64;
+            used
+        } else {
+            let node = e.node.clone();
+            let n = self.fs.read(&node, offset, &mut out[start + 11..])?;
+            n.min(count)
+        };
+        out.truncate(start + 11 + n);
+        let size = (11 + n) as u32;
+        out[start..start + 4].copy_from_slice(&size.to_le_bytes());
+        out[start + 4] = crate::codec::MessageType::Rread as u8;
+        out[start + 5..start + 7].copy_from_slice(&tag.to_le_bytes());
+        out[start + 7..start + 11].copy_from_slice(&(n as u32).to_le_bytes());
+        Ok(())
+    }
+}
