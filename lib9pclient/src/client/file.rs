@@ -112,16 +112,26 @@ impl<T: Transport> File<T> {
     /// Reads from the current offset to end of file, keeping up to 16 Treads
     /// in flight. Returns the bytes appended.
     pub fn read_to_end(&mut self, out: &mut Vec<u8>) -> Result<usize, Error> {
+        self.read_each(|data| {
+            out.extend_from_slice(data);
+            true
+        })
+    }
+
+    /// Streams the file from the current offset to end of file through
+    /// `sink`, in order, keeping up to 16 Treads in flight. `sink` returns
+    /// false to stop early. Returns the bytes delivered.
+    pub fn read_each(&mut self, mut sink: impl FnMut(&[u8]) -> bool) -> Result<usize, Error> {
         let chunk = self.max_io();
         let fid = self.fid;
-        let start_len = out.len();
         let mut next = self.offset;
+        let mut delivered = 0usize;
         let r = self.client.with(|c| {
             let mut inflight = VecDeque::with_capacity(WINDOW);
             let mut result = Ok(());
-            let mut eof = false;
+            let mut stop = false;
             loop {
-                while !eof && result.is_ok() && inflight.len() < WINDOW {
+                while !stop && result.is_ok() && inflight.len() < WINDOW {
                     let msg = Message::Tread {
                         fid,
                         offset: next,
@@ -136,7 +146,7 @@ impl<T: Transport> File<T> {
                 let Some((tag, generation)) = inflight.pop_front() else {
                     break;
                 };
-                if eof || result.is_err() {
+                if stop || result.is_err() {
                     // Past the end: the reply is not needed.
                     c.detach(tag, generation);
                     continue;
@@ -144,23 +154,21 @@ impl<T: Transport> File<T> {
                 let r = c.wait(tag, generation).and_then(|_| {
                     c.with_reply(tag, |m| match m {
                         Message::Rread { data } if data.len() <= chunk as usize => {
-                            out.extend_from_slice(data);
-                            Ok(data.len())
+                            delivered += data.len();
+                            Ok((data.len(), sink(data)))
                         }
                         _ => Err(Error::Protocol("bad Rread")),
                     })
                 });
                 match r {
-                    Ok(n) if n < chunk as usize => eof = true,
-                    Ok(_) => {}
+                    Ok((n, more)) => stop = n < chunk as usize || !more,
                     Err(e) => result = Err(e),
                 }
             }
             result
         });
-        let n = out.len() - start_len;
-        self.offset += n as u64;
-        r.map(|_| n)
+        self.offset += delivered as u64;
+        r.map(|_| delivered)
     }
 
     /// One Twrite of up to [`File::max_io`] bytes at `offset`; returns the
