@@ -1,3 +1,16 @@
 //! Pure kernel logic, tested on the host: command line, memory map, allocator bookkeeping.
+//!
+//! Nothing here touches hardware. The kernel binary (`main.rs`) feeds these types with what
+//! the boot loader and ACPI report; `cargo test -p lux9-kernel` runs their tests on Linux.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
+
+pub mod byte_ring;
+pub mod cmdline;
+pub mod frame_bitmap;
+pub mod irq_routing;
+pub mod memory_plan;
+pub mod phys_range;
+pub mod test_pattern;
+pub mod text_cursor;
+pub mod units;

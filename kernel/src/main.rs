@@ -1,2 +1,210 @@
-//! The Lux9 kernel binary.
-fn main() {}
+//! The Lux9 kernel: boot, memory, interrupts and consoles.
+//!
+//! GRUB loads this ELF as a multiboot2 kernel; `arch/boot.rs` enters long mode and calls
+//! [`kmain`]. On the host (any target but `x86_64-unknown-none`) the crate still compiles, so
+//! that `cargo check`, clippy and rust-analyzer see all of it, but the binary only explains how
+//! to build the real kernel.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![cfg_attr(
+    not(target_os = "none"),
+    allow(
+        dead_code,
+        unused_imports,
+        reason = "the host build only type-checks the kernel"
+    )
+)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+#[allow(
+    unsafe_code,
+    reason = "the unsafe fence: all raw hardware and memory access"
+)]
+mod arch;
+mod boot_info;
+mod console;
+mod irq;
+mod ktest;
+mod memory;
+mod panic;
+mod time;
+mod trap;
+
+use log::{info, warn};
+use lux9_kernel::cmdline::CommandLine;
+use lux9_kernel::units::Bytes;
+
+use crate::arch::{acpi, cpu, gdt, interrupts, lapic, paging, pic};
+use crate::boot_info::BootInfo;
+
+/// The kernel version, from Cargo.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!(
+        "lux9-kernel runs on bare metal, not on {}.\n\
+         Build the bootable ISO with `cargo xtask iso`, or boot it in QEMU with `cargo xtask run`.",
+        std::env::consts::OS
+    );
+    std::process::exit(2);
+}
+
+/// The Rust entry point, called by the boot stub with the multiboot2 magic and the physical
+/// address of the boot information.
+pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
+    let started_tsc = cpu::rdtsc();
+    let serial = arch::serial::init();
+    gdt::init();
+    interrupts::init();
+
+    let boot = BootInfo::load(magic, boot_info_phys);
+    let cmdline = CommandLine::new(boot.cmdline());
+    let scenario = cmdline.get("test");
+    if scenario.is_some() {
+        ktest::set_active();
+    }
+    let level = cmdline.log_level(log::LevelFilter::Info);
+    console::logger::init(*level.as_ref().unwrap_or(&log::LevelFilter::Info));
+
+    println!(
+        "lux9 {VERSION} (x86_64) booting, loaded by {}",
+        boot.loader_name()
+    );
+    println!("  command line: {:?}", cmdline.raw());
+    if let Err(bad) = level {
+        warn!(
+            "unknown {}={:?}; using info (levels: off error warn info debug trace)",
+            bad.key, bad.value
+        );
+    }
+    if !serial {
+        warn!("no UART answered at COM1; output goes to the screen only");
+    }
+
+    let memory = memory::init(boot);
+    let screen = boot.screen();
+    let framebuffer_end = match screen {
+        boot_info::Screen::Pixels(fb) => fb.phys + fb.len() as u64,
+        _ => 0,
+    };
+    paging::init(memory.top_of_memory.max(framebuffer_end));
+    let screen_started = console::init_screen(screen);
+    println!(
+        "  memory: {} available, {} free after the kernel, boot data and modules",
+        Bytes(memory.available_bytes),
+        Bytes(memory.free_bytes)
+    );
+    let image = arch::kernel_image_phys();
+    println!(
+        "  kernel image: {:#x}..{:#x} ({})",
+        image.start,
+        image.end,
+        Bytes(image.len())
+    );
+    for module in boot.modules() {
+        println!(
+            "  module {:?}: {:#x}..{:#x} ({})",
+            module.cmdline,
+            module.range.start,
+            module.range.end,
+            Bytes(module.range.len())
+        );
+    }
+    let features = cpu::features();
+    info!(
+        "cpu: {}, pcid {}, smep {}, smap {}, x2apic {}, 1 GiB pages {}, invariant tsc {}",
+        features.vendor(),
+        features.pcid,
+        features.x2apic,
+        features.smep,
+        features.smap,
+        features.huge_1gib,
+        features.invariant_tsc
+    );
+    match screen {
+        boot_info::Screen::Text { width, height, .. } => info!("screen: VGA text {width}x{height}"),
+        boot_info::Screen::Pixels(fb) => info!(
+            "screen: framebuffer {}x{}, {} bits per pixel, at {:#x}",
+            fb.width,
+            fb.height,
+            fb.bytes_per_pixel * 8,
+            fb.phys
+        ),
+        boot_info::Screen::None => info!("screen: none reported by the boot loader"),
+    }
+    if !screen_started && !matches!(screen, boot_info::Screen::None) {
+        warn!("the screen the boot loader reported is unusable; console is serial only");
+    }
+
+    let controllers = match boot.acpi_root().map(acpi::interrupt_controllers) {
+        Some(Ok(controllers)) => controllers,
+        other => {
+            match other {
+                Some(Err(error)) => warn!("{error}; assuming a standard PC interrupt layout"),
+                _ => warn!(
+                    "no ACPI RSDP from the boot loader; assuming a standard PC interrupt layout"
+                ),
+            }
+            acpi::InterruptControllers {
+                local_apic_address: lapic::physical_base(),
+                ioapics: alloc::vec![(0, 0xfec0_0000, 0)],
+                has_legacy_pics: true,
+                cpus: 1,
+                ..Default::default()
+            }
+        }
+    };
+    pic::init_and_mask();
+    lapic::init(controllers.local_apic_address);
+    let pins = irq::init(&controllers);
+    info!(
+        "interrupts: local APIC {:#x} (id {}), {} I/O APIC(s) with {pins} pins, {} override(s), {} cpu(s), 8259 PICs {}",
+        controllers.local_apic_address,
+        lapic::id(),
+        controllers.ioapics.len(),
+        controllers.overrides.len(),
+        controllers.cpus,
+        if controllers.has_legacy_pics {
+            "masked"
+        } else {
+            "absent"
+        }
+    );
+    let timer = time::init();
+    info!(
+        "timer: {} Hz local APIC timer ({} counts/ms), TSC {}.{:03} MHz",
+        time::HZ,
+        timer.timer_per_ms,
+        timer.tsc_per_ms / 1000,
+        timer.tsc_per_ms % 1000
+    );
+    if let Err(error) = irq::enable_serial_input() {
+        warn!("serial input is not routed: {error:?}");
+    }
+    x86_64::instructions::interrupts::enable();
+
+    let boot_ms = cpu::rdtsc().saturating_sub(started_tsc) / time::tsc_per_ms().max(1);
+    println!(
+        "lux9: ready in {boot_ms} ms: {} free, {} Hz timer",
+        Bytes(memory::frames::free_count() * 4096),
+        time::HZ
+    );
+
+    if let Some(scenario) = scenario {
+        ktest::run(scenario, boot);
+    }
+    idle()
+}
+
+/// Nothing to run yet: echo what is typed on the serial console and halt between interrupts.
+fn idle() -> ! {
+    loop {
+        while let Some(byte) = console::read_byte() {
+            let text = [if byte == b'\r' { b'\n' } else { byte }];
+            print!("{}", core::str::from_utf8(&text).unwrap_or("?"));
+        }
+        cpu::wait_for_interrupt();
+    }
+}

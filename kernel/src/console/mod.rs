@@ -1,0 +1,112 @@
+//! The console: COM1 serial (primary) and the screen, both carrying the same text.
+//!
+//! `print!`/`println!` write to both. The screen is VGA text under BIOS and a framebuffer text
+//! console under UEFI; it starts once the heap exists (the framebuffer console keeps a shadow
+//! buffer), so early boot messages reach serial only and are not replayed on screen.
+
+mod framebuffer;
+pub mod logger;
+mod text;
+
+use core::fmt::{self, Write};
+
+use lux9_kernel::byte_ring::ByteRing;
+
+use crate::arch::serial::{COM1, SerialPort};
+use crate::arch::sync::{IrqMutex, force_unlock};
+use crate::boot_info;
+
+enum Screen {
+    None,
+    Text(text::TextConsole),
+    Pixels(framebuffer::FramebufferConsole),
+}
+
+impl Screen {
+    fn write_str(&mut self, s: &str) {
+        match self {
+            Screen::None => {}
+            Screen::Text(console) => console.write_str(s),
+            Screen::Pixels(console) => console.write_str(s),
+        }
+    }
+}
+
+static SCREEN: IrqMutex<Screen> = IrqMutex::new(Screen::None);
+
+/// Bytes typed on the serial console, waiting for a reader.
+static INPUT: IrqMutex<ByteRing<1024>> = IrqMutex::new(ByteRing::new());
+
+/// Starts the screen console on what the boot loader reported. Returns whether a screen console
+/// is running.
+pub fn init_screen(screen: boot_info::Screen) -> bool {
+    let console = match screen {
+        boot_info::Screen::Text {
+            phys,
+            width,
+            height,
+            pitch,
+        } => text::TextConsole::new(phys, width, height, pitch).map(Screen::Text),
+        boot_info::Screen::Pixels(info) => {
+            framebuffer::FramebufferConsole::new(info).map(Screen::Pixels)
+        }
+        boot_info::Screen::None => None,
+    };
+    let started = console.is_some();
+    if let Some(console) = console {
+        *SCREEN.lock() = console;
+    }
+    started
+}
+
+struct Both<'a> {
+    serial: &'a mut SerialPort,
+    screen: &'a mut Screen,
+}
+
+impl Write for Both<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.serial.write_bytes(s.as_bytes());
+        self.screen.write_str(s);
+        Ok(())
+    }
+}
+
+/// Writes formatted text to serial and screen. Used by `print!` and the logger.
+pub fn write_fmt(args: fmt::Arguments<'_>) {
+    let mut serial = COM1.lock();
+    let mut screen = SCREEN.lock();
+    let _ = Both {
+        serial: &mut serial,
+        screen: &mut screen,
+    }
+    .write_fmt(args);
+}
+
+/// Writes on the panic path: takes the console even if the panicking code held it.
+pub fn emergency_write_fmt(args: fmt::Arguments<'_>) {
+    force_unlock(&COM1);
+    force_unlock(&SCREEN);
+    write_fmt(args);
+}
+
+/// Called from the serial receive interrupt.
+pub fn serial_input(byte: u8) {
+    INPUT.lock().push(byte);
+}
+
+/// Takes one typed byte, if any.
+pub fn read_byte() -> Option<u8> {
+    INPUT.lock().pop()
+}
+
+#[macro_export]
+macro_rules! print {
+    ($($arg:tt)*) => ($crate::console::write_fmt(format_args!($($arg)*)));
+}
+
+#[macro_export]
+macro_rules! println {
+    () => ($crate::print!("\n"));
+    ($($arg:tt)*) => ($crate::console::write_fmt(format_args!("{}\n", format_args!($($arg)*))));
+}

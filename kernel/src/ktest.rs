@@ -1,0 +1,478 @@
+//! In-QEMU tests: the kernel's test mode, selected with `test=<scenario>` on the command line.
+//!
+//! Each scenario runs after boot reaches `lux9: ready`, prints one line per case
+//! (`ktest: case <name> ... ok` or `... FAILED: <why>`) and a summary, then exits QEMU through
+//! isa-debug-exit. The fault scenarios end in a fatal report on purpose; the host harness checks
+//! the report's contents and the failing exit status.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use lux9_kernel::phys_range::PhysRange;
+use lux9_kernel::test_pattern;
+
+use crate::arch::paging::{self, MapError, MapFlags};
+use crate::arch::{self, fault, heap, pit, qemu};
+use crate::boot_info::BootInfo;
+use crate::memory::{self, frames};
+use crate::{irq, println, time, trap};
+
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Whether the kernel runs a test scenario (panics then exit QEMU with a failure).
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+/// Marks test mode as early as possible, so a panic during boot also ends QEMU.
+pub fn set_active() {
+    ACTIVE.store(true, Ordering::Relaxed);
+}
+
+type CaseResult = Result<(), String>;
+type Case = (&'static str, fn(&'static BootInfo) -> CaseResult);
+
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+
+/// Scenarios and what they do. The fault scenarios never return.
+const SCENARIOS: [(&str, &str); 5] = [
+    (
+        "kernel",
+        "memory, paging, heap, timer, interrupt routing and exception return",
+    ),
+    (
+        "pagefault",
+        "reads an unmapped address; expects a page-fault report",
+    ),
+    (
+        "doublefault",
+        "faults with an unusable stack; expects a double-fault report",
+    ),
+    (
+        "stackoverflow",
+        "recurses into the boot stack's guard page; expects an overflow report",
+    ),
+    ("panic", "calls panic!; expects the panic report"),
+];
+
+/// Runs `scenario` and exits QEMU.
+pub fn run(scenario: &str, boot: &'static BootInfo) -> ! {
+    match scenario {
+        "kernel" => run_cases(boot),
+        "pagefault" => fault::page_fault_at(0xdead_b000),
+        "doublefault" => fault::double_fault(),
+        "stackoverflow" => {
+            println!("ktest: recursing until the stack overflows");
+            let depth = recurse(0, &mut [0u8; 512]);
+            panic!("recursion returned at depth {depth} without overflowing the stack");
+        }
+        "panic" => panic!("deliberate panic from the panic test scenario"),
+        unknown => {
+            println!("ktest: unknown scenario '{unknown}'; known scenarios:");
+            for (name, what) in SCENARIOS {
+                println!("ktest:   {name:<14} {what}");
+            }
+            qemu::exit(qemu::ExitCode::Failure);
+            arch::cpu::halt_forever()
+        }
+    }
+}
+
+/// Recurses with a 4 KiB frame per level until the guard page stops it.
+fn recurse(depth: u64, previous: &mut [u8; 512]) -> u64 {
+    // 64 KiB of stack holds far fewer than a million 4 KiB frames; the bound only exists so the
+    // function is not unconditionally recursive.
+    if depth > 1_000_000 {
+        return depth;
+    }
+    let mut frame = [depth as u8; 4096];
+    frame[0] = previous[0].wrapping_add(1);
+    let deeper = recurse(depth + 1, core::hint::black_box(&mut [frame[0]; 512]));
+    deeper + u64::from(core::hint::black_box(frame)[100])
+}
+
+fn run_cases(boot: &'static BootInfo) -> ! {
+    let cases: [Case; 10] = [
+        (
+            "frames_never_overlap_reserved",
+            frames_never_overlap_reserved,
+        ),
+        ("frames_reject_double_free", frames_reject_double_free),
+        ("paging_map_unmap", paging_map_unmap),
+        (
+            "kernel_sections_least_privilege",
+            kernel_sections_least_privilege,
+        ),
+        ("heap_many_sizes", heap_many_sizes),
+        (
+            "heap_grows_beyond_first_region",
+            heap_grows_beyond_first_region,
+        ),
+        ("timer_ticks_arrive", timer_ticks_arrive),
+        ("ioapic_routes_pit_irq0", ioapic_routes_pit_irq0),
+        (
+            "breakpoint_returns_registers_intact",
+            breakpoint_returns_registers_intact,
+        ),
+        ("boot_info_survives", boot_info_survives),
+    ];
+    let mut failed = 0;
+    for (name, case) in cases {
+        match case(boot) {
+            Ok(()) => println!("ktest: case {name} ... ok"),
+            Err(why) => {
+                failed += 1;
+                println!("ktest: case {name} ... FAILED: {why}");
+            }
+        }
+    }
+    println!(
+        "ktest: result {} passed, {} failed",
+        cases.len() - failed,
+        failed
+    );
+    qemu::exit(if failed == 0 {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    });
+    arch::cpu::halt_forever()
+}
+
+/// Allocates every free frame, checks none is reserved, writes into each, and checks that the
+/// test module GRUB loaded is still intact byte for byte. Then frees them all.
+fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
+    let module = boot
+        .modules()
+        .find(|m| {
+            m.cmdline
+                .split_whitespace()
+                .any(|w| w == test_pattern::MODULE_NAME)
+        })
+        .ok_or("the test module is missing; boot the test ISO from `cargo xtask test`")?;
+    ensure!(
+        module.range.len() == test_pattern::MODULE_LEN as u64,
+        "test module is {} bytes, expected {}",
+        module.range.len(),
+        test_pattern::MODULE_LEN
+    );
+    let reserved = memory::reserved_ranges();
+    let before = frames::free_count();
+    let mut taken: Vec<u64> = Vec::with_capacity(before as usize + 1);
+    let low_memory = PhysRange::new(0, lux9_kernel::memory_plan::LOW_MEMORY_END);
+    while let Some(phys) = frames::alloc() {
+        if taken.len() == taken.capacity() {
+            frames::free(phys);
+            return Err(format!("more frames than the {before} counted free"));
+        }
+        let page = PhysRange::from_len(phys, 4096);
+        if let Some(r) = reserved
+            .iter()
+            .chain([&low_memory])
+            .find(|r| r.overlaps(&page))
+        {
+            return Err(format!("frame {phys:#x} overlaps reserved range {r:?}"));
+        }
+        paging::write_phys_u64(phys, !phys);
+        paging::write_phys_u64(phys + 4088, phys);
+        taken.push(phys);
+    }
+    ensure!(
+        taken.len() as u64 == before,
+        "allocated {} frames, {before} were free",
+        taken.len()
+    );
+    let bytes = paging::reserved_phys_bytes(module.range.start, module.range.len());
+    if let Some(i) = (0..bytes.len()).find(|&i| bytes[i] != test_pattern::byte(i as u64)) {
+        return Err(format!(
+            "test module byte {i} changed after every frame was written"
+        ));
+    }
+    for &phys in &taken {
+        ensure!(
+            paging::read_phys_u64(phys) == !phys && paging::read_phys_u64(phys + 4088) == phys,
+            "frame {phys:#x} lost its marker: two owners"
+        );
+    }
+    let mut sorted = taken.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    ensure!(sorted.len() == taken.len(), "a frame was handed out twice");
+    for phys in taken {
+        frames::free(phys);
+    }
+    ensure!(
+        frames::free_count() == before,
+        "free count {} != {before}",
+        frames::free_count()
+    );
+    Ok(())
+}
+
+fn frames_reject_double_free(_: &'static BootInfo) -> CaseResult {
+    let phys = frames::alloc().ok_or("no free frame")?;
+    frames::try_free(phys).map_err(|e| format!("first free failed: {e:?}"))?;
+    ensure!(
+        frames::try_free(phys).is_err(),
+        "a double free was accepted"
+    );
+    ensure!(
+        frames::try_free(phys + 1).is_err(),
+        "an unaligned free was accepted"
+    );
+    let kernel = arch::kernel_image_phys().start;
+    ensure!(
+        frames::try_free(kernel).is_err(),
+        "freeing a kernel-image frame was accepted"
+    );
+    Ok(())
+}
+
+fn paging_map_unmap(_: &'static BootInfo) -> CaseResult {
+    let virt = arch::TEST_MAP_BASE + 0x5000;
+    let before = frames::free_count();
+    let first = frames::alloc().ok_or("no free frame")?;
+    let second = frames::alloc().ok_or("no free frame")?;
+    ensure!(
+        paging::translate(virt).is_none(),
+        "{virt:#x} is mapped before the test"
+    );
+    paging::map(virt, first, MapFlags::WRITABLE).map_err(|e| format!("map: {e:?}"))?;
+    ensure!(
+        paging::translate(virt + 0x123) == Some(first + 0x123),
+        "translate after map"
+    );
+    paging::test_write(virt + 8, 0x1234_5678_9abc_def0);
+    ensure!(
+        paging::read_phys_u64(first + 8) == 0x1234_5678_9abc_def0,
+        "write not seen in frame"
+    );
+    ensure!(
+        paging::map(virt, second, MapFlags::WRITABLE) == Err(MapError::AlreadyMapped),
+        "mapping a mapped page must fail"
+    );
+    ensure!(
+        paging::unmap(virt) == Ok(first),
+        "unmap returns the mapped frame"
+    );
+    ensure!(
+        paging::translate(virt).is_none(),
+        "page still mapped after unmap"
+    );
+    ensure!(
+        paging::unmap(virt) == Err(MapError::NotMapped),
+        "second unmap must fail"
+    );
+    paging::map(virt, second, MapFlags::WRITABLE).map_err(|e| format!("remap: {e:?}"))?;
+    paging::write_phys_u64(second, 77);
+    ensure!(
+        paging::test_read(virt) == 77,
+        "remapped page shows the second frame"
+    );
+    ensure!(paging::unmap(virt) == Ok(second), "unmap after remap");
+    ensure!(
+        paging::map(0x40_0000, first, MapFlags::WRITABLE) == Err(MapError::NotKernelAddress),
+        "lower-half addresses belong to processes"
+    );
+    frames::free(first);
+    frames::free(second);
+    // The page tables built for the test range stay (kernel tables are never freed).
+    ensure!(
+        frames::free_count() + 2 >= before,
+        "frames leaked by map/unmap"
+    );
+    Ok(())
+}
+
+fn kernel_sections_least_privilege(_: &'static BootInfo) -> CaseResult {
+    let code = kernel_sections_least_privilege as *const () as u64;
+    static DATA: AtomicU64 = AtomicU64::new(1);
+    static RODATA: [u8; 4] = *b"lux9";
+    let data = &raw const DATA as u64;
+    let rodata = core::hint::black_box(&RODATA).as_ptr() as u64;
+    let expect = |what: &str, addr: u64, want: MapFlags| match paging::flags(addr) {
+        Some(flags) if flags == want => Ok(()),
+        other => Err(format!("{what} at {addr:#x}: {other:?}, expected {want:?}")),
+    };
+    expect("text", code, MapFlags::EXECUTABLE)?;
+    expect("rodata", rodata, MapFlags::empty())?;
+    expect("data", data, MapFlags::WRITABLE)?;
+    let heap_object = Box::new(5u64);
+    expect(
+        "heap",
+        &*heap_object as *const u64 as u64,
+        MapFlags::WRITABLE,
+    )?;
+    expect(
+        "direct map",
+        arch::phys_to_virt(0x10_0000),
+        MapFlags::WRITABLE,
+    )?;
+    let (guard, _) = fault::boot_stack_guard();
+    ensure!(
+        paging::flags(guard).is_none(),
+        "the boot stack guard page is mapped"
+    );
+    Ok(())
+}
+
+#[repr(align(64))]
+#[derive(Clone, Copy)]
+struct Align64([u8; 64]);
+#[repr(align(4096))]
+#[derive(Clone, Copy)]
+struct Align4096([u8; 4096]);
+
+fn heap_many_sizes(_: &'static BootInfo) -> CaseResult {
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    for round in 0..3usize {
+        for size in (1..=20).map(|shift| (1usize << shift) + round * 3 + shift) {
+            let fill = (size % 251) as u8;
+            blocks.push(alloc::vec![fill; size]);
+        }
+    }
+    // Free every other block, then allocate into the gaps.
+    let mut index = 0;
+    blocks.retain(|_| {
+        index += 1;
+        index % 2 == 0
+    });
+    for size in [3usize, 100, 5000, 70_000] {
+        blocks.push(alloc::vec![(size % 251) as u8; size]);
+    }
+    for block in &blocks {
+        let fill = (block.len() % 251) as u8;
+        ensure!(
+            block.iter().all(|&b| b == fill),
+            "a {}-byte block was overwritten",
+            block.len()
+        );
+    }
+    let aligned64: Vec<Box<Align64>> = (0..50).map(|_| Box::new(Align64([7; 64]))).collect();
+    let aligned4k: Vec<Box<Align4096>> = (0..8).map(|_| Box::new(Align4096([9; 4096]))).collect();
+    ensure!(
+        aligned64
+            .iter()
+            .all(|b| (&**b as *const Align64 as usize).is_multiple_of(64)),
+        "64-byte alignment"
+    );
+    ensure!(
+        aligned64.iter().all(|b| b.0.iter().all(|&x| x == 7)),
+        "64-byte-aligned contents"
+    );
+    ensure!(
+        aligned4k
+            .iter()
+            .all(|b| (&**b as *const Align4096 as usize).is_multiple_of(4096)),
+        "4096-byte alignment"
+    );
+    ensure!(
+        aligned4k.iter().all(|b| b.0.iter().all(|&x| x == 9)),
+        "aligned block contents"
+    );
+    Ok(())
+}
+
+fn heap_grows_beyond_first_region(_: &'static BootInfo) -> CaseResult {
+    let before = heap::stats();
+    let size = 8 << 20;
+    let mut big: Vec<u64> = Vec::with_capacity(size / 8);
+    for i in 0..size / 8 {
+        big.push(i as u64 ^ 0x5a5a);
+    }
+    let after = heap::stats();
+    ensure!(
+        after.growths > before.growths,
+        "an 8 MiB allocation did not grow the heap"
+    );
+    ensure!(
+        after.mapped_bytes >= before.mapped_bytes + size as u64,
+        "heap mapped too little"
+    );
+    ensure!(
+        big.iter().enumerate().all(|(i, &v)| v == i as u64 ^ 0x5a5a),
+        "contents"
+    );
+    Ok(())
+}
+
+fn timer_ticks_arrive(_: &'static BootInfo) -> CaseResult {
+    let start_ticks = time::ticks();
+    let start_tsc = arch::cpu::rdtsc();
+    time::sleep_ms(50);
+    let ticks = time::ticks() - start_ticks;
+    let tsc_ms = (arch::cpu::rdtsc() - start_tsc) / time::tsc_per_ms().max(1);
+    ensure!(ticks >= 50, "only {ticks} ticks in a 50 ms sleep");
+    ensure!(
+        ticks < 5_000,
+        "{ticks} ticks in a 50 ms sleep: timer runs far too fast"
+    );
+    ensure!(
+        (40..5_000).contains(&tsc_ms),
+        "the TSC saw {tsc_ms} ms of a 50 ms sleep"
+    );
+    Ok(())
+}
+
+static PIT_IRQS: AtomicU64 = AtomicU64::new(0);
+
+fn ioapic_routes_pit_irq0(_: &'static BootInfo) -> CaseResult {
+    fn on_pit(_: &mut arch::interrupts::TrapFrame) {
+        PIT_IRQS.fetch_add(1, Ordering::Relaxed);
+        arch::lapic::end_of_interrupt();
+    }
+    let route = irq::route_isa(0, on_pit).map_err(|e| format!("route: {e:?}"))?;
+    pit::start_periodic(1000);
+    time::sleep_ms(50);
+    pit::stop();
+    irq::mask_isa(0).map_err(|e| format!("mask: {e:?}"))?;
+    let count = PIT_IRQS.load(Ordering::Relaxed);
+    ensure!(
+        count >= 10,
+        "{count} PIT interrupts via GSI {} in 50 ms at 1 kHz",
+        route.gsi
+    );
+    Ok(())
+}
+
+fn breakpoint_returns_registers_intact(_: &'static BootInfo) -> CaseResult {
+    let before = trap::breakpoints();
+    let (after, expected) = fault::breakpoint_round_trip();
+    ensure!(
+        trap::breakpoints() == before + 1,
+        "the breakpoint handler did not run"
+    );
+    const NAMES: [&str; 15] = [
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13",
+        "r14", "r15",
+    ];
+    for i in 0..15 {
+        ensure!(
+            after[i] == expected[i],
+            "{} is {:#x} after int3, was {:#x}",
+            NAMES[i],
+            after[i],
+            expected[i]
+        );
+    }
+    Ok(())
+}
+
+fn boot_info_survives(boot: &'static BootInfo) -> CaseResult {
+    ensure!(
+        boot.cmdline().contains("test=kernel"),
+        "command line reads {:?}",
+        boot.cmdline()
+    );
+    ensure!(boot.memory_areas().count() > 0, "memory map vanished");
+    Ok(())
+}
