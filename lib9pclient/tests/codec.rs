@@ -35,6 +35,11 @@ fn stat() -> Stat<'static> {
 
 /// One of every message type, for the round-trip and truncation tests.
 fn every_message() -> Vec<Message<'static>> {
+    const Q: Qid = Qid {
+        typ: 0,
+        version: 9,
+        path: 0x0102_0304_0506_0708,
+    };
     let q = Qid {
         typ: 0,
         version: 9,
@@ -73,7 +78,7 @@ fn every_message() -> Vec<Message<'static>> {
             wnames: WalkNames::new(&["usr", "glenda"]).unwrap(),
         },
         Message::Rwalk {
-            wqids: WalkQids::new(&[q, q]).unwrap(),
+            wqids: WalkQids::new(&[Q, Q]).unwrap(),
         },
         Message::Topen { fid: 1, mode: 0x12 },
         Message::Ropen {

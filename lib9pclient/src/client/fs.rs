@@ -80,7 +80,7 @@ pub(crate) fn finish_walk<T: Transport>(
                     unreachable!()
                 };
                 if wqids.len() == len {
-                    Ok(wqids.last().copied())
+                    Ok(wqids.last())
                 } else if wqids.len() < len {
                     let name = names.get(start + wqids.len()).copied().unwrap_or("");
                     Err(Error::NotFound { name: name.into() })

@@ -124,7 +124,7 @@ pub enum Message<'a> {
         wnames: WalkNames<'a>,
     },
     Rwalk {
-        wqids: WalkQids,
+        wqids: WalkQids<'a>,
     },
     Topen {
         fid: u32,
@@ -241,7 +241,7 @@ impl<'a> Message<'a> {
                 Self::Rerror { ename } => s(ename),
                 Self::Tflush { .. } => 2,
                 Self::Rflush | Self::Rclunk | Self::Rremove | Self::Rwstat => 0,
-                Self::Twalk { wnames, .. } => 10 + wnames.iter().map(|n| s(n)).sum::<usize>(),
+                Self::Twalk { wnames, .. } => 10 + wnames.names_len(),
                 Self::Rwalk { wqids } => 2 + wqids.len() * Qid::SIZE,
                 Self::Topen { .. } => 5,
                 Self::Ropen { .. } | Self::Rcreate { .. } => Qid::SIZE + 4,
@@ -264,7 +264,7 @@ impl<'a> Message<'a> {
                 check_str(aname)
             }
             Self::Rerror { ename } => check_str(ename),
-            Self::Twalk { wnames, .. } => wnames.iter().try_for_each(|n| check_str(n)),
+            Self::Twalk { wnames, .. } => wnames.iter().try_for_each(check_str),
             Self::Tcreate { name, .. } => check_str(name),
             Self::Rstat { stat } | Self::Twstat { stat, .. } => stat.check(),
             _ => Ok(()),
@@ -323,14 +323,12 @@ impl<'a> Message<'a> {
                 w.u32(fid);
                 w.u32(newfid);
                 w.u16(wnames.len() as u16);
-                for n in wnames.iter() {
-                    w.str(n);
-                }
+                wnames.write(w);
             }
             Self::Rwalk { ref wqids } => {
                 w.u16(wqids.len() as u16);
                 for q in wqids.iter() {
-                    w.qid(q);
+                    w.qid(&q);
                 }
             }
             Self::Topen { fid, mode } => {
@@ -471,27 +469,20 @@ fn read_body<'a>(t: MessageType, r: &mut Reader<'a>) -> Result<Message<'a>, Deco
             if n as usize > MAXWELEM {
                 return Err(DecodeError::TooManyWalkNames(n));
             }
-            let mut wnames = WalkNames::default();
+            // Validate every name now; the names stay in the input.
+            let start = r.position();
             for _ in 0..n {
-                // Cannot fail: n <= MAXWELEM was checked above.
-                let _ = wnames.push(r.str()?);
+                r.str()?;
             }
-            Message::Twalk {
-                fid,
-                newfid,
-                wnames,
-            }
+            let bytes = r.since(start);
+            Message::Twalk { fid, newfid, wnames: WalkNames::from_wire(bytes, n as u8) }
         }
         T::Rwalk => {
             let n = r.u16()?;
             if n as usize > MAXWELEM {
                 return Err(DecodeError::TooManyWalkQids(n));
             }
-            let mut wqids = WalkQids::default();
-            for _ in 0..n {
-                let _ = wqids.push(r.qid()?);
-            }
-            Message::Rwalk { wqids }
+            Message::Rwalk { wqids: WalkQids::from_wire(r.bytes(n as usize * Qid::SIZE)?) }
         }
         T::Topen => Message::Topen {
             fid: r.u32()?,

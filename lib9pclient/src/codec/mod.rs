@@ -14,7 +14,7 @@ mod walk;
 pub use error::{DecodeError, EncodeError};
 pub use message::{Message, MessageType, decode, decode_with_limit};
 pub use stat::{Dir, DirEntries, Stat};
-pub use walk::{TooManyElements, WalkNames, WalkQids};
+pub use walk::{TooManyElements, WalkNames, WalkNamesIter, WalkQids};
 
 /// The protocol version string this codec speaks.
 pub const VERSION: &str = "9P2000";

@@ -1,8 +1,10 @@
-//! Fixed-capacity lists of walk names and qids, so decoding Twalk/Rwalk never allocates.
+//! Walk names and qids: borrowed from the caller when encoding, and left in
+//! the (already validated) input when decoding, so neither direction
+//! allocates or copies 16-slot arrays around.
 
+use super::cursor::Writer;
 use super::{MAXWELEM, Qid};
 use core::fmt;
-use core::ops::Deref;
 
 /// More than [`MAXWELEM`] elements were given for one Twalk or Rwalk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,56 +18,118 @@ impl fmt::Display for TooManyElements {
 
 impl core::error::Error for TooManyElements {}
 
-/// Up to 16 names of one Twalk, borrowed from the caller or from the input.
 #[derive(Clone, Copy)]
-pub struct WalkNames<'a> {
-    len: u8,
-    names: [&'a str; MAXWELEM],
+enum Names<'a> {
+    Slice(&'a [&'a str]),
+    /// `count` strings s[2] back to back, each checked to be UTF-8 by the decoder.
+    Wire { bytes: &'a [u8], count: u8 },
 }
+
+/// The names of one Twalk: at most 16.
+#[derive(Clone, Copy)]
+pub struct WalkNames<'a>(Names<'a>);
 
 impl<'a> WalkNames<'a> {
     /// Names for one Twalk; fails if there are more than 16.
-    pub fn new(names: &[&'a str]) -> Result<Self, TooManyElements> {
+    pub fn new(names: &'a [&'a str]) -> Result<Self, TooManyElements> {
         if names.len() > MAXWELEM {
             return Err(TooManyElements);
         }
-        let mut out = Self::default();
-        out.names[..names.len()].copy_from_slice(names);
-        out.len = names.len() as u8;
-        Ok(out)
+        Ok(Self(Names::Slice(names)))
     }
 
-    /// Appends a name; fails once 16 are held.
-    pub fn push(&mut self, name: &'a str) -> Result<(), TooManyElements> {
-        let slot = self
-            .names
-            .get_mut(self.len as usize)
-            .ok_or(TooManyElements)?;
-        *slot = name;
-        self.len += 1;
-        Ok(())
+    pub(crate) fn from_wire(bytes: &'a [u8], count: u8) -> Self {
+        Self(Names::Wire { bytes, count })
+    }
+
+    /// How many names.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Names::Slice(s) => s.len(),
+            Names::Wire { count, .. } => count as usize,
+        }
+    }
+
+    /// Whether there are no names (a Twalk that clones the fid).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The names in order.
+    pub fn iter(&self) -> WalkNamesIter<'a> {
+        WalkNamesIter(self.0, 0)
+    }
+
+    /// Bytes the names take on the wire (each with its length prefix).
+    pub(crate) fn names_len(&self) -> usize {
+        match self.0 {
+            Names::Slice(s) => s.iter().map(|n| 2 + n.len()).sum(),
+            Names::Wire { bytes, .. } => bytes.len(),
+        }
+    }
+
+    /// Writes the names (lengths checked by the encoder).
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
+        match self.0 {
+            Names::Slice(s) => s.iter().for_each(|n| w.str(n)),
+            Names::Wire { bytes, .. } => w.bytes(bytes),
+        }
+    }
+
+    /// The `i`th name.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        self.iter().nth(i)
     }
 }
 
 impl Default for WalkNames<'_> {
     fn default() -> Self {
-        Self {
-            len: 0,
-            names: [""; MAXWELEM],
+        Self(Names::Slice(&[]))
+    }
+}
+
+/// Iterator over [`WalkNames`].
+pub struct WalkNamesIter<'a>(Names<'a>, usize);
+
+impl<'a> Iterator for WalkNamesIter<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        match &mut self.0 {
+            Names::Slice(s) => {
+                let n = s.get(self.1).copied();
+                self.1 += 1;
+                n
+            }
+            Names::Wire { bytes, count } => {
+                if *count == 0 {
+                    return None;
+                }
+                *count -= 1;
+                let len = match bytes {
+                    [a, b, ..] => u16::from_le_bytes([*a, *b]) as usize,
+                    _ => return None,
+                };
+                let s = bytes.get(2..2 + len)?;
+                *bytes = &bytes[2 + len..];
+                // Validated by the decoder; the check cannot fail.
+                core::str::from_utf8(s).ok()
+            }
         }
     }
 }
 
-impl<'a> Deref for WalkNames<'a> {
-    type Target = [&'a str];
-    fn deref(&self) -> &[&'a str] {
-        &self.names[..self.len as usize]
+impl<'a> IntoIterator for &WalkNames<'a> {
+    type Item = &'a str;
+    type IntoIter = WalkNamesIter<'a>;
+    fn into_iter(self) -> WalkNamesIter<'a> {
+        self.iter()
     }
 }
 
 impl PartialEq for WalkNames<'_> {
     fn eq(&self, other: &Self) -> bool {
-        **self == **other
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -77,62 +141,81 @@ impl fmt::Debug for WalkNames<'_> {
     }
 }
 
-/// Up to 16 qids of one Rwalk.
 #[derive(Clone, Copy)]
-pub struct WalkQids {
-    len: u8,
-    qids: [Qid; MAXWELEM],
+enum Qids<'a> {
+    Slice(&'a [Qid]),
+    /// `count` 13-byte qids back to back.
+    Wire(&'a [u8]),
 }
 
-impl WalkQids {
+/// The qids of one Rwalk: at most 16.
+#[derive(Clone, Copy)]
+pub struct WalkQids<'a>(Qids<'a>);
+
+impl<'a> WalkQids<'a> {
     /// Qids for one Rwalk; fails if there are more than 16.
-    pub fn new(qids: &[Qid]) -> Result<Self, TooManyElements> {
+    pub fn new(qids: &'a [Qid]) -> Result<Self, TooManyElements> {
         if qids.len() > MAXWELEM {
             return Err(TooManyElements);
         }
-        let mut out = Self::default();
-        out.qids[..qids.len()].copy_from_slice(qids);
-        out.len = qids.len() as u8;
-        Ok(out)
+        Ok(Self(Qids::Slice(qids)))
     }
 
-    /// Appends a qid; fails once 16 are held.
-    pub fn push(&mut self, qid: Qid) -> Result<(), TooManyElements> {
-        let slot = self
-            .qids
-            .get_mut(self.len as usize)
-            .ok_or(TooManyElements)?;
-        *slot = qid;
-        self.len += 1;
-        Ok(())
+    pub(crate) fn from_wire(bytes: &'a [u8]) -> Self {
+        Self(Qids::Wire(bytes))
     }
-}
 
-impl Default for WalkQids {
-    fn default() -> Self {
-        Self {
-            len: 0,
-            qids: [Qid::default(); MAXWELEM],
+    /// How many qids.
+    pub fn len(&self) -> usize {
+        match self.0 {
+            Qids::Slice(s) => s.len(),
+            Qids::Wire(b) => b.len() / Qid::SIZE,
         }
     }
-}
 
-impl Deref for WalkQids {
-    type Target = [Qid];
-    fn deref(&self) -> &[Qid] {
-        &self.qids[..self.len as usize]
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `i`th qid.
+    pub fn get(&self, i: usize) -> Option<Qid> {
+        match self.0 {
+            Qids::Slice(s) => s.get(i).copied(),
+            Qids::Wire(b) => {
+                let chunk = b.get(i * Qid::SIZE..(i + 1) * Qid::SIZE)?;
+                chunk.try_into().ok().map(Qid::from_bytes)
+            }
+        }
+    }
+
+    /// The last qid: where the walk arrived.
+    pub fn last(&self) -> Option<Qid> {
+        self.len().checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// The qids in order.
+    pub fn iter(&self) -> impl Iterator<Item = Qid> + 'a {
+        let me = *self;
+        (0..me.len()).filter_map(move |i| me.get(i))
     }
 }
 
-impl PartialEq for WalkQids {
+impl Default for WalkQids<'_> {
+    fn default() -> Self {
+        Self(Qids::Slice(&[]))
+    }
+}
+
+impl PartialEq for WalkQids<'_> {
     fn eq(&self, other: &Self) -> bool {
-        **self == **other
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
-impl Eq for WalkQids {}
+impl Eq for WalkQids<'_> {}
 
-impl fmt::Debug for WalkQids {
+impl fmt::Debug for WalkQids<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }

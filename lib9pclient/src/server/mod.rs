@@ -16,8 +16,8 @@ pub use loopback::Loopback;
 pub use memfs::MemFs;
 
 use crate::codec::{
-    DMDIR, Dir, IOHDRSZ, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid, Stat,
-    WalkQids, decode_with_limit, frame_header,
+    DMDIR, Dir, IOHDRSZ, MAXWELEM, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid, Stat,
+    WalkNames, WalkQids, decode_with_limit, frame_header,
 };
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -383,7 +383,7 @@ impl<F: Filesystem> Server<F> {
         tag: u16,
         fid: u32,
         newfid: u32,
-        wnames: &[&str],
+        wnames: &WalkNames<'_>,
         out: &mut Vec<u8>,
     ) -> Result<(), ServerError> {
         let e = self.entry(fid)?;
@@ -394,7 +394,8 @@ impl<F: Filesystem> Server<F> {
         if newfid != fid && self.fids.contains_key(&newfid) {
             return Err(ServerError::DuplicateFid);
         }
-        let mut wqids = WalkQids::default();
+        let mut qids = [Qid::default(); MAXWELEM];
+        let mut walked = 0;
         for (i, name) in wnames.iter().enumerate() {
             let step = if !qid.is_dir() {
                 Err(ServerError::WalkNotDirectory)
@@ -409,14 +410,15 @@ impl<F: Filesystem> Server<F> {
                 Ok((q, n)) => {
                     node = n;
                     qid = q;
-                    // Cannot fail: the codec allows at most 16 names.
-                    let _ = wqids.push(q);
+                    // In bounds: the codec allows at most 16 names.
+                    qids[walked] = q;
+                    walked += 1;
                 }
                 Err(e) if i == 0 => return Err(e),
                 Err(_) => break,
             }
         }
-        if wqids.len() == wnames.len() {
+        if walked == wnames.len() {
             let old = self.fids.insert(
                 newfid,
                 FidEntry {
@@ -430,6 +432,7 @@ impl<F: Filesystem> Server<F> {
                 self.fs.clunk(&old.node);
             }
         }
+        let wqids = WalkQids::new(&qids[..walked]).unwrap_or_default();
         put(out, tag, &Message::Rwalk { wqids });
         Ok(())
     }
