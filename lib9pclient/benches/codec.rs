@@ -39,7 +39,9 @@ fn measure(mut f: impl FnMut()) -> f64 {
 fn bench(name: &str, msg: &Message<'_>) {
     let mut buf = vec![0u8; msg.encoded_len()];
     let enc = measure(|| {
-        let n = black_box(msg).encode(black_box(7), black_box(&mut buf)).unwrap();
+        let n = black_box(msg)
+            .encode(black_box(7), black_box(&mut buf))
+            .unwrap();
         black_box(n);
     });
     let frame = buf.clone();
@@ -47,7 +49,10 @@ fn bench(name: &str, msg: &Message<'_>) {
         let m = decode(black_box(&frame)).unwrap();
         black_box(m);
     });
-    println!("| {name:<22} | {:>6} | {enc:>9.1} | {dec:>9.1} |", frame.len());
+    println!(
+        "| {name:<22} | {:>6} | {enc:>9.1} | {dec:>9.1} |",
+        frame.len()
+    );
 }
 
 fn main() {
@@ -61,7 +66,11 @@ fn main() {
     let stat = Stat {
         typ: 0,
         dev: 0,
-        qid: Qid { typ: 0, version: 3, path: 0x1234 },
+        qid: Qid {
+            typ: 0,
+            version: 3,
+            path: 0x1234,
+        },
         mode: 0o664,
         atime: 1_700_000_000,
         mtime: 1_700_000_000,
@@ -73,8 +82,22 @@ fn main() {
     };
     println!("| message                | bytes  | encode ns | decode ns |");
     println!("|------------------------|-------:|----------:|----------:|");
-    bench("Twalk (4 names)", &Message::Twalk { fid: 1, newfid: 2, wnames });
-    bench("Tread", &Message::Tread { fid: 2, offset: 65536, count: 8192 });
+    bench(
+        "Twalk (4 names)",
+        &Message::Twalk {
+            fid: 1,
+            newfid: 2,
+            wnames,
+        },
+    );
+    bench(
+        "Tread",
+        &Message::Tread {
+            fid: 2,
+            offset: 65536,
+            count: 8192,
+        },
+    );
     bench("Rread (8 KiB)", &Message::Rread { data: &data });
     bench("Rstat", &Message::Rstat { stat });
 }

@@ -389,3 +389,34 @@ fn dont_touch_is_all_ones() {
     assert!(b[b.len() - 8..].iter().all(|&x| x == 0));
     assert_eq!(Dir::dont_touch().as_stat(), Stat::DONT_TOUCH);
 }
+
+#[test]
+fn long_and_multibyte_strings_validate_exactly() {
+    // Lengths of 128 and more put non-ASCII bytes between the strings.
+    let long = "é".repeat(100);
+    let names = [long.as_str(), "x", long.as_str()];
+    let w = Message::Twalk {
+        fid: 1,
+        newfid: 2,
+        wnames: WalkNames::new(&names).unwrap(),
+    };
+    let b = enc(1, &w);
+    assert_eq!(decode(&b).unwrap().1, w);
+    let mut s = stat();
+    s.name = &long;
+    s.muid = &long;
+    let r = Message::Rstat { stat: s };
+    let b = enc(1, &r);
+    assert_eq!(decode(&b).unwrap().1, r);
+    // Break one byte inside each string in turn.
+    for target in [0usize, 2] {
+        let mut bad = enc(1, &w);
+        let at = 17 + (target * (2 + long.len() + 3)) / 2 + 2 + 11;
+        bad[at] = 0xff;
+        assert_eq!(decode(&bad), Err(DecodeError::InvalidUtf8), "name {target}");
+    }
+    let mut bad = enc(1, &r);
+    let at = bad.len() - 5;
+    bad[at] = 0xc3;
+    assert_eq!(decode(&bad), Err(DecodeError::InvalidUtf8));
+}

@@ -13,7 +13,7 @@ fn qid() -> impl Strategy<Value = Qid> {
 }
 
 fn name() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9._é-]{0,12}"
+    "[a-zA-Z0-9._é-]{0,12}|[é€a/]{100,200}"
 }
 
 /// Owned parts from which any message is built; the message borrows them.

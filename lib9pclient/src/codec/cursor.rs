@@ -15,17 +15,6 @@ impl<'a> Reader<'a> {
     }
 
     #[inline]
-    pub(crate) fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// The bytes read since `start` (a previous [`Reader::position`]).
-    #[inline]
-    pub(crate) fn since(&self, start: usize) -> &'a [u8] {
-        &self.buf[start..self.pos]
-    }
-
-    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -77,6 +66,70 @@ impl<'a> Reader<'a> {
         let n = self.u16()? as usize;
         let b = self.bytes(n)?;
         core::str::from_utf8(b).map_err(|_| DecodeError::InvalidUtf8)
+    }
+
+    /// Reads `N` consecutive strings, validating their UTF-8 in one pass
+    /// where possible: with every length under 128 the length bytes are
+    /// ASCII, so the whole run is UTF-8 exactly when each string is, and one
+    /// long check beats `N` short ones.
+    #[inline]
+    pub(crate) fn strs<const N: usize>(&mut self) -> Result<[&'a str; N], DecodeError> {
+        let start = self.pos;
+        let mut spans = [(0usize, 0usize); N];
+        for span in spans.iter_mut() {
+            let n = self.u16()? as usize;
+            let at = self.pos;
+            self.bytes(n)?;
+            *span = (at - start, at - start + n);
+        }
+        let run = &self.buf[start..self.pos];
+        let mut out = [""; N];
+        if let Ok(all) = core::str::from_utf8(run) {
+            for (o, &(a, b)) in out.iter_mut().zip(spans.iter()) {
+                // Always a char boundary when the length bytes are ASCII.
+                match all.get(a..b) {
+                    Some(s) => *o = s,
+                    None => return Self::strs_slow(run, &spans),
+                }
+            }
+            Ok(out)
+        } else {
+            Self::strs_slow(run, &spans)
+        }
+    }
+
+    /// Reads `count` consecutive strings and returns their raw run (length
+    /// prefixes included), every string checked to be UTF-8; see [`Reader::strs`].
+    #[inline]
+    pub(crate) fn str_run(&mut self, count: usize) -> Result<&'a [u8], DecodeError> {
+        let start = self.pos;
+        let mut ascii_lengths = true;
+        for _ in 0..count {
+            let n = self.u16()?;
+            ascii_lengths &= n < 0x80;
+            self.bytes(n as usize)?;
+        }
+        let run = &self.buf[start..self.pos];
+        if ascii_lengths && core::str::from_utf8(run).is_ok() {
+            return Ok(run);
+        }
+        let mut again = Reader::new(run);
+        for _ in 0..count {
+            again.str()?;
+        }
+        Ok(run)
+    }
+
+    #[cold]
+    fn strs_slow<const N: usize>(
+        run: &'a [u8],
+        spans: &[(usize, usize); N],
+    ) -> Result<[&'a str; N], DecodeError> {
+        let mut out = [""; N];
+        for (o, &(a, b)) in out.iter_mut().zip(spans.iter()) {
+            *o = core::str::from_utf8(&run[a..b]).map_err(|_| DecodeError::InvalidUtf8)?;
+        }
+        Ok(out)
     }
 
     #[inline]

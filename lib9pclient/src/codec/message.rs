@@ -470,19 +470,21 @@ fn read_body<'a>(t: MessageType, r: &mut Reader<'a>) -> Result<Message<'a>, Deco
                 return Err(DecodeError::TooManyWalkNames(n));
             }
             // Validate every name now; the names stay in the input.
-            let start = r.position();
-            for _ in 0..n {
-                r.str()?;
+            let bytes = r.str_run(n as usize)?;
+            Message::Twalk {
+                fid,
+                newfid,
+                wnames: WalkNames::from_wire(bytes, n as u8),
             }
-            let bytes = r.since(start);
-            Message::Twalk { fid, newfid, wnames: WalkNames::from_wire(bytes, n as u8) }
         }
         T::Rwalk => {
             let n = r.u16()?;
             if n as usize > MAXWELEM {
                 return Err(DecodeError::TooManyWalkQids(n));
             }
-            Message::Rwalk { wqids: WalkQids::from_wire(r.bytes(n as usize * Qid::SIZE)?) }
+            Message::Rwalk {
+                wqids: WalkQids::from_wire(r.bytes(n as usize * Qid::SIZE)?),
+            }
         }
         T::Topen => Message::Topen {
             fid: r.u32()?,

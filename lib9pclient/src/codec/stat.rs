@@ -92,18 +92,21 @@ impl<'a> Stat<'a> {
         let size = r.u16()? as usize;
         let body = r.bytes(size)?;
         let mut r = Reader::new(body);
+        let (typ, dev, qid, mode) = (r.u16()?, r.u32()?, r.qid()?, r.u32()?);
+        let (atime, mtime, length) = (r.u32()?, r.u32()?, r.u64()?);
+        let [name, uid, gid, muid] = r.strs::<4>()?;
         let stat = Stat {
-            typ: r.u16()?,
-            dev: r.u32()?,
-            qid: r.qid()?,
-            mode: r.u32()?,
-            atime: r.u32()?,
-            mtime: r.u32()?,
-            length: r.u64()?,
-            name: r.str()?,
-            uid: r.str()?,
-            gid: r.str()?,
-            muid: r.str()?,
+            typ,
+            dev,
+            qid,
+            mode,
+            atime,
+            mtime,
+            length,
+            name,
+            uid,
+            gid,
+            muid,
         };
         if r.remaining() != 0 {
             return Err(DecodeError::StatSizeMismatch);

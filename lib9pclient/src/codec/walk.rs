@@ -22,7 +22,10 @@ impl core::error::Error for TooManyElements {}
 enum Names<'a> {
     Slice(&'a [&'a str]),
     /// `count` strings s[2] back to back, each checked to be UTF-8 by the decoder.
-    Wire { bytes: &'a [u8], count: u8 },
+    Wire {
+        bytes: &'a [u8],
+        count: u8,
+    },
 }
 
 /// The names of one Twalk: at most 16.

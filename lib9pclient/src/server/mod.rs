@@ -16,8 +16,8 @@ pub use loopback::Loopback;
 pub use memfs::MemFs;
 
 use crate::codec::{
-    DMDIR, Dir, IOHDRSZ, MAXWELEM, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid, Stat,
-    WalkNames, WalkQids, decode_with_limit, frame_header,
+    DMDIR, Dir, IOHDRSZ, MAXWELEM, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid,
+    Stat, WalkNames, WalkQids, decode_with_limit, frame_header,
 };
 use alloc::collections::BTreeMap;
 use alloc::format;
