@@ -153,7 +153,7 @@ fn build(p: &Parts) -> (Message<'_>, Vec<&str>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1500, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn round_trip(p in parts(), tag in any::<u16>()) {
