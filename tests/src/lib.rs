@@ -1,2 +1,9 @@
-//! lux9-tests: the host harness that boots test kernels in QEMU and reads their result lines.
+//! lux9-tests: the host side of Lux9's in-QEMU tests.
+//!
+//! `qemu` builds QEMU command lines for the machines Lux9 must boot on and runs them with a
+//! timeout while reading the serial console; `results` reads the kernel's result lines and the
+//! summaries of `cargo test`, and keeps the overall tally that `cargo xtask test` prints.
 #![deny(unsafe_code)]
+
+pub mod qemu;
+pub mod results;

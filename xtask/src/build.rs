@@ -1,0 +1,192 @@
+//! Building the kernel and the ISO, and booting it in QEMU.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use lux9_iso::{IsoSpec, Module};
+use lux9_tests::qemu::{self, Machine, QemuConfig};
+
+use crate::{Options, root, tools};
+
+/// Release builds are about 8x faster than debug inside QEMU; debug is for stepping through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Profile {
+    Release,
+    Debug,
+}
+
+impl Profile {
+    fn from_options(options: &Options) -> Self {
+        if options.flag("--debug") {
+            Profile::Debug
+        } else {
+            Profile::Release
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Release => "release",
+            Profile::Debug => "debug",
+        }
+    }
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// Builds the kernel ELF and checks that GRUB will accept it. Returns its path.
+pub fn build_kernel(profile: Profile) -> Result<PathBuf, String> {
+    tools::ensure_toolchain(&root())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.current_dir(root()).args([
+        "build",
+        "-p",
+        "lux9-kernel",
+        "--target",
+        "x86_64-unknown-none",
+    ]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the kernel failed".into());
+    }
+    let kernel = target_dir()
+        .join("x86_64-unknown-none")
+        .join(profile.dir())
+        .join("lux9-kernel");
+    let check = Command::new("grub-file")
+        .arg("--is-x86-multiboot2")
+        .arg(&kernel)
+        .status()
+        .map_err(|e| format!("cannot run grub-file: {e}"))?;
+    if !check.success() {
+        return Err(format!(
+            "{} is not a valid multiboot2 kernel (grub-file refused it)",
+            kernel.display()
+        ));
+    }
+    Ok(kernel)
+}
+
+/// Writes an ISO for `kernel` with extra command-line words and modules.
+pub fn make_iso(
+    kernel: &Path,
+    words: &[String],
+    modules: Vec<Module>,
+    output: &Path,
+) -> Result<(), String> {
+    let name = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let spec = IsoSpec {
+        kernel: kernel.to_path_buf(),
+        grub_cfg: root().join("grub").join("grub.cfg"),
+        extra_cmdline: words.to_vec(),
+        modules,
+        staging: target_dir().join("iso-staging").join(name),
+        output: output.to_path_buf(),
+    };
+    lux9_iso::build(&spec).map_err(|e| e.to_string())
+}
+
+fn cmdline_words(options: &Options) -> Vec<String> {
+    let mut words: Vec<String> = options
+        .value("--cmdline")
+        .map(|v| v.split_whitespace().map(String::from).collect())
+        .unwrap_or_default();
+    words.extend(options.words.iter().cloned());
+    words
+}
+
+pub fn build_command(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args, &["--debug"], &[])?;
+    tools::ensure(&[&[tools::GRUB_FILE]])?;
+    let kernel = build_kernel(Profile::from_options(&options))?;
+    println!("xtask: kernel at {}", kernel.display());
+    Ok(())
+}
+
+pub fn iso_command(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args, &["--debug"], &["--cmdline", "--output"])?;
+    tools::ensure(&[tools::FOR_ISO])?;
+    let kernel = build_kernel(Profile::from_options(&options))?;
+    let output = options
+        .value("--output")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("lux9.iso"));
+    make_iso(&kernel, &cmdline_words(&options), Vec::new(), &output)?;
+    println!("xtask: wrote {}", output.display());
+    Ok(())
+}
+
+pub fn run_command(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(
+        args,
+        &["--uefi", "--debug", "--display", "--kvm"],
+        &["--machine", "--memory", "--cpu", "--cmdline"],
+    )?;
+    let uefi = options.flag("--uefi");
+    let machine = match (options.value("--machine").unwrap_or("q35"), uefi) {
+        ("q35", false) => Machine::Q35Bios,
+        ("q35", true) => Machine::Q35Uefi,
+        ("pc", false) => Machine::PcIde,
+        ("pc", true) => return Err("--uefi needs the q35 machine".into()),
+        (other, _) => return Err(format!("unknown machine '{other}' (q35 or pc)")),
+    };
+    let mut needed: Vec<&[tools::Tool]> = vec![tools::FOR_ISO, tools::FOR_RUN];
+    if uefi {
+        needed.push(&[tools::OVMF]);
+    }
+    tools::ensure(&needed)?;
+    let kernel = build_kernel(Profile::from_options(&options))?;
+    let words = cmdline_words(&options);
+    // Extra words go into a separate image so that target/lux9.iso stays the plain one.
+    let iso = if words.is_empty() {
+        target_dir().join("lux9.iso")
+    } else {
+        target_dir().join("lux9-custom.iso")
+    };
+    make_iso(&kernel, &words, Vec::new(), &iso)?;
+
+    let mut config = QemuConfig::new(machine, &iso);
+    config.memory = options.value("--memory").unwrap_or("512M").to_string();
+    if let Some(cpu) = options.value("--cpu") {
+        config.cpu = cpu.to_string();
+    }
+    config.interactive = true;
+    config.display = options.flag("--display");
+    if options.flag("--kvm") {
+        config.accel = "kvm".into();
+    }
+    if uefi {
+        let ovmf = qemu::find_ovmf().ok_or("OVMF firmware not found")?;
+        config.ovmf = Some((ovmf, target_dir().join("ovmf-vars-run.fd")));
+    }
+    config
+        .prepare()
+        .map_err(|e| format!("preparing QEMU: {e}"))?;
+    println!(
+        "xtask: booting {} on {} (Ctrl-A X quits QEMU, Ctrl-A C opens its monitor)",
+        iso.display(),
+        machine.name()
+    );
+    let status = config
+        .command()
+        .status()
+        .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    match status.code() {
+        Some(0) | Some(qemu::EXIT_SUCCESS) => Ok(()),
+        Some(code) => Err(format!("QEMU exited with status {code}")),
+        None => Err("QEMU was killed by a signal".into()),
+    }
+}

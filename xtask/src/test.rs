@@ -1,0 +1,349 @@
+//! `cargo xtask test`: host unit tests, in-QEMU kernel scenarios and ISO boot tests, with one
+//! tally at the end (`N passed, N failed`) and a failing exit status if anything failed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lux9_iso::Module;
+use lux9_kernel::test_pattern;
+use lux9_tests::qemu::{self, EXIT_FAILURE, EXIT_SUCCESS, Machine, QemuConfig, QemuRun};
+use lux9_tests::results::{self, Tally};
+
+use crate::build::{self, Profile, target_dir};
+use crate::{Options, root, tools};
+
+/// How long one QEMU boot may take before it counts as hung. TCG with OVMF is the slowest.
+const QEMU_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Fault scenarios: the kernel must print a report containing every listed text and then exit
+/// QEMU with the failure status.
+const FAULT_SCENARIOS: [(&str, &[&str]); 4] = [
+    (
+        "pagefault",
+        &[
+            "lux9: panic: CPU exception 14 #PF (page fault) in kernel mode",
+            "error code 0x0 (read, page not present, kernel)",
+            "cr2 0x00000000deadb000",
+            "rip 0xffffffff8",
+            "rax 0x",
+            "r15 0x",
+        ],
+    ),
+    (
+        "doublefault",
+        &[
+            "lux9: panic: CPU exception 8 #DF (double fault) in kernel mode",
+            "rsp 0x00000000dead0000",
+        ],
+    ),
+    (
+        "stackoverflow",
+        &[
+            "#DF (double fault)",
+            "kernel stack overflow: the stack reached its guard page",
+        ],
+    ),
+    (
+        "panic",
+        &["lux9: panic: deliberate panic from the panic test scenario at kernel/src/ktest.rs:"],
+    ),
+];
+
+pub fn test_command(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(
+        args,
+        &["--host-only", "--qemu-only", "--verbose"],
+        &["--jobs"],
+    )?;
+    let verbose = options.flag("--verbose");
+    let jobs = match options.value("--jobs") {
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(format!("--jobs wants a positive number, not {n}"))?,
+        None => thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .min(4),
+    };
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    if !options.flag("--qemu-only") {
+        tools::ensure(&[tools::FOR_TEST])?;
+        host_tests(&mut tally, verbose)?;
+    }
+    if !options.flag("--host-only") {
+        tools::ensure(&[tools::FOR_ISO, tools::FOR_TEST])?;
+        qemu_tests(&mut tally, verbose, jobs)?;
+    }
+    println!(
+        "\nxtask: test summary ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
+    println!("{tally}");
+    if tally.failed() == 0 && tally.passed() > 0 {
+        Ok(())
+    } else {
+        Err(format!("{} test(s) failed", tally.failed()))
+    }
+}
+
+fn host_tests(tally: &mut Tally, verbose: bool) -> Result<(), String> {
+    println!("xtask: host unit tests: cargo test --workspace");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(root())
+        .args(["test", "--workspace", "--color", "never"]);
+    let run = qemu::run(command, Duration::from_secs(40 * 60), None, verbose)
+        .map_err(|e| format!("cannot run cargo test: {e}"))?;
+    match (results::cargo_test_totals(&run.output), run.status) {
+        (Some((passed, failed)), Some(0)) => {
+            tally.record_batch("host", "cargo test --workspace", passed, failed, "")
+        }
+        (Some((passed, failed)), _) => {
+            if !verbose {
+                println!("{}", run.tail(80));
+            }
+            tally.record_batch(
+                "host",
+                "cargo test --workspace",
+                passed,
+                failed.max(1),
+                "see the output above",
+            );
+        }
+        (None, _) => {
+            println!("{}", run.tail(80));
+            tally.record(
+                "host",
+                "cargo test --workspace",
+                false,
+                "did not build or run; see above",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Turns one QEMU run into tally entries.
+type Judge = Box<dyn Fn(&QemuRun, &mut Tally) + Send + Sync>;
+
+/// One QEMU boot to run, and how to judge it.
+struct Job {
+    name: String,
+    config: QemuConfig,
+    stop_at: Option<&'static str>,
+    judge: Judge,
+}
+
+fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), String> {
+    let kernel = build::build_kernel(Profile::Release)?;
+    let dir = target_dir().join("lux9-test");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    let blob = write_test_blob(&dir)?;
+
+    println!("xtask: building ISOs");
+    let real_iso = target_dir().join("lux9.iso");
+    build::make_iso(&kernel, &[], Vec::new(), &real_iso)?;
+    let ovmf = qemu::find_ovmf().ok_or("OVMF firmware not found (apt-get install ovmf)")?;
+
+    let mut work: Vec<Job> = Vec::new();
+    let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
+        let iso = dir.join(format!("test-{scenario}.iso"));
+        let module = Module {
+            source: blob.clone(),
+            name: "lux9-test-blob.bin".into(),
+            cmdline: test_pattern::MODULE_NAME.into(),
+        };
+        build::make_iso(&kernel, &[format!("test={scenario}")], vec![module], &iso)?;
+        Ok(iso)
+    };
+
+    work.push(Job {
+        name: "kernel".into(),
+        config: QemuConfig::new(Machine::Q35Bios, scenario_iso("kernel")?),
+        stop_at: None,
+        judge: Box::new(judge_kernel_cases),
+    });
+    for (scenario, expected) in FAULT_SCENARIOS {
+        let name = scenario.to_string();
+        work.push(Job {
+            name: name.clone(),
+            config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
+            stop_at: None,
+            judge: Box::new(move |run, tally| judge_fault(&name, expected, run, tally)),
+        });
+    }
+    for machine in Machine::ALL {
+        let mut config = QemuConfig::new(machine, &real_iso);
+        config.memory = "512M".into();
+        if machine == Machine::PcIde {
+            // An older, plainer CPU model, closer to what VirtualBox exposes by default.
+            config.cpu = "qemu64".into();
+        }
+        if machine == Machine::Q35Uefi {
+            config.ovmf = Some((ovmf.clone(), dir.join("ovmf-vars.fd")));
+        }
+        config
+            .prepare()
+            .map_err(|e| format!("preparing {}: {e}", machine.name()))?;
+        work.push(Job {
+            name: format!("boot {}", machine.name()),
+            config,
+            stop_at: Some("lux9: ready"),
+            judge: Box::new(move |run, tally| judge_boot(machine, run, tally)),
+        });
+    }
+
+    println!("xtask: {} QEMU runs, {jobs} at a time", work.len());
+    let outcomes: Mutex<Vec<(usize, Tally)>> = Mutex::new(Vec::new());
+    let next = Mutex::new(0usize);
+    thread::scope(|scope| {
+        for _ in 0..jobs.min(work.len()) {
+            scope.spawn(|| {
+                loop {
+                    let index = {
+                        let mut next = next.lock().expect("job counter");
+                        let index = *next;
+                        *next += 1;
+                        index
+                    };
+                    let Some(job) = work.get(index) else { break };
+                    println!("xtask: qemu: {} ...", job.name);
+                    let mut local = Tally::default();
+                    match qemu::run(job.config.command(), QEMU_TIMEOUT, job.stop_at, verbose) {
+                        Ok(run) => (job.judge)(&run, &mut local),
+                        Err(e) => local.record(
+                            "qemu",
+                            &job.name,
+                            false,
+                            format!("cannot start QEMU: {e}"),
+                        ),
+                    }
+                    outcomes.lock().expect("outcomes").push((index, local));
+                }
+            });
+        }
+    });
+    let mut outcomes = outcomes.into_inner().expect("outcomes");
+    outcomes.sort_by_key(|(index, _)| *index);
+    for (_, local) in outcomes {
+        tally.entries.extend(local.entries);
+    }
+    Ok(())
+}
+
+fn write_test_blob(dir: &Path) -> Result<PathBuf, String> {
+    let path = dir.join("lux9-test-blob.bin");
+    let bytes: Vec<u8> = (0..test_pattern::MODULE_LEN as u64)
+        .map(test_pattern::byte)
+        .collect();
+    std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
+}
+
+/// Why a run that should have exited did not.
+fn abnormal_end(run: &QemuRun) -> Option<String> {
+    if run.timed_out {
+        return Some(format!(
+            "hung: killed after {} s; last output:\n{}",
+            QEMU_TIMEOUT.as_secs(),
+            run.tail(15)
+        ));
+    }
+    None
+}
+
+fn judge_kernel_cases(run: &QemuRun, tally: &mut Tally) {
+    let cases = results::kernel_cases(&run.output);
+    for case in &cases {
+        tally.record(
+            "qemu",
+            &format!("kernel::{}", case.name),
+            case.passed,
+            case.detail.clone(),
+        );
+    }
+    let complete = match (results::kernel_summary(&run.output), run.status) {
+        _ if run.timed_out => Err(abnormal_end(run).unwrap_or_default()),
+        (Some((passed, failed)), Some(status)) => {
+            if passed + failed != cases.len() {
+                Err(format!(
+                    "summary says {passed}+{failed} cases but {} were reported",
+                    cases.len()
+                ))
+            } else if (failed == 0) != (status == EXIT_SUCCESS) {
+                Err(format!(
+                    "exit status {status} does not match {failed} failure(s)"
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        (None, status) => Err(format!(
+            "the kernel stopped before its summary (exit status {status:?}); last output:\n{}",
+            run.tail(15)
+        )),
+        (Some(_), None) => Err("QEMU ended without an exit status".into()),
+    };
+    if let Err(why) = complete {
+        tally.record("qemu", "kernel (scenario completed)", false, why);
+    } else if cases.is_empty() {
+        tally.record("qemu", "kernel (scenario completed)", false, "no cases ran");
+    }
+}
+
+fn judge_fault(name: &str, expected: &[&str], run: &QemuRun, tally: &mut Tally) {
+    let verdict = if let Some(why) = abnormal_end(run) {
+        Err(why)
+    } else if let Some(missing) = expected.iter().find(|text| !run.contains(text)) {
+        Err(format!(
+            "report lacks {missing:?}; last output:\n{}",
+            run.tail(15)
+        ))
+    } else if run.status != Some(EXIT_FAILURE) {
+        Err(format!(
+            "exit status {:?}, expected {EXIT_FAILURE} (panic under test)",
+            run.status
+        ))
+    } else {
+        Ok(())
+    };
+    match verdict {
+        Ok(()) => tally.record(
+            "qemu",
+            &format!("fault::{name}"),
+            true,
+            "reported and stopped",
+        ),
+        Err(why) => tally.record("qemu", &format!("fault::{name}"), false, why),
+    }
+}
+
+fn judge_boot(machine: Machine, run: &QemuRun, tally: &mut Tally) {
+    let name = format!("{} reaches lux9: ready", machine.name());
+    match run.stopped_at {
+        Some(at) if !run.contains("lux9: panic") => tally.record(
+            "boot",
+            &name,
+            true,
+            format!("after {:.1} s", at.as_secs_f64()),
+        ),
+        _ => tally.record(
+            "boot",
+            &name,
+            false,
+            abnormal_end(run).unwrap_or_else(|| {
+                format!(
+                    "exit status {:?}; last output:\n{}",
+                    run.status,
+                    run.tail(15)
+                )
+            }),
+        ),
+    }
+}
