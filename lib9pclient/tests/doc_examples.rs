@@ -1,6 +1,6 @@
 //! The examples of docs/lib9pclient.md, kept compiling and passing here.
 
-use lib9pclient::codec::{self, Message, OREAD, ORDWR, WalkNames};
+use lib9pclient::codec::{self, Message, ORDWR, OREAD, WalkNames};
 use lib9pclient::server::net::{Shared, serve_tcp};
 use lib9pclient::stream::dial;
 use lib9pclient::{Client, Error, Loopback, MemFs, MountTable, Transport};
@@ -8,7 +8,11 @@ use lib9pclient::{Client, Error, Loopback, MemFs, MountTable, Transport};
 #[test]
 fn codec_example() -> Result<(), Box<dyn std::error::Error>> {
     let names = ["usr", "glenda", "lib"];
-    let msg = Message::Twalk { fid: 0, newfid: 1, wnames: WalkNames::new(&names)? };
+    let msg = Message::Twalk {
+        fid: 0,
+        newfid: 1,
+        wnames: WalkNames::new(&names)?,
+    };
     let mut buf = [0u8; 128];
     let n = msg.encode(7, &mut buf)?; // no allocation
     let (tag, back) = codec::decode(&buf[..n])?; // borrows from buf
@@ -64,9 +68,17 @@ fn batch_example() -> Result<(), Error> {
     let fid = batch.alloc_fid()?;
     let names = ["etc", "motd"];
     let wnames = WalkNames::new(&names).map_err(|_| Error::InvalidArgument("walk"))?;
-    batch.push(&Message::Twalk { fid: fs.root_fid(), newfid: fid, wnames })?;
+    batch.push(&Message::Twalk {
+        fid: fs.root_fid(),
+        newfid: fid,
+        wnames,
+    })?;
     batch.push(&Message::Topen { fid, mode: OREAD })?; // uses the walk's new fid
-    batch.push(&Message::Tread { fid, offset: 0, count: 5 })?;
+    batch.push(&Message::Tread {
+        fid,
+        offset: 0,
+        count: 5,
+    })?;
     batch.push(&Message::Tclunk { fid })?;
     let replies = batch.run()?; // one submission, four replies, in order
     let read = replies[2].as_ref().map_err(Error::clone)?;

@@ -2,7 +2,7 @@
 
 use super::pool::{FidPool, TagPool};
 use super::{Callback, Error, Reply, Stats};
-use crate::codec::{Message, MessageType, NOTAG, frame_header, frame_size};
+use crate::codec::{Message, MessageType, frame_header, frame_size};
 use crate::transport::{Transport, TransportError, Wait};
 use alloc::vec::Vec;
 
@@ -137,7 +137,7 @@ impl<T: Transport> Core<T> {
         }
     }
 
-    fn fail(&mut self, e: TransportError) -> Error {
+    pub(crate) fn fail(&mut self, e: TransportError) -> Error {
         self.broken = Some(e.clone());
         Error::Transport(e)
     }
@@ -451,40 +451,6 @@ impl<T: Transport> Core<T> {
     /// Requests sent or queued whose replies have not been consumed.
     pub(crate) fn outstanding(&self) -> usize {
         self.tags.in_use()
-    }
-
-    /// Negotiates the version: Tversion travels with NOTAG, outside the slots.
-    pub(crate) fn version(&mut self, msize: u32) -> Result<(), Error> {
-        let mut buf = [0u8; 32];
-        let n = Message::Tversion {
-            msize,
-            version: crate::codec::VERSION,
-        }
-        .encode(NOTAG, &mut buf)?;
-        self.transport
-            .submit(&buf[..n], 1)
-            .map_err(|e| self.fail(e))?;
-        let mut inbox = Vec::new();
-        self.transport
-            .receive(&mut inbox, Wait::Block)
-            .map_err(|e| self.fail(e))?;
-        let size = frame_size(&inbox).unwrap_or(0) as usize;
-        let frame = inbox.get(..size).ok_or(Error::Protocol("short Rversion"))?;
-        match crate::codec::decode(frame)? {
-            (NOTAG, Message::Rversion { msize: m, version }) => {
-                if version != crate::codec::VERSION {
-                    return Err(Error::Version(version.into()));
-                }
-                if m > msize || m < 64 {
-                    return Err(Error::Protocol("server chose an impossible msize"));
-                }
-                self.msize = m;
-                self.transport.set_msize(m);
-                Ok(())
-            }
-            (_, Message::Rerror { ename }) => Err(Error::Server(ename.into())),
-            _ => Err(Error::Protocol("expected Rversion")),
-        }
     }
 }
 

@@ -75,9 +75,8 @@ pub(crate) fn finish_walk<T: Transport>(
     for (i, (tag, generation, start, len)) in w.tickets.into_iter().enumerate() {
         let r = c.wait(tag, generation).and_then(|_| {
             c.with_reply(tag, |m| {
-                expect(&m, MessageType::Rwalk)?;
                 let Message::Rwalk { wqids } = m else {
-                    unreachable!()
+                    return Err(Error::Protocol("expected Rwalk"));
                 };
                 if wqids.len() == len {
                     Ok(wqids.last())

@@ -7,6 +7,7 @@ mod file;
 mod fs;
 mod pending;
 mod pool;
+mod version;
 
 pub use error::Error;
 pub use file::{File, SeekFrom};

@@ -8,11 +8,13 @@
 mod cursor;
 mod error;
 mod message;
+mod message_type;
 mod stat;
 mod walk;
 
 pub use error::{DecodeError, EncodeError};
-pub use message::{Message, MessageType, decode, decode_with_limit};
+pub use message::{Message, decode, decode_with_limit};
+pub use message_type::MessageType;
 pub use stat::{Dir, DirEntries, Stat};
 pub use walk::{TooManyElements, WalkNames, WalkNamesIter, WalkQids};
 

@@ -10,14 +10,16 @@ mod loopback;
 pub mod memfs;
 #[cfg(feature = "std")]
 pub mod net;
+mod read;
+mod walk;
 
 pub use error::ServerError;
 pub use loopback::Loopback;
 pub use memfs::MemFs;
 
 use crate::codec::{
-    DMDIR, Dir, IOHDRSZ, MAXWELEM, Message, NOFID, OEXEC, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid,
-    Stat, WalkNames, WalkQids, decode_with_limit, frame_header,
+    DMDIR, Dir, Message, NOFID, ORCLOSE, ORDWR, OTRUNC, OWRITE, Qid, Stat, decode_with_limit,
+    frame_header,
 };
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -375,130 +377,6 @@ impl<F: Filesystem> Server<F> {
                 version: answer,
             },
         );
-        Ok(())
-    }
-
-    fn walk(
-        &mut self,
-        tag: u16,
-        fid: u32,
-        newfid: u32,
-        wnames: &WalkNames<'_>,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ServerError> {
-        let e = self.entry(fid)?;
-        if e.open.is_some() {
-            return Err(ServerError::FidOpen);
-        }
-        let (mut node, mut qid) = (e.node.clone(), e.qid);
-        if newfid != fid && self.fids.contains_key(&newfid) {
-            return Err(ServerError::DuplicateFid);
-        }
-        let mut qids = [Qid::default(); MAXWELEM];
-        let mut walked = 0;
-        for (i, name) in wnames.iter().enumerate() {
-            let step = if !qid.is_dir() {
-                Err(ServerError::WalkNotDirectory)
-            } else if !valid_name(name) {
-                Err(ServerError::BadName)
-            } else {
-                self.fs
-                    .walk(&node, name)
-                    .and_then(|n| Ok((self.fs.qid(&n)?, n)))
-            };
-            match step {
-                Ok((q, n)) => {
-                    node = n;
-                    qid = q;
-                    // In bounds: the codec allows at most 16 names.
-                    qids[walked] = q;
-                    walked += 1;
-                }
-                Err(e) if i == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        if walked == wnames.len() {
-            let old = self.fids.insert(
-                newfid,
-                FidEntry {
-                    node,
-                    qid,
-                    open: None,
-                    dir: None,
-                },
-            );
-            if let Some(old) = old {
-                self.fs.clunk(&old.node);
-            }
-        }
-        let wqids = WalkQids::new(&qids[..walked]).unwrap_or_default();
-        put(out, tag, &Message::Rwalk { wqids });
-        Ok(())
-    }
-
-    fn read(
-        &mut self,
-        tag: u16,
-        fid: u32,
-        offset: u64,
-        count: u32,
-        out: &mut Vec<u8>,
-    ) -> Result<(), ServerError> {
-        let limit = self.msize - IOHDRSZ;
-        let e = self.fids.get_mut(&fid).ok_or(ServerError::UnknownFid)?;
-        match e.open {
-            Some(m) if matches!(m & 3, crate::codec::OREAD | ORDWR | OEXEC) => {}
-            _ => return Err(ServerError::NotOpen),
-        }
-        let count = count.min(limit) as usize;
-        // Reply header first; the data is produced straight into `out`.
-        let start = out.len();
-        out.resize(start + 11 + count, 0);
-        let n = if e.qid.is_dir() {
-            if offset == 0 {
-                let entries = self.fs.read_dir(&e.node)?;
-                e.dir = Some(DirCursor {
-                    entries,
-                    index: 0,
-                    offset: 0,
-                });
-            }
-            let cursor = match e.dir.as_mut() {
-                Some(c) if c.offset == offset => c,
-                _ => return Err(ServerError::BadOffset),
-            };
-            let buf = &mut out[start + 11..];
-            let mut used = 0;
-            while let Some(d) = cursor.entries.get(cursor.index) {
-                let st = d.as_stat();
-                let len = st.encoded_len();
-                if used + len > count {
-                    if used == 0 {
-                        return Err(ServerError::Other(
-                            "read count too small for a directory entry".into(),
-                        ));
-                    }
-                    break;
-                }
-                st.encode(&mut buf[used..])
-                    .map_err(|e| ServerError::Other(format!("{e}")))?;
-                used += len;
-                cursor.index += 1;
-            }
-            cursor.offset += used as u64;
-            used
-        } else {
-            let node = e.node.clone();
-            let n = self.fs.read(&node, offset, &mut out[start + 11..])?;
-            n.min(count)
-        };
-        out.truncate(start + 11 + n);
-        let size = (11 + n) as u32;
-        out[start..start + 4].copy_from_slice(&size.to_le_bytes());
-        out[start + 4] = crate::codec::MessageType::Rread as u8;
-        out[start + 5..start + 7].copy_from_slice(&tag.to_le_bytes());
-        out[start + 7..start + 11].copy_from_slice(&(n as u32).to_le_bytes());
         Ok(())
     }
 }
