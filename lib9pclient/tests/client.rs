@@ -441,3 +441,42 @@ fn std_io_traits() {
     let e: std::io::Error = fs.open("/nope", OREAD).map(|_| ()).unwrap_err().into();
     assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
 }
+
+/// Counts the messages a transport was asked to send.
+struct Counting {
+    inner: Lb,
+    sent: Rc<RefCell<usize>>,
+}
+
+impl lib9pclient::Transport for Counting {
+    fn submit(&mut self, frames: &[u8], count: usize) -> Result<(), lib9pclient::TransportError> {
+        *self.sent.borrow_mut() += count;
+        self.inner.submit(frames, count)
+    }
+    fn receive(
+        &mut self,
+        replies: &mut Vec<u8>,
+        wait: lib9pclient::Wait,
+    ) -> Result<usize, lib9pclient::TransportError> {
+        self.inner.receive(replies, wait)
+    }
+}
+
+#[test]
+fn dropping_the_client_sends_queued_clunks() {
+    let sent = Rc::new(RefCell::new(0));
+    let t = Counting {
+        inner: Loopback::new(seeded(), 65536),
+        sent: sent.clone(),
+    };
+    let c = Client::connect(t, DEFAULT_MSIZE).unwrap();
+    let fs = c.attach("u", "").unwrap();
+    let f = fs.open("/etc/motd", OREAD).unwrap();
+    drop(f); // its Tclunk is only queued
+    // Tversion, Tattach, Twalk, Topen.
+    assert_eq!(*sent.borrow(), 4);
+    drop(c);
+    assert_eq!(*sent.borrow(), 4, "another handle (fs) is alive");
+    drop(fs); // the last handle: the file's and the root's Tclunks go out
+    assert_eq!(*sent.borrow(), 6);
+}

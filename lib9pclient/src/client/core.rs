@@ -490,3 +490,12 @@ impl<T: Transport> Core<T> {
         }
     }
 }
+
+impl<T: Transport> Core<T> {
+    /// Best effort on the way out: sends what is queued unless the transport is broken.
+    pub(crate) fn submit_on_drop(&mut self) {
+        if self.broken.is_none() {
+            let _ = self.submit();
+        }
+    }
+}

@@ -99,6 +99,18 @@ impl<T: Transport> Clone for Client<T> {
     }
 }
 
+impl<T: Transport> Drop for Client<T> {
+    /// When the last handle goes, sends what is still queued (the clunks of
+    /// dropped files, typically) so the server can free those fids.
+    fn drop(&mut self) {
+        if Rc::strong_count(&self.core) == 1
+            && let Ok(mut c) = self.core.try_borrow_mut()
+        {
+            c.submit_on_drop();
+        }
+    }
+}
+
 impl<T: Transport> Client<T> {
     /// Negotiates the version over `transport`, asking for `msize` (the
     /// server may lower it).
