@@ -1,8 +1,9 @@
 //! The console: COM1 serial (primary) and the screen, both carrying the same text.
 //!
-//! `print!`/`println!` write to both. The screen is VGA text under BIOS and a framebuffer text
-//! console under UEFI; it starts once the heap exists (the framebuffer console keeps a shadow
-//! buffer), so early boot messages reach serial only and are not replayed on screen.
+//! `print!`/`println!` write to both, and to the kernel log ring (`kmsg`). The screen is VGA text
+//! under BIOS and a framebuffer text console under UEFI; it starts once the heap exists (the
+//! framebuffer console keeps a shadow buffer) and then replays the log, so the screen shows the
+//! whole boot.
 
 mod framebuffer;
 pub mod logger;
@@ -10,7 +11,9 @@ mod text;
 
 use core::fmt::{self, Write};
 
-use lux9_kernel::byte_ring::ByteRing;
+use alloc::vec::Vec;
+
+use lux9_kernel::byte_ring::{ByteRing, LogRing};
 
 use crate::arch::serial::{COM1, SerialPort};
 use crate::arch::sync::{IrqMutex, force_unlock};
@@ -34,6 +37,12 @@ impl Screen {
 
 static SCREEN: IrqMutex<Screen> = IrqMutex::new(Screen::None);
 
+/// Size of the kernel log ring.
+pub const KMSG_SIZE: usize = 64 * 1024;
+
+/// Everything printed on the console, newest `KMSG_SIZE` bytes.
+static KMSG: IrqMutex<LogRing<KMSG_SIZE>> = IrqMutex::new(LogRing::new());
+
 /// Bytes typed on the serial console, waiting for a reader.
 static INPUT: IrqMutex<ByteRing<1024>> = IrqMutex::new(ByteRing::new());
 
@@ -52,41 +61,46 @@ pub fn init_screen(screen: boot_info::Screen) -> bool {
         }
         boot_info::Screen::None => None,
     };
-    let started = console.is_some();
-    if let Some(console) = console {
-        *SCREEN.lock() = console;
-    }
-    started
+    let Some(mut console) = console else { return false };
+    let history: Vec<u8> = {
+        let kmsg = KMSG.lock();
+        let (older, newer) = kmsg.as_slices();
+        [older, newer].concat()
+    };
+    console.write_str(&alloc::string::String::from_utf8_lossy(&history));
+    *SCREEN.lock() = console;
+    true
 }
 
-struct Both<'a> {
+struct Outputs<'a> {
     serial: &'a mut SerialPort,
     screen: &'a mut Screen,
+    kmsg: &'a mut LogRing<KMSG_SIZE>,
 }
 
-impl Write for Both<'_> {
+impl Write for Outputs<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.serial.write_bytes(s.as_bytes());
         self.screen.write_str(s);
+        self.kmsg.write(s.as_bytes());
         Ok(())
     }
 }
 
-/// Writes formatted text to serial and screen. Used by `print!` and the logger.
+/// Writes formatted text to serial, screen and the log ring. Used by `print!` and the logger.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
     let mut serial = COM1.lock();
     let mut screen = SCREEN.lock();
-    let _ = Both {
-        serial: &mut serial,
-        screen: &mut screen,
-    }
-    .write_fmt(args);
+    let mut kmsg = KMSG.lock();
+    let mut outputs = Outputs { serial: &mut serial, screen: &mut screen, kmsg: &mut kmsg };
+    let _ = outputs.write_fmt(args);
 }
 
 /// Writes on the panic path: takes the console even if the panicking code held it.
 pub fn emergency_write_fmt(args: fmt::Arguments<'_>) {
     force_unlock(&COM1);
     force_unlock(&SCREEN);
+    force_unlock(&KMSG);
     write_fmt(args);
 }
 
