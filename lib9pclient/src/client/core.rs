@@ -14,10 +14,11 @@ const BATCH_BYTES: usize = 256 * 1024;
 pub(crate) enum Effect {
     None,
     /// Tattach, Tauth, or a Twalk to a new fid: the fid exists only if the
-    /// reply succeeds (for a walk, with all `nwname` qids).
+    /// reply is of type `reply` (for a walk, with all `nwname` qids).
     NewFid {
         fid: u32,
         nwname: u16,
+        reply: MessageType,
     },
     /// Tclunk or Tremove: the fid is gone whatever the reply.
     ReleaseFid(u32),
@@ -83,10 +84,15 @@ pub(crate) struct Core<T> {
 
 fn effect_of(msg: &Message<'_>) -> Effect {
     match *msg {
-        Message::Tattach { fid, .. } => Effect::NewFid { fid, nwname: 0 },
+        Message::Tattach { fid, .. } => Effect::NewFid {
+            fid,
+            nwname: 0,
+            reply: MessageType::Rattach,
+        },
         Message::Tauth { afid, .. } => Effect::NewFid {
             fid: afid,
             nwname: 0,
+            reply: MessageType::Rauth,
         },
         Message::Twalk {
             fid,
@@ -95,6 +101,7 @@ fn effect_of(msg: &Message<'_>) -> Effect {
         } if fid != newfid => Effect::NewFid {
             fid: newfid,
             nwname: wnames.len() as u16,
+            reply: MessageType::Rwalk,
         },
         Message::Tclunk { fid } | Message::Tremove { fid } => Effect::ReleaseFid(fid),
         _ => Effect::None,
@@ -102,12 +109,18 @@ fn effect_of(msg: &Message<'_>) -> Effect {
 }
 
 /// Whether `frame` is a successful reply for a request with effect NewFid.
-fn creates_fid(frame: &[u8], nwname: u16) -> bool {
-    match frame_header(frame).and_then(|(t, _)| MessageType::from_u8(t)) {
-        Some(MessageType::Rattach | MessageType::Rauth) => true,
-        Some(MessageType::Rwalk) => {
-            frame.get(7..9).map(|b| u16::from_le_bytes([b[0], b[1]])) == Some(nwname)
-        }
+///
+/// The rule must be the one the operations apply when they read the reply
+/// (it decodes, and a walk got every qid), or a damaged reply could leave the
+/// fid table and the server disagreeing.
+fn creates_fid(frame: &[u8], effect: Effect, msize: u32) -> bool {
+    let Effect::NewFid { nwname, reply, .. } = effect else {
+        return false;
+    };
+    match crate::codec::decode_with_limit(frame, msize) {
+        Ok((_, m)) if m.message_type() != reply => false,
+        Ok((_, Message::Rattach { .. } | Message::Rauth { .. })) => true,
+        Ok((_, Message::Rwalk { wqids })) => wqids.len() == nwname as usize,
         _ => false,
     }
 }
@@ -259,8 +272,8 @@ impl<T: Transport> Core<T> {
         };
         match slot.state {
             SlotState::Waiting => {
-                if let Effect::NewFid { fid, nwname } = slot.effect
-                    && creates_fid(frame, nwname)
+                if let Effect::NewFid { fid, .. } = slot.effect
+                    && creates_fid(frame, slot.effect, self.msize)
                 {
                     slot.created = Some(fid);
                 }
@@ -280,8 +293,8 @@ impl<T: Transport> Core<T> {
                 }
             }
             SlotState::Detached => {
-                if let Effect::NewFid { fid, nwname } = slot.effect
-                    && creates_fid(frame, nwname)
+                if let Effect::NewFid { fid, .. } = slot.effect
+                    && creates_fid(frame, slot.effect, self.msize)
                 {
                     self.clunk_detached(fid)?;
                 } else {
@@ -291,8 +304,8 @@ impl<T: Transport> Core<T> {
             }
             SlotState::Abandoned { answered: false } => {
                 slot.state = SlotState::Abandoned { answered: true };
-                if let Effect::NewFid { fid, nwname } = slot.effect
-                    && creates_fid(frame, nwname)
+                if let Effect::NewFid { fid, .. } = slot.effect
+                    && creates_fid(frame, slot.effect, self.msize)
                 {
                     self.slots[tag as usize].effect = Effect::None;
                     self.clunk_detached(fid)?;
@@ -328,7 +341,9 @@ impl<T: Transport> Core<T> {
     fn apply_effect(&mut self, tag: u16, frame: &[u8]) {
         let slot = &mut self.slots[tag as usize];
         match core::mem::replace(&mut slot.effect, Effect::None) {
-            Effect::NewFid { fid, nwname } if !creates_fid(frame, nwname) => self.fids.release(fid),
+            effect @ Effect::NewFid { fid, .. } if !creates_fid(frame, effect, self.msize) => {
+                self.fids.release(fid)
+            }
             Effect::ReleaseFid(fid) => self.fids.release(fid),
             _ => {}
         }
