@@ -343,7 +343,7 @@ pub fn decode_with_limit(buf: &[u8], limit: u32) -> Result<(u16, Message<'_>), D
     Ok((tag, msg))
 }
 
-/// A stat preceded by the n[2] count that Rstat and Twstat put before it.
+/// A stat preceded by the `n[2]` count that Rstat and Twstat put before it.
 fn counted_stat<'a>(r: &mut Reader<'a>) -> Result<Stat<'a>, DecodeError> {
     let n = r.u16()? as usize;
     if n > r.remaining() {

@@ -26,10 +26,10 @@ pub const NOTAG: u16 = 0xFFFF;
 pub const NOFID: u32 = 0xFFFF_FFFF;
 /// Most names in one Twalk, and qids in one Rwalk.
 pub const MAXWELEM: usize = 16;
-/// Size of the header of a message: size[4] type[1] tag[2].
+/// Size of the header of a message: `size[4] type[1] tag[2]`.
 pub const HEADER_SIZE: usize = 7;
 /// Bytes of Tread/Rwrite overhead to subtract from msize for the data of one
-/// read or write: size[4] type[1] tag[2] fid[4] offset[8] count[4] + 1 spare.
+/// read or write: `size[4] type[1] tag[2] fid[4] offset[8] count[4]` + 1 spare.
 pub const IOHDRSZ: u32 = 24;
 /// Fixed part of a stat: everything but the four strings' bytes.
 pub const STATFIXLEN: usize = 49;
@@ -83,7 +83,7 @@ pub const QTTMP: u8 = 0x04;
 /// Qid type: plain file.
 pub const QTFILE: u8 = 0x00;
 
-/// The server's unique identification of a file: type[1] vers[4] path[8].
+/// The server's unique identification of a file: `type[1] vers[4] path[8]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Qid {
     /// QT* bits.

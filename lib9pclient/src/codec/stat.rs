@@ -54,7 +54,7 @@ impl<'a> Stat<'a> {
         muid: "",
     };
 
-    /// Bytes this stat takes on the wire, including its own size[2] field.
+    /// Bytes this stat takes on the wire, including its own `size[2]` field.
     pub fn encoded_len(&self) -> usize {
         STATFIXLEN + self.name.len() + self.uid.len() + self.gid.len() + self.muid.len()
     }
