@@ -105,7 +105,10 @@ impl<const N: usize> Default for LogRing<N> {
 
 impl<const N: usize> LogRing<N> {
     pub const fn new() -> Self {
-        Self { bytes: [0; N], written: 0 }
+        Self {
+            bytes: [0; N],
+            written: 0,
+        }
     }
 
     pub fn write(&mut self, data: &[u8]) {

@@ -61,7 +61,9 @@ pub fn init_screen(screen: boot_info::Screen) -> bool {
         }
         boot_info::Screen::None => None,
     };
-    let Some(mut console) = console else { return false };
+    let Some(mut console) = console else {
+        return false;
+    };
     let history: Vec<u8> = {
         let kmsg = KMSG.lock();
         let (older, newer) = kmsg.as_slices();
@@ -92,7 +94,11 @@ pub fn write_fmt(args: fmt::Arguments<'_>) {
     let mut serial = COM1.lock();
     let mut screen = SCREEN.lock();
     let mut kmsg = KMSG.lock();
-    let mut outputs = Outputs { serial: &mut serial, screen: &mut screen, kmsg: &mut kmsg };
+    let mut outputs = Outputs {
+        serial: &mut serial,
+        screen: &mut screen,
+        kmsg: &mut kmsg,
+    };
     let _ = outputs.write_fmt(args);
 }
 
