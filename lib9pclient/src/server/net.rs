@@ -42,11 +42,26 @@ pub fn serve_connection<F: Filesystem, S: Read + Write>(
         }
         rx.drain(..pos);
         if !tx.is_empty() {
-            stream.write_all(&tx)?;
-            stream.flush()?;
+            match stream.write_all(&tx).and_then(|()| stream.flush()) {
+                Ok(()) => {}
+                // The client hung up without waiting for these replies (a client that drops its
+                // last handle sends its clunks and closes): a normal end of the connection.
+                Err(e) if peer_gone(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
             tx.clear();
         }
     }
+}
+
+/// Whether a write failed because the other end closed the connection.
+fn peer_gone(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+    )
 }
 
 /// A filesystem shared by the connections of one server process: each call
