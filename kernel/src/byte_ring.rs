@@ -114,11 +114,11 @@ impl<const N: usize> LogRing<N> {
     pub fn write(&mut self, data: &[u8]) {
         // Only the last N bytes of `data` can survive.
         let skip = data.len().saturating_sub(N);
+        self.written += skip as u64;
         for &byte in &data[skip..] {
             self.bytes[(self.written % N as u64) as usize] = byte;
             self.written += 1;
         }
-        self.written += skip as u64;
     }
 
     /// Bytes written since boot, including those forgotten.
