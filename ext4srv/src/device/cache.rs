@@ -1,0 +1,425 @@
+//! The block cache: 4 KiB pages of the device, segmented LRU, between
+//! ext4-view and the block source.
+//!
+//! ext4-view keeps its own small cache (256 KiB of filesystem blocks, filled
+//! 32 KiB at a time); this one sits below it and holds far more, so that the
+//! metadata a walk or a directory read needs again (inode tables, extent
+//! nodes, directory blocks, group descriptors) comes from memory rather than
+//! from the device. Pages are keyed by device offset / 4096 and live in one
+//! of two segments: a page enters *probation* on a miss and moves to the
+//! *protected* segment (at most 3/4 of the pages) when it is read again. A
+//! long file read streams through probation only, so it cannot flush the
+//! metadata that was used twice.
+
+use super::{BlockDevice, DeviceError, check_range};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::rc::Rc;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+/// Bytes per cache page.
+pub const PAGE_SIZE: usize = 4096;
+/// Most pages read from the device in one request on a miss.
+const MAX_RUN: usize = 32;
+const NONE: u32 = u32::MAX;
+const PROBATION: usize = 0;
+const PROTECTED: usize = 1;
+
+/// Counters, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Page lookups served from memory.
+    pub hits: u64,
+    /// Page lookups that went to the device.
+    pub misses: u64,
+    /// Requests sent to the device.
+    pub device_reads: u64,
+    /// Bytes read from the device.
+    pub device_bytes: u64,
+}
+
+struct Slot {
+    page: u64,
+    prev: u32,
+    next: u32,
+    segment: usize,
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+const EMPTY: List = List {
+    head: NONE,
+    tail: NONE,
+    len: 0,
+};
+
+/// A page cache over a [`BlockDevice`].
+pub struct BlockCache {
+    device: Box<dyn BlockDevice>,
+    capacity: usize,
+    data: Vec<u8>,
+    slots: Vec<Slot>,
+    map: BTreeMap<u64, u32>,
+    lists: [List; 2],
+    scratch: Vec<u8>,
+    stats: CacheStats,
+}
+
+impl BlockCache {
+    /// A cache of at most `capacity_bytes` (rounded down to whole pages; 0
+    /// turns caching off). Memory is taken as pages are first used.
+    pub fn new(device: Box<dyn BlockDevice>, capacity_bytes: usize) -> Self {
+        Self {
+            device,
+            capacity: (capacity_bytes / PAGE_SIZE).min(NONE as usize - 1),
+            data: Vec::new(),
+            slots: Vec::new(),
+            map: BTreeMap::new(),
+            lists: [EMPTY; 2],
+            scratch: Vec::new(),
+            stats: CacheStats::default(),
+        }
+    }
+
+    /// The size of the device.
+    pub fn size(&self) -> u64 {
+        self.device.size()
+    }
+
+    /// The most bytes the cache holds.
+    pub fn capacity_bytes(&self) -> usize {
+        self.capacity * PAGE_SIZE
+    }
+
+    /// Bytes held now.
+    pub fn resident_bytes(&self) -> usize {
+        self.slots.len() * PAGE_SIZE
+    }
+
+    /// Hit and miss counters so far.
+    pub fn stats(&self) -> CacheStats {
+        self.stats
+    }
+
+    /// Fills `buf` with the device bytes at `offset`, from the cache where it can.
+    pub fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let size = self.device.size();
+        check_range(offset, buf.len(), size)?;
+        if self.capacity == 0 {
+            self.stats.device_reads += 1;
+            self.stats.device_bytes += buf.len() as u64;
+            return self.device.read_at(offset, buf);
+        }
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let page = at / PAGE_SIZE as u64;
+            let in_page = (at % PAGE_SIZE as u64) as usize;
+            let n = (PAGE_SIZE - in_page).min(buf.len() - done);
+            if let Some(&slot) = self.map.get(&page) {
+                self.stats.hits += 1;
+                self.touch(slot);
+                let start = slot as usize * PAGE_SIZE + in_page;
+                buf[done..done + n].copy_from_slice(&self.data[start..start + n]);
+                done += n;
+                continue;
+            }
+            // A miss: read this page and the missing pages after it that the
+            // request also covers, in one device request.
+            let last_page = (offset + buf.len() as u64 - 1) / PAGE_SIZE as u64;
+            let limit = MAX_RUN.min(self.capacity.div_ceil(2)).max(1) as u64;
+            let mut run = 1u64;
+            while run < limit && page + run <= last_page && !self.map.contains_key(&(page + run)) {
+                run += 1;
+            }
+            let run_start = page * PAGE_SIZE as u64;
+            let run_end = ((page + run) * PAGE_SIZE as u64).min(size);
+            let run_len = (run_end - run_start) as usize;
+            let mut scratch = core::mem::take(&mut self.scratch);
+            scratch.resize(run_len, 0);
+            self.stats.misses += run;
+            self.stats.device_reads += 1;
+            self.stats.device_bytes += run_len as u64;
+            let result = self.device.read_at(run_start, &mut scratch[..run_len]);
+            if let Err(e) = result {
+                self.scratch = scratch;
+                return Err(e);
+            }
+            for i in 0..run as usize {
+                let lo = i * PAGE_SIZE;
+                let hi = (lo + PAGE_SIZE).min(run_len);
+                self.insert(page + i as u64, &scratch[lo..hi]);
+            }
+            // Copy what the request wanted out of the run.
+            let want = (run_len - in_page).min(buf.len() - done);
+            buf[done..done + want].copy_from_slice(&scratch[in_page..in_page + want]);
+            done += want;
+            self.scratch = scratch;
+        }
+        Ok(())
+    }
+
+    fn insert(&mut self, page: u64, bytes: &[u8]) {
+        let slot = if self.slots.len() < self.capacity {
+            self.slots.push(Slot {
+                page,
+                prev: NONE,
+                next: NONE,
+                segment: PROBATION,
+            });
+            self.data.resize(self.slots.len() * PAGE_SIZE, 0);
+            (self.slots.len() - 1) as u32
+        } else {
+            let victim = if self.lists[PROBATION].tail != NONE {
+                self.lists[PROBATION].tail
+            } else {
+                self.lists[PROTECTED].tail
+            };
+            self.unlink(victim);
+            let old = self.slots[victim as usize].page;
+            self.map.remove(&old);
+            self.slots[victim as usize].page = page;
+            victim
+        };
+        let start = slot as usize * PAGE_SIZE;
+        self.data[start..start + bytes.len()].copy_from_slice(bytes);
+        self.data[start + bytes.len()..start + PAGE_SIZE].fill(0);
+        self.map.insert(page, slot);
+        self.push_front(slot, PROBATION);
+    }
+
+    /// A hit: a page on probation is promoted; a protected page moves to the front.
+    fn touch(&mut self, slot: u32) {
+        self.unlink(slot);
+        self.push_front(slot, PROTECTED);
+        let quota = (self.capacity * 3 / 4).max(1);
+        if self.lists[PROTECTED].len > quota {
+            let demoted = self.lists[PROTECTED].tail;
+            self.unlink(demoted);
+            self.push_front(demoted, PROBATION);
+        }
+    }
+
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next, segment) = {
+            let s = &self.slots[slot as usize];
+            (s.prev, s.next, s.segment)
+        };
+        if prev == NONE {
+            self.lists[segment].head = next;
+        } else {
+            self.slots[prev as usize].next = next;
+        }
+        if next == NONE {
+            self.lists[segment].tail = prev;
+        } else {
+            self.slots[next as usize].prev = prev;
+        }
+        self.lists[segment].len -= 1;
+    }
+
+    fn push_front(&mut self, slot: u32, segment: usize) {
+        let head = self.lists[segment].head;
+        {
+            let s = &mut self.slots[slot as usize];
+            s.prev = NONE;
+            s.next = head;
+            s.segment = segment;
+        }
+        if head == NONE {
+            self.lists[segment].tail = slot;
+        } else {
+            self.slots[head as usize].prev = slot;
+        }
+        self.lists[segment].head = slot;
+        self.lists[segment].len += 1;
+    }
+
+    #[cfg(test)]
+    fn segment_lens(&self) -> (usize, usize) {
+        (self.lists[PROBATION].len, self.lists[PROTECTED].len)
+    }
+}
+
+/// A shared handle on one [`BlockCache`]: ext4-view reads through it (it is
+/// the `Ext4Read` given to `Ext4::load`), and so does ext4srv's own inode
+/// index. Single-threaded, like ext4-view itself.
+#[derive(Clone)]
+pub struct CacheHandle(Rc<RefCell<BlockCache>>);
+
+impl CacheHandle {
+    /// Wraps `cache` for sharing.
+    pub fn new(cache: BlockCache) -> Self {
+        Self(Rc::new(RefCell::new(cache)))
+    }
+
+    /// Reads through the cache.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        // Reads never nest (neither reader calls back into the other), so the
+        // borrow cannot fail; if it ever did, it is an I/O error, not a panic.
+        let mut cache = self
+            .0
+            .try_borrow_mut()
+            .map_err(|_| DeviceError::Io("block cache is busy".into()))?;
+        cache.read_at(offset, buf)
+    }
+
+    /// Size of the device.
+    pub fn size(&self) -> u64 {
+        self.0.try_borrow().map(|c| c.size()).unwrap_or(0)
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> CacheStats {
+        self.0.try_borrow().map(|c| c.stats()).unwrap_or_default()
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity_bytes(&self) -> usize {
+        self.0.try_borrow().map(|c| c.capacity_bytes()).unwrap_or(0)
+    }
+}
+
+impl ext4_view::Ext4Read for CacheHandle {
+    fn read(
+        &mut self,
+        start_byte: u64,
+        dst: &mut [u8],
+    ) -> Result<(), Box<dyn core::error::Error + Send + Sync + 'static>> {
+        self.read_at(start_byte, dst).map_err(|e| Box::new(e) as _)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::MemoryDevice;
+
+    struct Counting {
+        bytes: Vec<u8>,
+        reads: Rc<RefCell<u32>>,
+    }
+
+    impl BlockDevice for Counting {
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+            *self.reads.borrow_mut() += 1;
+            MemoryDevice(&self.bytes[..]).read_at(offset, buf)
+        }
+        fn size(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+    }
+
+    fn pattern(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 + i / 4096) as u8).collect()
+    }
+
+    fn cache(len: usize, pages: usize) -> (BlockCache, Rc<RefCell<u32>>, Vec<u8>) {
+        let bytes = pattern(len);
+        let reads = Rc::new(RefCell::new(0));
+        let dev = Counting {
+            bytes: bytes.clone(),
+            reads: reads.clone(),
+        };
+        (
+            BlockCache::new(Box::new(dev), pages * PAGE_SIZE),
+            reads,
+            bytes,
+        )
+    }
+
+    #[test]
+    fn reads_match_the_device_at_every_alignment() {
+        let len = 10 * PAGE_SIZE + 123;
+        for pages in [0, 1, 2, 3, 16] {
+            let (mut c, _, bytes) = cache(len, pages);
+            for (offset, n) in [
+                (0, 1),
+                (4095, 2),
+                (100, 9000),
+                (len - 7, 7),
+                (0, len),
+                (8191, 4097),
+            ] {
+                let mut buf = vec![0; n];
+                c.read_at(offset as u64, &mut buf).unwrap();
+                assert_eq!(
+                    buf,
+                    bytes[offset..offset + n],
+                    "pages {pages} offset {offset} len {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn out_of_range_is_an_error() {
+        let (mut c, _, _) = cache(3 * PAGE_SIZE, 4);
+        let mut buf = [0u8; 2];
+        assert!(matches!(
+            c.read_at(3 * PAGE_SIZE as u64 - 1, &mut buf),
+            Err(DeviceError::OutOfRange { .. })
+        ));
+        assert!(c.read_at(u64::MAX, &mut buf).is_err());
+    }
+
+    #[test]
+    fn second_read_is_a_hit_and_runs_are_one_request() {
+        let (mut c, reads, _) = cache(64 * PAGE_SIZE, 16);
+        let mut buf = vec![0; 8 * PAGE_SIZE];
+        c.read_at(0, &mut buf).unwrap();
+        assert_eq!(*reads.borrow(), 1, "eight missing pages, one request");
+        c.read_at(0, &mut buf).unwrap();
+        assert_eq!(*reads.borrow(), 1);
+        assert_eq!(c.stats().hits, 8);
+        assert_eq!(c.resident_bytes(), 8 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_stream_does_not_evict_pages_used_twice() {
+        let (mut c, reads, _) = cache(200 * PAGE_SIZE, 16);
+        let mut page = vec![0; PAGE_SIZE];
+        // "Metadata": pages 0-3, read twice, become protected.
+        for _ in 0..2 {
+            for p in 0..4u64 {
+                c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
+            }
+        }
+        assert_eq!(c.segment_lens().1, 4);
+        // A long stream of pages read once.
+        for p in 10..190u64 {
+            c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
+        }
+        let before = *reads.borrow();
+        for p in 0..4u64 {
+            c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
+        }
+        assert_eq!(
+            *reads.borrow(),
+            before,
+            "protected pages survived the stream"
+        );
+        assert!(c.resident_bytes() <= 16 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn protected_segment_is_bounded() {
+        let (mut c, _, bytes) = cache(64 * PAGE_SIZE, 8);
+        let mut page = vec![0; PAGE_SIZE];
+        for _ in 0..3 {
+            for p in 0..20u64 {
+                c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
+                let at = p as usize * PAGE_SIZE;
+                assert_eq!(page, bytes[at..at + PAGE_SIZE]);
+            }
+        }
+        let (probation, protected) = c.segment_lens();
+        assert!(protected <= 6 && probation + protected <= 8);
+    }
+}
