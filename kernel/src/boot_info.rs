@@ -32,6 +32,8 @@ pub enum Screen {
     None,
 }
 
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+
 pub struct BootInfo {
     info: BootInformation<'static>,
 }
@@ -42,8 +44,12 @@ impl BootInfo {
     /// The result is kept in a static: the boot information is reserved from the allocator and
     /// mapped forever, so everything read from it lives as long as the kernel.
     pub fn load(magic: u64, phys: u64) -> &'static Self {
-        static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
         BOOT_INFO.call_once(|| Self::parse(magic, phys))
+    }
+
+    /// The boot information loaded by [`BootInfo::load`].
+    pub fn get() -> &'static Self {
+        BOOT_INFO.get().expect("BootInfo::load ran at boot")
     }
 
     fn parse(magic: u64, phys: u64) -> Self {

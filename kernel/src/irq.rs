@@ -5,14 +5,13 @@ use alloc::vec::Vec;
 use lux9_kernel::irq_routing::{self, IoApicInfo, IsaOverride, Route};
 
 use crate::arch::acpi::InterruptControllers;
-use crate::arch::interrupts::{self, TrapFrame};
+use crate::arch::interrupts;
 use crate::arch::ioapic::IoApic;
 use crate::arch::sync::IrqMutex;
-use crate::arch::{lapic, pic, serial};
+use crate::arch::{lapic, pic};
 
 /// ISA IRQ n is delivered as vector `ISA_VECTOR_BASE + n`.
 pub const ISA_VECTOR_BASE: u8 = 0x30;
-pub const COM1_IRQ: u8 = 4;
 
 struct Router {
     ioapics: Vec<(IoApic, IoApicInfo)>,
@@ -90,18 +89,4 @@ pub fn route_isa(irq: u8, handler: interrupts::Handler) -> Result<Route, RouteEr
 /// Masks ISA IRQ `irq` again.
 pub fn mask_isa(irq: u8) -> Result<(), RouteError> {
     program(irq, true).map(|_| ())
-}
-
-fn on_serial(_frame: &mut TrapFrame) {
-    while let Some(byte) = serial::COM1.lock().read_byte() {
-        crate::console::serial_input(byte);
-    }
-    lapic::end_of_interrupt();
-}
-
-/// Routes COM1's receive interrupt so typed bytes reach the console input queue.
-pub fn enable_serial_input() -> Result<(), RouteError> {
-    route_isa(COM1_IRQ, on_serial)?;
-    serial::COM1.lock().enable_receive_interrupt();
-    Ok(())
 }

@@ -18,7 +18,8 @@ use crate::arch::paging::{self, MapError, MapFlags};
 use crate::arch::{self, fault, heap, pit, qemu};
 use crate::boot_info::BootInfo;
 use crate::memory::{self, frames};
-use crate::{irq, println, time, trap};
+use crate::process;
+use crate::{irq, println, sched, time, trap};
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 
@@ -44,10 +45,18 @@ macro_rules! ensure {
 }
 
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 5] = [
+const SCENARIOS: [(&str, &str); 7] = [
     (
         "kernel",
-        "memory, paging, heap, timer, interrupt routing and exception return",
+        "memory, paging, heap, timer, interrupt routing, threads, processes",
+    ),
+    (
+        "user",
+        "runs the `utest` program: isolation, bad pointers, fuzzing, preemption, FPU",
+    ),
+    (
+        "bench",
+        "runs the `bench` program, which prints BENCH lines",
     ),
     (
         "pagefault",
@@ -59,15 +68,31 @@ const SCENARIOS: [(&str, &str); 5] = [
     ),
     (
         "stackoverflow",
-        "recurses into the boot stack's guard page; expects an overflow report",
+        "recurses into the stack's guard page; expects an overflow report",
     ),
     ("panic", "calls panic!; expects the panic report"),
 ];
 
+static SCENARIO: spin::Once<&'static str> = spin::Once::new();
+
+/// Runs `scenario` in a kernel thread of its own, once the scheduler runs.
+pub fn start(scenario: &'static str) {
+    SCENARIO.call_once(|| scenario);
+    extern "C" fn entry(_: u64) {
+        let scenario = SCENARIO.get().copied().unwrap_or("");
+        run(scenario, BootInfo::get());
+    }
+    if let Err(error) = crate::sched::spawn_kernel(entry, 0, None) {
+        panic!("cannot start the test thread: {error:?}");
+    }
+}
+
 /// Runs `scenario` and exits QEMU.
-pub fn run(scenario: &str, boot: &'static BootInfo) -> ! {
+fn run(scenario: &str, boot: &'static BootInfo) -> ! {
     match scenario {
         "kernel" => run_cases(boot),
+        "user" => run_program("utest"),
+        "bench" => run_program("bench"),
         "pagefault" => fault::page_fault_at(0xdead_b000),
         "doublefault" => fault::double_fault(),
         "stackoverflow" => {
@@ -100,8 +125,31 @@ fn recurse(depth: u64, previous: &mut [u8; 512]) -> u64 {
     deeper + u64::from(core::hint::black_box(frame)[100])
 }
 
+/// Runs a test program from the initial archive as a child of the kernel and exits QEMU with
+/// success if it exits with status 0.
+fn run_program(name: &str) -> ! {
+    let outcome = process::spawn(process::KERNEL_PID, name, "")
+        .and_then(|pid| process::wait(process::KERNEL_PID, Some(pid)));
+    let success = match outcome {
+        Ok((pid, status)) => {
+            println!("ktest: {name} (pid {pid}) ended: {status:?}");
+            status.success()
+        }
+        Err(error) => {
+            println!("ktest: cannot run {name}: {error}");
+            false
+        }
+    };
+    qemu::exit(if success {
+        qemu::ExitCode::Success
+    } else {
+        qemu::ExitCode::Failure
+    });
+    arch::cpu::halt_forever()
+}
+
 fn run_cases(boot: &'static BootInfo) -> ! {
-    let cases: [Case; 10] = [
+    let cases: [Case; 13] = [
         (
             "frames_never_overlap_reserved",
             frames_never_overlap_reserved,
@@ -124,6 +172,15 @@ fn run_cases(boot: &'static BootInfo) -> ! {
             breakpoint_returns_registers_intact,
         ),
         ("boot_info_survives", boot_info_survives),
+        (
+            "kernel_thread_runs_in_its_own_address_space",
+            kernel_thread_own_address_space,
+        ),
+        (
+            "processes_10000_created_and_destroyed_without_leaks",
+            processes_leak_nothing,
+        ),
+        ("bad_programs_are_refused", bad_programs_are_refused),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -474,5 +531,138 @@ fn boot_info_survives(boot: &'static BootInfo) -> CaseResult {
         boot.cmdline()
     );
     ensure!(boot.memory_areas().count() > 0, "memory map vanished");
+    Ok(())
+}
+
+static OWN_SPACE_SEEN: AtomicU64 = AtomicU64::new(0);
+static OWN_SPACE_CR3: AtomicU64 = AtomicU64::new(0);
+
+fn kernel_thread_own_address_space(_: &'static BootInfo) -> CaseResult {
+    use crate::arch::address_space::{AddressSpace, PageRights};
+    const VIRT: u64 = 0x2000_0000;
+    const VALUE: u64 = 0x1ea5_e5ee_d5ee_0042;
+    let mut space = AddressSpace::new().map_err(|e| format!("new address space: {e:?}"))?;
+    let phys = frames::alloc().ok_or("no frame")?;
+    paging::zero_frame(phys);
+    paging::write_phys_u64(phys + 8, VALUE);
+    space
+        .map(
+            VIRT,
+            phys,
+            PageRights {
+                write: true,
+                execute: false,
+                user: false,
+            },
+        )
+        .map_err(|e| format!("map: {e:?}"))?;
+    let root = space.root();
+    let space = alloc::sync::Arc::new(crate::arch::sync::IrqMutex::new(space));
+    extern "C" fn body(_: u64) {
+        OWN_SPACE_CR3.store(
+            arch::cpu::read_cr3() & 0x000f_ffff_ffff_f000,
+            Ordering::Relaxed,
+        );
+        let mut word = [0u8; 8];
+        let read =
+            crate::uaccess::UserSlice::new(0x2000_0008, 8).and_then(|s| s.read_into(&mut word));
+        let value = if read.is_ok() {
+            u64::from_le_bytes(word)
+        } else {
+            1
+        };
+        OWN_SPACE_SEEN.store(value, Ordering::Relaxed);
+    }
+    let before = arch::cpu::read_cr3() & 0x000f_ffff_ffff_f000;
+    sched::spawn_kernel(body, 0, Some(space)).map_err(|e| format!("spawn: {e:?}"))?;
+    for _ in 0..200 {
+        if OWN_SPACE_SEEN.load(Ordering::Relaxed) != 0 {
+            break;
+        }
+        time::sleep_ms(1);
+    }
+    let seen = OWN_SPACE_SEEN.load(Ordering::Relaxed);
+    ensure!(
+        seen == VALUE,
+        "the thread read {seen:#x} at {VIRT:#x}, expected {VALUE:#x}"
+    );
+    let cr3 = OWN_SPACE_CR3.load(Ordering::Relaxed);
+    ensure!(
+        cr3 == root,
+        "the thread ran with CR3 {cr3:#x}, its address space is {root:#x}"
+    );
+    ensure!(cr3 != before, "CR3 did not change for the kernel thread");
+    Ok(())
+}
+
+fn spawn_and_wait(name: &str, args: &str) -> Result<lux9_abi::ExitStatus, String> {
+    let pid = process::spawn(process::KERNEL_PID, name, args)
+        .map_err(|e| format!("spawn {name}: {e}"))?;
+    process::wait(process::KERNEL_PID, Some(pid))
+        .map(|(_, status)| status)
+        .map_err(|e| format!("wait: {e}"))
+}
+
+fn processes_leak_nothing(_: &'static BootInfo) -> CaseResult {
+    // Warm up first: the heap and the tables of the kernel-stack region grow once and stay.
+    for _ in 0..50 {
+        ensure!(spawn_and_wait("true", "")?.success(), "`true` failed");
+    }
+    let free_before = frames::free_count();
+    let processes_before = process::count();
+    let switches_before = sched::total_switches();
+    let count = 10_000;
+    for round in 0..count {
+        let status = spawn_and_wait("true", "leak test")?;
+        ensure!(status.success(), "process {round} ended with {status:?}");
+        if round % 2_500 == 2_499 {
+            println!(
+                "ktest: {} of {count} processes created and destroyed",
+                round + 1
+            );
+        }
+    }
+    let free_after = frames::free_count();
+    ensure!(
+        free_after == free_before,
+        "free frames went from {free_before} to {free_after} over {count} processes"
+    );
+    ensure!(
+        process::count() == processes_before,
+        "processes left behind"
+    );
+    ensure!(
+        sched::total_switches() >= switches_before + 2 * count,
+        "switches were not counted"
+    );
+    Ok(())
+}
+
+fn bad_programs_are_refused(_: &'static BootInfo) -> CaseResult {
+    use lux9_abi::Error;
+    let free_before = frames::free_count();
+    ensure!(
+        process::spawn(process::KERNEL_PID, "no-such-program", "") == Err(Error::NotFound),
+        "unknown name"
+    );
+    let long = "x".repeat(process::elf::MAX_ARGS + 1);
+    ensure!(
+        process::spawn(process::KERNEL_PID, "true", &long) == Err(Error::InvalidArgument),
+        "long args"
+    );
+    let mut space =
+        crate::arch::address_space::AddressSpace::new().map_err(|e| format!("{e:?}"))?;
+    for image in [&b""[..], b"\x7fELF", &[0u8; 64], b"#!/bin/sh\n"] {
+        ensure!(
+            process::elf::load(&mut space, image, b"").is_err(),
+            "a {}-byte non-ELF image was accepted",
+            image.len()
+        );
+    }
+    drop(space);
+    ensure!(
+        frames::free_count() == free_before,
+        "refused programs leaked frames"
+    );
     Ok(())
 }

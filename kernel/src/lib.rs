@@ -5,12 +5,13 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
-pub mod byte_ring;
 pub mod cmdline;
 pub mod frame_bitmap;
 pub mod irq_routing;
+pub mod log_ring;
 pub mod memory_plan;
 pub mod phys_range;
 pub mod test_pattern;
 pub mod text_cursor;
 pub mod units;
+pub mod user_range;

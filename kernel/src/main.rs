@@ -28,14 +28,18 @@ mod irq;
 mod ktest;
 mod memory;
 mod panic;
+mod process;
+mod sched;
+mod syscall;
 mod time;
 mod trap;
+mod uaccess;
 
 use log::{info, warn};
 use lux9_kernel::cmdline::CommandLine;
 use lux9_kernel::units::Bytes;
 
-use crate::arch::{acpi, cpu, gdt, interrupts, lapic, paging, pic};
+use crate::arch::{acpi, address_space, cpu, fpu, gdt, interrupts, lapic, paging, percpu, pic};
 use crate::boot_info::BootInfo;
 
 /// The kernel version, from Cargo.
@@ -180,9 +184,23 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
         timer.tsc_per_ms / 1000,
         timer.tsc_per_ms % 1000
     );
-    if let Err(error) = irq::enable_serial_input() {
-        warn!("serial input is not routed: {error:?}");
+
+    // Ring 3: per-CPU data for syscall entry, SSE for user programs, SMEP/SMAP, PCID.
+    percpu::init();
+    arch::syscall::init();
+    fpu::enable();
+    let (smep, smap) = cpu::enable_user_protection(&features);
+    let pcid = address_space::enable_pcid(features.pcid);
+    info!("user mode: syscall/sysret, FXSAVE, SMEP {smep}, SMAP {smap}, PCID {pcid}");
+    match process::archive::archive() {
+        Ok(archive) if !archive.is_empty() => {
+            let names: alloc::vec::Vec<&str> = archive.entries().map(|(name, _)| name).collect();
+            info!("programs: {}", names.join(" "));
+        }
+        Ok(_) => warn!("the kernel was built without user programs; build it with `cargo xtask`"),
+        Err(error) => warn!("the initial program archive is damaged: {error:?}"),
     }
+    sched::init();
     x86_64::instructions::interrupts::enable();
 
     let boot_ms = cpu::rdtsc().saturating_sub(started_tsc) / time::tsc_per_ms().max(1);
@@ -192,19 +210,20 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
         time::HZ
     );
 
-    if let Some(scenario) = scenario {
-        ktest::run(scenario, boot);
+    match scenario {
+        Some(scenario) => ktest::start(scenario),
+        None => start_init(cmdline.get("init").unwrap_or("init")),
     }
-    idle()
+    sched::idle_loop()
 }
 
-/// Nothing to run yet: echo what is typed on the serial console and halt between interrupts.
-fn idle() -> ! {
-    loop {
-        while let Some(byte) = console::read_byte() {
-            let text = [if byte == b'\r' { b'\n' } else { byte }];
-            print!("{}", core::str::from_utf8(&text).unwrap_or("?"));
-        }
-        cpu::wait_for_interrupt();
+/// Starts the first user process.
+fn start_init(name: &str) {
+    process::on_init_exit(|status| {
+        log::warn!("init exited ({status:?}); nothing else runs, the system idles");
+    });
+    match process::spawn(process::KERNEL_PID, name, "") {
+        Ok(pid) => info!("started {name} as pid {pid}"),
+        Err(error) => log::error!("cannot start {name}: {error}"),
     }
 }

@@ -13,8 +13,9 @@ static TICKS: AtomicU64 = AtomicU64::new(0);
 static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 
 fn on_tick(_frame: &mut interrupts::TrapFrame) {
-    TICKS.fetch_add(1, Ordering::Relaxed);
+    let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
     lapic::end_of_interrupt();
+    crate::sched::tick(now);
 }
 
 /// Rates found by calibration, for the boot log.

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::arch::fault::boot_stack_guard;
 use crate::arch::interrupts::TrapFrame;
-use crate::arch::{cpu, lapic};
+use crate::arch::{cpu, lapic, usercopy};
 
 static BREAKPOINTS: AtomicU64 = AtomicU64::new(0);
 static NMIS: AtomicU64 = AtomicU64::new(0);
@@ -49,15 +49,48 @@ pub fn breakpoints() -> u64 {
 }
 
 pub fn exception(frame: &mut TrapFrame, cr2: u64) {
+    if frame.vector == 2 {
+        // An NMI can arrive while the console lock is held, so it is only counted.
+        NMIS.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    if frame.came_from_user() {
+        kill_user(frame, cr2);
+    }
     match frame.vector {
         3 => {
             BREAKPOINTS.fetch_add(1, Ordering::Relaxed);
         }
-        2 => {
-            // An NMI can arrive while the console lock is held, so it is only counted.
-            NMIS.fetch_add(1, Ordering::Relaxed);
+        14 if let Some(resume) = usercopy::fixup_for(frame.rip) => {
+            // A copy from or to user memory touched an unmapped page: the copy fails with
+            // an error instead of the kernel.
+            frame.rip = resume;
         }
         _ => fatal_exception(frame, cr2),
+    }
+}
+
+/// A fault in ring 3 ends that process only.
+fn kill_user(frame: &TrapFrame, cr2: u64) -> ! {
+    let (_, name) = exception_name(frame.vector);
+    let vector = frame.vector as u8;
+    if frame.vector == 14 {
+        let (access, kind, _) = page_fault_cause(frame.error_code);
+        crate::process::kill_current(
+            vector,
+            format_args!(
+                "page fault at {cr2:#x} rip {:#x} ({access}, {kind})",
+                frame.rip
+            ),
+        )
+    } else {
+        crate::process::kill_current(
+            vector,
+            format_args!(
+                "{name} (error {:#x}) rip {:#x}",
+                frame.error_code, frame.rip
+            ),
+        )
     }
 }
 
@@ -99,8 +132,10 @@ fn fatal_exception(frame: &TrapFrame, cr2: u64) -> ! {
         }
         let _ = writeln!(out);
         let (guard_start, guard_end) = boot_stack_guard();
-        let hits_guard = |addr: u64| (guard_start..guard_end).contains(&addr);
-        if hits_guard(frame.rsp) || (frame.vector == 14 && hits_guard(cr2)) {
+        let hits_guard = |addr: u64| {
+            (guard_start..guard_end).contains(&addr) || crate::memory::kstack::is_guard_page(addr)
+        };
+        if hits_guard(frame.rsp) || ((frame.vector == 14 || frame.vector == 8) && hits_guard(cr2)) {
             let _ = writeln!(
                 out,
                 "  kernel stack overflow: the stack reached its guard page"

@@ -38,18 +38,93 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// Builds the kernel ELF and checks that GRUB will accept it. Returns its path.
-pub fn build_kernel(profile: Profile) -> Result<PathBuf, String> {
-    tools::ensure_toolchain(&root())?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut command = Command::new(cargo);
-    command.current_dir(root()).args([
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.current_dir(root());
+    command
+}
+
+/// The user programs: every `[[bin]]` of `programs/Cargo.toml`.
+fn program_names() -> Result<Vec<String>, String> {
+    let manifest = root().join("programs").join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest)
+        .map_err(|e| format!("reading {}: {e}", manifest.display()))?;
+    let mut names = Vec::new();
+    let mut in_bin = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bin = line == "[[bin]]";
+        } else if in_bin && let Some(value) = line.strip_prefix("name") {
+            let name = value
+                .trim_start()
+                .trim_start_matches('=')
+                .trim()
+                .trim_matches('"');
+            names.push(name.to_string());
+        }
+    }
+    if names.is_empty() {
+        return Err(format!("{} lists no [[bin]] programs", manifest.display()));
+    }
+    Ok(names)
+}
+
+/// Builds the user programs and packs them into the initial program archive. Returns its path.
+pub fn build_programs(profile: Profile) -> Result<PathBuf, String> {
+    let mut command = cargo();
+    command.args([
         "build",
         "-p",
-        "lux9-kernel",
+        "lux9-programs",
         "--target",
         "x86_64-unknown-none",
     ]);
+    if profile == Profile::Release {
+        command.arg("--release");
+    }
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err("building the user programs failed".into());
+    }
+    let dir = target_dir().join("x86_64-unknown-none").join(profile.dir());
+    let names = program_names()?;
+    let mut images = Vec::new();
+    for name in &names {
+        let path = dir.join(name);
+        let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        images.push((name.as_str(), bytes));
+    }
+    let files: Vec<(&str, &[u8])> = images
+        .iter()
+        .map(|(name, bytes)| (*name, bytes.as_slice()))
+        .collect();
+    let archive =
+        lux9_abi::archive::build(&files).map_err(|e| format!("packing the programs: {e:?}"))?;
+    let path = dir.join("initrd.lux9");
+    // Rewrite only on change, so cargo does not rebuild the kernel for nothing.
+    if std::fs::read(&path).ok().as_deref() != Some(archive.as_slice()) {
+        std::fs::write(&path, &archive).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// Builds the user programs, then the kernel ELF with them embedded, and checks that GRUB will
+/// accept it. Returns its path.
+pub fn build_kernel(profile: Profile) -> Result<PathBuf, String> {
+    tools::ensure_toolchain(&root())?;
+    let archive = build_programs(profile)?;
+    let mut command = cargo();
+    command
+        .args([
+            "build",
+            "-p",
+            "lux9-kernel",
+            "--target",
+            "x86_64-unknown-none",
+        ])
+        .env("LUX9_INITRD", &archive);
     if profile == Profile::Release {
         command.arg("--release");
     }

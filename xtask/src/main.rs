@@ -5,6 +5,7 @@
 //! command first checks the host tools it needs (see `tools.rs`).
 #![deny(unsafe_code)]
 
+mod bench;
 mod build;
 mod test;
 mod tools;
@@ -28,6 +29,9 @@ commands:
   test [--host-only | --qemu-only] [--verbose] [--jobs N]
                                run every test: host unit tests, in-QEMU kernel tests, and the
                                ISO boot test on q35/BIOS, pc/IDE and q35/UEFI
+  bench [--verbose]            boot with -icount shift=0,align=off -cpu max and print one
+                               `BENCH name=... ops=... ticks_per_op=... switches_per_op=...`
+                               line per figure (ticks = guest instructions)
   help                         show this text
 
 Missing host tools are installed with apt-get when running as root; otherwise the exact
@@ -44,6 +48,7 @@ fn main() -> ExitCode {
         "iso" => build::iso_command(rest),
         "run" => build::run_command(rest),
         "test" => test::test_command(rest),
+        "bench" => bench::bench_command(rest),
         "help" | "--help" | "-h" => {
             println!("{USAGE}");
             Ok(())

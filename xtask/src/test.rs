@@ -163,12 +163,14 @@ fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), Strin
         Ok(iso)
     };
 
-    work.push(Job {
-        name: "kernel".into(),
-        config: QemuConfig::new(Machine::Q35Bios, scenario_iso("kernel")?),
-        stop_at: None,
-        judge: Box::new(judge_kernel_cases),
-    });
+    for scenario in ["kernel", "user"] {
+        work.push(Job {
+            name: scenario.into(),
+            config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
+            stop_at: None,
+            judge: Box::new(move |run, tally| judge_cases(scenario, run, tally)),
+        });
+    }
     for (scenario, expected) in FAULT_SCENARIOS {
         let name = scenario.to_string();
         work.push(Job {
@@ -258,12 +260,14 @@ fn abnormal_end(run: &QemuRun) -> Option<String> {
     None
 }
 
-fn judge_kernel_cases(run: &QemuRun, tally: &mut Tally) {
+/// Judges a scenario that reports `ktest: case` lines (`kernel` from the kernel, `user` from the
+/// `utest` program).
+fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
     let cases = results::kernel_cases(&run.output);
     for case in &cases {
         tally.record(
             "qemu",
-            &format!("kernel::{}", case.name),
+            &format!("{scenario}::{}", case.name),
             case.passed,
             case.detail.clone(),
         );
@@ -285,15 +289,25 @@ fn judge_kernel_cases(run: &QemuRun, tally: &mut Tally) {
             }
         }
         (None, status) => Err(format!(
-            "the kernel stopped before its summary (exit status {status:?}); last output:\n{}",
+            "the scenario stopped before its summary (exit status {status:?}); last output:\n{}",
             run.tail(15)
         )),
         (Some(_), None) => Err("QEMU ended without an exit status".into()),
     };
     if let Err(why) = complete {
-        tally.record("qemu", "kernel (scenario completed)", false, why);
+        tally.record(
+            "qemu",
+            &format!("{scenario} (scenario completed)"),
+            false,
+            why,
+        );
     } else if cases.is_empty() {
-        tally.record("qemu", "kernel (scenario completed)", false, "no cases ran");
+        tally.record(
+            "qemu",
+            &format!("{scenario} (scenario completed)"),
+            false,
+            "no cases ran",
+        );
     }
 }
 

@@ -102,3 +102,23 @@ pub fn read_cr3() -> u64 {
     let (frame, flags) = x86_64::registers::control::Cr3::read_raw();
     frame.start_address().as_u64() | u64::from(flags)
 }
+
+/// Turns on SMEP (the kernel never executes user pages) and SMAP (the kernel never touches user
+/// pages outside `usercopy`) where the CPU has them. Returns which are on.
+pub fn enable_user_protection(features: &Features) -> (bool, bool) {
+    use x86_64::registers::control::{Cr4, Cr4Flags};
+    if features.smep {
+        // SAFETY: the kernel never runs code from user pages.
+        unsafe {
+            Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION))
+        };
+    }
+    if features.smap {
+        // The copy routines must issue stac/clac before SMAP is on.
+        super::usercopy::set_smap(true);
+        // SAFETY: the only kernel accesses to user pages are in `usercopy`, which brackets them
+        // with stac/clac now that the flag above is set.
+        unsafe { Cr4::update(|flags| flags.insert(Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION)) };
+    }
+    (features.smep, features.smap)
+}

@@ -47,6 +47,8 @@ static TSS: TssCell = TssCell(UnsafeCell::new(TaskStateSegment::new()));
 pub struct Selectors {
     pub kernel_code: SegmentSelector,
     pub kernel_data: SegmentSelector,
+    pub user_data: SegmentSelector,
+    pub user_code: SegmentSelector,
     pub tss: SegmentSelector,
 }
 
@@ -72,8 +74,8 @@ pub fn init() {
         let kernel_code = gdt.append(Descriptor::kernel_code_segment());
         let kernel_data = gdt.append(Descriptor::kernel_data_segment());
         // User data then user code: the order `sysret` expects (STAR bases).
-        gdt.append(Descriptor::user_data_segment());
-        gdt.append(Descriptor::user_code_segment());
+        let user_data = gdt.append(Descriptor::user_data_segment());
+        let user_code = gdt.append(Descriptor::user_code_segment());
         // SAFETY: the TSS is a static that lives forever and is not moved.
         let tss = gdt.append(unsafe { Descriptor::tss_segment_unchecked(TSS.0.get()) });
         (
@@ -81,6 +83,8 @@ pub fn init() {
             Selectors {
                 kernel_code,
                 kernel_data,
+                user_data,
+                user_code,
                 tss,
             },
         )
@@ -95,4 +99,22 @@ pub fn init() {
         ES::set_reg(selectors.kernel_data);
         load_tss(selectors.tss);
     }
+}
+
+/// Sets the stack the CPU switches to when an interrupt arrives in ring 3 (TSS.RSP0).
+pub fn set_interrupt_stack(top: u64) {
+    // SAFETY: the TSS is only written here and in `init`, always with interrupts disabled, and
+    // the CPU reads RSP0 only on a privilege change, which cannot happen concurrently on one CPU.
+    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+}
+
+/// Selectors for ring-3 code and data (with RPL 3), in the order `sysret` needs.
+pub fn user_selectors() -> (SegmentSelector, SegmentSelector) {
+    let selectors = GDT.get().expect("gdt::init has run").1;
+    (selectors.user_code, selectors.user_data)
+}
+
+pub fn kernel_selectors() -> (SegmentSelector, SegmentSelector) {
+    let selectors = GDT.get().expect("gdt::init has run").1;
+    (selectors.kernel_code, selectors.kernel_data)
 }

@@ -100,6 +100,9 @@ unsafe extern "C" fn interrupt_common() {
         "movq %rsp, %rdi",
         // 22 quadwords were pushed on a 16-byte aligned stack, so RSP is aligned for the call.
         "call {dispatch}",
+        // New threads start here too, from a frame prepared by `context.rs`.
+        ".global lux9_interrupt_return",
+        "lux9_interrupt_return:",
         "popq %r15",
         "popq %r14",
         "popq %r13",
@@ -144,8 +147,9 @@ pub fn register(vector: u8, handler: Handler) {
 extern "C" fn dispatch(frame: &mut TrapFrame) {
     let vector = frame.vector as usize;
     if vector < 32 {
-        // CR2 is read first, before anything else can fault and overwrite it.
-        let cr2 = if vector == 14 {
+        // CR2 is read first, before anything else can fault and overwrite it. A double fault
+        // keeps the address of the page fault that caused it (a stack overflow's, say).
+        let cr2 = if vector == 14 || vector == 8 {
             super::cpu::read_cr2()
         } else {
             0

@@ -6,9 +6,12 @@
 //! carries a `// SAFETY:` comment naming the invariant it relies on.
 
 pub mod acpi;
+pub mod address_space;
 mod boot;
+pub mod context;
 pub mod cpu;
 pub mod fault;
+pub mod fpu;
 pub mod framebuffer;
 pub mod gdt;
 pub mod heap;
@@ -17,11 +20,14 @@ pub mod ioapic;
 pub mod lapic;
 pub mod multiboot;
 pub mod paging;
+pub mod percpu;
 pub mod pic;
 pub mod pit;
 pub mod qemu;
 pub mod serial;
 pub mod sync;
+pub mod syscall;
+pub mod usercopy;
 pub mod vga_text;
 
 /// Start of the direct map: physical address `p` is readable at `DIRECT_MAP_BASE + p`.
@@ -34,6 +40,8 @@ pub const HEAP_BASE: u64 = 0xffff_c000_0000_0000;
 pub const HEAP_MAX: u64 = 64 << 30;
 /// Scratch range for tests that map and unmap pages.
 pub const TEST_MAP_BASE: u64 = 0xffff_d000_0000_0000;
+/// Kernel stacks of threads, one fixed-size slot each (see `memory::kstack`).
+pub const KERNEL_STACKS_BASE: u64 = 0xffff_e000_0000_0000;
 
 /// The direct-map address of physical address `phys`.
 pub const fn phys_to_virt(phys: u64) -> u64 {

@@ -69,6 +69,16 @@ unsafe impl FrameAllocator<Size4KiB> for TableFrames {
 
 static KERNEL_SPACE: IrqMutex<Option<OffsetPageTable<'static>>> = IrqMutex::new(None);
 
+/// Physical address of the kernel's top-level table (0 until `init`).
+static KERNEL_PML4: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Physical address of the kernel's top-level table, whose upper half every address space shares.
+pub fn kernel_pml4_phys() -> u64 {
+    let phys = KERNEL_PML4.load(core::sync::atomic::Ordering::Relaxed);
+    assert_ne!(phys, 0, "paging::init has not run");
+    phys
+}
+
 unsafe extern "C" {
     static __text_start: u8;
     static __text_end: u8;
@@ -182,6 +192,7 @@ pub fn init(direct_map_end: u64) {
     // boot information) and all kernel data at the same addresses as the boot tables.
     unsafe { Cr3::write(pml4_frame, Cr3Flags::empty()) };
     super::cpu::enable_global_pages();
+    KERNEL_PML4.store(pml4_phys, core::sync::atomic::Ordering::Relaxed);
     *KERNEL_SPACE.lock() = Some(table);
 }
 

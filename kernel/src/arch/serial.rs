@@ -1,7 +1,6 @@
 //! COM1, the primary console: a 16550 UART at I/O port 0x3f8, 115200 8N1.
 
 use uart_16550::backend::PioBackend;
-use uart_16550::spec::registers::IER;
 use uart_16550::{Config, Uart16550};
 
 use super::sync::IrqMutex;
@@ -30,18 +29,6 @@ impl SerialPort {
                 }
                 _ => uart.send_bytes_exact(chunk),
             }
-        }
-    }
-
-    /// Reads one received byte, if any.
-    pub fn read_byte(&mut self) -> Option<u8> {
-        self.uart.as_mut()?.try_receive_byte().ok()
-    }
-
-    /// Enables the "data received" interrupt (IRQ 4).
-    pub fn enable_receive_interrupt(&mut self) {
-        if let Some(uart) = self.uart.as_mut() {
-            uart.enable_interrupts(IER::DATA_READY);
         }
     }
 }

@@ -13,7 +13,7 @@ use core::fmt::{self, Write};
 
 use alloc::vec::Vec;
 
-use lux9_kernel::byte_ring::{ByteRing, LogRing};
+use lux9_kernel::log_ring::LogRing;
 
 use crate::arch::serial::{COM1, SerialPort};
 use crate::arch::sync::{IrqMutex, force_unlock};
@@ -42,9 +42,6 @@ pub const KMSG_SIZE: usize = 64 * 1024;
 
 /// Everything printed on the console, newest `KMSG_SIZE` bytes.
 static KMSG: IrqMutex<LogRing<KMSG_SIZE>> = IrqMutex::new(LogRing::new());
-
-/// Bytes typed on the serial console, waiting for a reader.
-static INPUT: IrqMutex<ByteRing<1024>> = IrqMutex::new(ByteRing::new());
 
 /// Starts the screen console on what the boot loader reported. Returns whether a screen console
 /// is running.
@@ -108,16 +105,6 @@ pub fn emergency_write_fmt(args: fmt::Arguments<'_>) {
     force_unlock(&SCREEN);
     force_unlock(&KMSG);
     write_fmt(args);
-}
-
-/// Called from the serial receive interrupt.
-pub fn serial_input(byte: u8) {
-    INPUT.lock().push(byte);
-}
-
-/// Takes one typed byte, if any.
-pub fn read_byte() -> Option<u8> {
-    INPUT.lock().pop()
 }
 
 #[macro_export]

@@ -1,6 +1,7 @@
 //! Physical memory: what is usable, what is reserved, and the frame allocator over it.
 
 pub mod frames;
+pub mod kstack;
 
 use alloc::vec::Vec;
 

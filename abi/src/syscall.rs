@@ -1,0 +1,248 @@
+//! System-call numbers, error codes and the layouts their arguments use.
+
+use core::fmt;
+
+/// System-call numbers (`rax` on entry).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(usize)]
+pub enum Syscall {
+    /// Does nothing and returns 0: the floor of syscall cost, for measurement.
+    Null = 0,
+    /// `debug_write(ptr, len)`: writes bytes to the kernel console. Returns the count.
+    DebugWrite = 1,
+    /// `exit(code)`: ends the calling process. Does not return.
+    Exit = 2,
+    /// `spawn(name_ptr, name_len, args_ptr, args_len)`: starts the program `name` from the
+    /// initial archive as a child, with the argument string `args`. Returns its pid.
+    Spawn = 3,
+    /// `wait(pid, status_ptr)`: waits for the child `pid` (or any child if `pid` is
+    /// [`ANY_CHILD`]) to end, stores its [`ExitStatus`] word at `status_ptr` (if not null) and
+    /// returns its pid.
+    Wait = 4,
+    /// `getpid()`: the caller's pid.
+    GetPid = 5,
+    /// `yield()`: gives the CPU to the next ready thread of the same or higher priority.
+    Yield = 6,
+    /// `sleep(ms)`: blocks at least `ms` milliseconds.
+    Sleep = 7,
+    /// `map(addr, len, flags)`: maps `len` bytes (rounded up to pages) of zeroed anonymous
+    /// memory at `addr`, or where the kernel chooses if `addr` is 0. Returns the address.
+    Map = 8,
+    /// `unmap(addr, len)`: unmaps whole pages of anonymous memory.
+    Unmap = 9,
+    /// `info(what, arg)`: reads a kernel counter, see [`Info`].
+    Info = 10,
+    /// `set_priority(level)`: sets the caller's scheduling priority (0 = highest).
+    SetPriority = 11,
+}
+
+/// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
+pub const SYSCALL_COUNT: usize = 12;
+
+impl Syscall {
+    pub const ALL: [Syscall; SYSCALL_COUNT] = [
+        Syscall::Null,
+        Syscall::DebugWrite,
+        Syscall::Exit,
+        Syscall::Spawn,
+        Syscall::Wait,
+        Syscall::GetPid,
+        Syscall::Yield,
+        Syscall::Sleep,
+        Syscall::Map,
+        Syscall::Unmap,
+        Syscall::Info,
+        Syscall::SetPriority,
+    ];
+
+    pub fn from_number(number: usize) -> Option<Self> {
+        Self::ALL.get(number).copied()
+    }
+}
+
+/// Error codes (`rax` on return). 0 means success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(usize)]
+pub enum Error {
+    Success = 0,
+    /// No such system call.
+    UnknownSyscall = 1,
+    /// An argument is out of range or malformed.
+    InvalidArgument = 2,
+    /// A pointer or length names memory the caller may not use.
+    BadAddress = 3,
+    /// Not enough memory.
+    NoMemory = 4,
+    /// No program or object by that name.
+    NotFound = 5,
+    /// `wait` with no matching child.
+    NoChild = 6,
+    /// The program image is not a valid x86_64 ELF executable for Lux9.
+    BadExecutable = 7,
+    /// A limit was reached (processes, mappings).
+    LimitReached = 8,
+}
+
+impl Error {
+    pub const ALL: [Error; 9] = [
+        Error::Success,
+        Error::UnknownSyscall,
+        Error::InvalidArgument,
+        Error::BadAddress,
+        Error::NoMemory,
+        Error::NotFound,
+        Error::NoChild,
+        Error::BadExecutable,
+        Error::LimitReached,
+    ];
+
+    /// The error for a raw code; unknown codes map to `None`.
+    pub fn from_code(code: usize) -> Option<Self> {
+        Self::ALL.get(code).copied()
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Error::Success => "success",
+            Error::UnknownSyscall => "unknown system call",
+            Error::InvalidArgument => "invalid argument",
+            Error::BadAddress => "bad address",
+            Error::NoMemory => "out of memory",
+            Error::NotFound => "not found",
+            Error::NoChild => "no such child",
+            Error::BadExecutable => "bad executable",
+            Error::LimitReached => "limit reached",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// `wait` on any child.
+pub const ANY_CHILD: usize = usize::MAX;
+
+/// How a process ended, as the word `wait` stores.
+///
+/// Encoding: bits 0-31 the exit code or the CPU exception vector; bit 32 set when the kernel
+/// killed the process for a fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The process called `exit(code)`.
+    Exited(i32),
+    /// The kernel killed the process after CPU exception `vector` in ring 3.
+    Killed { vector: u8 },
+}
+
+const KILLED_BIT: u64 = 1 << 32;
+
+impl ExitStatus {
+    pub fn to_word(self) -> u64 {
+        match self {
+            ExitStatus::Exited(code) => u64::from(code as u32),
+            ExitStatus::Killed { vector } => KILLED_BIT | u64::from(vector),
+        }
+    }
+
+    pub fn from_word(word: u64) -> Self {
+        if word & KILLED_BIT != 0 {
+            ExitStatus::Killed { vector: word as u8 }
+        } else {
+            ExitStatus::Exited(word as u32 as i32)
+        }
+    }
+
+    pub fn success(self) -> bool {
+        self == ExitStatus::Exited(0)
+    }
+}
+
+/// What `info(what, arg)` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Info {
+    /// Free physical frames.
+    FreeFrames = 0,
+    /// Context switches since boot (all CPUs).
+    TotalSwitches = 1,
+    /// Times a thread of process `arg` (0 = the caller) was switched in.
+    ProcessSwitches = 2,
+    /// Timer ticks since boot.
+    Ticks = 3,
+    /// Live processes.
+    Processes = 4,
+    /// TSC counts per millisecond, as calibrated at boot.
+    TscPerMs = 5,
+}
+
+impl Info {
+    pub fn from_number(number: usize) -> Option<Self> {
+        [
+            Info::FreeFrames,
+            Info::TotalSwitches,
+            Info::ProcessSwitches,
+            Info::Ticks,
+            Info::Processes,
+            Info::TscPerMs,
+        ]
+        .get(number)
+        .copied()
+    }
+}
+
+/// `map` flags.
+pub mod map_flags {
+    /// The pages are writable.
+    pub const WRITE: usize = 1 << 0;
+    /// The pages are executable.
+    pub const EXECUTE: usize = 1 << 1;
+    /// Every bit `map` understands.
+    pub const ALL: usize = WRITE | EXECUTE;
+}
+
+/// Scheduling priorities: 0 is the highest.
+pub const PRIORITY_LEVELS: usize = 4;
+/// The priority new processes start with.
+pub const DEFAULT_PRIORITY: usize = 2;
+
+/// The lowest address of the user half that processes may use (below is a null guard).
+pub const USER_MIN: u64 = 0x40_0000;
+/// One past the highest user address (the canonical lower half ends here).
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        for (number, call) in Syscall::ALL.iter().enumerate() {
+            assert_eq!(*call as usize, number);
+            assert_eq!(Syscall::from_number(number), Some(*call));
+        }
+        assert_eq!(Syscall::from_number(SYSCALL_COUNT), None);
+        for (code, error) in Error::ALL.iter().enumerate() {
+            assert_eq!(*error as usize, code);
+            assert_eq!(Error::from_code(code), Some(*error));
+        }
+        assert_eq!(Error::Success as usize, 0, "0 means success");
+    }
+
+    #[test]
+    fn exit_status_words() {
+        for status in [
+            ExitStatus::Exited(0),
+            ExitStatus::Exited(-1),
+            ExitStatus::Exited(i32::MAX),
+            ExitStatus::Killed { vector: 14 },
+            ExitStatus::Killed { vector: 0 },
+        ] {
+            assert_eq!(ExitStatus::from_word(status.to_word()), status);
+        }
+        assert!(ExitStatus::Exited(0).success());
+        assert!(!ExitStatus::Killed { vector: 0 }.success());
+    }
+}

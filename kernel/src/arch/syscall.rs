@@ -1,0 +1,114 @@
+//! The `syscall`/`sysret` entry: switches to the thread's kernel stack, saves the caller's
+//! registers as a [`SyscallFrame`], and calls `crate::syscall::dispatch`.
+//!
+//! On entry the CPU has put the user RIP in RCX and RFLAGS in R11 and cleared the flags in
+//! SFMASK (interrupts among them), so nothing can interrupt the stack switch. Interrupts are
+//! enabled again once the frame is saved, and disabled before the user state is restored.
+//! `sysret` returns to the RIP that `syscall` saved, which is always canonical: the kernel
+//! never rewrites `rip` in the frame.
+
+use core::arch::naked_asm;
+
+use x86_64::VirtAddr;
+use x86_64::registers::model_specific::{Efer, EferFlags, LStar, SFMask, Star};
+use x86_64::registers::rflags::RFlags;
+
+use super::gdt;
+use super::percpu::{KERNEL_RSP_OFFSET, USER_RSP_OFFSET};
+
+/// The caller's registers, lowest address first, as the entry code pushes them.
+#[derive(Debug)]
+#[repr(C)]
+pub struct SyscallFrame {
+    pub r9: u64,
+    pub r8: u64,
+    pub r10: u64,
+    /// Third argument on entry; the result value on return.
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    /// System-call number on entry; the error code on return.
+    pub rax: u64,
+    pub rip: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+}
+
+impl SyscallFrame {
+    pub fn number(&self) -> usize {
+        self.rax as usize
+    }
+
+    /// Arguments in ABI order.
+    pub fn args(&self) -> [usize; 6] {
+        [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9].map(|a| a as usize)
+    }
+
+    pub fn set_result(&mut self, error: usize, value: usize) {
+        self.rax = error as u64;
+        self.rdx = value as u64;
+    }
+}
+
+#[unsafe(naked)]
+unsafe extern "C" fn syscall_entry() {
+    naked_asm!(
+        "swapgs",
+        "movq %rsp, %gs:{user_rsp}",
+        "movq %gs:{kernel_rsp}, %rsp",
+        "pushq %gs:{user_rsp}",
+        "pushq %r11",
+        "pushq %rcx",
+        "pushq %rax",
+        "pushq %rdi",
+        "pushq %rsi",
+        "pushq %rdx",
+        "pushq %r10",
+        "pushq %r8",
+        "pushq %r9",
+        // Ten quadwords on a 16-byte aligned stack top: aligned for the call.
+        "sti",
+        "movq %rsp, %rdi",
+        "call {dispatch}",
+        "cli",
+        "popq %r9",
+        "popq %r8",
+        "popq %r10",
+        "popq %rdx",
+        "popq %rsi",
+        "popq %rdi",
+        "popq %rax",
+        "popq %rcx",
+        "popq %r11",
+        "popq %rsp",
+        "swapgs",
+        "sysretq",
+        user_rsp = const USER_RSP_OFFSET,
+        kernel_rsp = const KERNEL_RSP_OFFSET,
+        dispatch = sym dispatch,
+        options(att_syntax)
+    );
+}
+
+extern "C" fn dispatch(frame: &mut SyscallFrame) {
+    crate::syscall::dispatch(frame);
+}
+
+/// Enables `syscall`: segment bases in STAR, the entry point in LSTAR, and the flags cleared on
+/// entry in SFMASK.
+pub fn init() {
+    let (kernel_code, kernel_data) = gdt::kernel_selectors();
+    let (user_code, user_data) = gdt::user_selectors();
+    Star::write(user_code, user_data, kernel_code, kernel_data)
+        .expect("the GDT order matches what syscall/sysret need");
+    LStar::write(VirtAddr::new(syscall_entry as *const () as u64));
+    SFMask::write(
+        RFlags::INTERRUPT_FLAG
+            | RFlags::TRAP_FLAG
+            | RFlags::DIRECTION_FLAG
+            | RFlags::ALIGNMENT_CHECK
+            | RFlags::NESTED_TASK,
+    );
+    // SAFETY: enabling SCE only makes `syscall` usable; its entry point is set up above.
+    unsafe { Efer::update(|flags| flags.insert(EferFlags::SYSTEM_CALL_EXTENSIONS)) };
+}

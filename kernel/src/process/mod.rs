@@ -1,0 +1,276 @@
+//! Processes: the table, spawning programs from the initial archive, exit, wait and kill.
+//!
+//! A process owns an address space and (for now) one user thread. Pid 0 is the kernel itself:
+//! it owns the kernel threads and adopts the children of processes that exit before them.
+//! When a process ends it becomes a zombie holding its exit status until its parent waits for
+//! it; a zombie whose parent is gone is freed at once.
+
+pub mod archive;
+pub mod elf;
+
+use alloc::collections::BTreeMap;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use lux9_abi::{Error, ExitStatus};
+use x86_64::instructions::interrupts;
+
+use crate::arch::address_space::AddressSpace;
+use crate::arch::sync::IrqMutex;
+use crate::sched::{self, SharedSpace, Tid};
+
+pub type Pid = usize;
+
+/// The kernel's own pseudo-process.
+pub const KERNEL_PID: Pid = 0;
+/// The first user process.
+pub const INIT_PID: Pid = 1;
+/// Room for this many live processes (including zombies).
+pub const MAX_PROCESSES: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Alive,
+    Zombie(ExitStatus),
+}
+
+pub struct Process {
+    pub pid: Pid,
+    pub parent: Pid,
+    pub name: String,
+    pub state: State,
+    pub space: Option<SharedSpace>,
+    pub threads: Vec<Tid>,
+    /// A thread of this process blocked in `wait`.
+    waiter: Option<Tid>,
+    /// Switches into threads that have ended.
+    retired_switches: u64,
+    /// Where the next anonymous mapping without a fixed address goes.
+    pub next_map: u64,
+    /// Pages of anonymous memory mapped now.
+    pub mapped_pages: u64,
+}
+
+struct Table {
+    processes: BTreeMap<Pid, Process>,
+    next_pid: Pid,
+}
+
+static TABLE: IrqMutex<Table> = IrqMutex::new(Table {
+    processes: BTreeMap::new(),
+    next_pid: INIT_PID,
+});
+
+/// Called when a process with no parent left to wait for it (or init) ends.
+static ON_INIT_EXIT: spin::Once<fn(ExitStatus)> = spin::Once::new();
+
+/// Registers what happens when init (pid 1) ends: the test harness exits QEMU, a normal boot
+/// logs it.
+pub fn on_init_exit(hook: fn(ExitStatus)) {
+    ON_INIT_EXIT.call_once(|| hook);
+}
+
+/// Base of the anonymous-mapping region.
+pub const MAP_BASE: u64 = 0x0000_1000_0000_0000;
+
+/// Starts program `name` from the initial archive with `args` as a child of `parent`.
+pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
+    let image = archive::program(name).ok_or(Error::NotFound)?;
+    let mut space = AddressSpace::new().map_err(|_| Error::NoMemory)?;
+    let loaded = elf::load(&mut space, image, args.as_bytes())?;
+    let space: SharedSpace = Arc::new(IrqMutex::new(space));
+
+    let pid = {
+        let mut table = TABLE.lock();
+        if table.processes.len() >= MAX_PROCESSES {
+            return Err(Error::LimitReached);
+        }
+        if parent != KERNEL_PID && !table.processes.contains_key(&parent) {
+            return Err(Error::InvalidArgument);
+        }
+        let pid = table.next_pid;
+        table.next_pid += 1;
+        table.processes.insert(
+            pid,
+            Process {
+                pid,
+                parent,
+                name: name.to_string(),
+                state: State::Alive,
+                space: Some(space.clone()),
+                threads: Vec::new(),
+                waiter: None,
+                retired_switches: 0,
+                next_map: MAP_BASE,
+                mapped_pages: 0,
+            },
+        );
+        pid
+    };
+    match sched::spawn_user(pid, space, loaded.entry, loaded.stack_pointer, loaded.args) {
+        Ok(tid) => {
+            log::debug!("pid {pid} ({name}): {} pages, thread {tid}", loaded.pages);
+            // The thread may already have run and exited; record it only if the process lives.
+            if let Some(process) = TABLE.lock().processes.get_mut(&pid)
+                && process.state == State::Alive
+            {
+                process.threads.push(tid);
+            }
+            Ok(pid)
+        }
+        Err(error) => {
+            TABLE.lock().processes.remove(&pid);
+            Err(match error {
+                sched::SpawnError::NoMemory => Error::NoMemory,
+                sched::SpawnError::TooManyThreads => Error::LimitReached,
+            })
+        }
+    }
+}
+
+/// Ends the calling process with `status`. Never returns.
+pub fn exit_current(status: ExitStatus) -> ! {
+    let pid = sched::current_pid();
+    assert_ne!(
+        pid, KERNEL_PID,
+        "a kernel thread called process::exit_current"
+    );
+    let tid = sched::current();
+    let (space, init_ended) = interrupts::without_interrupts(|| {
+        let mut table = TABLE.lock();
+        let switches = sched::thread_switches(tid);
+        let Some(process) = table.processes.get_mut(&pid) else {
+            unreachable!("the running process {pid} is not in the table")
+        };
+        process.state = State::Zombie(status);
+        process.retired_switches += switches;
+        process.threads.retain(|&t| t != tid);
+        let space = process.space.take();
+        let parent = process.parent;
+        // Orphans go to the kernel; orphaned zombies are freed now.
+        let children: Vec<Pid> = table
+            .processes
+            .values()
+            .filter(|p| p.parent == pid)
+            .map(|p| p.pid)
+            .collect();
+        for child in children {
+            let zombie = table
+                .processes
+                .get(&child)
+                .is_some_and(|c| matches!(c.state, State::Zombie(_)));
+            if zombie {
+                table.processes.remove(&child);
+            } else if let Some(c) = table.processes.get_mut(&child) {
+                c.parent = KERNEL_PID;
+            }
+        }
+        let parent_alive = parent == KERNEL_PID || table.processes.contains_key(&parent);
+        if parent_alive {
+            if let Some(waiter) = table
+                .processes
+                .get_mut(&parent)
+                .and_then(|p| p.waiter.take())
+            {
+                sched::wake(waiter);
+            } else if parent == KERNEL_PID
+                && let Some(waiter) = KERNEL_WAITERS.lock().take()
+            {
+                sched::wake(waiter);
+            }
+        } else {
+            table.processes.remove(&pid);
+        }
+        (space, pid == INIT_PID)
+    });
+    // Leave the address space, then free it (unless a kernel thread still holds a reference).
+    sched::leave_address_space();
+    drop(space);
+    if init_ended && let Some(hook) = ON_INIT_EXIT.get() {
+        hook(status);
+    }
+    sched::exit_current()
+}
+
+/// A kernel thread waiting in [`wait`] for a child of the kernel.
+static KERNEL_WAITERS: IrqMutex<Option<Tid>> = IrqMutex::new(None);
+
+/// Waits for child `pid` of `parent` (or any child if `pid` is `None`) to end; returns its pid
+/// and status, and frees it.
+pub fn wait(parent: Pid, pid: Option<Pid>) -> Result<(Pid, ExitStatus), Error> {
+    loop {
+        let outcome = interrupts::without_interrupts(|| {
+            let mut table = TABLE.lock();
+            let matches =
+                |p: &Process| p.parent == parent && pid.is_none_or(|wanted| p.pid == wanted);
+            let zombie = table
+                .processes
+                .values()
+                .find(|p| matches(p) && matches!(p.state, State::Zombie(_)))
+                .map(|p| p.pid);
+            if let Some(child) = zombie {
+                let process = table.processes.remove(&child).expect("found above");
+                let State::Zombie(status) = process.state else {
+                    unreachable!()
+                };
+                return Some(Ok((child, status)));
+            }
+            if !table.processes.values().any(matches) {
+                return Some(Err(Error::NoChild));
+            }
+            let me = sched::current();
+            if parent == KERNEL_PID {
+                *KERNEL_WAITERS.lock() = Some(me);
+            } else if let Some(process) = table.processes.get_mut(&parent) {
+                process.waiter = Some(me);
+            }
+            drop(table);
+            sched::block_current();
+            None
+        });
+        if let Some(result) = outcome {
+            return result;
+        }
+    }
+}
+
+/// Kills the calling process after CPU exception `vector` in ring 3, logging one line.
+pub fn kill_current(vector: u8, description: core::fmt::Arguments<'_>) -> ! {
+    let pid = sched::current_pid();
+    let name = TABLE
+        .lock()
+        .processes
+        .get(&pid)
+        .map(|p| p.name.clone())
+        .unwrap_or_default();
+    crate::println!("pid {pid} ({name}) killed: {description}");
+    exit_current(ExitStatus::Killed { vector })
+}
+
+/// Switches into the threads of process `pid` so far.
+pub fn switches(pid: Pid) -> Option<u64> {
+    let (retired, threads) = {
+        let table = TABLE.lock();
+        let process = table.processes.get(&pid)?;
+        (process.retired_switches, process.threads.clone())
+    };
+    Some(
+        retired
+            + threads
+                .iter()
+                .map(|&t| sched::thread_switches(t))
+                .sum::<u64>(),
+    )
+}
+
+/// Live processes and zombies.
+pub fn count() -> usize {
+    TABLE.lock().processes.len()
+}
+
+/// Runs `f` on the calling process's table entry.
+pub fn with_current<R>(f: impl FnOnce(&mut Process) -> R) -> Option<R> {
+    let pid = sched::current_pid();
+    TABLE.lock().processes.get_mut(&pid).map(f)
+}

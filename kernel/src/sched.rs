@@ -1,0 +1,495 @@
+//! The scheduler: preemptive round robin with priorities, on one CPU.
+//!
+//! Threads are user threads (ring 3, in a process's address space) or kernel threads (ring 0,
+//! optionally with an address space of their own). Both are switched the same way
+//! (`arch::context::switch`); what differs is what the switch changes on the way:
+//! - CR3, when the next thread has an address space;
+//! - the kernel stack for entries from ring 3 (TSS.RSP0 and the syscall stack), for user threads;
+//! - the FPU/SSE registers, saved eagerly when a user thread leaves the CPU to another user
+//!   thread and restored for the next one; kernel threads (soft-float) leave them alone, so a
+//!   user thread that loses the CPU to a kernel thread and gets it back pays nothing.
+//!
+//! Priorities 0 (highest) to 3 each have a FIFO ready queue; the highest non-empty queue runs.
+//! A thread runs for a 10 ms slice before an equal-priority thread gets the CPU; a ready thread
+//! of higher priority preempts at the next timer tick. The idle thread (the boot context) runs
+//! when nothing else is ready and halts until the next interrupt.
+//!
+//! All scheduler state sits behind one interrupt-disabling lock. A switch happens with
+//! interrupts disabled and the lock released; the thread that resumes re-enables interrupts as
+//! its own saved state says.
+
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use lux9_abi::syscall::PRIORITY_LEVELS;
+use x86_64::instructions::interrupts;
+
+use crate::arch::address_space::{self, AddressSpace};
+use crate::arch::context::{self, MAX_THREADS};
+use crate::arch::fpu::FpuState;
+use crate::arch::percpu;
+use crate::arch::sync::IrqMutex;
+use crate::memory::kstack::KernelStack;
+use crate::process::Pid;
+
+pub type Tid = usize;
+pub type SharedSpace = Arc<IrqMutex<AddressSpace>>;
+
+/// Timer ticks a thread may run before an equal-priority thread gets the CPU.
+pub const TIME_SLICE_TICKS: u32 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ThreadState {
+    Ready,
+    Running,
+    Blocked,
+    Dead,
+}
+
+pub struct Thread {
+    pub tid: Tid,
+    /// The owning process; [`crate::process::KERNEL_PID`] for kernel threads.
+    pub pid: Pid,
+    pub state: ThreadState,
+    pub priority: usize,
+    pub user: bool,
+    stack: Option<KernelStack>,
+    fpu: Option<Box<FpuState>>,
+    space: Option<SharedSpace>,
+    wake_at: u64,
+    slice_left: u32,
+    /// Times this thread was switched in.
+    pub switches_in: u64,
+}
+
+struct Scheduler {
+    threads: Vec<Option<Box<Thread>>>,
+    free_tids: Vec<Tid>,
+    ready: [VecDeque<Tid>; PRIORITY_LEVELS],
+    current: Tid,
+    idle: Tid,
+    /// Blocked sleepers, by wake-up tick, earliest first.
+    sleepers: Vec<Tid>,
+    /// Dead threads whose stacks can be freed once another thread runs.
+    dead: Vec<Tid>,
+    /// The user thread whose state is in the FPU registers.
+    fpu_owner: Option<Tid>,
+}
+
+static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+static TOTAL_SWITCHES: AtomicU64 = AtomicU64::new(0);
+
+impl Scheduler {
+    fn thread(&mut self, tid: Tid) -> &mut Thread {
+        self.threads[tid].as_deref_mut().expect("live thread id")
+    }
+
+    fn make_ready(&mut self, tid: Tid) {
+        let thread = self.thread(tid);
+        thread.state = ThreadState::Ready;
+        let priority = thread.priority;
+        self.ready[priority].push_back(tid);
+    }
+
+    fn highest_ready(&self) -> Option<usize> {
+        self.ready.iter().position(|queue| !queue.is_empty())
+    }
+
+    fn pick_next(&mut self) -> Tid {
+        match self.highest_ready() {
+            Some(level) => self.ready[level].pop_front().expect("non-empty queue"),
+            None => self.idle,
+        }
+    }
+
+    fn add(&mut self, mut thread: Box<Thread>) -> Result<Tid, Box<Thread>> {
+        let tid = match self.free_tids.pop() {
+            Some(tid) => tid,
+            None if self.threads.len() < MAX_THREADS => {
+                self.threads.push(None);
+                self.threads.len() - 1
+            }
+            None => return Err(thread),
+        };
+        thread.tid = tid;
+        self.threads[tid] = Some(thread);
+        Ok(tid)
+    }
+
+    /// Everything that changes when `next` takes the CPU from `prev`, except the stacks.
+    fn hand_over(&mut self, prev: Tid, next: Tid) {
+        TOTAL_SWITCHES.fetch_add(1, Ordering::Relaxed);
+        let next_thread = self.thread(next);
+        next_thread.state = ThreadState::Running;
+        next_thread.slice_left = TIME_SLICE_TICKS;
+        next_thread.switches_in += 1;
+        if next_thread.user && self.fpu_owner != Some(next) {
+            if let Some(owner) = self.fpu_owner
+                && let Some(thread) = self.threads[owner].as_deref_mut()
+                && let Some(fpu) = thread.fpu.as_deref_mut()
+            {
+                fpu.save();
+            }
+            let next_thread = self.thread(next);
+            if let Some(fpu) = next_thread.fpu.as_deref() {
+                fpu.restore();
+            }
+            self.fpu_owner = Some(next);
+        }
+        let next_thread = self.thread(next);
+        if let Some(space) = &next_thread.space {
+            space.lock().activate();
+        }
+        if let Some(stack) = &next_thread.stack {
+            percpu::set_kernel_stack(stack.top());
+        }
+        let _ = prev;
+    }
+}
+
+/// Turns the running boot context into the idle thread. Called once, before any other thread.
+pub fn init() {
+    let idle = Box::new(Thread {
+        tid: 0,
+        pid: crate::process::KERNEL_PID,
+        state: ThreadState::Running,
+        priority: PRIORITY_LEVELS - 1,
+        user: false,
+        stack: None,
+        fpu: None,
+        space: None,
+        wake_at: 0,
+        slice_left: TIME_SLICE_TICKS,
+        switches_in: 0,
+    });
+    let mut scheduler = Scheduler {
+        threads: Vec::with_capacity(64),
+        free_tids: Vec::new(),
+        ready: core::array::from_fn(|_| VecDeque::with_capacity(64)),
+        current: 0,
+        idle: 0,
+        sleepers: Vec::new(),
+        dead: Vec::new(),
+        fpu_owner: None,
+    };
+    let tid = scheduler
+        .add(idle)
+        .unwrap_or_else(|_| unreachable!("the table is empty"));
+    scheduler.idle = tid;
+    scheduler.current = tid;
+    *SCHED.lock() = Some(scheduler);
+}
+
+fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    f(SCHED.lock().as_mut().expect("sched::init has run"))
+}
+
+/// Why a thread could not be created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnError {
+    NoMemory,
+    TooManyThreads,
+}
+
+fn new_thread(
+    pid: Pid,
+    user: bool,
+    space: Option<SharedSpace>,
+) -> Result<(Box<Thread>, KernelStack), SpawnError> {
+    let stack = KernelStack::new().ok_or(SpawnError::NoMemory)?;
+    let thread = Box::new(Thread {
+        tid: 0,
+        pid,
+        state: ThreadState::Ready,
+        priority: lux9_abi::syscall::DEFAULT_PRIORITY,
+        user,
+        stack: None,
+        fpu: user.then(|| Box::new(FpuState::initial())),
+        space,
+        wake_at: 0,
+        slice_left: TIME_SLICE_TICKS,
+        switches_in: 0,
+    });
+    Ok((thread, stack))
+}
+
+fn insert(
+    mut thread: Box<Thread>,
+    stack: KernelStack,
+    prepare: impl FnOnce(Tid, &KernelStack),
+) -> Result<Tid, SpawnError> {
+    interrupts::without_interrupts(|| {
+        with(|s| {
+            thread.stack = None;
+            let tid = s.add(thread).map_err(|_| SpawnError::TooManyThreads)?;
+            prepare(tid, &stack);
+            s.thread(tid).stack = Some(stack);
+            s.make_ready(tid);
+            Ok(tid)
+        })
+    })
+}
+
+/// Starts a ring-3 thread of process `pid` at `rip` with stack `rsp`; `args` (pointer, length)
+/// arrive in rdi and rsi.
+pub fn spawn_user(
+    pid: Pid,
+    space: SharedSpace,
+    rip: u64,
+    rsp: u64,
+    args: (u64, u64),
+) -> Result<Tid, SpawnError> {
+    let (thread, stack) = new_thread(pid, true, Some(space))?;
+    insert(thread, stack, |tid, stack| {
+        context::prepare_user_stack(tid, stack.bottom(), stack.top(), rip, rsp, args)
+    })
+}
+
+/// Starts a kernel thread running `entry(arg)`, in its own address space if `space` is given.
+pub fn spawn_kernel(
+    entry: extern "C" fn(u64),
+    arg: u64,
+    space: Option<SharedSpace>,
+) -> Result<Tid, SpawnError> {
+    let (thread, stack) = new_thread(crate::process::KERNEL_PID, false, space)?;
+    insert(thread, stack, |tid, stack| {
+        context::prepare_kernel_stack(tid, stack.bottom(), stack.top(), entry, arg)
+    })
+}
+
+/// Picks the next thread and switches to it. `requeue` puts the current thread back in its
+/// ready queue (a yield or preemption) instead of leaving it blocked or dead.
+/// Interrupts must be disabled.
+fn reschedule(requeue: bool) {
+    let switch = with(|s| {
+        let prev = s.current;
+        if requeue && prev != s.idle && s.thread(prev).state == ThreadState::Running {
+            s.make_ready(prev);
+        }
+        let next = s.pick_next();
+        if next == prev {
+            s.thread(prev).state = ThreadState::Running;
+            return None;
+        }
+        s.current = next;
+        s.hand_over(prev, next);
+        Some((prev, next))
+    });
+    if let Some((prev, next)) = switch {
+        context::switch(prev, next);
+        reap();
+    }
+}
+
+/// Frees the stacks and state of dead threads (never the running one).
+fn reap() {
+    let dead: Vec<Box<Thread>> = with(|s| {
+        if s.dead.is_empty() {
+            return Vec::new();
+        }
+        let current = s.current;
+        let mut freed = Vec::new();
+        let mut kept = Vec::new();
+        for tid in core::mem::take(&mut s.dead) {
+            if tid == current {
+                kept.push(tid);
+                continue;
+            }
+            context::forget(tid);
+            if s.fpu_owner == Some(tid) {
+                s.fpu_owner = None;
+            }
+            if let Some(thread) = s.threads[tid].take() {
+                freed.push(thread);
+            }
+            s.free_tids.push(tid);
+        }
+        s.dead = kept;
+        freed
+    });
+    drop(dead); // unmaps the stacks, drops address-space references
+}
+
+/// Gives the CPU to the next ready thread of the same or higher priority, if any.
+pub fn yield_now() {
+    interrupts::without_interrupts(|| reschedule(true));
+}
+
+/// Blocks the current thread until [`wake`]. The caller must have recorded, with interrupts
+/// disabled since, where the waker will find this thread's id: no wake-up can be lost in
+/// between because nothing else runs on this CPU until the switch.
+pub fn block_current() {
+    assert!(
+        !interrupts::are_enabled(),
+        "block_current needs interrupts disabled"
+    );
+    with(|s| {
+        let current = s.current;
+        s.thread(current).state = ThreadState::Blocked;
+    });
+    reschedule(false);
+}
+
+/// Makes a blocked thread ready. Does nothing if it is not blocked (already woken, or dead).
+pub fn wake(tid: Tid) {
+    interrupts::without_interrupts(|| {
+        with(|s| {
+            if s.threads
+                .get(tid)
+                .and_then(|t| t.as_deref())
+                .is_some_and(|t| t.state == ThreadState::Blocked)
+            {
+                s.sleepers.retain(|&t| t != tid);
+                s.make_ready(tid);
+            }
+        })
+    })
+}
+
+/// Sleeps until the timer reaches `tick`.
+pub fn sleep_until(tick: u64) {
+    interrupts::without_interrupts(|| {
+        let due = with(|s| {
+            if crate::time::ticks() >= tick {
+                return true;
+            }
+            let current = s.current;
+            s.thread(current).wake_at = tick;
+            let at = s
+                .sleepers
+                .partition_point(|&t| s.threads[t].as_deref().is_some_and(|t| t.wake_at <= tick));
+            s.sleepers.insert(at, current);
+            false
+        });
+        if !due {
+            block_current();
+        }
+    })
+}
+
+/// Called by the timer interrupt after its EOI: wakes sleepers and preempts when the current
+/// thread's slice is over or a higher-priority thread is ready.
+pub fn tick(now: u64) {
+    let preempt = match SCHED.lock().as_mut() {
+        None => false,
+        Some(s) => {
+            while let Some(&tid) = s.sleepers.first() {
+                if s.thread(tid).wake_at > now {
+                    break;
+                }
+                s.sleepers.remove(0);
+                if s.thread(tid).state == ThreadState::Blocked {
+                    s.make_ready(tid);
+                }
+            }
+            let current = s.current;
+            match s.highest_ready() {
+                None => false,
+                Some(_) if current == s.idle => true,
+                Some(level) => {
+                    let thread = s.thread(current);
+                    thread.slice_left = thread.slice_left.saturating_sub(1);
+                    level < thread.priority || (level == thread.priority && thread.slice_left == 0)
+                }
+            }
+        }
+    };
+    if preempt {
+        reschedule(true);
+    }
+}
+
+/// The idle loop: runs whatever becomes ready, halts otherwise. Never returns.
+pub fn idle_loop() -> ! {
+    loop {
+        interrupts::disable();
+        let ready = with(|s| s.highest_ready().is_some());
+        if ready {
+            reschedule(true);
+        }
+        // `sti; hlt` is atomic: a wake-up that arrives after the check still ends the halt.
+        crate::arch::cpu::wait_for_interrupt();
+    }
+}
+
+/// Ends the current thread. Its stack is freed after the next switch.
+pub fn exit_current() -> ! {
+    interrupts::disable();
+    with(|s| {
+        let current = s.current;
+        let thread = s.thread(current);
+        thread.state = ThreadState::Dead;
+        thread.space = None;
+        s.dead.push(current);
+    });
+    reschedule(false);
+    unreachable!("a dead thread was scheduled again")
+}
+
+/// Where a kernel thread's entry function returns to.
+pub fn exit_current_kernel_thread() -> ! {
+    exit_current()
+}
+
+/// The running thread.
+pub fn current() -> Tid {
+    with(|s| s.current)
+}
+
+/// The process of the running thread.
+pub fn current_pid() -> Pid {
+    with(|s| {
+        let current = s.current;
+        s.thread(current).pid
+    })
+}
+
+/// The running thread's address space, if it has one.
+pub fn current_space() -> Option<SharedSpace> {
+    with(|s| {
+        let current = s.current;
+        s.thread(current).space.clone()
+    })
+}
+
+/// Sets the running thread's priority (0 = highest).
+pub fn set_current_priority(level: usize) -> bool {
+    if level >= PRIORITY_LEVELS {
+        return false;
+    }
+    with(|s| {
+        let current = s.current;
+        s.thread(current).priority = level;
+    });
+    true
+}
+
+/// Context switches since boot.
+pub fn total_switches() -> u64 {
+    TOTAL_SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Switches into thread `tid` so far (0 for a thread that no longer exists).
+pub fn thread_switches(tid: Tid) -> u64 {
+    with(|s| {
+        s.threads
+            .get(tid)
+            .and_then(|t| t.as_deref())
+            .map_or(0, |t| t.switches_in)
+    })
+}
+
+/// Drops the address space of the running thread's process before that process's frames are
+/// freed, so CR3 never points at freed tables.
+pub fn leave_address_space() {
+    interrupts::without_interrupts(|| {
+        with(|s| {
+            let current = s.current;
+            s.thread(current).space = None;
+        });
+        address_space::activate_kernel();
+    })
+}

@@ -1,0 +1,229 @@
+//! System-call dispatch: decodes the number and arguments of a [`SyscallFrame`], runs the call
+//! and stores the error code and value. The numbers, error codes and argument layouts are those
+//! of `lux9_abi`; every pointer goes through [`UserSlice`] first.
+
+use alloc::string::String;
+
+use lux9_abi::syscall::{ANY_CHILD, Info, map_flags};
+use lux9_abi::{Error, ExitStatus, Syscall};
+
+use crate::arch::address_space::PageRights;
+use crate::arch::paging::{MapError, zero_frame};
+use crate::arch::syscall::SyscallFrame;
+use crate::memory::frames;
+use crate::process::{self, elf};
+use crate::uaccess::UserSlice;
+use crate::{sched, time};
+
+/// Longest write accepted by one `debug_write`.
+const DEBUG_WRITE_MAX: usize = 4096;
+/// Longest program name.
+const NAME_MAX: usize = lux9_abi::archive::NAME_LEN;
+/// Anonymous memory one process may have mapped.
+const MAX_ANON_PAGES: u64 = 64 * 1024;
+/// Anonymous mappings live in `[MAP_BASE, MAP_END)`, well below the stack.
+const MAP_END: u64 = 0x0000_7000_0000_0000;
+/// Longest sleep: one day.
+const SLEEP_MAX_MS: u64 = 24 * 3600 * 1000;
+
+type SysResult = Result<usize, Error>;
+
+pub fn dispatch(frame: &mut SyscallFrame) {
+    let number = frame.number();
+    // The null call is the measured floor: no decoding, no table.
+    if number == Syscall::Null as usize {
+        frame.set_result(0, 0);
+        return;
+    }
+    let args = frame.args();
+    let result = match Syscall::from_number(number) {
+        None => Err(Error::UnknownSyscall),
+        Some(call) => match call {
+            Syscall::Null => Ok(0),
+            Syscall::DebugWrite => debug_write(args[0], args[1]),
+            Syscall::Exit => process::exit_current(ExitStatus::Exited(args[0] as u32 as i32)),
+            Syscall::Spawn => spawn(args),
+            Syscall::Wait => wait(args[0], args[1]),
+            Syscall::GetPid => Ok(sched::current_pid()),
+            Syscall::Yield => {
+                sched::yield_now();
+                Ok(0)
+            }
+            Syscall::Sleep => sleep(args[0] as u64),
+            Syscall::Map => map(args[0], args[1], args[2]),
+            Syscall::Unmap => unmap(args[0], args[1]),
+            Syscall::Info => info(args[0], args[1]),
+            Syscall::SetPriority => {
+                if sched::set_current_priority(args[0]) {
+                    Ok(0)
+                } else {
+                    Err(Error::InvalidArgument)
+                }
+            }
+        },
+    };
+    match result {
+        Ok(value) => frame.set_result(0, value),
+        Err(error) => frame.set_result(error as usize, 0),
+    }
+}
+
+fn debug_write(ptr: usize, len: usize) -> SysResult {
+    let len = len.min(DEBUG_WRITE_MAX);
+    let bytes = UserSlice::new(ptr, len)?.read_to_vec()?;
+    crate::print!("{}", String::from_utf8_lossy(&bytes));
+    Ok(len)
+}
+
+fn read_string(ptr: usize, len: usize, max: usize) -> Result<String, Error> {
+    let bytes = UserSlice::with_limit(ptr, len, max)?.read_to_vec()?;
+    String::from_utf8(bytes).map_err(|_| Error::InvalidArgument)
+}
+
+fn spawn(args: [usize; 6]) -> SysResult {
+    let name = read_string(args[0], args[1], NAME_MAX)?;
+    let arguments = read_string(args[2], args[3], elf::MAX_ARGS)?;
+    process::spawn(sched::current_pid(), &name, &arguments)
+}
+
+fn wait(pid: usize, status_ptr: usize) -> SysResult {
+    let status_slot = if status_ptr == 0 {
+        None
+    } else {
+        Some(UserSlice::new(status_ptr, 8)?)
+    };
+    // Probe the slot first: a bad pointer must not cost the caller its child's status.
+    if let Some(slot) = status_slot {
+        slot.write_from(&0u64.to_le_bytes())?;
+    }
+    let wanted = if pid == ANY_CHILD { None } else { Some(pid) };
+    let (child, status) = process::wait(sched::current_pid(), wanted)?;
+    if let Some(slot) = status_slot {
+        slot.write_from(&status.to_word().to_le_bytes())?;
+    }
+    Ok(child)
+}
+
+fn sleep(ms: u64) -> SysResult {
+    let ms = ms.min(SLEEP_MAX_MS);
+    let ticks = (ms * time::HZ).div_ceil(1000);
+    sched::sleep_until(time::ticks() + ticks + 1);
+    Ok(0)
+}
+
+fn page_range(addr: usize, len: usize) -> Result<(u64, u64), Error> {
+    if len == 0 || !(addr as u64).is_multiple_of(4096) {
+        return Err(Error::InvalidArgument);
+    }
+    let len = (len as u64)
+        .checked_next_multiple_of(4096)
+        .ok_or(Error::InvalidArgument)?;
+    let end = (addr as u64)
+        .checked_add(len)
+        .ok_or(Error::InvalidArgument)?;
+    Ok((addr as u64, end))
+}
+
+fn map(addr: usize, len: usize, flags: usize) -> SysResult {
+    if flags & !map_flags::ALL != 0 {
+        return Err(Error::InvalidArgument);
+    }
+    let write = flags & map_flags::WRITE != 0;
+    let execute = flags & map_flags::EXECUTE != 0;
+    if write && execute {
+        return Err(Error::InvalidArgument); // W^X
+    }
+    let pages = (len as u64).div_ceil(4096);
+    if len == 0 || pages > MAX_ANON_PAGES {
+        return Err(Error::InvalidArgument);
+    }
+    let space = sched::current_space().ok_or(Error::InvalidArgument)?;
+    let start = process::with_current(|p| -> Result<u64, Error> {
+        if p.mapped_pages + pages > MAX_ANON_PAGES {
+            return Err(Error::NoMemory);
+        }
+        if addr == 0 {
+            let start = p.next_map;
+            // One unmapped guard page between automatic mappings.
+            p.next_map = start + (pages + 1) * 4096;
+            if p.next_map > MAP_END {
+                return Err(Error::NoMemory);
+            }
+            Ok(start)
+        } else {
+            Ok(addr as u64)
+        }
+    })
+    .ok_or(Error::InvalidArgument)??;
+    let (start, end) = page_range(start as usize, len)?;
+    if start < process::MAP_BASE || end > MAP_END {
+        return Err(Error::InvalidArgument);
+    }
+    if (start..end)
+        .step_by(4096)
+        .any(|page| space.lock().translate(page).is_some())
+    {
+        return Err(Error::InvalidArgument);
+    }
+    let rights = PageRights {
+        write,
+        execute,
+        user: true,
+    };
+    for page in (start..end).step_by(4096) {
+        let mapped = frames::alloc().ok_or(Error::NoMemory).and_then(|phys| {
+            zero_frame(phys);
+            space.lock().map(page, phys, rights).map_err(|error| {
+                frames::free(phys);
+                match error {
+                    MapError::OutOfMemory => Error::NoMemory,
+                    _ => Error::InvalidArgument,
+                }
+            })
+        });
+        if let Err(error) = mapped {
+            for undo in (start..page).step_by(4096) {
+                if let Ok(phys) = space.lock().unmap(undo) {
+                    frames::free(phys);
+                }
+            }
+            return Err(error);
+        }
+    }
+    process::with_current(|p| p.mapped_pages += pages);
+    Ok(start as usize)
+}
+
+fn unmap(addr: usize, len: usize) -> SysResult {
+    let (start, end) = page_range(addr, len)?;
+    if end > lux9_abi::syscall::USER_END {
+        return Err(Error::InvalidArgument);
+    }
+    let space = sched::current_space().ok_or(Error::InvalidArgument)?;
+    let mut anon_pages = 0;
+    for page in (start..end).step_by(4096) {
+        if let Ok(phys) = space.lock().unmap(page) {
+            frames::free(phys);
+            if (process::MAP_BASE..MAP_END).contains(&page) {
+                anon_pages += 1;
+            }
+        }
+    }
+    process::with_current(|p| p.mapped_pages = p.mapped_pages.saturating_sub(anon_pages));
+    Ok(0)
+}
+
+fn info(what: usize, arg: usize) -> SysResult {
+    let value = match Info::from_number(what).ok_or(Error::InvalidArgument)? {
+        Info::FreeFrames => frames::free_count(),
+        Info::TotalSwitches => sched::total_switches(),
+        Info::ProcessSwitches => {
+            let pid = if arg == 0 { sched::current_pid() } else { arg };
+            process::switches(pid).ok_or(Error::NotFound)?
+        }
+        Info::Ticks => time::ticks(),
+        Info::Processes => process::count() as u64,
+        Info::TscPerMs => time::tsc_per_ms(),
+    };
+    Ok(value as usize)
+}

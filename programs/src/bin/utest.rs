@@ -1,0 +1,355 @@
+//! utest: the in-QEMU tests of processes, system calls and scheduling, run from ring 3.
+//!
+//! Prints `ktest: case <name> ... ok` or `... FAILED: <why>` per case (the format the host
+//! harness reads), then `ktest: result N passed, M failed`, and exits with the failure count.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use lux9_rt::abi::syscall::{Info, USER_END, map_flags};
+use lux9_rt::abi::{Error, ExitStatus, Syscall};
+use lux9_rt::{println, sys};
+
+lux9_rt::entry!(run);
+
+type CaseResult = Result<(), String>;
+type Case = (&'static str, fn() -> CaseResult);
+
+macro_rules! ensure {
+    ($cond:expr, $($why:tt)+) => {
+        if !$cond {
+            return Err(format!($($why)+));
+        }
+    };
+}
+
+fn spawn_wait(name: &str, args: &str) -> Result<ExitStatus, String> {
+    let pid = sys::spawn(name, args).map_err(|e| format!("spawn {name} {args}: {e}"))?;
+    sys::wait(pid).map_err(|e| format!("wait for {name}: {e}"))
+}
+
+fn ms_to_tsc(ms: u64) -> u64 {
+    ms * sys::info(Info::TscPerMs, 0).unwrap_or(1_000_000).max(1)
+}
+
+fn user_cannot_touch_kernel_memory() -> CaseResult {
+    for (mode, vector) in [("kernel-read", 14), ("kernel-write", 14)] {
+        let status = spawn_wait("fault", mode)?;
+        ensure!(
+            status == ExitStatus::Killed { vector },
+            "fault {mode}: {status:?}, expected a kill by #PF"
+        );
+    }
+    // This process is still running, so only the faulting one died.
+    Ok(())
+}
+
+fn faults_kill_only_the_faulting_process() -> CaseResult {
+    let cases = [
+        ("null", 14u8),
+        ("write-code", 14),
+        ("execute-stack", 14),
+        ("privileged", 13),
+        ("invalid-opcode", 6),
+        ("divide", 0),
+    ];
+    for (mode, vector) in cases {
+        let status = spawn_wait("fault", mode)?;
+        ensure!(
+            status == ExitStatus::Killed { vector },
+            "fault {mode}: {status:?}, expected vector {vector}"
+        );
+    }
+    ensure!(
+        spawn_wait("true", "")?.success(),
+        "a new process after the faults failed"
+    );
+    Ok(())
+}
+
+fn bad_pointers_return_errors() -> CaseResult {
+    let image_end = sys::map(0, 4096, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
+    sys::unmap(image_end, 4096).map_err(|e| format!("unmap: {e}"))?;
+    // Two pages, the second unmapped: a range running off the end of the first.
+    let pair = sys::map(0, 8192, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
+    sys::unmap(pair + 4096, 4096).map_err(|e| format!("unmap: {e}"))?;
+    let cases: [(&str, usize, usize); 7] = [
+        ("null", 0, 8),
+        ("kernel half", 0xffff_ffff_8010_9000, 8),
+        ("direct map", 0xffff_8000_0010_0000, 8),
+        ("unmapped", image_end, 8),
+        (
+            "straddling the top of the user half",
+            USER_END as usize - 4,
+            8,
+        ),
+        ("wrapping around", usize::MAX - 3, 8),
+        ("running into an unmapped page", pair + 4092, 8),
+    ];
+    for (what, ptr, len) in cases {
+        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [ptr, len, 0, 0, 0, 0]);
+        ensure!(
+            code == Error::BadAddress as usize,
+            "debug_write {what}: error {code}, expected BadAddress"
+        );
+    }
+    sys::unmap(pair, 4096).map_err(|e| format!("unmap: {e}"))?;
+    let (code, _) = sys::raw(
+        Syscall::Spawn as usize,
+        [0xffff_ffff_8000_0000, 4, 0, 0, 0, 0],
+    );
+    ensure!(
+        code == Error::BadAddress as usize,
+        "spawn with a kernel pointer: error {code}"
+    );
+    let (code, _) = sys::raw(
+        Syscall::Spawn as usize,
+        ["true".as_ptr() as usize, 4, 0, 5, 0, 0],
+    );
+    ensure!(
+        code == Error::BadAddress as usize,
+        "spawn with null args: error {code}"
+    );
+    let pid = sys::spawn("true", "").map_err(|e| format!("spawn: {e}"))?;
+    let (code, _) = sys::raw(
+        Syscall::Wait as usize,
+        [pid, 0xffff_8000_0000_0000, 0, 0, 0, 0],
+    );
+    ensure!(
+        code == Error::BadAddress as usize,
+        "wait with a kernel status pointer: error {code}"
+    );
+    ensure!(
+        sys::wait(pid)
+            .map_err(|e| format!("wait after refused wait: {e}"))?
+            .success(),
+        "child status lost"
+    );
+    let (code, _) = sys::raw(999, [0; 6]);
+    ensure!(
+        code == Error::UnknownSyscall as usize,
+        "syscall 999: error {code}"
+    );
+    ensure!(
+        sys::map(0, 0, map_flags::WRITE) == Err(Error::InvalidArgument),
+        "map of 0 bytes"
+    );
+    ensure!(
+        sys::map(0x1000_0000_0123, 4096, 0) == Err(Error::InvalidArgument),
+        "unaligned map"
+    );
+    ensure!(
+        sys::map(0, 4096, map_flags::WRITE | map_flags::EXECUTE) == Err(Error::InvalidArgument),
+        "W+X map"
+    );
+    ensure!(
+        sys::map(0, 4096, 1 << 9) == Err(Error::InvalidArgument),
+        "unknown map flag"
+    );
+    ensure!(
+        sys::map(0xffff_8000_0000_0000, 4096, 0) == Err(Error::InvalidArgument),
+        "map in the kernel half"
+    );
+    ensure!(
+        sys::info(Info::ProcessSwitches, 999_999) == Err(Error::NotFound),
+        "info on a missing pid"
+    );
+    ensure!(
+        sys::set_priority(9) == Err(Error::InvalidArgument),
+        "priority 9"
+    );
+    ensure!(
+        sys::spawn("no-such-program", "") == Err(Error::NotFound),
+        "unknown program"
+    );
+    ensure!(
+        sys::wait(999_999) == Err(Error::NoChild),
+        "wait for a stranger"
+    );
+    Ok(())
+}
+
+fn random_syscalls_leave_the_kernel_running() -> CaseResult {
+    let status = spawn_wait("fuzz", "100000 12345")?;
+    ensure!(status.success(), "the fuzzer ended with {status:?}");
+    ensure!(
+        spawn_wait("hello", "after the fuzzer")?.success(),
+        "the system did not survive the fuzzer"
+    );
+    Ok(())
+}
+
+fn spinning_process_does_not_starve_another() -> CaseResult {
+    let spinner = sys::spawn("spin", "400").map_err(|e| format!("spawn spin: {e}"))?;
+    sys::yield_now(); // let it start spinning
+    let end = sys::rdtsc() + ms_to_tsc(100);
+    let mut last = sys::rdtsc();
+    let mut longest_gap = 0;
+    let mut iterations = 0u64;
+    while last < end {
+        let now = sys::rdtsc();
+        longest_gap = longest_gap.max(now - last);
+        last = now;
+        iterations += 1;
+    }
+    let spinner_switches =
+        sys::info(Info::ProcessSwitches, spinner).map_err(|e| format!("info: {e}"))?;
+    let status = sys::wait(spinner).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "spinner ended with {status:?}");
+    ensure!(
+        iterations > 1000,
+        "only {iterations} iterations in 100 ms beside a spinner"
+    );
+    ensure!(
+        spinner_switches >= 3,
+        "the spinner ran only {spinner_switches} times while we ran"
+    );
+    let gap_ms = longest_gap / ms_to_tsc(1).max(1);
+    ensure!(
+        gap_ms < 100,
+        "longest pause {gap_ms} ms: the spinner held the CPU"
+    );
+    Ok(())
+}
+
+fn higher_priority_is_not_preempted_by_lower() -> CaseResult {
+    sys::set_priority(1).map_err(|e| format!("set_priority: {e}"))?;
+    let spinner = sys::spawn("spin", "50 3").map_err(|e| format!("spawn spin: {e}"))?;
+    let before = sys::info(Info::ProcessSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    let end = sys::rdtsc() + ms_to_tsc(30);
+    while sys::rdtsc() < end {}
+    let after = sys::info(Info::ProcessSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    sys::set_priority(2).map_err(|e| format!("set_priority: {e}"))?;
+    let status = sys::wait(spinner).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "spinner: {status:?}");
+    ensure!(
+        after == before,
+        "a priority-3 spinner preempted a priority-1 process {} times",
+        after - before
+    );
+    Ok(())
+}
+
+fn fpu_state_survives_switches() -> CaseResult {
+    let pids: Vec<usize> = (1..=3)
+        .map(|seed| sys::spawn("fpu", &format!("{seed}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("spawn fpu: {e}"))?;
+    for pid in pids {
+        let status = sys::wait(pid).map_err(|e| format!("wait: {e}"))?;
+        ensure!(status.success(), "fpu process {pid} ended with {status:?}");
+    }
+    Ok(())
+}
+
+fn sleep_sleeps() -> CaseResult {
+    let start = sys::rdtsc();
+    let ticks = sys::info(Info::Ticks, 0).map_err(|e| format!("info: {e}"))?;
+    sys::sleep_ms(30);
+    let slept = (sys::rdtsc() - start) / ms_to_tsc(1).max(1);
+    let tick_delta = sys::info(Info::Ticks, 0).map_err(|e| format!("info: {e}"))? - ticks;
+    ensure!(
+        slept >= 29 && tick_delta >= 30,
+        "slept {slept} ms, {tick_delta} ticks, for 30 ms"
+    );
+    Ok(())
+}
+
+fn memory_maps_and_unmaps() -> CaseResult {
+    let len = 3 * 4096 + 100;
+    let addr = sys::map(0, len, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
+    ensure!(addr % 4096 == 0, "map returned unaligned {addr:#x}");
+    let probe = [addr, addr + 4096 * 3 + 99];
+    for &at in &probe {
+        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [at, 0, 0, 0, 0, 0]);
+        ensure!(code == 0, "empty write at mapped {at:#x}: {code}");
+    }
+    sys::unmap(addr, len).map_err(|e| format!("unmap: {e}"))?;
+    let (code, _) = sys::raw(Syscall::DebugWrite as usize, [addr, 1, 0, 0, 0, 0]);
+    ensure!(
+        code == Error::BadAddress as usize,
+        "read of unmapped memory: {code}"
+    );
+    let fixed = sys::map(addr, 4096, map_flags::WRITE).map_err(|e| format!("fixed map: {e}"))?;
+    ensure!(fixed == addr, "fixed map at {addr:#x} returned {fixed:#x}");
+    ensure!(
+        sys::map(addr, 4096, map_flags::WRITE) == Err(Error::InvalidArgument),
+        "double map accepted"
+    );
+    sys::unmap(addr, 4096).map_err(|e| format!("unmap: {e}"))?;
+    // The heap grows through map: 4 MiB in one vector, filled and checked.
+    let big: Vec<u64> = (0..512 * 1024).collect();
+    ensure!(
+        big.iter().enumerate().all(|(i, &v)| v == i as u64),
+        "heap contents"
+    );
+    Ok(())
+}
+
+fn switches_are_counted() -> CaseResult {
+    let total = sys::info(Info::TotalSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    let mine = sys::info(Info::ProcessSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    ensure!(spawn_wait("true", "")?.success(), "true failed");
+    let total_after = sys::info(Info::TotalSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    let mine_after = sys::info(Info::ProcessSwitches, 0).map_err(|e| format!("info: {e}"))?;
+    ensure!(
+        total_after >= total + 2,
+        "waiting for a child took {} switches",
+        total_after - total
+    );
+    ensure!(
+        mine_after > mine,
+        "this process was not counted switching back in"
+    );
+    Ok(())
+}
+
+fn run(_args: &str) -> i32 {
+    let cases: [Case; 10] = [
+        (
+            "user_cannot_touch_kernel_memory",
+            user_cannot_touch_kernel_memory,
+        ),
+        (
+            "faults_kill_only_the_faulting_process",
+            faults_kill_only_the_faulting_process,
+        ),
+        ("bad_pointers_return_errors", bad_pointers_return_errors),
+        ("memory_maps_and_unmaps", memory_maps_and_unmaps),
+        ("sleep_sleeps", sleep_sleeps),
+        ("switches_are_counted", switches_are_counted),
+        (
+            "spinning_process_does_not_starve_another",
+            spinning_process_does_not_starve_another,
+        ),
+        (
+            "higher_priority_is_not_preempted_by_lower",
+            higher_priority_is_not_preempted_by_lower,
+        ),
+        ("fpu_state_survives_switches", fpu_state_survives_switches),
+        (
+            "random_syscalls_100000_leave_the_kernel_running",
+            random_syscalls_leave_the_kernel_running,
+        ),
+    ];
+    let mut failed = 0;
+    for (name, case) in cases {
+        match case() {
+            Ok(()) => println!("ktest: case {name} ... ok"),
+            Err(why) => {
+                failed += 1;
+                println!("ktest: case {name} ... FAILED: {why}");
+            }
+        }
+    }
+    println!(
+        "ktest: result {} passed, {} failed",
+        cases.len() - failed,
+        failed
+    );
+    failed as i32
+}

@@ -1,0 +1,112 @@
+//! The runtime's unsafe code: the `syscall` instruction, reading the entry arguments, the heap
+//! and the panic handler.
+
+use core::arch::asm;
+
+/// Issues system call `number` with up to six arguments; returns (`rax`, `rdx`).
+#[inline(always)]
+pub fn syscall(number: usize, args: [usize; 6]) -> (usize, usize) {
+    let error: usize;
+    let value: usize;
+    // SAFETY: the Lux9 syscall ABI clobbers only rcx and r11 (by the instruction) and returns in
+    // rax and rdx; the kernel validates every pointer argument before use, so a bad argument
+    // is an error code, never memory unsafety in this process beyond what the call promises.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => error,
+            in("rdi") args[0],
+            in("rsi") args[1],
+            inlateout("rdx") args[2] => value,
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (error, value)
+}
+
+pub fn entry_args(ptr: *const u8, len: usize) -> &'static str {
+    if ptr.is_null() || len == 0 {
+        return "";
+    }
+    // SAFETY: the kernel copies the argument string onto the top of the new stack, which is
+    // never unmapped while the process lives, and passes its address and length here.
+    let bytes = unsafe { core::slice::from_raw_parts(ptr, len) };
+    core::str::from_utf8(bytes).unwrap_or("")
+}
+
+#[cfg(target_os = "none")]
+mod heap {
+    use core::alloc::Layout;
+    use core::ptr::NonNull;
+
+    use talc::base::Talc;
+    use talc::base::binning::Binning;
+    use talc::source::Source;
+
+    use crate::sys;
+
+    /// Grows the heap with anonymous mappings placed right after each other.
+    #[derive(Debug)]
+    pub struct MapSource {
+        end: Option<NonNull<u8>>,
+    }
+
+    // SAFETY: the pointer is only used under talc's lock.
+    unsafe impl Send for MapSource {}
+
+    const GROW_MIN: usize = 256 * 1024;
+
+    // SAFETY: acquire only touches talc through its argument and makes system calls.
+    unsafe impl Source for MapSource {
+        fn acquire<B: Binning>(talc: &mut Talc<Self, B>, layout: Layout) -> Result<(), ()> {
+            let grow = (layout.size() + layout.align() + 64 * 1024)
+                .max(GROW_MIN)
+                .next_multiple_of(4096);
+            match talc.source.end {
+                None => {
+                    let base =
+                        sys::map(0, grow, lux9_abi::syscall::map_flags::WRITE).map_err(|_| ())?;
+                    // SAFETY: the kernel just mapped `grow` zeroed, writable bytes at `base`
+                    // for this process; nothing else uses them.
+                    let end = unsafe { talc.claim(base as *mut u8, grow) }.ok_or(())?;
+                    talc.source.end = Some(end);
+                }
+                Some(end) => {
+                    // Map right after the current end, where the heap can extend in place.
+                    let at = (end.as_ptr() as usize).next_multiple_of(4096);
+                    let mapped =
+                        sys::map(at, grow, lux9_abi::syscall::map_flags::WRITE).map_err(|_| ())?;
+                    if mapped != at {
+                        return Err(());
+                    }
+                    // SAFETY: the new pages continue the heap and were just mapped for it.
+                    let new_end = unsafe { talc.extend(end, (at + grow) as *mut u8) };
+                    talc.source.end = Some(new_end);
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[global_allocator]
+    static ALLOCATOR: talc::TalcLock<spin::Mutex<()>, MapSource> =
+        talc::TalcLock::new(MapSource { end: None });
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    crate::eprintln!("panic: {}", info);
+    crate::sys::exit(crate::PANIC_EXIT_CODE)
+}
+
+#[inline(always)]
+pub fn rdtsc() -> u64 {
+    // SAFETY: RDTSC is allowed in ring 3 (Lux9 never sets CR4.TSD) and has no side effects.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}

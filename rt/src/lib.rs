@@ -1,0 +1,63 @@
+//! The Lux9 user runtime: what every ring-3 program links.
+//!
+//! - [`entry!`] defines the program's entry point (`_start`), which receives the argument
+//!   string the parent passed to `spawn`, runs the program's function and exits with its code;
+//! - a panic handler that prints the message and exits with status 101;
+//! - a heap (talc) that grows with `map` system calls;
+//! - typed wrappers for every system call ([`sys`]) and `print!`/`println!`.
+//!
+//! On the host (any target but `x86_64-unknown-none`) the crate compiles so that `cargo check`
+//! sees the programs, but `entry!` produces a `main` that only explains where they run.
+#![no_std]
+#![deny(unsafe_code)]
+
+#[allow(
+    unsafe_code,
+    reason = "the runtime's unsafe fence: syscall instructions and the heap"
+)]
+mod arch;
+#[allow(
+    unsafe_code,
+    reason = "deliberate faults and register access for kernel tests"
+)]
+pub mod deliberate;
+pub mod io;
+pub mod sys;
+
+pub use lux9_abi as abi;
+
+/// Exit status of a program that panicked.
+pub const PANIC_EXIT_CODE: i32 = 101;
+
+/// Runs the program's `run(args) -> i32` and exits with its result.
+pub fn start(main: fn(&str) -> i32, args: &'static str) -> ! {
+    let code = main(args);
+    sys::exit(code)
+}
+
+/// Defines the entry point of a Lux9 program: `lux9_rt::entry!(run);` with
+/// `fn run(args: &str) -> i32`. (Not `main`: on the host the macro defines `main` itself.)
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        #[cfg(target_os = "none")]
+        #[unsafe(no_mangle)]
+        pub extern "C" fn _start(args: *const u8, len: usize) -> ! {
+            $crate::start($main, $crate::args_from_entry(args, len))
+        }
+
+        #[cfg(not(target_os = "none"))]
+        fn main() {
+            let _ = $main;
+            ::std::eprintln!(
+                "this is a Lux9 program; it runs inside Lux9 (cargo xtask run), not on the host"
+            );
+            ::std::process::exit(2);
+        }
+    };
+}
+
+/// The argument string the kernel placed on the new stack (entry registers `rdi`, `rsi`).
+pub fn args_from_entry(ptr: *const u8, len: usize) -> &'static str {
+    arch::entry_args(ptr, len)
+}

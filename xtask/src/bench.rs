@@ -1,0 +1,111 @@
+//! `cargo xtask bench`: boots the kernel with `test=bench` under QEMU with
+//! `-icount shift=0,align=off -cpu max`, where the TSC counts guest instructions, and prints the
+//! `BENCH` lines the `bench` program writes (see ../shared/BENCHMARKS.md for the unit).
+
+use std::time::Duration;
+
+use lux9_tests::qemu::{self, EXIT_SUCCESS, Machine, QemuConfig};
+
+use crate::build::{self, Profile, target_dir};
+use crate::{Options, tools};
+
+/// Linux 6.1 in the same emulator, from BENCHMARKS.md, for the side-by-side table.
+const LINUX_TICKS: [(&str, u64); 2] = [("null_syscall", 337), ("yield_pair", 890)];
+
+/// One `BENCH name=... ops=... ticks_per_op=... switches_per_op=...` line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BenchLine {
+    pub name: String,
+    pub ops: u64,
+    pub ticks_per_op: u64,
+    pub switches_per_op: String,
+}
+
+pub fn parse_bench_line(line: &str) -> Option<BenchLine> {
+    let rest = line.trim().strip_prefix("BENCH ")?;
+    let field = |key: &str| {
+        rest.split_whitespace()
+            .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_string)
+    };
+    Some(BenchLine {
+        name: field("name")?,
+        ops: field("ops")?.parse().ok()?,
+        ticks_per_op: field("ticks_per_op")?.parse().ok()?,
+        switches_per_op: field("switches_per_op")?,
+    })
+}
+
+pub fn bench_command(args: &[String]) -> Result<(), String> {
+    let options = Options::parse(args, &["--verbose"], &[])?;
+    tools::ensure(&[tools::FOR_ISO, tools::FOR_RUN])?;
+    let kernel = build::build_kernel(Profile::Release)?;
+    let iso = target_dir().join("lux9-bench.iso");
+    build::make_iso(
+        &kernel,
+        &["test=bench".into(), "log=warn".into()],
+        Vec::new(),
+        &iso,
+    )?;
+    let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
+    config.cpu = "max".into();
+    config.extra = vec!["-icount".into(), "shift=0,align=off".into()];
+    eprintln!(
+        "xtask: benchmarking under QEMU -icount shift=0,align=off -cpu max (ticks = guest instructions)"
+    );
+    let run = qemu::run(
+        config.command(),
+        Duration::from_secs(600),
+        None,
+        options.flag("--verbose"),
+    )
+    .map_err(|e| format!("cannot start QEMU: {e}"))?;
+    let lines: Vec<BenchLine> = run.output.lines().filter_map(parse_bench_line).collect();
+    for line in &lines {
+        println!(
+            "BENCH name={} ops={} ticks_per_op={} switches_per_op={}",
+            line.name, line.ops, line.ticks_per_op, line.switches_per_op
+        );
+    }
+    if run.timed_out || run.status != Some(EXIT_SUCCESS) || lines.is_empty() {
+        return Err(format!(
+            "the benchmark run failed (exit status {:?}, timed out: {}); last output:\n{}",
+            run.status,
+            run.timed_out,
+            run.tail(20)
+        ));
+    }
+    eprintln!(
+        "\n{:<24} {:>12} {:>14} {:>12}",
+        "benchmark", "Lux9 ticks", "Linux ticks", "switches/op"
+    );
+    for line in &lines {
+        let linux = LINUX_TICKS
+            .iter()
+            .find(|(name, _)| *name == line.name)
+            .map_or("-".to_string(), |(_, t)| t.to_string());
+        eprintln!(
+            "{:<24} {:>12} {:>14} {:>12}",
+            line.name, line.ticks_per_op, linux, line.switches_per_op
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bench_lines() {
+        let line = parse_bench_line(
+            "BENCH name=null_syscall ops=20000 ticks_per_op=97 switches_per_op=0.00",
+        )
+        .unwrap();
+        assert_eq!(line.name, "null_syscall");
+        assert_eq!((line.ops, line.ticks_per_op), (20000, 97));
+        assert_eq!(line.switches_per_op, "0.00");
+        assert_eq!(parse_bench_line("BENCH name=x ops=1"), None);
+        assert_eq!(parse_bench_line("hello"), None);
+    }
+}
