@@ -2,7 +2,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::arch::{cpu, interrupts, lapic};
+use crate::arch::{interrupts, lapic};
 
 /// Timer interrupts per second.
 pub const HZ: u64 = 1000;
@@ -54,15 +54,13 @@ pub fn tsc_per_ms() -> u64 {
     TSC_PER_MS.load(Ordering::Relaxed)
 }
 
-/// Sleeps at least `ms` milliseconds, halting between ticks. Interrupts must be enabled.
+/// Sleeps at least `ms` milliseconds: the calling thread blocks and others run meanwhile.
+/// Interrupts must be enabled.
 pub fn sleep_ms(ms: u64) {
     assert!(
         x86_64::instructions::interrupts::are_enabled(),
         "sleep_ms with interrupts disabled would never wake"
     );
     // One extra tick: the current tick may be about to end.
-    let target = ticks() + (ms * HZ).div_ceil(1000) + 1;
-    while ticks() < target {
-        cpu::wait_for_interrupt();
-    }
+    crate::sched::sleep_until(ticks() + (ms * HZ).div_ceil(1000) + 1);
 }
