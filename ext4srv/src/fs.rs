@@ -295,9 +295,14 @@ impl Volume {
             if meta.is_symlink() {
                 // Listings agree with walks: a symlink shows as what it points to,
                 // and as itself (a file of the target's length) if that fails.
-                if let Ok(target) = self.walk(node, name) {
-                    out.push(stat::dir(name, target.qid_path(), target.metadata()));
-                    continue;
+                // A damaged image fails the listing rather than show the link.
+                match self.walk(node, name) {
+                    Ok(target) => {
+                        out.push(stat::dir(name, target.qid_path(), target.metadata()));
+                        continue;
+                    }
+                    Err(e) if !crate::walk::unresolvable_link(&e) => return Err(e),
+                    Err(_) => {}
                 }
             }
             let ino = self.inode_of(node, bytes)?;

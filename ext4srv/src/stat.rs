@@ -50,12 +50,8 @@ pub fn error(e: Ext4Error) -> ServerError {
         Ext4Error::IsASpecialFile => {
             ServerError::Other("cannot read a device, fifo or socket".into())
         }
-        Ext4Error::TooManySymlinks => {
-            ServerError::Other("too many levels of symbolic links".into())
-        }
-        Ext4Error::PathTooLong => {
-            ServerError::Other("file name too long (paths are resolved up to 4096 bytes)".into())
-        }
+        Ext4Error::TooManySymlinks => ServerError::Other(crate::walk::TOO_MANY_LINKS.into()),
+        Ext4Error::PathTooLong => ServerError::Other(crate::walk::PATH_TOO_LONG.into()),
         Ext4Error::Encrypted => ServerError::Other("file is encrypted".into()),
         Ext4Error::Io(e) => ServerError::Other(format!("i/o error: {e}")),
         Ext4Error::Corrupt(c) => ServerError::Other(format!("corrupt file system: {c}")),

@@ -24,6 +24,29 @@ pub const MAX_STEPS: u32 = 4096;
 /// The longest symlink target followed (PATH_MAX - 1).
 const MAX_TARGET: u64 = 4095;
 
+/// Rerror texts of a symlink that leads nowhere (as opposed to an image that
+/// cannot be read).
+pub(crate) const TOO_MANY_LINKS: &str = "too many levels of symbolic links";
+pub(crate) const NAME_TOO_LONG: &str = "file name too long";
+pub(crate) const PATH_TOO_LONG: &str = "path too long to resolve (the limit is 4096 bytes)";
+pub(crate) const TARGET_TOO_LONG: &str = "symbolic link target too long";
+
+/// Whether `e` says that a symlink cannot be followed (dangling, a loop, a
+/// path through a file, too long) rather than that the image is damaged.
+pub(crate) fn unresolvable_link(e: &ServerError) -> bool {
+    match e {
+        ServerError::NotFound | ServerError::NotDirectory | ServerError::BadName => true,
+        ServerError::Other(text) => [
+            TOO_MANY_LINKS,
+            NAME_TOO_LONG,
+            PATH_TOO_LONG,
+            TARGET_TOO_LONG,
+        ]
+        .contains(&text.as_str()),
+        _ => false,
+    }
+}
+
 struct Budget {
     symlinks: u32,
     steps: u32,
@@ -42,7 +65,7 @@ impl Volume {
     /// The path of `name` in `dir`.
     pub(crate) fn child_path(&self, dir: &Node, name: &[u8]) -> Result<PathBuf, ServerError> {
         if name.len() > 255 {
-            return Err(ServerError::Other("file name too long".into()));
+            return Err(ServerError::Other(NAME_TOO_LONG.into()));
         }
         let base: &[u8] = dir.path().as_ref();
         let mut path = Vec::with_capacity(base.len() + 1 + name.len());
@@ -79,7 +102,7 @@ impl Volume {
     fn step(&self, dir: &Node, name: &[u8], budget: &mut Budget) -> Result<Node, ServerError> {
         budget.steps += 1;
         if budget.steps > MAX_STEPS {
-            return Err(ServerError::Other("path too long to resolve".into()));
+            return Err(ServerError::Other(PATH_TOO_LONG.into()));
         }
         match name {
             b"" | b"." => return Ok(dir.clone()),
@@ -108,10 +131,7 @@ impl Volume {
             ));
         }
         if meta.len() == 0 || meta.len() > MAX_TARGET {
-            return Err(ServerError::Other(format!(
-                "symbolic link target of {} bytes is not followed",
-                meta.len()
-            )));
+            return Err(ServerError::Other(TARGET_TOO_LONG.into()));
         }
         let target = self.ext4.read_link(&path).map_err(stat::error)?;
         let bytes: &[u8] = target.as_ref();
