@@ -9,7 +9,9 @@
 //! of two segments: a page enters *probation* on a miss and moves to the
 //! *protected* segment (at most 3/4 of the pages) when it is read again. A
 //! long file read streams through probation only, so it cannot flush the
-//! metadata that was used twice.
+//! metadata that was used twice; and a request that misses entirely and
+//! starts where the previous one ended (ext4-view reading a file's blocks in
+//! order) is read straight into the caller's buffer without being cached.
 
 use super::{BlockDevice, DeviceError, check_range};
 use alloc::boxed::Box;
@@ -37,6 +39,8 @@ pub struct CacheStats {
     pub device_reads: u64,
     /// Bytes read from the device.
     pub device_bytes: u64,
+    /// Requests recognised as part of a sequential stream and not cached.
+    pub streamed: u64,
 }
 
 struct Slot {
@@ -69,6 +73,8 @@ pub struct BlockCache {
     lists: [List; 2],
     scratch: Vec<u8>,
     stats: CacheStats,
+    /// Where the last request that missed every page ended.
+    stream_end: u64,
 }
 
 impl BlockCache {
@@ -84,6 +90,7 @@ impl BlockCache {
             lists: [EMPTY; 2],
             scratch: Vec::new(),
             stats: CacheStats::default(),
+            stream_end: u64::MAX,
         }
     }
 
@@ -130,6 +137,21 @@ impl BlockCache {
                 done += n;
                 continue;
             }
+            // A request that misses entirely and starts where the previous
+            // such request ended is a stream (a file read): it goes straight
+            // to the caller's buffer and is not cached, so it neither costs a
+            // copy nor evicts anything.
+            if done == 0 && offset == self.stream_end && self.all_missing(offset, buf.len()) {
+                self.stats.misses += buf.len().div_ceil(PAGE_SIZE) as u64;
+                self.stats.device_reads += 1;
+                self.stats.device_bytes += buf.len() as u64;
+                self.stats.streamed += 1;
+                self.stream_end = offset + buf.len() as u64;
+                return self.device.read_at(offset, buf);
+            }
+            if done == 0 {
+                self.stream_end = offset + buf.len() as u64;
+            }
             // A miss: read this page and the missing pages after it that the
             // request also covers, in one device request.
             let last_page = (offset + buf.len() as u64 - 1) / PAGE_SIZE as u64;
@@ -163,6 +185,12 @@ impl BlockCache {
             self.scratch = scratch;
         }
         Ok(())
+    }
+
+    fn all_missing(&self, offset: u64, len: usize) -> bool {
+        let first = offset / PAGE_SIZE as u64;
+        let last = (offset + len as u64 - 1) / PAGE_SIZE as u64;
+        self.map.range(first..=last).next().is_none()
     }
 
     fn insert(&mut self, page: u64, bytes: &[u8]) {
@@ -385,19 +413,20 @@ mod tests {
     fn a_stream_does_not_evict_pages_used_twice() {
         let (mut c, reads, _) = cache(200 * PAGE_SIZE, 16);
         let mut page = vec![0; PAGE_SIZE];
-        // "Metadata": pages 0-3, read twice, become protected.
+        // "Metadata": pages 0-3, read twice (not in order, which would be a
+        // stream), become protected.
         for _ in 0..2 {
-            for p in 0..4u64 {
+            for p in [0, 2, 1, 3u64] {
                 c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
             }
         }
         assert_eq!(c.segment_lens().1, 4);
-        // A long stream of pages read once.
-        for p in 10..190u64 {
+        // Many pages read once (backwards, so they are cached, on probation).
+        for p in (10..190u64).rev() {
             c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
         }
         let before = *reads.borrow();
-        for p in 0..4u64 {
+        for p in [0, 2, 1, 3u64] {
             c.read_at(p * PAGE_SIZE as u64, &mut page).unwrap();
         }
         assert_eq!(
@@ -406,6 +435,28 @@ mod tests {
             "protected pages survived the stream"
         );
         assert!(c.resident_bytes() <= 16 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn sequential_misses_bypass_the_cache() {
+        let (mut c, reads, bytes) = cache(64 * PAGE_SIZE, 16);
+        let mut buf = vec![0; 8 * PAGE_SIZE];
+        for i in 0..4 {
+            c.read_at((i * 8 * PAGE_SIZE) as u64, &mut buf).unwrap();
+            assert_eq!(buf, bytes[i * 8 * PAGE_SIZE..(i + 1) * 8 * PAGE_SIZE]);
+        }
+        assert_eq!(*reads.borrow(), 4);
+        assert_eq!(
+            c.stats().streamed,
+            3,
+            "the first request is cached, the rest stream"
+        );
+        assert_eq!(c.resident_bytes(), 8 * PAGE_SIZE);
+        // Unaligned streams too.
+        let mut odd = vec![0; 5000];
+        c.read_at(40 * PAGE_SIZE as u64 + 7, &mut odd).unwrap();
+        c.read_at(40 * PAGE_SIZE as u64 + 5007, &mut odd).unwrap();
+        assert_eq!(odd, bytes[40 * PAGE_SIZE + 5007..40 * PAGE_SIZE + 10007]);
     }
 
     #[test]
