@@ -3,7 +3,7 @@
 
 use crate::device::{BlockCache, BlockDevice, CacheHandle, CacheStats};
 use crate::index::InodeIndex;
-use crate::read::Cursors;
+use crate::read::{Cursors, Found};
 use crate::stat::{self, READ_ONLY};
 use crate::superblock::{self, Geometry, ImageError};
 use alloc::boxed::Box;
@@ -253,14 +253,18 @@ impl Volume {
             .cursors
             .try_borrow_mut()
             .map_err(|_| ServerError::Other("file cursors busy".into()))?;
-        let mut file = match cursors.take(key, offset) {
-            Some(f) => f,
+        let (mut file, streaming) = match cursors.take(key, offset) {
+            Some(Found::AtOffset(f)) => (f, true),
+            Some(Found::Elsewhere(mut f)) => {
+                f.seek_to(offset).map_err(stat::error)?;
+                (f, false)
+            }
             None => {
                 let mut f = self.ext4.open(node.path()).map_err(stat::error)?;
                 if offset != 0 {
                     f.seek_to(offset).map_err(stat::error)?;
                 }
-                f
+                (f, false)
             }
         };
         let mut done = 0;
@@ -273,7 +277,7 @@ impl Volume {
                 Err(e) => return Err(stat::error(e)),
             }
         }
-        cursors.put(key, file);
+        cursors.put(key, file, streaming);
         Ok(done)
     }
 

@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::string::{String, ToString};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::vec::Vec;
 
@@ -24,6 +24,79 @@ const BATCH_REPLY_BUDGET: usize = 4 << 20;
 const MAX_BATCHES_IN_FLIGHT: usize = 4;
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 256 << 10;
+/// Replies up to this size are written by the filesystem thread itself when
+/// the connection's writer has nothing queued: one thread hop fewer per
+/// small request.
+const DIRECT_REPLY_MAX: usize = 64 << 10;
+/// How long a direct write may wait for room in the socket before the rest
+/// of the reply goes to the writer thread. Set as the socket's send timeout.
+const DIRECT_WRITE_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Flow control of one connection: batches handed to the filesystem thread
+/// and not yet written back (at most [`MAX_BATCHES_IN_FLIGHT`]), and batches
+/// queued for the writer thread.
+struct Flow {
+    state: Mutex<(usize, bool)>,
+    room: Condvar,
+    queued: AtomicUsize,
+}
+
+impl Flow {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new((0, false)),
+            room: Condvar::new(),
+            queued: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits for room for one more batch; false once the connection is closing.
+    fn acquire(&self) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.0 >= MAX_BATCHES_IN_FLIGHT && !st.1 {
+            st = self.room.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.0 += 1;
+        !st.1
+    }
+
+    /// One batch has been written back.
+    fn release(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.0 = st.0.saturating_sub(1);
+        self.room.notify_all();
+    }
+
+    /// The socket is gone: wake and stop the reader.
+    fn close(&self) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.1 = true;
+        self.room.notify_all();
+    }
+}
+
+/// Writes as much of `bytes` as the socket takes within its send timeout.
+/// Returns the count written, or an error if the peer is gone.
+fn write_some(conn: &mut Conn, bytes: &[u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match conn.write(&bytes[done..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
 
 fn log(line: &str) {
     eprintln!("ext4srv: {line}");
@@ -98,8 +171,10 @@ pub fn open_volume(args: &Args) -> Result<(Ext4Fs, String), String> {
 enum Event {
     Open {
         id: u64,
-        replies: Sender<Vec<u8>>,
+        replies: Sender<(Vec<u8>, usize)>,
         recycle: Receiver<Vec<u8>>,
+        direct: Conn,
+        flow: Arc<Flow>,
     },
     Requests {
         id: u64,
@@ -113,8 +188,11 @@ enum Event {
 
 struct Connection {
     server: lib9pclient::Server<Ext4Fs>,
-    replies: Sender<Vec<u8>>,
+    /// Replies for the writer thread, with the count already written directly.
+    replies: Sender<(Vec<u8>, usize)>,
     recycle: Receiver<Vec<u8>>,
+    direct: Conn,
+    flow: Arc<Flow>,
     requests: u64,
 }
 
@@ -162,6 +240,8 @@ fn fs_thread(
                 id,
                 replies,
                 recycle,
+                direct,
+                flow,
             } => {
                 let server = lib9pclient::Server::new(fs.clone(), args.msize);
                 conns.insert(
@@ -170,6 +250,8 @@ fn fs_thread(
                         server,
                         replies,
                         recycle,
+                        direct,
+                        flow,
                         requests: 0,
                     },
                 );
@@ -187,7 +269,21 @@ fn fs_thread(
                     c.requests += 1;
                     pos = end;
                 }
-                let _ = c.replies.send(out);
+                // Small replies go straight out when nothing is queued before them.
+                let mut written = 0;
+                if out.len() <= DIRECT_REPLY_MAX && c.flow.queued.load(Ordering::SeqCst) == 0 {
+                    match write_some(&mut c.direct, &out) {
+                        Ok(n) if n == out.len() => {
+                            c.flow.release();
+                            continue;
+                        }
+                        Ok(n) => written = n,
+                        // The writer finds the socket gone too and ends the connection.
+                        Err(_) => {}
+                    }
+                }
+                c.flow.queued.fetch_add(1, Ordering::SeqCst);
+                let _ = c.replies.send((out, written));
             }
             Event::Close { id } => {
                 if let Some(c) = conns.remove(&id)
@@ -206,12 +302,12 @@ fn fs_thread(
 }
 
 /// Cuts the byte stream into frames and hands them over in batches.
-fn reader(id: u64, mut conn: Conn, events: Sender<Event>, tokens: SyncSender<()>, max_msize: u32) {
+fn reader(id: u64, mut conn: Conn, events: Sender<Event>, flow: Arc<Flow>, max_msize: u32) {
     let batch_frames = (BATCH_REPLY_BUDGET / max_msize as usize).max(1);
     let mut rx: Vec<u8> = Vec::new();
     let mut buf = std::vec![0u8; READ_CHUNK];
     let send = |frames: Vec<u8>| -> bool {
-        tokens.send(()).is_ok() && events.send(Event::Requests { id, frames }).is_ok()
+        flow.acquire() && events.send(Event::Requests { id, frames }).is_ok()
     };
     'conn: loop {
         let n = match conn.read(&mut buf) {
@@ -259,17 +355,23 @@ fn reader(id: u64, mut conn: Conn, events: Sender<Event>, tokens: SyncSender<()>
 /// Writes replies back, in order, and returns each buffer for reuse.
 fn writer(
     mut conn: Conn,
-    replies: Receiver<Vec<u8>>,
-    tokens: Receiver<()>,
+    replies: Receiver<(Vec<u8>, usize)>,
+    flow: Arc<Flow>,
     recycle: Sender<Vec<u8>>,
 ) {
-    for reply in replies {
-        if !reply.is_empty() && conn.write_all(&reply).is_err() {
-            break;
+    'replies: for (reply, mut done) in replies {
+        while done < reply.len() {
+            // The send timeout makes a full socket return early; keep at it.
+            match write_some(&mut conn, &reply[done..]) {
+                Ok(n) => done += n,
+                Err(_) => break 'replies,
+            }
         }
-        let _ = tokens.recv();
+        flow.queued.fetch_sub(1, Ordering::SeqCst);
+        flow.release();
         let _ = recycle.send(reply);
     }
+    flow.close();
     conn.shutdown();
 }
 
@@ -411,29 +513,35 @@ fn start_connection(
     max_msize: u32,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let write_half = conn.try_clone()?;
+    let direct = conn.try_clone()?;
     let registry_copy = conn.try_clone()?;
+    // The timeout belongs to the socket, so it also bounds direct writes.
+    conn.set_write_timeout(Some(DIRECT_WRITE_WAIT))?;
     let (replies_tx, replies_rx) = mpsc::channel();
     let (recycle_tx, recycle_rx) = mpsc::channel();
-    let (tokens_tx, tokens_rx) = mpsc::sync_channel(MAX_BATCHES_IN_FLIGHT);
+    let flow = Arc::new(Flow::new());
     events
         .send(Event::Open {
             id,
             replies: replies_tx,
             recycle: recycle_rx,
+            direct,
+            flow: flow.clone(),
         })
         .map_err(|_| io::Error::other("the filesystem thread has stopped"))?;
     open.lock()
         .unwrap_or_else(|e| e.into_inner())
         .insert(id, registry_copy);
     let events = events.clone();
+    let reader_flow = flow.clone();
     let r = thread::Builder::new()
         .name(format!("ext4srv-read-{id}"))
-        .spawn(move || reader(id, conn, events, tokens_tx, max_msize))?;
+        .spawn(move || reader(id, conn, events, reader_flow, max_msize))?;
     let open = open.clone();
     let w = thread::Builder::new()
         .name(format!("ext4srv-write-{id}"))
         .spawn(move || {
-            writer(write_half, replies_rx, tokens_rx, recycle_tx);
+            writer(write_half, replies_rx, flow, recycle_tx);
             open.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
         })?;
     Ok(std::vec![r, w])
