@@ -39,6 +39,7 @@ const INCOMPAT_FILETYPE: u32 = 0x2;
 const INCOMPAT_RECOVER: u32 = 0x4;
 const INCOMPAT_64BIT: u32 = 0x80;
 const COMPAT_HAS_JOURNAL: u32 = 0x4;
+const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 
 /// Why an image was refused before ext4-view saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +129,8 @@ pub struct Geometry {
     pub needs_recovery: bool,
     /// Volume label.
     pub label: String,
-    /// Features, e2fsprogs names, for the start-up line.
+    /// Incompatible features plus has_journal and metadata_csum, by their
+    /// e2fsprogs names, for the start-up line.
     pub features: Vec<&'static str>,
 }
 
@@ -166,6 +168,12 @@ pub fn check(device: &CacheHandle) -> Result<Geometry, ImageError> {
                 refused.push(String::from(name));
             }
         }
+    }
+    if compat & COMPAT_HAS_JOURNAL != 0 {
+        features.insert(0, "has_journal");
+    }
+    if u32_at(&sb, 0x64) & RO_COMPAT_METADATA_CSUM != 0 {
+        features.push("metadata_csum");
     }
     let unknown = incompat & !known;
     if unknown != 0 {

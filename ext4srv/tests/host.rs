@@ -414,3 +414,107 @@ fn command_line_and_partitions() {
     let (status, _) = server.interrupt();
     assert!(status.success());
 }
+
+#[test]
+fn a_client_that_never_reads_or_sends_garbage_does_not_stall_the_others() {
+    use lib9pclient::codec::{Message, NOFID, WalkNames};
+    use std::io::{Read, Write};
+    let dir = TempDir::new("stall");
+    let tree = dir.path().join("tree");
+    write(&tree, "big", &vec![7u8; 4 << 20]);
+    write(&tree, "small", b"small\n");
+    let img = dir.path().join("img");
+    mkfs(&tree, &img, 16, &[]);
+    let sock = dir.path().join("sock");
+    let addr = format!("unix!{}", sock.display());
+    let server = Server::start(&["--listen", &addr, img.to_str().unwrap()]);
+    let frame = |tag: u16, m: &Message<'_>| {
+        let mut b = vec![0u8; m.encoded_len()];
+        m.encode(tag, &mut b).unwrap();
+        b
+    };
+    // A client that asks for far more than a socket buffer and reads nothing.
+    let mut greedy = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let names = ["big"];
+    let mut setup = frame(
+        codec_notag(),
+        &Message::Tversion {
+            msize: 1 << 20,
+            version: "9P2000",
+        },
+    );
+    setup.extend(frame(
+        1,
+        &Message::Tattach {
+            fid: 0,
+            afid: NOFID,
+            uname: "g",
+            aname: "",
+        },
+    ));
+    setup.extend(frame(
+        2,
+        &Message::Twalk {
+            fid: 0,
+            newfid: 1,
+            wnames: WalkNames::new(&names).unwrap(),
+        },
+    ));
+    setup.extend(frame(
+        3,
+        &Message::Topen {
+            fid: 1,
+            mode: OREAD,
+        },
+    ));
+    greedy.write_all(&setup).unwrap();
+    greedy
+        .set_write_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut reads = Vec::new();
+    for tag in 0..2000u16 {
+        reads.extend(frame(
+            tag + 10,
+            &Message::Tread {
+                fid: 1,
+                offset: 0,
+                count: 1 << 20,
+            },
+        ));
+    }
+    // The server stops reading this socket once its replies back up.
+    let _ = greedy.write_all(&reads);
+    // A client sending a frame larger than any msize is cut off.
+    let mut garbage = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    garbage
+        .write_all(&[0xff, 0xff, 0xff, 0x7f, 100, 0, 0])
+        .unwrap();
+    let mut end = [0u8; 1];
+    assert_eq!(garbage.read(&mut end).unwrap(), 0, "the server hangs up");
+    // Meanwhile others are served promptly.
+    let start = Instant::now();
+    for _ in 0..20 {
+        let client =
+            lib9pclient::Client::connect(lib9pclient::stream::dial(&addr).unwrap(), 8216).unwrap();
+        let fs = client.attach("u", "").unwrap();
+        let mut data = Vec::new();
+        fs.open("/small", OREAD)
+            .unwrap()
+            .read_to_end(&mut data)
+            .unwrap();
+        assert_eq!(data, b"small\n");
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "others waited {:?}",
+        start.elapsed()
+    );
+    assert!(server.lines("is not 9P") == 1, "the bad frame is logged");
+    let (status, _) = server.interrupt();
+    assert!(status.success());
+    drop(greedy);
+}
+
+fn codec_notag() -> u16 {
+    lib9pclient::codec::NOTAG
+}
