@@ -405,6 +405,18 @@ fn command_line_and_partitions() {
         .read_to_end(&mut data)
         .unwrap();
     assert_eq!(data, b"partition two\n");
+    // An existing file that is not a socket is never replaced.
+    let plain = dir.path().join("not a socket");
+    std::fs::write(&plain, b"keep me").unwrap();
+    let (code, _, err) = ext4srv(&[
+        "--listen",
+        &format!("unix!{}", plain.display()),
+        "--partition",
+        "2",
+        disk,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(std::fs::read(&plain).unwrap(), b"keep me");
     // A second server on the same socket path is refused while the first runs.
     let (code, _, err) = ext4srv(&["--listen", &addr, "--partition", "2", disk]);
     assert_eq!(code, 1);

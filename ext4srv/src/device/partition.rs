@@ -458,10 +458,12 @@ fn read_gpt_at(
             "GPT header at LBA {lba}: unusable entry array ({count} entries of {entry_size} bytes)"
         ));
     }
-    let mut entries = vec![0u8; count as usize * entry_size];
+    let len = count as usize * entry_size;
     let at = entries_lba
         .checked_mul(ss)
+        .filter(|&at| check_range(at, len, device.size()).is_ok())
         .ok_or_else(|| "GPT entry array is outside the image".to_string())?;
+    let mut entries = vec![0u8; len];
     device
         .read_at(at, &mut entries)
         .map_err(|_| "GPT entry array is outside the image".to_string())?;

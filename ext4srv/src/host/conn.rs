@@ -77,7 +77,12 @@ impl Listener {
             DialAddress::Unix(path) => match UnixListener::bind(path) {
                 Ok(l) => Ok(Self::Unix(l, path.clone())),
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
-                    if UnixStream::connect(path).is_ok() {
+                    // Only a socket nobody answers on is replaced, never another file.
+                    use std::os::unix::fs::FileTypeExt;
+                    let is_socket = std::fs::symlink_metadata(path)
+                        .map(|m| m.file_type().is_socket())
+                        .unwrap_or(false);
+                    if !is_socket || UnixStream::connect(path).is_ok() {
                         return Err(e);
                     }
                     std::fs::remove_file(path)?;
