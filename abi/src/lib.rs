@@ -15,6 +15,7 @@
 extern crate alloc;
 
 pub mod archive;
+pub mod ipc;
 pub mod syscall;
 
 pub use syscall::{Error, ExitStatus, Syscall};

@@ -34,10 +34,42 @@ pub enum Syscall {
     Info = 10,
     /// `set_priority(level)`: sets the caller's scheduling priority (0 = highest).
     SetPriority = 11,
+    /// IPC `send(dest, info, words...)`: see [`crate::ipc`] for the register layout.
+    Send = 12,
+    /// IPC `receive(from)`: `from` 0 accepts any sender.
+    Receive = 13,
+    /// IPC `call(dest, info, words...)`: send, then wait for `dest`'s reply.
+    Call = 14,
+    /// IPC `reply(dest, info, words...)`: answers a caller blocked in `call`.
+    Reply = 15,
+    /// IPC `reply_recv(dest, info, words...)`: reply (unless `dest` is 0), then receive from
+    /// anyone; the server loop's single system call.
+    ReplyRecv = 16,
+    /// `ipc_buffer(addr, len)`: registers the caller's buffer for long (over 64-byte) messages.
+    IpcBuffer = 17,
+    /// `ring_create(peer, pages)`: creates a shared ring with `peer`; returns its id, and its
+    /// address in the caller's address space in `rsi`.
+    RingCreate = 18,
+    /// `ring_info(id)`: the caller's address of ring `id` (in `rdx`) and its page count (`rsi`).
+    RingInfo = 19,
+    /// `notify(id)`: wakes the peer of ring `id` if it sleeps on the ring.
+    Notify = 20,
+    /// `futex_wait(addr, expected, timeout_ms)`: sleeps while the u32 at `addr` equals
+    /// `expected`, until woken or (if `timeout_ms` is not 0) the time passes.
+    FutexWait = 21,
+    /// `futex_wake(addr, count)`: wakes up to `count` threads waiting on `addr`; returns how many.
+    FutexWake = 22,
+    /// `ipc_stats(pid, out_ptr)`: copies the [`crate::ipc::IpcStats`] of `pid` (0: system-wide).
+    IpcStats = 23,
+    /// `ipc_config(key, value)`: reads (value `usize::MAX`) or sets a knob, see
+    /// [`crate::ipc::Knob`]; returns the previous value.
+    IpcConfig = 24,
+    /// `ring_destroy(id)`: unmaps ring `id` from both sides and frees it.
+    RingDestroy = 25,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 12;
+pub const SYSCALL_COUNT: usize = 26;
 
 impl Syscall {
     pub const ALL: [Syscall; SYSCALL_COUNT] = [
@@ -53,6 +85,20 @@ impl Syscall {
         Syscall::Unmap,
         Syscall::Info,
         Syscall::SetPriority,
+        Syscall::Send,
+        Syscall::Receive,
+        Syscall::Call,
+        Syscall::Reply,
+        Syscall::ReplyRecv,
+        Syscall::IpcBuffer,
+        Syscall::RingCreate,
+        Syscall::RingInfo,
+        Syscall::Notify,
+        Syscall::FutexWait,
+        Syscall::FutexWake,
+        Syscall::IpcStats,
+        Syscall::IpcConfig,
+        Syscall::RingDestroy,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {
@@ -81,10 +127,18 @@ pub enum Error {
     BadExecutable = 7,
     /// A limit was reached (processes, mappings).
     LimitReached = 8,
+    /// The peer of an IPC operation or ring ended (before or while the caller waited).
+    PeerDead = 9,
+    /// `futex_wait`: the word no longer held the expected value.
+    WouldBlock = 10,
+    /// A wait ran out of time.
+    TimedOut = 11,
+    /// A long message did not fit the receiver's IPC buffer (or no buffer was registered).
+    MessageTooLong = 12,
 }
 
 impl Error {
-    pub const ALL: [Error; 9] = [
+    pub const ALL: [Error; 13] = [
         Error::Success,
         Error::UnknownSyscall,
         Error::InvalidArgument,
@@ -94,6 +148,10 @@ impl Error {
         Error::NoChild,
         Error::BadExecutable,
         Error::LimitReached,
+        Error::PeerDead,
+        Error::WouldBlock,
+        Error::TimedOut,
+        Error::MessageTooLong,
     ];
 
     /// The error for a raw code; unknown codes map to `None`.
@@ -112,6 +170,10 @@ impl Error {
             Error::NoChild => "no such child",
             Error::BadExecutable => "bad executable",
             Error::LimitReached => "limit reached",
+            Error::PeerDead => "peer is dead",
+            Error::WouldBlock => "value changed",
+            Error::TimedOut => "timed out",
+            Error::MessageTooLong => "message too long",
         }
     }
 }
@@ -176,6 +238,8 @@ pub enum Info {
     Processes = 4,
     /// TSC counts per millisecond, as calibrated at boot.
     TscPerMs = 5,
+    /// Shared rings alive.
+    Rings = 6,
 }
 
 impl Info {
@@ -187,6 +251,7 @@ impl Info {
             Info::Ticks,
             Info::Processes,
             Info::TscPerMs,
+            Info::Rings,
         ]
         .get(number)
         .copied()

@@ -24,6 +24,7 @@ extern crate alloc;
 mod arch;
 mod boot_info;
 mod console;
+mod ipc;
 mod irq;
 mod ktest;
 mod memory;

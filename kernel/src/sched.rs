@@ -63,9 +63,11 @@ pub struct Thread {
     slice_left: u32,
     /// Times this thread was switched in.
     pub switches_in: u64,
+    /// Message-passing state (see `ipc`).
+    pub ipc: crate::ipc::ThreadIpc,
 }
 
-struct Scheduler {
+pub(crate) struct Scheduler {
     threads: Vec<Option<Box<Thread>>>,
     free_tids: Vec<Tid>,
     ready: [VecDeque<Tid>; PRIORITY_LEVELS],
@@ -77,14 +79,76 @@ struct Scheduler {
     dead: Vec<Tid>,
     /// The user thread whose state is in the FPU registers.
     fpu_owner: Option<Tid>,
+    /// The (main) thread of each process, for IPC addressed by pid.
+    by_pid: alloc::collections::BTreeMap<Pid, Tid>,
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 static TOTAL_SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// TSC counts spent in `hand_over` (picking done, before the stack switch), summed.
+static SWITCH_CYCLES: AtomicU64 = AtomicU64::new(0);
+
+/// Average TSC counts of the switch bookkeeping (CR3, FPU, kernel stack) per switch.
+pub fn cycles_per_switch() -> u64 {
+    SWITCH_CYCLES
+        .load(Ordering::Relaxed)
+        .checked_div(TOTAL_SWITCHES.load(Ordering::Relaxed))
+        .unwrap_or(0)
+}
 
 impl Scheduler {
-    fn thread(&mut self, tid: Tid) -> &mut Thread {
+    pub(crate) fn thread(&mut self, tid: Tid) -> &mut Thread {
         self.threads[tid].as_deref_mut().expect("live thread id")
+    }
+
+    /// The thread with id `tid`, if it exists.
+    pub(crate) fn thread_opt(&mut self, tid: Tid) -> Option<&mut Thread> {
+        self.threads.get_mut(tid).and_then(|t| t.as_deref_mut())
+    }
+
+    /// The running thread.
+    pub(crate) fn current(&self) -> Tid {
+        self.current
+    }
+
+    /// The main thread of process `pid`.
+    pub(crate) fn thread_of(&self, pid: Pid) -> Option<Tid> {
+        self.by_pid.get(&pid).copied()
+    }
+
+    /// Every live thread id.
+    pub(crate) fn thread_ids(&self) -> impl Iterator<Item = Tid> + '_ {
+        self.threads
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_some())
+            .map(|(tid, _)| tid)
+    }
+
+    /// Marks a blocked thread ready and queues it.
+    pub(crate) fn unblock(&mut self, tid: Tid) {
+        if self.thread(tid).state == ThreadState::Blocked {
+            self.sleepers.retain(|&t| t != tid);
+            self.make_ready(tid);
+        }
+    }
+
+    /// Makes the timer wake the running thread at `tick` (it must then block).
+    pub(crate) fn sleep_current_until(&mut self, tick: u64) {
+        let current = self.current;
+        self.thread(current).wake_at = tick;
+        let at = self.sleepers.partition_point(|&t| {
+            self.threads[t]
+                .as_deref()
+                .is_some_and(|t| t.wake_at <= tick)
+        });
+        self.sleepers.insert(at, current);
+    }
+
+    /// Marks the running thread blocked (the caller then returns `After::Block` or a switch).
+    pub(crate) fn block_current_thread(&mut self) {
+        let current = self.current;
+        self.thread(current).state = ThreadState::Blocked;
     }
 
     fn make_ready(&mut self, tid: Tid) {
@@ -121,6 +185,7 @@ impl Scheduler {
 
     /// Everything that changes when `next` takes the CPU from `prev`, except the stacks.
     fn hand_over(&mut self, prev: Tid, next: Tid) {
+        let started = crate::arch::cpu::rdtsc();
         TOTAL_SWITCHES.fetch_add(1, Ordering::Relaxed);
         let next_thread = self.thread(next);
         next_thread.state = ThreadState::Running;
@@ -147,6 +212,10 @@ impl Scheduler {
             percpu::set_kernel_stack(stack.top());
         }
         let _ = prev;
+        SWITCH_CYCLES.fetch_add(
+            crate::arch::cpu::rdtsc().wrapping_sub(started),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -164,6 +233,7 @@ pub fn init() {
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
+        ipc: crate::ipc::ThreadIpc::default(),
     });
     let mut scheduler = Scheduler {
         threads: Vec::with_capacity(64),
@@ -174,6 +244,7 @@ pub fn init() {
         sleepers: Vec::new(),
         dead: Vec::new(),
         fpu_owner: None,
+        by_pid: alloc::collections::BTreeMap::new(),
     };
     let tid = scheduler
         .add(idle)
@@ -212,6 +283,7 @@ fn new_thread(
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
+        ipc: crate::ipc::ThreadIpc::default(),
     });
     Ok((thread, stack))
 }
@@ -226,7 +298,12 @@ fn insert(
             thread.stack = None;
             let tid = s.add(thread).map_err(|_| SpawnError::TooManyThreads)?;
             prepare(tid, &stack);
-            s.thread(tid).stack = Some(stack);
+            let thread = s.thread(tid);
+            thread.stack = Some(stack);
+            let (user, pid) = (thread.user, thread.pid);
+            if user {
+                s.by_pid.entry(pid).or_insert(tid);
+            }
             s.make_ready(tid);
             Ok(tid)
         })
@@ -356,12 +433,7 @@ pub fn sleep_until(tick: u64) {
             if crate::time::ticks() >= tick {
                 return true;
             }
-            let current = s.current;
-            s.thread(current).wake_at = tick;
-            let at = s
-                .sleepers
-                .partition_point(|&t| s.threads[t].as_deref().is_some_and(|t| t.wake_at <= tick));
-            s.sleepers.insert(at, current);
+            s.sleep_current_until(tick);
             false
         });
         if !due {
@@ -420,9 +492,14 @@ pub fn exit_current() -> ! {
     interrupts::disable();
     with(|s| {
         let current = s.current;
+        crate::ipc::thread_exiting(s, current);
         let thread = s.thread(current);
         thread.state = ThreadState::Dead;
         thread.space = None;
+        let pid = thread.pid;
+        if s.by_pid.get(&pid) == Some(&current) {
+            s.by_pid.remove(&pid);
+        }
         s.dead.push(current);
     });
     reschedule(false);
@@ -492,4 +569,47 @@ pub fn leave_address_space() {
         });
         address_space::activate_kernel();
     })
+}
+
+/// What an IPC operation does once it has changed thread states under the scheduler lock.
+pub(crate) enum After {
+    /// Return to the caller.
+    Continue,
+    /// The running thread is blocked: run whatever is ready.
+    Block,
+    /// The running thread is blocked: switch straight to this thread, which the operation made
+    /// runnable without queueing it (the IPC fastpath).
+    SwitchTo(Tid),
+}
+
+/// Runs an IPC step `f` under the scheduler lock with interrupts disabled, then blocks or
+/// switches as it says. Returns when the caller runs again.
+pub(crate) fn ipc_op<R>(f: impl FnOnce(&mut Scheduler) -> (R, After)) -> R {
+    interrupts::without_interrupts(|| {
+        let (result, after) = with(f);
+        match after {
+            After::Continue => {}
+            After::Block => reschedule(false),
+            After::SwitchTo(next) => switch_direct(next),
+        }
+        result
+    })
+}
+
+/// Switches to `next` without a pass through the ready queues. `next` is not queued, and the
+/// running thread has already been blocked.
+fn switch_direct(next: Tid) {
+    let prev = with(|s| {
+        let prev = s.current;
+        s.current = next;
+        s.hand_over(prev, next);
+        prev
+    });
+    context::switch(prev, next);
+    reap();
+}
+
+/// Runs `f` on the scheduler state, for IPC bookkeeping that does not block.
+pub(crate) fn with_state<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    interrupts::without_interrupts(|| with(f))
 }

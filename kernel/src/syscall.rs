@@ -4,6 +4,7 @@
 
 use alloc::string::String;
 
+use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob};
 use lux9_abi::syscall::{ANY_CHILD, Info, map_flags};
 use lux9_abi::{Error, ExitStatus, Syscall};
 
@@ -13,7 +14,7 @@ use crate::arch::syscall::SyscallFrame;
 use crate::memory::frames;
 use crate::process::{self, elf};
 use crate::uaccess::UserSlice;
-use crate::{sched, time};
+use crate::{ipc, sched, time};
 
 /// Longest write accepted by one `debug_write`.
 const DEBUG_WRITE_MAX: usize = 4096;
@@ -21,8 +22,6 @@ const DEBUG_WRITE_MAX: usize = 4096;
 const NAME_MAX: usize = lux9_abi::archive::NAME_LEN;
 /// Anonymous memory one process may have mapped.
 const MAX_ANON_PAGES: u64 = 64 * 1024;
-/// Anonymous mappings live in `[MAP_BASE, MAP_END)`, well below the stack.
-const MAP_END: u64 = 0x0000_7000_0000_0000;
 /// Longest sleep: one day.
 const SLEEP_MAX_MS: u64 = 24 * 3600 * 1000;
 
@@ -59,6 +58,41 @@ pub fn dispatch(frame: &mut SyscallFrame) {
                 } else {
                     Err(Error::InvalidArgument)
                 }
+            }
+            // Message operations write their results into the frame themselves.
+            Syscall::Send
+            | Syscall::Receive
+            | Syscall::Call
+            | Syscall::Reply
+            | Syscall::ReplyRecv => {
+                let result = match call {
+                    Syscall::Send => ipc::send(frame),
+                    Syscall::Receive => ipc::receive(frame),
+                    Syscall::Call => ipc::call(frame),
+                    Syscall::Reply => ipc::reply(frame),
+                    _ => ipc::reply_recv(frame),
+                };
+                if let Err(error) = result {
+                    frame.rax = error as u64;
+                }
+                return;
+            }
+            Syscall::IpcBuffer => ipc::set_buffer(args[0], args[1]).map(|()| 0),
+            Syscall::FutexWait => {
+                ipc::futex::wait(args[0], args[1] as u32, args[2] as u64).map(|()| 0)
+            }
+            Syscall::FutexWake => ipc::futex::wake(args[0], args[1]),
+            Syscall::IpcStats => ipc_stats(args[0], args[1]),
+            Syscall::IpcConfig => ipc_config(args[0], args[1]),
+            Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
+                match ipc::ring::syscall(call, args) {
+                    Ok((first, second)) => {
+                        frame.set_result(0, first);
+                        frame.rsi = second as u64;
+                    }
+                    Err(error) => frame.set_result(error as usize, 0),
+                }
+                return;
             }
         },
     };
@@ -146,7 +180,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
             let start = p.next_map;
             // One unmapped guard page between automatic mappings.
             p.next_map = start + (pages + 1) * 4096;
-            if p.next_map > MAP_END {
+            if p.next_map > process::MAP_END {
                 return Err(Error::NoMemory);
             }
             Ok(start)
@@ -156,7 +190,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
     })
     .ok_or(Error::InvalidArgument)??;
     let (start, end) = page_range(start as usize, len)?;
-    if start < process::MAP_BASE || end > MAP_END {
+    if start < process::MAP_BASE || end > process::MAP_END {
         return Err(Error::InvalidArgument);
     }
     if (start..end)
@@ -204,13 +238,51 @@ fn unmap(addr: usize, len: usize) -> SysResult {
     for page in (start..end).step_by(4096) {
         if let Ok(phys) = space.lock().unmap(page) {
             frames::free(phys);
-            if (process::MAP_BASE..MAP_END).contains(&page) {
+            if (process::MAP_BASE..process::MAP_END).contains(&page) {
                 anon_pages += 1;
             }
         }
     }
     process::with_current(|p| p.mapped_pages = p.mapped_pages.saturating_sub(anon_pages));
     Ok(0)
+}
+
+fn ipc_stats(pid: usize, out: usize) -> SysResult {
+    let stats = if pid == 0 {
+        ipc::stats::system()
+    } else {
+        ipc::stats::process(pid).ok_or(Error::NotFound)?
+    };
+    let mut bytes = [0u8; IpcStats::WORDS * 8];
+    for (chunk, word) in bytes.chunks_mut(8).zip(stats.to_words()) {
+        chunk.copy_from_slice(&word.to_le_bytes());
+    }
+    UserSlice::new(out, bytes.len())?.write_from(&bytes)?;
+    Ok(0)
+}
+
+fn ipc_config(key: usize, value: usize) -> SysResult {
+    let knob = Knob::from_number(key).ok_or(Error::InvalidArgument)?;
+    let write = value != KNOB_READ;
+    Ok(match knob {
+        Knob::Fastpath => {
+            let old = usize::from(ipc::fastpath_enabled());
+            if write {
+                if value > 1 {
+                    return Err(Error::InvalidArgument);
+                }
+                ipc::set_fastpath(value == 1);
+            }
+            old
+        }
+        Knob::PollSpins => {
+            let old = ipc::poll_spins();
+            if write {
+                ipc::set_poll_spins(u32::try_from(value).map_err(|_| Error::InvalidArgument)?);
+            }
+            old as usize
+        }
+    })
 }
 
 fn info(what: usize, arg: usize) -> SysResult {
@@ -224,6 +296,7 @@ fn info(what: usize, arg: usize) -> SysResult {
         Info::Ticks => time::ticks(),
         Info::Processes => process::count() as u64,
         Info::TscPerMs => time::tsc_per_ms(),
+        Info::Rings => ipc::ring::count() as u64,
     };
     Ok(value as usize)
 }

@@ -37,6 +37,14 @@ impl UserSlice {
         Self::new(addr, len)
     }
 
+    /// The first `len` bytes, if the slice is that long.
+    pub fn prefix(&self, len: usize) -> Option<UserSlice> {
+        (len <= self.len).then_some(UserSlice {
+            addr: self.addr,
+            len,
+        })
+    }
+
     /// Copies the slice into `buffer` (which must be exactly as long).
     pub fn read_into(&self, buffer: &mut [u8]) -> Result<(), Error> {
         assert_eq!(buffer.len(), self.len);

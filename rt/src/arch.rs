@@ -110,3 +110,62 @@ pub fn rdtsc() -> u64 {
     // SAFETY: RDTSC is allowed in ring 3 (Lux9 never sets CR4.TSD) and has no side effects.
     unsafe { core::arch::x86_64::_rdtsc() }
 }
+
+/// Issues an IPC message system call: peer in `rdi`, info in `rsi`, eight words in `rdx`, `r10`,
+/// `r8`, `r9`, `r12`-`r15`. Returns (error, peer, info, words).
+#[inline(always)]
+pub fn ipc_syscall(
+    number: usize,
+    peer: usize,
+    info: u64,
+    words: [u64; 8],
+) -> (usize, usize, u64, [u64; 8]) {
+    let error: usize;
+    let (mut peer, mut info) = (peer, info);
+    let mut w = words;
+    // SAFETY: the Lux9 IPC ABI reads and writes exactly these registers and clobbers rcx and r11;
+    // it touches no memory of this process except the registered IPC buffer, which the caller
+    // of a long-message operation has set up (see `sys::ipc_buffer`).
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => error,
+            inout("rdi") peer,
+            inout("rsi") info,
+            inout("rdx") w[0],
+            inout("r10") w[1],
+            inout("r8") w[2],
+            inout("r9") w[3],
+            inout("r12") w[4],
+            inout("r13") w[5],
+            inout("r14") w[6],
+            inout("r15") w[7],
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (error, peer, info, w)
+}
+
+/// Issues a system call that returns two values (`rdx`, `rsi`).
+#[inline(always)]
+pub fn syscall2(number: usize, args: [usize; 3]) -> (usize, usize, usize) {
+    let error: usize;
+    let value: usize;
+    let second: usize;
+    // SAFETY: as in `syscall`; this variant also reads `rsi` back.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => error,
+            in("rdi") args[0],
+            inlateout("rsi") args[1] => second,
+            inlateout("rdx") args[2] => value,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    (error, value, second)
+}

@@ -11,6 +11,8 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 #[allow(
     unsafe_code,
     reason = "the runtime's unsafe fence: syscall instructions and the heap"
@@ -22,6 +24,9 @@ mod arch;
 )]
 pub mod deliberate;
 pub mod io;
+pub mod ipc;
+#[allow(unsafe_code, reason = "shared memory: the IPC buffer and rings")]
+pub mod shared;
 pub mod sys;
 
 pub use lux9_abi as abi;

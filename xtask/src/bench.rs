@@ -10,7 +10,12 @@ use crate::build::{self, Profile, target_dir};
 use crate::{Options, tools};
 
 /// Linux 6.1 in the same emulator, from BENCHMARKS.md, for the side-by-side table.
-const LINUX_TICKS: [(&str, u64); 2] = [("null_syscall", 337), ("yield_pair", 890)];
+const LINUX_TICKS: [(&str, u64); 4] = [
+    ("null_syscall", 337),
+    ("yield_pair", 890),
+    ("ipc_fastpath_roundtrip", 11_359),
+    ("ipc_slowpath_roundtrip", 11_359),
+];
 
 /// One `BENCH name=... ops=... ticks_per_op=... switches_per_op=...` line.
 #[derive(Clone, Debug, PartialEq)]

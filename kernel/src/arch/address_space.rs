@@ -33,6 +33,10 @@ pub struct PageRights {
     pub user: bool,
 }
 
+/// A software bit in the page-table entry: the frame is shared (a ring) and owned by someone
+/// else, so dropping the address space must not free it.
+const SHARED: PageTableFlags = PageTableFlags::BIT_9;
+
 impl PageRights {
     fn flags(self) -> PageTableFlags {
         let mut flags = PageTableFlags::PRESENT;
@@ -154,9 +158,18 @@ impl AddressSpace {
     /// Maps the page at `virt` (lower half) to the frame `phys`, which the address space then
     /// owns and frees on drop.
     pub fn map(&mut self, virt: u64, phys: u64, rights: PageRights) -> Result<(), MapError> {
+        self.map_with(virt, phys, rights.flags())
+    }
+
+    /// Maps a frame that someone else owns (a shared ring): dropping the address space leaves
+    /// it alone, and the owner unmaps it before freeing it.
+    pub fn map_shared(&mut self, virt: u64, phys: u64, rights: PageRights) -> Result<(), MapError> {
+        self.map_with(virt, phys, rights.flags() | SHARED)
+    }
+
+    fn map_with(&mut self, virt: u64, phys: u64, flags: PageTableFlags) -> Result<(), MapError> {
         let page = Self::check_lower(virt)?;
         let frame = PhysFrame::containing_address(PhysAddr::new(phys));
-        let flags = rights.flags();
         // Intermediate tables must allow user access when the leaf does.
         let parent = PageTableFlags::PRESENT
             | PageTableFlags::WRITABLE
@@ -179,10 +192,31 @@ impl AddressSpace {
         }
     }
 
-    /// Unmaps the page at `virt` and returns its frame (which the caller now owns).
+    /// Unmaps the page at `virt` and returns its frame, which the caller now owns. A shared
+    /// (ring) page is refused with `MapError::Shared`: only its ring may unmap it.
     pub fn unmap(&mut self, virt: u64) -> Result<u64, MapError> {
+        self.unmap_with(virt, false)
+    }
+
+    /// Unmaps a shared (ring) page; the frame stays the ring's.
+    pub fn unmap_shared(&mut self, virt: u64) -> Result<u64, MapError> {
+        self.unmap_with(virt, true)
+    }
+
+    fn unmap_with(&mut self, virt: u64, shared: bool) -> Result<u64, MapError> {
         let page = Self::check_lower(virt)?;
         let mut table = self.table();
+        let is_shared = match table.translate(page.start_address()) {
+            TranslateResult::Mapped { flags, .. } => flags.contains(SHARED),
+            _ => return Err(MapError::NotMapped),
+        };
+        if is_shared != shared {
+            return Err(if is_shared {
+                MapError::Shared
+            } else {
+                MapError::NotMapped
+            });
+        }
         match table.unmap(page) {
             Ok((frame, flush)) => {
                 if self.is_active() {
@@ -287,6 +321,8 @@ fn free_tree(phys: u64, level: u8) {
                 "huge pages are never mapped in the lower half"
             );
             free_tree(child, level - 1);
+        } else if entry & SHARED.bits() != 0 {
+            continue; // a ring frame: the ring frees it
         }
         frames::free(child);
     }

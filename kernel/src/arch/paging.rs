@@ -55,6 +55,8 @@ pub enum MapError {
     NotMapped,
     /// The address is in the lower half, which belongs to processes.
     NotKernelAddress,
+    /// The page belongs to a shared ring, which alone may unmap it.
+    Shared,
 }
 
 /// Hands page-table frames from the physical frame allocator to the `x86_64` mapper.
@@ -285,6 +287,13 @@ pub fn read_phys_u64(phys: u64) -> u64 {
     assert_eq!(phys % 8, 0, "unaligned physical read");
     // SAFETY: the direct map covers all RAM; reading a u64 has no side effects on RAM.
     unsafe { core::ptr::read_volatile(phys_to_virt(phys) as *const u64) }
+}
+
+/// Reads a `u32` at physical address `phys` through the direct map.
+pub fn read_phys_u32(phys: u64) -> u32 {
+    assert_eq!(phys % 4, 0, "unaligned physical read");
+    // SAFETY: the direct map covers all RAM; reading a u32 has no side effects on RAM.
+    unsafe { core::ptr::read_volatile(phys_to_virt(phys) as *const u32) }
 }
 
 /// Writes a `u64` at physical address `phys`. Only for frames the caller owns.

@@ -17,9 +17,17 @@ use super::gdt;
 use super::percpu::{KERNEL_RSP_OFFSET, USER_RSP_OFFSET};
 
 /// The caller's registers, lowest address first, as the entry code pushes them.
+///
+/// `r12`-`r15` are saved too although the kernel's own code preserves them: IPC messages carry
+/// eight words in `rdx`, `r10`, `r8`, `r9` and `r12`-`r15`, which the kernel reads and writes
+/// here.
 #[derive(Debug)]
 #[repr(C)]
 pub struct SyscallFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
     pub r9: u64,
     pub r8: u64,
     pub r10: u64,
@@ -48,6 +56,23 @@ impl SyscallFrame {
         self.rax = error as u64;
         self.rdx = value as u64;
     }
+
+    /// The eight IPC message words, in ABI order.
+    pub fn message_words(&self) -> [u64; 8] {
+        [
+            self.rdx, self.r10, self.r8, self.r9, self.r12, self.r13, self.r14, self.r15,
+        ]
+    }
+
+    /// Stores a received message: sender, info and words.
+    pub fn set_message(&mut self, sender: u64, info: u64, words: &[u64; 8]) {
+        self.rax = 0;
+        self.rdi = sender;
+        self.rsi = info;
+        [
+            self.rdx, self.r10, self.r8, self.r9, self.r12, self.r13, self.r14, self.r15,
+        ] = *words;
+    }
 }
 
 #[unsafe(naked)]
@@ -66,11 +91,19 @@ unsafe extern "C" fn syscall_entry() {
         "pushq %r10",
         "pushq %r8",
         "pushq %r9",
-        // Ten quadwords on a 16-byte aligned stack top: aligned for the call.
+        "pushq %r12",
+        "pushq %r13",
+        "pushq %r14",
+        "pushq %r15",
+        // Fourteen quadwords on a 16-byte aligned stack top: aligned for the call.
         "sti",
         "movq %rsp, %rdi",
         "call {dispatch}",
         "cli",
+        "popq %r15",
+        "popq %r14",
+        "popq %r13",
+        "popq %r12",
         "popq %r9",
         "popq %r8",
         "popq %r10",

@@ -46,6 +46,8 @@ pub struct Process {
     waiter: Option<Tid>,
     /// Switches into threads that have ended.
     retired_switches: u64,
+    /// IPC counters of threads that have ended.
+    retired_ipc: crate::ipc::stats::ThreadCounters,
     /// Where the next anonymous mapping without a fixed address goes.
     pub next_map: u64,
     /// Pages of anonymous memory mapped now.
@@ -56,6 +58,9 @@ struct Table {
     processes: BTreeMap<Pid, Process>,
     next_pid: Pid,
 }
+
+/// A copy of the next pid, readable without the table lock (from the scheduler's lock).
+static NEXT_PID: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(INIT_PID);
 
 static TABLE: IrqMutex<Table> = IrqMutex::new(Table {
     processes: BTreeMap::new(),
@@ -73,6 +78,8 @@ pub fn on_init_exit(hook: fn(ExitStatus)) {
 
 /// Base of the anonymous-mapping region.
 pub const MAP_BASE: u64 = 0x0000_1000_0000_0000;
+/// End of the mapping region, well below the stack.
+pub const MAP_END: u64 = 0x0000_7000_0000_0000;
 
 /// Starts program `name` from the initial archive with `args` as a child of `parent`.
 pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
@@ -91,6 +98,7 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
         }
         let pid = table.next_pid;
         table.next_pid += 1;
+        NEXT_PID.store(table.next_pid, core::sync::atomic::Ordering::Relaxed);
         table.processes.insert(
             pid,
             Process {
@@ -102,6 +110,7 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 threads: Vec::new(),
                 waiter: None,
                 retired_switches: 0,
+                retired_ipc: Default::default(),
                 next_map: MAP_BASE,
                 mapped_pages: 0,
             },
@@ -137,6 +146,7 @@ pub fn exit_current(status: ExitStatus) -> ! {
         "a kernel thread called process::exit_current"
     );
     let tid = sched::current();
+    let ipc_counters = sched::with_state(|s| s.thread(tid).ipc.stats);
     let (space, init_ended) = interrupts::without_interrupts(|| {
         let mut table = TABLE.lock();
         let switches = sched::thread_switches(tid);
@@ -145,6 +155,7 @@ pub fn exit_current(status: ExitStatus) -> ! {
         };
         process.state = State::Zombie(status);
         process.retired_switches += switches;
+        process.retired_ipc += ipc_counters;
         process.threads.retain(|&t| t != tid);
         let space = process.space.take();
         let parent = process.parent;
@@ -184,6 +195,8 @@ pub fn exit_current(status: ExitStatus) -> ! {
         }
         (space, pid == INIT_PID)
     });
+    // Rings go first: their frames are unmapped from the peer and freed.
+    crate::ipc::ring::process_exiting(pid);
     // Leave the address space, then free it (unless a kernel thread still holds a reference).
     sched::leave_address_space();
     drop(space);
@@ -273,4 +286,42 @@ pub fn count() -> usize {
 pub fn with_current<R>(f: impl FnOnce(&mut Process) -> R) -> Option<R> {
     let pid = sched::current_pid();
     TABLE.lock().processes.get_mut(&pid).map(f)
+}
+
+/// Whether a process with this pid was ever created (pids are never reused).
+pub fn ever_existed(pid: Pid) -> bool {
+    pid != KERNEL_PID && pid < NEXT_PID.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The IPC counters of process `pid`'s ended threads, and its switch count.
+pub fn retired_ipc(pid: Pid) -> Option<(crate::ipc::stats::ThreadCounters, u64)> {
+    let retired = TABLE.lock().processes.get(&pid).map(|p| p.retired_ipc)?;
+    Some((retired, switches(pid)?))
+}
+
+/// The address space of live process `pid`.
+pub fn space_of(pid: Pid) -> Option<SharedSpace> {
+    TABLE
+        .lock()
+        .processes
+        .get(&pid)
+        .filter(|p| p.state == State::Alive)
+        .and_then(|p| p.space.clone())
+}
+
+/// Reserves `len` bytes of process `pid`'s mapping region (for a ring), with a guard page
+/// after it. Returns the start.
+pub fn reserve_region(pid: Pid, len: u64) -> Option<u64> {
+    let mut table = TABLE.lock();
+    let process = table
+        .processes
+        .get_mut(&pid)
+        .filter(|p| p.state == State::Alive)?;
+    let start = process.next_map;
+    let end = start.checked_add(len + 4096)?;
+    if end > MAP_END {
+        return None;
+    }
+    process.next_map = end;
+    Some(start)
 }

@@ -65,6 +65,66 @@ fn yield_pair() -> Result<(), lux9_rt::abi::Error> {
     Ok(())
 }
 
+const IPC_OPS: u64 = 10_000;
+
+/// Round trips to the `ipcpeer echo` server: `call` on the client side, `reply_recv` on the
+/// server side. Short messages take the fastpath; 256-byte ones are long messages, copied
+/// through the kernel on the slowpath.
+fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
+    use lux9_rt::abi::ipc::{Knob, MsgInfo};
+    use lux9_rt::ipc;
+    use lux9_rt::shared::IpcBuffer;
+    ipc::set_knob(Knob::Fastpath, 1)?;
+    let server = sys::spawn("ipcpeer", "echo")?;
+    sys::sleep_ms(5);
+    let short = MsgInfo::short(32, 1);
+    for _ in 0..1000 {
+        ipc::call(server, short, [7; 8])?;
+    }
+    let before = (switches(), ipc::stats(0)?.fastpath_hits);
+    let start = sys::rdtsc();
+    for _ in 0..IPC_OPS {
+        ipc::call(server, short, [7; 8])?;
+    }
+    let ticks = sys::rdtsc() - start;
+    let fast_hits = ipc::stats(0)?.fastpath_hits - before.1;
+    report(
+        "ipc_fastpath_roundtrip",
+        IPC_OPS,
+        ticks,
+        switches() - before.0,
+    );
+    if fast_hits < 2 * IPC_OPS {
+        println!("bench: only {fast_hits} fastpath hits in {IPC_OPS} round trips");
+    }
+
+    let mut buffer = IpcBuffer::register(4096)?;
+    buffer.bytes()[..256].fill(0xab);
+    let long = MsgInfo {
+        len: 256,
+        long: true,
+        label: 2,
+    };
+    for _ in 0..1000 {
+        ipc::call_with(server, long, [0; 8], &mut buffer)?;
+    }
+    let switches_before = switches();
+    let start = sys::rdtsc();
+    for _ in 0..IPC_OPS {
+        ipc::call_with(server, long, [0; 8], &mut buffer)?;
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        "ipc_slowpath_roundtrip",
+        IPC_OPS,
+        ticks,
+        switches() - switches_before,
+    );
+    ipc::call(server, MsgInfo::short(0, 0xdead), [0; 8])?;
+    sys::wait(server)?;
+    Ok(())
+}
+
 fn run(args: &str) -> i32 {
     if let Some(count) = args.strip_prefix("yield-partner ") {
         let rounds: u64 = count.trim().parse().unwrap_or(0);
@@ -76,6 +136,10 @@ fn run(args: &str) -> i32 {
     null_syscall();
     if let Err(error) = yield_pair() {
         println!("bench: yield_pair failed: {error}");
+        return 1;
+    }
+    if let Err(error) = ipc_roundtrips() {
+        println!("bench: IPC round trips failed: {error}");
         return 1;
     }
     0

@@ -1,7 +1,8 @@
 //! fuzz: makes random system calls with random arguments: `fuzz COUNT SEED`.
 //!
-//! It avoids only what would end or stall the fuzzer itself (exit, long sleeps, unmapping its own
-//! stack and image) and never allocates, so random unmaps of its heap region cannot hurt it.
+//! It avoids only what would end or stall the fuzzer itself (exit, long sleeps and futex waits,
+//! messages to live processes, unmapping its own stack and image) and never allocates, so
+//! random unmaps of its heap region cannot hurt it.
 //! Prints how each call ended, by error code, and exits 0.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
@@ -66,6 +67,23 @@ fn run(args: &str) -> i32 {
                 args[0] = (0x1000_0000_0000 + (args[0] % (1 << 32))) & !0xfff;
                 args[1] %= 1 << 20;
             }
+            // Message operations with a live peer would wait for it forever: aim them at pids
+            // that do not exist (or at ourselves), where they must fail fast.
+            Some(
+                Syscall::Send
+                | Syscall::Call
+                | Syscall::Receive
+                | Syscall::ReplyRecv
+                | Syscall::Reply,
+            ) => {
+                args[0] = if rng.next().is_multiple_of(2) {
+                    1_000_000 + args[0] % 1_000_000
+                } else {
+                    sys::getpid()
+                };
+            }
+            // A futex wait on a word that holds the value would sleep; bound it to 1 ms.
+            Some(Syscall::FutexWait) => args[2] = 1,
             Some(Syscall::DebugWrite) => {
                 // A pointer into this process's own memory would print its bytes: keep those
                 // calls empty, and probe only pointers that must fail.

@@ -309,7 +309,7 @@ fn switches_are_counted() -> CaseResult {
 }
 
 fn run(_args: &str) -> i32 {
-    let cases: [Case; 10] = [
+    let cases: [Case; 16] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -335,6 +335,24 @@ fn run(_args: &str) -> i32 {
             "random_syscalls_100000_leave_the_kernel_running",
             random_syscalls_leave_the_kernel_running,
         ),
+        (
+            "ipc_fastpath_and_slowpath_agree",
+            ipc_fastpath_and_slowpath_agree,
+        ),
+        ("ipc_long_messages_are_copied", ipc_long_messages_are_copied),
+        ("ipc_sends_queue_in_order", ipc_sends_queue_in_order),
+        (
+            "ipc_dead_peers_wake_callers_with_errors",
+            ipc_dead_peers_wake_callers_with_errors,
+        ),
+        (
+            "futex_works_across_address_spaces",
+            futex_works_across_address_spaces,
+        ),
+        (
+            "rings_are_reclaimed_without_leaks",
+            rings_are_reclaimed_without_leaks,
+        ),
     ];
     let mut failed = 0;
     for (name, case) in cases {
@@ -352,4 +370,277 @@ fn run(_args: &str) -> i32 {
         failed
     );
     failed as i32
+}
+
+// ---- IPC ----
+
+use lux9_rt::abi::ipc::{IpcStats, Knob, LONG_MAX, MsgInfo, Words};
+use lux9_rt::ipc;
+use lux9_rt::shared::{IpcBuffer, SharedRegion};
+
+const QUIT: u32 = 0xdead;
+
+fn start_echo() -> Result<usize, String> {
+    let server = sys::spawn("ipcpeer", "echo").map_err(|e| format!("spawn echo: {e}"))?;
+    // Let it reach its first receive, so calls find it waiting.
+    sys::sleep_ms(5);
+    Ok(server)
+}
+
+fn stop_echo(server: usize) -> CaseResult {
+    ipc::call(server, MsgInfo::short(0, QUIT), [0; 8]).map_err(|e| format!("quit call: {e}"))?;
+    let status = sys::wait(server).map_err(|e| format!("wait echo: {e}"))?;
+    ensure!(status.success(), "echo server ended with {status:?}");
+    Ok(())
+}
+
+fn stats() -> Result<IpcStats, String> {
+    ipc::stats(0).map_err(|e| format!("ipc_stats: {e}"))
+}
+
+/// Calls the echo server with messages of every short length and a few labels.
+fn exchange(server: usize) -> Result<Vec<(MsgInfo, Words, usize)>, String> {
+    let mut replies = Vec::new();
+    for len in [0usize, 1, 7, 8, 9, 31, 63, 64] {
+        for label in [0u32, 1, 1000] {
+            let words: Words =
+                core::array::from_fn(|i| (len * 1000 + i) as u64 ^ u64::from(label) << 32);
+            let reply = ipc::call(server, MsgInfo::short(len, label), words)
+                .map_err(|e| format!("call: {e}"))?;
+            ensure!(
+                reply.info.len == len && reply.info.label == label + 1,
+                "reply info {:?} for len {len}",
+                reply.info
+            );
+            ensure!(
+                reply.words == words.map(|w| w ^ 0x5a5a_5a5a_5a5a_5a5a),
+                "reply words for len {len} label {label}"
+            );
+            replies.push((reply.info, reply.words, reply.peer));
+        }
+    }
+    Ok(replies)
+}
+
+fn ipc_fastpath_and_slowpath_agree() -> CaseResult {
+    let server = start_echo()?;
+    ipc::set_knob(Knob::Fastpath, 1).map_err(|e| format!("knob: {e}"))?;
+    let before = stats()?;
+    let fast = exchange(server)?;
+    let middle = stats()?;
+    ipc::set_knob(Knob::Fastpath, 0).map_err(|e| format!("knob: {e}"))?;
+    let slow = exchange(server);
+    ipc::set_knob(Knob::Fastpath, 1).map_err(|e| format!("knob: {e}"))?;
+    let slow = slow?;
+    let after = stats()?;
+    stop_echo(server)?;
+    ensure!(
+        fast == slow,
+        "the fastpath and the slowpath delivered different replies"
+    );
+    ensure!(
+        fast.iter().all(|(_, _, peer)| *peer == server),
+        "a reply named the wrong sender"
+    );
+    let calls = fast.len() as u64;
+    ensure!(
+        middle.fastpath_hits - before.fastpath_hits >= 2 * calls,
+        "{} fastpath hits for {calls} fast round trips",
+        middle.fastpath_hits - before.fastpath_hits
+    );
+    ensure!(
+        after.fastpath_hits == middle.fastpath_hits,
+        "the fastpath ran while disabled"
+    );
+    ensure!(
+        after.slowpath_messages - middle.slowpath_messages >= 2 * calls,
+        "slowpath messages were not counted"
+    );
+    ensure!(after.cycles_per_switch > 0, "cycles_per_switch is 0");
+    Ok(())
+}
+
+fn ipc_long_messages_are_copied() -> CaseResult {
+    let server = start_echo()?;
+    let mut buffer = IpcBuffer::register(LONG_MAX).map_err(|e| format!("buffer: {e}"))?;
+    for len in [65usize, 256, 4096, LONG_MAX] {
+        for (index, byte) in buffer.bytes()[..len].iter_mut().enumerate() {
+            *byte = (index * 7 + len) as u8;
+        }
+        let info = MsgInfo {
+            len,
+            long: true,
+            label: 9,
+        };
+        let reply = ipc::call_with(server, info, [0; 8], &mut buffer)
+            .map_err(|e| format!("call {len}: {e}"))?;
+        ensure!(
+            reply.info.long && reply.info.len == len && reply.info.label == 10,
+            "reply info {:?}",
+            reply.info
+        );
+        let bytes = &buffer.bytes()[..len];
+        ensure!(
+            bytes
+                .iter()
+                .rev()
+                .enumerate()
+                .all(|(index, &b)| b == (index * 7 + len) as u8),
+            "the {len}-byte reply is not the message reversed"
+        );
+    }
+    let too_long = MsgInfo {
+        len: LONG_MAX + 1,
+        long: true,
+        label: 0,
+    };
+    let (code, ..) = (
+        ipc::call_with(server, too_long, [0; 8], &mut buffer).err(),
+        (),
+    );
+    ensure!(
+        code == Some(lux9_rt::abi::Error::InvalidArgument),
+        "an over-long message: {code:?}"
+    );
+    stop_echo(server)
+}
+
+fn ipc_sends_queue_in_order() -> CaseResult {
+    let me = sys::getpid();
+    let sender =
+        sys::spawn("ipcpeer", &format!("sender {me} 5")).map_err(|e| format!("spawn: {e}"))?;
+    sys::sleep_ms(5); // the sender blocks in send: nobody receives yet
+    for label in 0..5u32 {
+        let message = ipc::receive(sender).map_err(|e| format!("receive {label}: {e}"))?;
+        ensure!(
+            message.peer == sender && message.info.label == label,
+            "got label {} from {}",
+            message.info.label,
+            message.peer
+        );
+        ensure!(
+            message.words == [u64::from(label); 8],
+            "message {label} words"
+        );
+    }
+    let status = sys::wait(sender).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "sender ended with {status:?}");
+    Ok(())
+}
+
+fn ipc_dead_peers_wake_callers_with_errors() -> CaseResult {
+    use lux9_rt::abi::Error;
+    let mute = sys::spawn("ipcpeer", "die-after-receive").map_err(|e| format!("spawn: {e}"))?;
+    sys::sleep_ms(5);
+    let result = ipc::call(mute, MsgInfo::short(8, 1), [1; 8]);
+    ensure!(
+        result == Err(Error::PeerDead),
+        "a call whose server died without replying: {result:?}"
+    );
+    ensure!(
+        sys::wait(mute).map_err(|e| format!("wait: {e}"))?.success(),
+        "die-after-receive failed"
+    );
+    let again = ipc::call(mute, MsgInfo::short(0, 0), [0; 8]);
+    ensure!(
+        again == Err(Error::PeerDead),
+        "a call to an exited process: {again:?}"
+    );
+    let nobody = ipc::call(999_999, MsgInfo::short(0, 0), [0; 8]);
+    ensure!(
+        nobody == Err(Error::NotFound),
+        "a call to a pid that never existed: {nobody:?}"
+    );
+    let quiet = sys::spawn("true", "").map_err(|e| format!("spawn: {e}"))?;
+    let waiting = ipc::receive(quiet);
+    ensure!(
+        waiting == Err(Error::PeerDead),
+        "a receive from a process that exits: {waiting:?}"
+    );
+    let _ = sys::wait(quiet);
+    let myself = ipc::call(sys::getpid(), MsgInfo::short(0, 0), [0; 8]);
+    ensure!(
+        myself == Err(Error::InvalidArgument),
+        "a call to oneself: {myself:?}"
+    );
+    ensure!(
+        ipc::reply(quiet, MsgInfo::short(0, 0), [0; 8]).is_err(),
+        "a reply nobody waits for"
+    );
+    Ok(())
+}
+
+fn futex_works_across_address_spaces() -> CaseResult {
+    use lux9_rt::abi::Error;
+    let child = sys::spawn("ipcpeer", "futex-waiter").map_err(|e| format!("spawn: {e}"))?;
+    let (ring, _) = ipc::ring_create(child, 1).map_err(|e| format!("ring_create: {e}"))?;
+    let region = SharedRegion::of_ring(ring).map_err(|e| format!("ring_info: {e}"))?;
+    ipc::send(child, MsgInfo::short(8, 0), [ring, 0, 0, 0, 0, 0, 0, 0])
+        .map_err(|e| format!("send: {e}"))?;
+    sys::sleep_ms(10); // the child is asleep on word 0 now
+    let word = region.word(0);
+    word.store(1, core::sync::atomic::Ordering::Release);
+    let woken = ipc::futex_wake(word, 1).map_err(|e| format!("futex_wake: {e}"))?;
+    ensure!(
+        woken == 1,
+        "futex_wake woke {woken} threads, expected the child"
+    );
+    let status = sys::wait(child).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "the futex waiter ended with {status:?}");
+    // The ring went with the child; use a fresh word of our own for the error cases.
+    let mine = alloc::boxed::Box::new(core::sync::atomic::AtomicU32::new(7));
+    ensure!(
+        ipc::futex_wait(&mine, 8, 0) == Err(Error::WouldBlock),
+        "futex_wait on a changed value"
+    );
+    let start = sys::rdtsc();
+    ensure!(
+        ipc::futex_wait(&mine, 7, 20) == Err(Error::TimedOut),
+        "futex_wait timeout"
+    );
+    ensure!(
+        sys::rdtsc() - start >= ms_to_tsc(19),
+        "the timeout came early"
+    );
+    let (code, _) = sys::raw(
+        Syscall::FutexWait as usize,
+        [mine.as_ptr() as usize + 1, 7, 1, 0, 0, 0],
+    );
+    ensure!(
+        code == Error::InvalidArgument as usize,
+        "unaligned futex: {code}"
+    );
+    let (code, _) = sys::raw(
+        Syscall::FutexWait as usize,
+        [0xffff_8000_0000_0000, 0, 1, 0, 0, 0],
+    );
+    ensure!(
+        code == Error::BadAddress as usize,
+        "kernel futex address: {code}"
+    );
+    Ok(())
+}
+
+fn rings_are_reclaimed_without_leaks() -> CaseResult {
+    // A warm-up round lets kernel tables reach their steady size.
+    ensure!(
+        spawn_wait("ipcpeer", "ring-cycle 2")?.success(),
+        "ring-cycle warm-up failed"
+    );
+    let free_before = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
+    let status = spawn_wait("ipcpeer", "ring-cycle 50")?;
+    ensure!(status.success(), "ring-cycle ended with {status:?}");
+    let free_after = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
+    ensure!(
+        free_after == free_before,
+        "free frames went from {free_before} to {free_after}"
+    );
+    let rings = sys::info(Info::Rings, 0).map_err(|e| format!("info: {e}"))?;
+    ensure!(rings == 0, "{rings} rings left");
+    let not_mine = ipc::ring_info(1);
+    ensure!(
+        not_mine.is_err(),
+        "ring 1 is visible to a process that is not its party"
+    );
+    Ok(())
 }

@@ -1,0 +1,252 @@
+//! Shared rings: frames mapped into two address spaces, for requests and replies that the
+//! kernel never copies.
+//!
+//! `ring_create(peer, pages)` allocates `pages` zeroed frames and maps them, writable, into the
+//! caller's and the peer's mapping regions; the peer finds its address with `ring_info(id)` (the
+//! creator passes the id in a message). The layout inside is the business of the two sides and
+//! of `lux9-ring` (see docs/rings.md). The kernel records both parties; when either ends, or
+//! calls `ring_destroy`, it unmaps the frames from both sides, frees them, and wakes anyone
+//! sleeping on a word of the ring with `PeerDead`.
+//!
+//! `notify(id)` wakes the other party's threads sleeping (in `futex_wait`) on a word in the
+//! ring's first page. Senders call it only after seeing the peer's "waiting" flag set, so it
+//! costs nothing while the peer is awake.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+use lux9_abi::{Error, Syscall};
+
+use crate::arch::address_space::PageRights;
+use crate::arch::paging::zero_frame;
+use crate::arch::sync::IrqMutex;
+use crate::ipc::futex;
+use crate::memory::frames;
+use crate::process::{self, Pid};
+use crate::sched;
+
+/// Largest ring, in pages.
+pub const MAX_PAGES: usize = 256;
+/// Rings one process may take part in at once.
+pub const MAX_RINGS_PER_PROCESS: usize = 16;
+
+struct Ring {
+    creator: Pid,
+    peer: Pid,
+    frames: Vec<u64>,
+    creator_addr: u64,
+    peer_addr: u64,
+}
+
+impl Ring {
+    fn address_of(&self, pid: Pid) -> Option<u64> {
+        if pid == self.creator {
+            Some(self.creator_addr)
+        } else if pid == self.peer {
+            Some(self.peer_addr)
+        } else {
+            None
+        }
+    }
+
+    fn other(&self, pid: Pid) -> Pid {
+        if pid == self.creator {
+            self.peer
+        } else {
+            self.creator
+        }
+    }
+}
+
+struct Rings {
+    rings: BTreeMap<u64, Ring>,
+    next_id: u64,
+}
+
+static RINGS: IrqMutex<Rings> = IrqMutex::new(Rings {
+    rings: BTreeMap::new(),
+    next_id: 1,
+});
+
+/// Runs a ring system call; returns the values for `rdx` and `rsi`.
+pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error> {
+    let me = sched::current_pid();
+    match call {
+        Syscall::RingCreate => {
+            create(me, args[0], args[1]).map(|(id, addr)| (id as usize, addr as usize))
+        }
+        Syscall::RingInfo => {
+            let rings = RINGS.lock();
+            let ring = rings.rings.get(&(args[0] as u64)).ok_or(Error::NotFound)?;
+            let addr = ring.address_of(me).ok_or(Error::NotFound)?;
+            Ok((addr as usize, ring.frames.len()))
+        }
+        Syscall::Notify => notify(me, args[0] as u64).map(|woken| (woken, 0)),
+        Syscall::RingDestroy => {
+            let ring = {
+                let mut rings = RINGS.lock();
+                let ring = rings.rings.get(&(args[0] as u64)).ok_or(Error::NotFound)?;
+                ring.address_of(me).ok_or(Error::NotFound)?;
+                rings
+                    .rings
+                    .remove(&(args[0] as u64))
+                    .ok_or(Error::NotFound)?
+            };
+            tear_down(ring, None);
+            Ok((0, 0))
+        }
+        _ => Err(Error::UnknownSyscall),
+    }
+}
+
+fn rings_of(rings: &Rings, pid: Pid) -> usize {
+    rings
+        .rings
+        .values()
+        .filter(|r| r.creator == pid || r.peer == pid)
+        .count()
+}
+
+fn create(me: Pid, peer: Pid, pages: usize) -> Result<(u64, u64), Error> {
+    if pages == 0 || pages > MAX_PAGES || peer == me {
+        return Err(Error::InvalidArgument);
+    }
+    {
+        let rings = RINGS.lock();
+        if rings_of(&rings, me) >= MAX_RINGS_PER_PROCESS
+            || rings_of(&rings, peer) >= MAX_RINGS_PER_PROCESS
+        {
+            return Err(Error::LimitReached);
+        }
+    }
+    let my_space = sched::current_space().ok_or(Error::InvalidArgument)?;
+    let peer_space = process::space_of(peer).ok_or(if process::ever_existed(peer) {
+        Error::PeerDead
+    } else {
+        Error::NotFound
+    })?;
+    let mut frames_taken = Vec::with_capacity(pages);
+    for _ in 0..pages {
+        match frames::alloc() {
+            Some(phys) => {
+                zero_frame(phys);
+                frames_taken.push(phys);
+            }
+            None => {
+                frames_taken.into_iter().for_each(frames::free);
+                return Err(Error::NoMemory);
+            }
+        }
+    }
+    let len = pages as u64 * 4096;
+    let (Some(my_addr), Some(peer_addr)) = (
+        process::reserve_region(me, len),
+        process::reserve_region(peer, len),
+    ) else {
+        frames_taken.into_iter().for_each(frames::free);
+        return Err(Error::NoMemory);
+    };
+    let rights = PageRights {
+        write: true,
+        execute: false,
+        user: true,
+    };
+    let mut mapped = (0, 0);
+    let result = (|| {
+        for (index, &phys) in frames_taken.iter().enumerate() {
+            let offset = index as u64 * 4096;
+            my_space
+                .lock()
+                .map_shared(my_addr + offset, phys, rights)
+                .map_err(|_| Error::NoMemory)?;
+            mapped.0 += 1;
+            peer_space
+                .lock()
+                .map_shared(peer_addr + offset, phys, rights)
+                .map_err(|_| Error::NoMemory)?;
+            mapped.1 += 1;
+        }
+        Ok(())
+    })();
+    if let Err(error) = result {
+        for index in 0..mapped.0 {
+            let _ = my_space.lock().unmap_shared(my_addr + index * 4096);
+        }
+        for index in 0..mapped.1 {
+            let _ = peer_space.lock().unmap_shared(peer_addr + index * 4096);
+        }
+        frames_taken.into_iter().for_each(frames::free);
+        return Err(error);
+    }
+    let mut rings = RINGS.lock();
+    let id = rings.next_id;
+    rings.next_id += 1;
+    rings.rings.insert(
+        id,
+        Ring {
+            creator: me,
+            peer,
+            frames: frames_taken,
+            creator_addr: my_addr,
+            peer_addr,
+        },
+    );
+    Ok((id, my_addr))
+}
+
+fn notify(me: Pid, id: u64) -> Result<usize, Error> {
+    let (other, header) = {
+        let rings = RINGS.lock();
+        let ring = rings.rings.get(&id).ok_or(Error::NotFound)?;
+        ring.address_of(me).ok_or(Error::NotFound)?;
+        (ring.other(me), ring.frames[0])
+    };
+    Ok(futex::wake_owned_by(header, header + 4096, other))
+}
+
+/// Unmaps a ring from whichever sides still exist, wakes its sleepers and frees its frames.
+/// `dying` is a party that is ending (its address space is going away anyway).
+fn tear_down(ring: Ring, dying: Option<Pid>) {
+    for (pid, addr) in [
+        (ring.creator, ring.creator_addr),
+        (ring.peer, ring.peer_addr),
+    ] {
+        if Some(pid) == dying {
+            continue;
+        }
+        if let Some(space) = process::space_of(pid) {
+            for index in 0..ring.frames.len() as u64 {
+                let _ = space.lock().unmap_shared(addr + index * 4096);
+            }
+        }
+    }
+    for &phys in &ring.frames {
+        futex::wake_range(phys, phys + 4096, Error::PeerDead);
+    }
+    ring.frames.into_iter().for_each(frames::free);
+}
+
+/// Tears down every ring process `pid` takes part in; called as it exits, before its address
+/// space goes away.
+pub fn process_exiting(pid: Pid) {
+    let ending: Vec<Ring> = {
+        let mut rings = RINGS.lock();
+        let ids: Vec<u64> = rings
+            .rings
+            .iter()
+            .filter(|(_, r)| r.creator == pid || r.peer == pid)
+            .map(|(&id, _)| id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| rings.rings.remove(&id))
+            .collect()
+    };
+    for ring in ending {
+        tear_down(ring, Some(pid));
+    }
+}
+
+/// Rings alive now (for tests).
+pub fn count() -> usize {
+    RINGS.lock().rings.len()
+}

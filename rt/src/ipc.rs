@@ -1,0 +1,184 @@
+//! Message passing and shared rings: typed wrappers over the IPC system calls.
+
+use core::sync::atomic::AtomicU32;
+
+use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob, MsgInfo, Words};
+use lux9_abi::{Error, Syscall};
+
+use crate::arch::{ipc_syscall, syscall2};
+use crate::shared::IpcBuffer;
+use crate::sys::{Result, raw};
+
+/// A received message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// The sender's pid.
+    pub peer: usize,
+    pub info: MsgInfo,
+    /// The words of a short message (zero for a long one, whose bytes are in the IPC buffer).
+    pub words: Words,
+}
+
+fn message_op(number: Syscall, peer: usize, info: MsgInfo, words: Words) -> Result<Message> {
+    let (error, peer, info, words) = ipc_syscall(number as usize, peer, info.to_word(), words);
+    if error != 0 {
+        return Err(Error::from_code(error).unwrap_or(Error::InvalidArgument));
+    }
+    Ok(Message {
+        peer,
+        info: MsgInfo::from_word(info).unwrap_or_default(),
+        words,
+    })
+}
+
+/// Sends a message to `dest` and waits until it has taken it.
+pub fn send(dest: usize, info: MsgInfo, words: Words) -> Result<()> {
+    message_op(Syscall::Send, dest, info, words).map(|_| ())
+}
+
+/// Receives the next message, from anyone (`from` 0) or from process `from`.
+pub fn receive(from: usize) -> Result<Message> {
+    message_op(Syscall::Receive, from, MsgInfo::default(), [0; 8])
+}
+
+/// Sends a message to `dest` and waits for its reply.
+pub fn call(dest: usize, info: MsgInfo, words: Words) -> Result<Message> {
+    message_op(Syscall::Call, dest, info, words)
+}
+
+/// Answers `dest`, which is waiting in `call`.
+pub fn reply(dest: usize, info: MsgInfo, words: Words) -> Result<()> {
+    message_op(Syscall::Reply, dest, info, words).map(|_| ())
+}
+
+/// Answers `dest` (unless 0), then receives the next message from anyone.
+pub fn reply_recv(dest: usize, info: MsgInfo, words: Words) -> Result<Message> {
+    message_op(Syscall::ReplyRecv, dest, info, words)
+}
+
+/// Registers the buffer for long messages (see [`crate::shared::IpcBuffer`]).
+pub(crate) fn register_buffer(addr: usize, len: usize) -> Result<()> {
+    match raw(Syscall::IpcBuffer as usize, [addr, len, 0, 0, 0, 0]) {
+        (0, _) => Ok(()),
+        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Like [`call`] for a long message: its `info.len` bytes are taken from `buffer`, and a long
+/// reply lands in it. The `&mut` borrow keeps the buffer still while the kernel uses it.
+pub fn call_with(
+    dest: usize,
+    info: MsgInfo,
+    words: Words,
+    buffer: &mut IpcBuffer,
+) -> Result<Message> {
+    let _ = buffer;
+    message_op(Syscall::Call, dest, info, words)
+}
+
+/// Like [`reply_recv`] with long messages in `buffer`.
+pub fn reply_recv_with(
+    dest: usize,
+    info: MsgInfo,
+    words: Words,
+    buffer: &mut IpcBuffer,
+) -> Result<Message> {
+    let _ = buffer;
+    message_op(Syscall::ReplyRecv, dest, info, words)
+}
+
+/// Like [`reply`] with a long message in `buffer`.
+pub fn reply_with(dest: usize, info: MsgInfo, words: Words, buffer: &mut IpcBuffer) -> Result<()> {
+    let _ = buffer;
+    message_op(Syscall::Reply, dest, info, words).map(|_| ())
+}
+
+/// Like [`receive`], with a long message landing in `buffer`.
+pub fn receive_with(from: usize, buffer: &mut IpcBuffer) -> Result<Message> {
+    let _ = buffer;
+    message_op(Syscall::Receive, from, MsgInfo::default(), [0; 8])
+}
+
+fn two(number: Syscall, args: [usize; 3]) -> Result<(usize, usize)> {
+    match syscall2(number as usize, args) {
+        (0, first, second) => Ok((first, second)),
+        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Creates a ring of `pages` pages shared with `peer`. Returns its id and address here.
+pub fn ring_create(peer: usize, pages: usize) -> Result<(u64, usize)> {
+    two(Syscall::RingCreate, [peer, pages, 0]).map(|(id, addr)| (id as u64, addr))
+}
+
+/// This process's address of ring `id`, and its size in pages.
+pub fn ring_info(id: u64) -> Result<(usize, usize)> {
+    two(Syscall::RingInfo, [id as usize, 0, 0])
+}
+
+/// Wakes the other side of ring `id` if it sleeps on the ring. Returns how many threads woke.
+pub fn notify(id: u64) -> Result<usize> {
+    two(Syscall::Notify, [id as usize, 0, 0]).map(|(woken, _)| woken)
+}
+
+/// Unmaps ring `id` from both sides and frees it.
+pub fn ring_destroy(id: u64) -> Result<()> {
+    two(Syscall::RingDestroy, [id as usize, 0, 0]).map(|_| ())
+}
+
+/// Sleeps while `word` holds `expected`, until woken or `timeout_ms` passes (0: no timeout).
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ms: u64) -> Result<()> {
+    match raw(
+        Syscall::FutexWait as usize,
+        [
+            word.as_ptr() as usize,
+            expected as usize,
+            timeout_ms as usize,
+            0,
+            0,
+            0,
+        ],
+    ) {
+        (0, _) => Ok(()),
+        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Wakes up to `count` threads waiting on `word`. Returns how many woke.
+pub fn futex_wake(word: &AtomicU32, count: usize) -> Result<usize> {
+    match raw(
+        Syscall::FutexWake as usize,
+        [word.as_ptr() as usize, count, 0, 0, 0, 0],
+    ) {
+        (0, woken) => Ok(woken),
+        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// The IPC statistics of process `pid`, or system-wide for 0.
+pub fn stats(pid: usize) -> Result<IpcStats> {
+    let mut words = [0u64; IpcStats::WORDS];
+    match raw(
+        Syscall::IpcStats as usize,
+        [pid, words.as_mut_ptr() as usize, 0, 0, 0, 0],
+    ) {
+        (0, _) => Ok(IpcStats::from_words(words)),
+        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Reads a knob.
+pub fn knob(knob: Knob) -> Result<usize> {
+    set_knob(knob, KNOB_READ)
+}
+
+/// Sets a knob; returns its previous value.
+pub fn set_knob(knob: Knob, value: usize) -> Result<usize> {
+    match raw(
+        Syscall::IpcConfig as usize,
+        [knob as usize, value, 0, 0, 0, 0],
+    ) {
+        (0, old) => Ok(old),
+        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
