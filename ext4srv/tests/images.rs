@@ -680,6 +680,48 @@ fn htree_directory_and_sparse_file() {
 }
 
 #[test]
+fn fragmented_directory_with_an_extent_tree() {
+    // Files written between the directory's blocks scatter them: more than
+    // four extents, so the directory's extent tree has an index level.
+    let dir = TempDir::new("fragmented");
+    let tree = dir.path().join("tree");
+    for i in 0..400 {
+        write(
+            &tree,
+            &format!("frag/a file with a fairly long name number {i}"),
+            format!("content {i}\n").as_bytes(),
+        );
+    }
+    let (img, bytes) = image(&tree, &dir, "img", &["-b", "1024"]);
+    let out = Command::new(tool("debugfs", "e2fsprogs"))
+        .args(["-R", "ex /frag"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(" 0/ 1 "),
+        "/frag has a two-level extent tree:\n{text}"
+    );
+    let fs = client(bytes, 8192 + 24);
+    let inodes = debugfs_inodes(&img, "/frag");
+    let entries = fs.read_dir("/frag").unwrap();
+    assert_eq!(entries.len(), 400);
+    for d in &entries {
+        assert_eq!(
+            Some(&d.qid.path),
+            inodes.get(&d.name),
+            "inode of {}",
+            d.name
+        );
+    }
+    assert_eq!(
+        read_all(&fs, "/frag/a file with a fairly long name number 399").unwrap(),
+        b"content 399\n"
+    );
+}
+
+#[test]
 fn directory_reads_continue_at_the_previous_offset_only() {
     let dir = TempDir::new("offsets");
     let tree = dir.path().join("tree");
