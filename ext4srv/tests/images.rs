@@ -510,6 +510,9 @@ fn errors_are_the_right_rerrors_and_the_server_keeps_serving() {
         },
         "file name too long",
     );
+    // Tflush: requests are answered in order, so there is never anything to cancel.
+    let out = raw(&mut s, &Message::Tflush { oldtag: 5 });
+    assert_eq!(codec::decode(&out).unwrap().1, Message::Rflush);
     // Still serving: a fresh walk, open and read work.
     raw(
         &mut s,
