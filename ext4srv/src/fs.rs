@@ -108,8 +108,15 @@ impl Ext4Fs {
     pub fn open(device: Box<dyn BlockDevice>, cache_bytes: usize) -> Result<Self, ImageError> {
         let handle = CacheHandle::new(BlockCache::new(device, cache_bytes));
         let geometry = superblock::check(&handle)?;
-        let ext4 = Ext4::load(Box::new(handle.clone()))
-            .map_err(|e| ImageError::Ext4(format!("ext4-view refused the image: {e}")))?;
+        let ext4 = Ext4::load(Box::new(handle.clone())).map_err(|e| {
+            let hint = if geometry.needs_recovery {
+                " (the journal needs recovery, which ext4-view replays only from a journal with \
+                 the 64bit and checksum v3 features: `e2fsck -fy` on a copy of the image replays it)"
+            } else {
+                ""
+            };
+            ImageError::Ext4(format!("ext4-view refused the image: {e}{hint}"))
+        })?;
         let meta = ext4
             .metadata("/")
             .map_err(|e| ImageError::Ext4(format!("reading the root directory: {e}")))?;
