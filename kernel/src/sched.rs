@@ -27,7 +27,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use lux9_abi::syscall::PRIORITY_LEVELS;
 use x86_64::instructions::interrupts;
 
-use crate::arch::address_space::{self, AddressSpace};
+use crate::arch::address_space::{self, Activation, AddressSpace};
 use crate::arch::context::{self, MAX_THREADS};
 use crate::arch::fpu::FpuState;
 use crate::arch::percpu;
@@ -59,12 +59,21 @@ pub struct Thread {
     stack: Option<KernelStack>,
     fpu: Option<Box<FpuState>>,
     space: Option<SharedSpace>,
+    /// CR3 for `space`, loadable without locking it.
+    activation: Option<Activation>,
     wake_at: u64,
     slice_left: u32,
     /// Times this thread was switched in.
     pub switches_in: u64,
     /// Message-passing state (see `ipc`).
     pub ipc: crate::ipc::ThreadIpc,
+}
+
+impl Thread {
+    /// Top of the thread's kernel stack (user and spawned kernel threads have one).
+    pub(crate) fn stack_top(&self) -> Option<u64> {
+        self.stack.as_ref().map(|stack| stack.top())
+    }
 }
 
 pub(crate) struct Scheduler {
@@ -205,8 +214,8 @@ impl Scheduler {
             self.fpu_owner = Some(next);
         }
         let next_thread = self.thread(next);
-        if let Some(space) = &next_thread.space {
-            space.lock().activate();
+        if let Some(activation) = &next_thread.activation {
+            activation.activate();
         }
         if let Some(stack) = &next_thread.stack {
             percpu::set_kernel_stack(stack.top());
@@ -230,6 +239,7 @@ pub fn init() {
         stack: None,
         fpu: None,
         space: None,
+        activation: None,
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
@@ -279,6 +289,7 @@ fn new_thread(
         user,
         stack: None,
         fpu: user.then(|| Box::new(FpuState::initial())),
+        activation: space.as_ref().map(|space| space.lock().activation()),
         space,
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
@@ -361,8 +372,14 @@ fn reschedule(requeue: bool) {
     }
 }
 
+/// Set when a thread died and awaits `reap`, so that switches can skip the lock otherwise.
+static DEAD_PENDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Frees the stacks and state of dead threads (never the running one).
 fn reap() {
+    if !DEAD_PENDING.load(Ordering::Relaxed) {
+        return;
+    }
     let dead: Vec<Box<Thread>> = with(|s| {
         if s.dead.is_empty() {
             return Vec::new();
@@ -384,6 +401,7 @@ fn reap() {
             }
             s.free_tids.push(tid);
         }
+        DEAD_PENDING.store(!kept.is_empty(), Ordering::Relaxed);
         s.dead = kept;
         freed
     });
@@ -495,12 +513,14 @@ pub fn exit_current() -> ! {
         crate::ipc::thread_exiting(s, current);
         let thread = s.thread(current);
         thread.state = ThreadState::Dead;
+        thread.activation = None;
         thread.space = None;
         let pid = thread.pid;
         if s.by_pid.get(&pid) == Some(&current) {
             s.by_pid.remove(&pid);
         }
         s.dead.push(current);
+        DEAD_PENDING.store(true, Ordering::Relaxed);
     });
     reschedule(false);
     unreachable!("a dead thread was scheduled again")
@@ -565,7 +585,9 @@ pub fn leave_address_space() {
     interrupts::without_interrupts(|| {
         with(|s| {
             let current = s.current;
-            s.thread(current).space = None;
+            let thread = s.thread(current);
+            thread.activation = None;
+            thread.space = None;
         });
         address_space::activate_kernel();
     })
@@ -577,9 +599,6 @@ pub(crate) enum After {
     Continue,
     /// The running thread is blocked: run whatever is ready.
     Block,
-    /// The running thread is blocked: switch straight to this thread, which the operation made
-    /// runnable without queueing it (the IPC fastpath).
-    SwitchTo(Tid),
 }
 
 /// Runs an IPC step `f` under the scheduler lock with interrupts disabled, then blocks or
@@ -590,23 +609,89 @@ pub(crate) fn ipc_op<R>(f: impl FnOnce(&mut Scheduler) -> (R, After)) -> R {
         match after {
             After::Continue => {}
             After::Block => reschedule(false),
-            After::SwitchTo(next) => switch_direct(next),
         }
         result
     })
 }
 
-/// Switches to `next` without a pass through the ready queues. `next` is not queued, and the
-/// running thread has already been blocked.
-fn switch_direct(next: Tid) {
-    let prev = with(|s| {
-        let prev = s.current;
-        s.current = next;
-        s.hand_over(prev, next);
-        prev
-    });
-    context::switch(prev, next);
+/// Which IPC operation the fastpath completes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FastKind {
+    /// `call`: the peer must be receiving from us (or anyone); we then await its reply.
+    Call,
+    /// `reply_recv`: the peer must await our reply and no one may be queued to send to us;
+    /// we then receive from anyone.
+    ReplyRecv,
+}
+
+/// The IPC fastpath: hands the short message `(info, words)` from the running thread straight
+/// into the registers of process `dest_pid`'s thread and switches to it, under one lock
+/// acquisition and without a run-queue pass, if the preconditions hold (see `ipc`). Returns
+/// false, having changed nothing, when they do not. Interrupts must be disabled. When it
+/// returns true the running thread has been switched away and resumed again.
+pub(crate) fn ipc_fast_handoff(kind: FastKind, dest_pid: Pid, info: u64, words: &[u64; 8]) -> bool {
+    use crate::ipc::Wait;
+    let switched = {
+        let mut guard = SCHED.lock();
+        let Some(s) = guard.as_mut() else {
+            return false;
+        };
+        let me = s.current;
+        let cached = s
+            .threads
+            .get(me)
+            .and_then(|t| t.as_deref())
+            .and_then(|t| t.ipc.peer_cache);
+        let dest = match cached {
+            Some((pid, tid)) if pid == dest_pid => tid,
+            _ => match s.by_pid.get(&dest_pid) {
+                Some(&tid) => tid,
+                None => return false,
+            },
+        };
+        let Ok([Some(mine), Some(theirs)]) = s.threads.get_disjoint_mut([me, dest]) else {
+            return false;
+        };
+        let ready = theirs.pid == dest_pid
+            && theirs.state == ThreadState::Blocked
+            && theirs.priority <= mine.priority
+            && match kind {
+                FastKind::Call => {
+                    theirs.ipc.wait == (Wait::Receiving { from: None })
+                        || theirs.ipc.wait
+                            == (Wait::Receiving {
+                                from: Some(mine.pid),
+                            })
+                }
+                FastKind::ReplyRecv => {
+                    theirs.ipc.wait == (Wait::AwaitingReply { from: me })
+                        && mine.ipc.senders.is_empty()
+                }
+            };
+        let Some(top) = theirs.stack.as_ref().map(|stack| stack.top()) else {
+            return false;
+        };
+        if !ready {
+            return false;
+        }
+        crate::arch::syscall::with_blocked_frame(top, |frame| {
+            frame.set_message(mine.pid as u64, info, words)
+        });
+        theirs.ipc.wait = Wait::None;
+        mine.ipc.wait = match kind {
+            FastKind::Call => Wait::AwaitingReply { from: dest },
+            FastKind::ReplyRecv => Wait::Receiving { from: None },
+        };
+        mine.ipc.stats.fastpath += 1;
+        mine.ipc.peer_cache = Some((dest_pid, dest));
+        mine.state = ThreadState::Blocked;
+        s.current = dest;
+        s.hand_over(me, dest);
+        (me, dest)
+    };
+    context::switch(switched.0, switched.1);
     reap();
+    true
 }
 
 /// Runs `f` on the scheduler state, for IPC bookkeeping that does not block.

@@ -9,6 +9,7 @@
 //! With PCID each address space gets a tag, so switching CR3 keeps its TLB entries; without it
 //! every switch flushes the non-global entries.
 
+use alloc::sync::Arc;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use x86_64::registers::control::{Cr3, Cr3Flags, Cr4, Cr4Flags};
@@ -100,12 +101,46 @@ unsafe impl FrameAllocator<Size4KiB> for TableFrames {
     }
 }
 
+/// The CR3 value of an address space, held by each of its threads so that a context switch
+/// loads CR3 without locking the address space. A thread holds it only together with a
+/// reference to the address space itself, which keeps the tables alive.
+#[derive(Clone, Debug)]
+pub struct Activation {
+    root: u64,
+    pcid: Option<u16>,
+    needs_flush: Arc<AtomicBool>,
+}
+
+impl Activation {
+    /// Loads CR3, unless it already holds this address space.
+    #[inline]
+    pub fn activate(&self) {
+        let current: u64;
+        // SAFETY: reading CR3 has no side effects.
+        unsafe { core::arch::asm!("mov {}, cr3", out(reg) current, options(nostack, nomem)) };
+        if current & 0x000f_ffff_ffff_f000 == self.root {
+            return;
+        }
+        let value = match self.pcid {
+            Some(pcid) => {
+                let flush = self.needs_flush.swap(false, Ordering::Relaxed);
+                self.root | u64::from(pcid) | if flush { 0 } else { 1 << 63 }
+            }
+            None => self.root,
+        };
+        // SAFETY: `root` is a live PML4 (the caller holds its address space) that maps the
+        // kernel's higher half like every address space, so the running code and stack stay
+        // mapped; the PCID, if any, is this address space's own.
+        unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
+    }
+}
+
 pub struct AddressSpace {
     pml4: PhysFrame,
     pcid: Option<u16>,
     /// Set when TLB entries tagged with this PCID may be stale (a new tag, or an unmap while
     /// another address space was active): the next activation flushes them.
-    needs_flush: AtomicBool,
+    needs_flush: Arc<AtomicBool>,
 }
 
 impl core::fmt::Debug for AddressSpace {
@@ -132,7 +167,7 @@ impl AddressSpace {
         Ok(Self {
             pml4: PhysFrame::containing_address(PhysAddr::new(phys)),
             pcid,
-            needs_flush: AtomicBool::new(true),
+            needs_flush: Arc::new(AtomicBool::new(true)),
         })
     }
 
@@ -270,23 +305,12 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Makes this the active address space (CR3), keeping TLB entries when PCID allows.
-    pub fn activate(&self) {
-        if self.is_active() {
-            return;
-        }
-        match self.pcid {
-            Some(pcid) => {
-                let flush = self.needs_flush.swap(false, Ordering::Relaxed);
-                let value = self.pml4.start_address().as_u64()
-                    | u64::from(pcid)
-                    | if flush { 0 } else { 1 << 63 };
-                // SAFETY: the table maps the kernel's higher half like every address space, so
-                // the running code and stack stay mapped; the PCID is this address space's.
-                unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
-            }
-            // SAFETY: as above, without a PCID (the write flushes non-global entries).
-            None => unsafe { Cr3::write(self.pml4, Cr3Flags::empty()) },
+    /// What the scheduler needs to switch to this address space without taking its lock.
+    pub fn activation(&self) -> Activation {
+        Activation {
+            root: self.pml4.start_address().as_u64(),
+            pcid: self.pcid,
+            needs_flush: self.needs_flush.clone(),
         }
     }
 

@@ -42,6 +42,8 @@ pub const HEAP_MAX: u64 = 64 << 30;
 pub const TEST_MAP_BASE: u64 = 0xffff_d000_0000_0000;
 /// Kernel stacks of threads, one fixed-size slot each (see `memory::kstack`).
 pub const KERNEL_STACKS_BASE: u64 = 0xffff_e000_0000_0000;
+/// Size of one kernel-stack slot; stacks end at slot boundaries.
+pub const KERNEL_STACK_SLOT: u64 = 64 * 1024;
 
 /// The direct-map address of physical address `phys`.
 pub const fn phys_to_virt(phys: u64) -> u64 {

@@ -75,6 +75,35 @@ impl SyscallFrame {
     }
 }
 
+/// Runs `f` on the syscall frame of a thread that is blocked inside a system call and whose
+/// kernel stack ends at `stack_top`: the frame is the first thing the entry code pushes, so it
+/// sits right below the stack top. The IPC code uses this to hand a message straight into the
+/// registers of a blocked receiver.
+///
+/// The scheduler lock must be held and the thread must be blocked in a system call (an IPC
+/// wait state guarantees both); it cannot run, so nothing else touches its frame meanwhile.
+pub fn with_blocked_frame<R>(stack_top: u64, f: impl FnOnce(&mut SyscallFrame) -> R) -> R {
+    let offset = stack_top.wrapping_sub(super::KERNEL_STACKS_BASE);
+    assert!(
+        stack_top > super::KERNEL_STACKS_BASE && offset.is_multiple_of(super::KERNEL_STACK_SLOT),
+        "{stack_top:#x} is not the top of a kernel stack"
+    );
+    let frame = (stack_top - core::mem::size_of::<SyscallFrame>() as u64) as *mut SyscallFrame;
+    // SAFETY: `stack_top` is the top of a thread's kernel stack (checked above), which stays
+    // mapped while the thread exists; a thread blocked in a system call has its SyscallFrame
+    // right below that top, and it does not run while we hold the scheduler lock, so this is
+    // the only access. The blocked thread passed its own frame through `black_box` before
+    // switching away and reads it back with volatile loads (see `ipc::finish`).
+    f(unsafe { &mut *frame })
+}
+
+/// Reads a frame field with a volatile load: after a thread wakes from a blocking IPC call,
+/// another thread may have written its frame while it slept.
+pub fn read_after_wake(field: &u64) -> u64 {
+    // SAFETY: `field` is a valid reference to an initialised u64.
+    unsafe { core::ptr::read_volatile(field) }
+}
+
 #[unsafe(naked)]
 unsafe extern "C" fn syscall_entry() {
     naked_asm!(

@@ -4,16 +4,22 @@
 //! peer's reply), `reply`, and `reply_recv` (reply, then receive: a server's whole loop in one
 //! system call). The register layout is in `lux9_abi::ipc`.
 //!
-//! **The slowpath defines the behaviour.** A message is copied into the kernel (short ones into
-//! the sending thread's state, long ones into a heap buffer); if the receiver is waiting it gets
-//! the message and becomes ready, otherwise the sender waits in the receiver's queue; the
-//! scheduler then runs whoever is next.
+//! A thread blocked in an IPC operation sits inside a system call, so its user registers are in
+//! its syscall frame at the top of its kernel stack. Whoever completes the operation writes the
+//! result straight into that frame: the message (sender, info and the eight words), a plain
+//! success, or an error such as `PeerDead`. The woken thread only returns to user mode (and,
+//! for a long message, copies the bytes kept in its inbox into its IPC buffer).
+//!
+//! **The slowpath defines the behaviour.** A sender whose receiver is not waiting queues at the
+//! receiver with its message copied into the kernel (short ones inline, long ones in a heap
+//! buffer); when the receiver is waiting it gets the message in its frame and becomes ready.
+//! Either way the scheduler then runs whoever is next.
 //!
 //! **The fastpath is a guarded shortcut** (after seL4's `fastpath.c`): a `call` or `reply_recv`
 //! with a short message (at most 64 bytes, in registers) whose peer is already blocked waiting
-//! for exactly this message, and whose peer is at least as urgent as the caller, hands the
-//! message over and switches straight to the peer, with no run-queue pass and no buffer. Any
-//! other case takes the slowpath, and both give the receiver the same registers. The
+//! for exactly this message and is at least as urgent as the caller hands the message over and
+//! switches straight to the peer: one scheduler-lock acquisition, no run-queue pass, no buffer.
+//! Any other case takes the slowpath; both leave the receiver's registers the same. The
 //! `Fastpath` knob turns the shortcut off, which the equivalence test uses.
 //!
 //! **Peer death.** When a thread ends, everyone blocked on it (senders in its queue, callers
@@ -25,14 +31,15 @@ pub mod stats;
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use lux9_abi::Error;
 use lux9_abi::ipc::{LONG_MAX, MsgInfo, Words};
+use x86_64::instructions::interrupts;
 
-use crate::arch::syscall::SyscallFrame;
+use crate::arch::syscall::{SyscallFrame, read_after_wake, with_blocked_frame};
 use crate::process::Pid;
-use crate::sched::{self, After, Scheduler, Tid};
+use crate::sched::{self, After, FastKind, Scheduler, Tid};
 use crate::uaccess::UserSlice;
 
 /// Whether the fastpath may be taken (the `Fastpath` knob).
@@ -47,7 +54,7 @@ pub fn set_fastpath(enabled: bool) {
 }
 
 /// How many times a ring server polls before it sleeps (the `PollSpins` knob; servers read it).
-static POLL_SPINS: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(200);
+static POLL_SPINS: AtomicU32 = AtomicU32::new(200);
 
 pub fn poll_spins() -> u32 {
     POLL_SPINS.load(Ordering::Relaxed)
@@ -86,9 +93,9 @@ pub enum Wait {
 #[derive(Debug, Default)]
 pub struct ThreadIpc {
     pub wait: Wait,
-    /// A message delivered while blocked, taken when the thread runs again.
-    pub inbox: Option<Message>,
-    /// Why the thread was woken without a message (a dead peer).
+    /// The bytes of a long message delivered while blocked, copied out when the thread runs.
+    pub inbox: Option<Vec<u8>>,
+    /// Why a futex wait ended early (the ring went away).
     pub error: Option<Error>,
     /// The message this thread is trying to send, while it waits in a queue.
     pub outgoing: Option<Message>,
@@ -96,15 +103,87 @@ pub struct ThreadIpc {
     pub senders: VecDeque<Tid>,
     /// The registered buffer for long messages.
     pub buffer: Option<UserSlice>,
+    /// The last peer looked up, (pid, thread): saves the table lookup on repeated calls.
+    pub(crate) peer_cache: Option<(Pid, Tid)>,
     pub stats: stats::ThreadCounters,
 }
 
+// ---- writing into blocked threads' frames ----
+
+fn blocked_frame<R>(s: &mut Scheduler, tid: Tid, f: impl FnOnce(&mut SyscallFrame) -> R) -> R {
+    let top = s
+        .thread(tid)
+        .stack_top()
+        .expect("threads in IPC are user threads with a kernel stack");
+    with_blocked_frame(top, f)
+}
+
+/// Delivers `message` to `tid`, blocked in a receive or awaiting a reply, and makes it ready
+/// unless the caller is about to switch to it directly.
+fn deliver_to(s: &mut Scheduler, tid: Tid, message: Message, wake: bool) {
+    blocked_frame(s, tid, |frame| {
+        frame.set_message(
+            message.sender as u64,
+            message.info.to_word(),
+            &message.words,
+        )
+    });
+    let ipc = &mut s.thread(tid).ipc;
+    ipc.inbox = message.long;
+    ipc.wait = Wait::None;
+    if wake {
+        s.unblock(tid);
+    }
+}
+
+/// Ends `tid`'s blocking operation with `error` (0 = plain success) and makes it ready.
+fn finish_blocked(s: &mut Scheduler, tid: Tid, error: usize) {
+    blocked_frame(s, tid, |frame| frame.set_result(error, 0));
+    let ipc = &mut s.thread(tid).ipc;
+    ipc.wait = Wait::None;
+    ipc.outgoing = None;
+    s.unblock(tid);
+}
+
+/// After the running thread woke from a blocking IPC operation: the operation's outcome, as
+/// the waker wrote it into this thread's frame. Copies a long message into the IPC buffer.
+fn finish(frame: &mut SyscallFrame) -> Result<(), Error> {
+    match read_after_wake(&frame.rax) {
+        0 => {}
+        code => return Err(Error::from_code(code as usize).unwrap_or(Error::PeerDead)),
+    }
+    let long = MsgInfo::from_word(read_after_wake(&frame.rsi)).is_some_and(|info| info.long);
+    if long {
+        let (bytes, buffer) = sched::with_state(|s| {
+            let me = s.current();
+            let ipc = &mut s.thread(me).ipc;
+            (ipc.inbox.take(), ipc.buffer)
+        });
+        if let Some(bytes) = bytes {
+            let slice = buffer
+                .and_then(|b| b.prefix(bytes.len()))
+                .ok_or(Error::MessageTooLong)?;
+            slice.write_from(&bytes)?;
+        }
+    }
+    Ok(())
+}
+
+/// Blocks the running thread (state already recorded) and returns its outcome when it wakes.
+fn block_and_finish(frame: &mut SyscallFrame) -> Result<(), Error> {
+    // The waker writes this frame while we sleep; make sure the compiler knows it escaped.
+    core::hint::black_box(&mut *frame);
+    sched::ipc_op(|s| {
+        s.block_current_thread();
+        ((), After::Block)
+    });
+    finish(frame)
+}
+
+// ---- the operations ----
+
 /// Reads the message the caller is sending from its registers (and IPC buffer, if long).
-fn outgoing_message(
-    frame: &SyscallFrame,
-    sender: Pid,
-    buffer: Option<UserSlice>,
-) -> Result<Message, Error> {
+fn outgoing_message(frame: &SyscallFrame, sender: Pid) -> Result<Message, Error> {
     let info = MsgInfo::from_word(frame.rsi).ok_or(Error::InvalidArgument)?;
     if !info.long {
         return Ok(Message {
@@ -114,8 +193,13 @@ fn outgoing_message(
             long: None,
         });
     }
-    let buffer = buffer.ok_or(Error::MessageTooLong)?;
-    let slice = buffer.prefix(info.len).ok_or(Error::MessageTooLong)?;
+    let buffer = sched::with_state(|s| {
+        let me = s.current();
+        s.thread(me).ipc.buffer
+    });
+    let slice = buffer
+        .and_then(|b| b.prefix(info.len))
+        .ok_or(Error::MessageTooLong)?;
     let bytes = slice.read_to_vec()?;
     Ok(Message {
         sender,
@@ -125,122 +209,81 @@ fn outgoing_message(
     })
 }
 
-/// Writes a received message into the caller's registers (and IPC buffer, if long).
-fn deliver(
-    frame: &mut SyscallFrame,
-    message: Message,
-    buffer: Option<UserSlice>,
-) -> Result<(), Error> {
-    if let Some(bytes) = &message.long {
-        let slice = buffer
-            .and_then(|b| b.prefix(bytes.len()))
-            .ok_or(Error::MessageTooLong)?;
-        slice.write_from(bytes)?;
-    }
-    frame.set_message(
-        message.sender as u64,
-        message.info.to_word(),
-        &message.words,
-    );
-    Ok(())
-}
-
-/// The calling thread's registered IPC buffer.
-fn my_buffer() -> Option<UserSlice> {
-    sched::with_state(|s| {
-        let me = s.current();
-        s.thread(me).ipc.buffer
-    })
-}
-
-/// After the caller was woken: its delivered message, or the error it was woken with.
-fn take_delivery(s: &mut Scheduler) -> Result<Message, Error> {
-    let me = s.current();
-    let ipc = &mut s.thread(me).ipc;
-    ipc.wait = Wait::None;
-    match (ipc.inbox.take(), ipc.error.take()) {
-        (Some(message), _) => Ok(message),
-        (None, Some(error)) => Err(error),
-        (None, None) => Err(Error::PeerDead),
-    }
-}
-
 /// Finds the thread of process `pid`, or why there is none.
-fn peer(s: &Scheduler, pid: Pid) -> Result<Tid, Error> {
-    s.thread_of(pid).ok_or_else(|| {
+fn peer(s: &mut Scheduler, pid: Pid) -> Result<Tid, Error> {
+    let me = s.current();
+    if let Some((cached_pid, tid)) = s.thread(me).ipc.peer_cache
+        && cached_pid == pid
+        && s.thread_opt(tid)
+            .is_some_and(|t| t.pid == pid && t.state != sched::ThreadState::Dead)
+    {
+        return Ok(tid);
+    }
+    let tid = s.thread_of(pid).ok_or_else(|| {
         if crate::process::ever_existed(pid) {
             Error::PeerDead
         } else {
             Error::NotFound
         }
-    })
+    })?;
+    s.thread(me).ipc.peer_cache = Some((pid, tid));
+    Ok(tid)
 }
 
 fn accepts(wait: Wait, sender: Pid) -> bool {
     matches!(wait, Wait::Receiving { from: None }) || wait == Wait::Receiving { from: Some(sender) }
 }
 
-/// Hands `message` to `receiver`, which is blocked in receive, and makes it ready.
-fn hand_to_waiting_receiver(s: &mut Scheduler, receiver: Tid, message: Message) {
-    let ipc = &mut s.thread(receiver).ipc;
-    ipc.inbox = Some(message);
-    ipc.wait = Wait::None;
-    s.unblock(receiver);
-}
-
-/// Sends `message` from the running thread to `dest`, the slow way. With `call`, the running
-/// thread then waits for the reply. Returns whether the running thread must block.
-fn slow_send(s: &mut Scheduler, dest: Tid, message: Message, call: bool) -> After {
+/// Queues the running thread's `message` at `dest` (slowpath), or hands it over if `dest` is
+/// waiting for it. With `call`, the running thread then waits for the reply. Returns whether
+/// the running thread must block.
+fn slow_send(s: &mut Scheduler, dest: Tid, message: Message, call: bool) -> bool {
     let me = s.current();
     s.thread(me).ipc.stats.slowpath += 1;
-    let sender = message.sender;
-    if accepts(s.thread(dest).ipc.wait, sender) {
-        hand_to_waiting_receiver(s, dest, message);
+    if accepts(s.thread(dest).ipc.wait, message.sender) {
+        deliver_to(s, dest, message, true);
         if call {
             s.thread(me).ipc.wait = Wait::AwaitingReply { from: dest };
-            s.block_current_thread();
-            return After::Block;
         }
-        return After::Continue;
+        return call;
     }
     let ipc = &mut s.thread(me).ipc;
     ipc.outgoing = Some(message);
     ipc.wait = Wait::Sending { to: dest, call };
     s.thread(dest).ipc.senders.push_back(me);
-    s.block_current_thread();
-    After::Block
+    true
+}
+
+fn check_not_self(pid: Pid) -> Result<(), Error> {
+    if pid == sched::current_pid() {
+        Err(Error::InvalidArgument)
+    } else {
+        Ok(())
+    }
 }
 
 pub fn send(frame: &mut SyscallFrame) -> Result<(), Error> {
     let dest_pid = frame.rdi as Pid;
-    if dest_pid == sched::current_pid() {
-        return Err(Error::InvalidArgument);
-    }
-    let message = outgoing_message(frame, sched::current_pid(), my_buffer())?;
-    let blocked = sched::ipc_op(|s| match peer(s, dest_pid) {
-        Err(error) => (Err(error), After::Continue),
-        Ok(dest) => {
-            let after = slow_send(s, dest, message, false);
-            let blocked = matches!(after, After::Block);
-            (Ok(blocked), after)
-        }
+    check_not_self(dest_pid)?;
+    let message = outgoing_message(frame, sched::current_pid())?;
+    let blocked = sched::with_state(|s| -> Result<bool, Error> {
+        let dest = peer(s, dest_pid)?;
+        Ok(slow_send(s, dest, message, false))
     })?;
     if blocked {
-        // Woken when the receiver took the message, or when it died.
-        sched::with_state(|s| {
-            let me = s.current();
-            let ipc = &mut s.thread(me).ipc;
-            ipc.wait = Wait::None;
-            ipc.error.take().map_or(Ok(()), Err)
-        })?;
+        return block_and_finish(frame);
     }
     frame.set_result(0, 0);
     Ok(())
 }
 
-/// Takes the oldest queued sender that `from` accepts, completing its send (or moving a caller
-/// to waiting for the reply).
-fn take_queued(s: &mut Scheduler, from: Option<Pid>) -> Option<Message> {
+/// Takes the oldest queued sender that `from` accepts into the running thread's `frame`,
+/// completing that send (or moving a caller on to waiting for the reply).
+fn take_queued(
+    s: &mut Scheduler,
+    frame: &mut SyscallFrame,
+    from: Option<Pid>,
+) -> Option<Option<Vec<u8>>> {
     let me = s.current();
     let position = {
         let senders: Vec<Tid> = s.thread(me).ipc.senders.iter().copied().collect();
@@ -249,41 +292,50 @@ fn take_queued(s: &mut Scheduler, from: Option<Pid>) -> Option<Message> {
             .position(|&t| from.is_none_or(|pid| s.thread_opt(t).is_some_and(|t| t.pid == pid)))?
     };
     let sender = s.thread(me).ipc.senders.remove(position)?;
-    let ipc = &mut s.thread(sender).ipc;
-    let message = ipc.outgoing.take()?;
-    match ipc.wait {
-        Wait::Sending { call: true, .. } => ipc.wait = Wait::AwaitingReply { from: me },
-        _ => {
-            ipc.wait = Wait::None;
-            s.unblock(sender);
+    let message = s.thread(sender).ipc.outgoing.take()?;
+    frame.set_message(
+        message.sender as u64,
+        message.info.to_word(),
+        &message.words,
+    );
+    match s.thread(sender).ipc.wait {
+        Wait::Sending { call: true, .. } => {
+            s.thread(sender).ipc.wait = Wait::AwaitingReply { from: me }
         }
+        _ => finish_blocked(s, sender, 0),
     }
-    Some(message)
+    Some(message.long)
 }
 
-/// Receives into the caller's registers: a queued message, or blocks until one comes.
+/// Receives into the running thread's registers: a queued message, or blocks until one comes.
 fn receive_into(frame: &mut SyscallFrame, from: Option<Pid>) -> Result<(), Error> {
-    let queued = sched::ipc_op(|s| {
-        if let Some(pid) = from
-            && let Err(error) = peer(s, pid)
-        {
-            return (Err(error), After::Continue);
+    let queued = sched::with_state(|s| -> Result<Option<Option<Vec<u8>>>, Error> {
+        if let Some(pid) = from {
+            peer(s, pid)?;
         }
-        match take_queued(s, from) {
-            Some(message) => (Ok(Some(message)), After::Continue),
+        match take_queued(s, frame, from) {
+            Some(long) => Ok(Some(long)),
             None => {
                 let me = s.current();
                 s.thread(me).ipc.wait = Wait::Receiving { from };
-                s.block_current_thread();
-                (Ok(None), After::Block)
+                Ok(None)
             }
         }
     })?;
-    let message = match queued {
-        Some(message) => message,
-        None => sched::with_state(take_delivery)?,
-    };
-    deliver(frame, message, my_buffer())
+    match queued {
+        None => block_and_finish(frame),
+        Some(None) => Ok(()),
+        Some(Some(bytes)) => {
+            let buffer = sched::with_state(|s| {
+                let me = s.current();
+                s.thread(me).ipc.buffer
+            });
+            let slice = buffer
+                .and_then(|b| b.prefix(bytes.len()))
+                .ok_or(Error::MessageTooLong)?;
+            slice.write_from(&bytes)
+        }
+    }
 }
 
 pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
@@ -291,104 +343,68 @@ pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
         0 => None,
         pid => Some(pid as Pid),
     };
-    if from == Some(sched::current_pid()) {
-        return Err(Error::InvalidArgument); // nobody else could ever wake it
+    if let Some(pid) = from {
+        check_not_self(pid)?; // nobody else could ever wake it
     }
     receive_into(frame, from)
 }
 
-pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = frame.rdi as Pid;
-    if dest_pid == sched::current_pid() {
-        return Err(Error::InvalidArgument);
-    }
-    let message = outgoing_message(frame, sched::current_pid(), my_buffer())?;
-    sched::ipc_op(|s| {
-        let dest = match peer(s, dest_pid) {
-            Ok(dest) => dest,
-            Err(error) => return (Err(error), After::Continue),
-        };
-        let me = s.current();
-        // The fastpath's preconditions; anything else goes the slow way.
-        let fast = fastpath_enabled()
-            && message.long.is_none()
-            && accepts(s.thread(dest).ipc.wait, message.sender)
-            && s.thread(dest).priority <= s.thread(me).priority;
-        if fast {
-            let ipc = &mut s.thread(dest).ipc;
-            ipc.inbox = Some(message);
-            ipc.wait = Wait::None;
-            let mine = &mut s.thread(me).ipc;
-            mine.wait = Wait::AwaitingReply { from: dest };
-            mine.stats.fastpath += 1;
-            s.block_current_thread();
-            return (Ok(()), After::SwitchTo(dest));
-        }
-        (Ok(()), slow_send(s, dest, message, true))
-    })?;
-    let reply = sched::with_state(take_delivery)?;
-    deliver(frame, reply, my_buffer())
+/// Tries the fastpath for `frame`'s short message (see the module documentation).
+fn fast(kind: FastKind, frame: &mut SyscallFrame) -> bool {
+    let words = frame.message_words();
+    let (dest, info) = (frame.rdi as Pid, frame.rsi);
+    // The peer writes this frame while we sleep: make sure the compiler knows it escaped.
+    core::hint::black_box(&mut *frame);
+    interrupts::without_interrupts(|| sched::ipc_fast_handoff(kind, dest, info, &words))
 }
 
-/// Answers `dest`, which waits for the running thread's reply. Returns the thread to switch to
-/// on the fastpath, if the caller asked for it and the preconditions hold.
-fn reply_to(
-    s: &mut Scheduler,
-    dest_pid: Pid,
-    message: Message,
-    may_switch: bool,
-) -> Result<Option<Tid>, Error> {
+pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
+    let dest_pid = frame.rdi as Pid;
+    let info = MsgInfo::from_word(frame.rsi).ok_or(Error::InvalidArgument)?;
+    if !info.long && fastpath_enabled() && fast(FastKind::Call, frame) {
+        return finish(frame);
+    }
+    check_not_self(dest_pid)?;
+    let message = outgoing_message(frame, sched::current_pid())?;
+    sched::with_state(|s| -> Result<(), Error> {
+        let dest = peer(s, dest_pid)?;
+        slow_send(s, dest, message, true);
+        Ok(())
+    })?;
+    block_and_finish(frame)
+}
+
+/// Answers `dest`, which waits for the running thread's reply (slowpath).
+fn reply_to(s: &mut Scheduler, dest_pid: Pid, message: Message) -> Result<(), Error> {
     let dest = peer(s, dest_pid)?;
     let me = s.current();
     if s.thread(dest).ipc.wait != (Wait::AwaitingReply { from: me }) {
         return Err(Error::InvalidArgument);
     }
-    let fast = may_switch
-        && fastpath_enabled()
-        && message.long.is_none()
-        && s.thread(me).ipc.senders.is_empty()
-        && s.thread(dest).priority <= s.thread(me).priority;
-    let ipc = &mut s.thread(dest).ipc;
-    ipc.inbox = Some(message);
-    ipc.wait = Wait::None;
-    if fast {
-        s.thread(me).ipc.stats.fastpath += 1;
-        Ok(Some(dest))
-    } else {
-        s.thread(me).ipc.stats.slowpath += 1;
-        s.unblock(dest);
-        Ok(None)
-    }
+    s.thread(me).ipc.stats.slowpath += 1;
+    deliver_to(s, dest, message, true);
+    Ok(())
 }
 
 pub fn reply(frame: &mut SyscallFrame) -> Result<(), Error> {
     let dest_pid = frame.rdi as Pid;
-    let message = outgoing_message(frame, sched::current_pid(), my_buffer())?;
-    sched::with_state(|s| reply_to(s, dest_pid, message, false))?;
+    let message = outgoing_message(frame, sched::current_pid())?;
+    sched::with_state(|s| reply_to(s, dest_pid, message))?;
     frame.set_result(0, 0);
     Ok(())
 }
 
 pub fn reply_recv(frame: &mut SyscallFrame) -> Result<(), Error> {
     let dest_pid = frame.rdi as Pid;
-    if dest_pid != 0 {
-        let message = outgoing_message(frame, sched::current_pid(), my_buffer())?;
-        let switched = sched::ipc_op(|s| match reply_to(s, dest_pid, message, true) {
-            Err(error) => (Err(error), After::Continue),
-            Ok(None) => (Ok(false), After::Continue),
-            Ok(Some(dest)) => {
-                // Fastpath: wait for the next message, and run the caller right away.
-                let me = s.current();
-                s.thread(me).ipc.wait = Wait::Receiving { from: None };
-                s.block_current_thread();
-                (Ok(true), After::SwitchTo(dest))
-            }
-        })?;
-        if switched {
-            let message = sched::with_state(take_delivery)?;
-            return deliver(frame, message, my_buffer());
-        }
+    if dest_pid == 0 {
+        return receive_into(frame, None);
     }
+    let info = MsgInfo::from_word(frame.rsi).ok_or(Error::InvalidArgument)?;
+    if !info.long && fastpath_enabled() && fast(FastKind::ReplyRecv, frame) {
+        return finish(frame);
+    }
+    let message = outgoing_message(frame, sched::current_pid())?;
+    sched::with_state(|s| reply_to(s, dest_pid, message))?;
     receive_into(frame, None)
 }
 
@@ -433,10 +449,6 @@ pub fn thread_exiting(s: &mut Scheduler, dying: Tid) {
         })
         .collect();
     for tid in senders.into_iter().chain(waiting) {
-        let ipc = &mut s.thread(tid).ipc;
-        ipc.outgoing = None;
-        ipc.wait = Wait::None;
-        ipc.error = Some(Error::PeerDead);
-        s.unblock(tid);
+        finish_blocked(s, tid, Error::PeerDead as usize);
     }
 }

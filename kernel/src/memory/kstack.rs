@@ -8,7 +8,7 @@ use crate::arch::paging::{self, MapFlags};
 use crate::arch::sync::IrqMutex;
 use crate::memory::frames;
 
-const SLOT_SIZE: u64 = 64 * 1024;
+const SLOT_SIZE: u64 = crate::arch::KERNEL_STACK_SLOT;
 /// Usable stack size.
 pub const STACK_SIZE: u64 = 32 * 1024;
 /// Room for this many stacks at once.
