@@ -182,3 +182,24 @@ pub fn set_knob(knob: Knob, value: usize) -> Result<usize> {
         (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
     }
 }
+
+/// `call` on raw registers, for tight loops: sends `words` with `info` to `dest` and leaves the
+/// reply's words in `words`. Returns the error code (0 = success) and the reply's info.
+#[inline(always)]
+pub fn call_in_place(dest: usize, info: MsgInfo, words: &mut Words) -> (usize, u64) {
+    let (error, _, info, reply) = ipc_syscall(Syscall::Call as usize, dest, info.to_word(), *words);
+    *words = reply;
+    (error, info)
+}
+
+/// `reply_recv` on raw registers: answers `*peer` with `*info`/`*words` and leaves the next
+/// message's sender, info and words in their place. Returns the error code.
+#[inline(always)]
+pub fn reply_recv_in_place(peer: &mut usize, info: &mut u64, words: &mut Words) -> usize {
+    let (error, sender, next_info, next) =
+        ipc_syscall(Syscall::ReplyRecv as usize, *peer, *info, *words);
+    *peer = sender;
+    *info = next_info;
+    *words = next;
+    error
+}

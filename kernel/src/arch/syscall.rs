@@ -65,6 +65,7 @@ impl SyscallFrame {
     }
 
     /// Stores a received message: sender, info and words.
+    #[inline]
     pub fn set_message(&mut self, sender: u64, info: u64, words: &[u64; 8]) {
         self.rax = 0;
         self.rdi = sender;
@@ -82,6 +83,7 @@ impl SyscallFrame {
 ///
 /// The scheduler lock must be held and the thread must be blocked in a system call (an IPC
 /// wait state guarantees both); it cannot run, so nothing else touches its frame meanwhile.
+#[inline]
 pub fn with_blocked_frame<R>(stack_top: u64, f: impl FnOnce(&mut SyscallFrame) -> R) -> R {
     let offset = stack_top.wrapping_sub(super::KERNEL_STACKS_BASE);
     assert!(

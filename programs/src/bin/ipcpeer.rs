@@ -2,6 +2,8 @@
 //!
 //! - `echo`: a server that answers every call with the message transformed (each word XOR
 //!   `0x5a5a...`, label + 1; long messages reversed byte by byte) until it gets label `QUIT`;
+//! - `bench-echo`: the benchmark's server: answers each call with the same message, on raw
+//!   registers, until it gets label `QUIT`;
 //! - `die-after-receive`: receives one message, then exits without replying;
 //! - `sender DEST N`: sends N messages with labels 0..N to DEST, then exits;
 //! - `futex-waiter`: receives a ring id, then waits on the ring's first word until it becomes 1;
@@ -104,6 +106,21 @@ fn run(args: &str) -> i32 {
     let number = |w: Option<&str>| w.and_then(|w| w.parse::<u64>().ok());
     match role {
         "echo" => echo(),
+        "bench-echo" => {
+            let Ok(first) = ipc::receive(0) else { return 2 };
+            let (mut peer, mut info, mut words) = (first.peer, first.info.to_word(), first.words);
+            loop {
+                if (info >> 32) as u32 == QUIT {
+                    let _ = ipc::reply(peer, MsgInfo::short(0, QUIT), [0; 8]);
+                    return 0;
+                }
+                let error = ipc::reply_recv_in_place(&mut peer, &mut info, &mut words);
+                if error != 0 {
+                    println!("ipcpeer bench-echo: reply_recv failed with error {error}");
+                    return 3;
+                }
+            }
+        }
         "die-after-receive" => {
             let _ = ipc::receive(0);
             0
