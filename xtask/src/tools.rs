@@ -62,6 +62,12 @@ pub const MKFS_EXT4: Tool = Tool {
     present: || on_path("mkfs.ext4") || Path::new("/sbin/mkfs.ext4").exists(),
 };
 
+pub const SFDISK: Tool = Tool {
+    what: "sfdisk",
+    package: "fdisk",
+    present: || on_path("sfdisk") || Path::new("/sbin/sfdisk").exists(),
+};
+
 /// What building the ISO needs.
 pub const FOR_ISO: &[Tool] = &[
     GRUB_MKRESCUE,
@@ -74,7 +80,7 @@ pub const FOR_ISO: &[Tool] = &[
 /// What `run` needs on top of the ISO tools.
 pub const FOR_RUN: &[Tool] = &[QEMU];
 /// What the whole test suite needs.
-pub const FOR_TEST: &[Tool] = &[QEMU, OVMF, MKFS_EXT4];
+pub const FOR_TEST: &[Tool] = &[QEMU, OVMF, MKFS_EXT4, SFDISK];
 
 fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
