@@ -67,7 +67,7 @@
 //!   compiler (or a weaker CPU than x86) could move a slot read after the head store and read
 //!   a message being overwritten.
 //! - **Sleeping** (the waiting flags): store flag, SeqCst fence, load tail against store tail,
-//!   SeqCst fence, load flag; see [`doorbell`](crate::doorbell) for why no wake-up is lost.
+//!   SeqCst fence, load flag; see [`doorbell`] for why no wake-up is lost.
 //! - **The kernel** loads counters Relaxed; it reads no slot.
 //!
 //! The honest side's safety does not depend on the peer following these orders: a peer that
