@@ -11,7 +11,7 @@
 //! RUSTFLAGS="--cfg loom" cargo test -p lux9-ring --release --test loom --target-dir target/loom
 //! ```
 //!
-//! tests/interleavings.rs checks the same scenarios (and more) without loom under plain
+//! tests/interleavings/ checks the same scenarios (and more) without loom under plain
 //! `cargo test`, but with sequentially consistent values; what only loom checks is the
 //! doorbell's store-then-load on two words, which needs its SeqCst fences.
 #![cfg(loom)]
