@@ -47,8 +47,9 @@ pub enum Syscall {
     ReplyRecv = 16,
     /// `ipc_buffer(addr, len)`: registers the caller's buffer for long (over 64-byte) messages.
     IpcBuffer = 17,
-    /// `ring_create(peer, pages)`: creates a shared ring with `peer`; returns its id, and its
-    /// address in the caller's address space in `rsi`.
+    /// `ring_create(peer, pages, max_message)`: creates a shared ring (the `lux9-ring` layout)
+    /// with `peer` as its server, for messages of up to `max_message` bytes (0: 8192); returns
+    /// its id, and its address in the caller's address space in `rsi`.
     RingCreate = 18,
     /// `ring_info(id)`: the caller's address of ring `id` (in `rdx`) and its page count (`rsi`).
     RingInfo = 19,

@@ -106,9 +106,10 @@ fn two(number: Syscall, args: [usize; 3]) -> Result<(usize, usize)> {
     }
 }
 
-/// Creates a ring of `pages` pages shared with `peer`. Returns its id and address here.
-pub fn ring_create(peer: usize, pages: usize) -> Result<(u64, usize)> {
-    two(Syscall::RingCreate, [peer, pages, 0]).map(|(id, addr)| (id as u64, addr))
+/// Creates a ring of `pages` pages shared with `peer` (its server), for messages of up to
+/// `max_message` bytes (0: 8192). Returns its id and address here.
+pub fn ring_create(peer: usize, pages: usize, max_message: usize) -> Result<(u64, usize)> {
+    two(Syscall::RingCreate, [peer, pages, max_message]).map(|(id, addr)| (id as u64, addr))
 }
 
 /// This process's address of ring `id`, and its size in pages.

@@ -100,3 +100,123 @@ impl SharedRegion {
         }
     }
 }
+
+/// Why a ring operation failed: the ring protocol refused something, or a system call did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingFailure {
+    Ring(lux9_ring::RingError),
+    Kernel(Error),
+}
+
+impl From<lux9_ring::RingError> for RingFailure {
+    fn from(error: lux9_ring::RingError) -> Self {
+        RingFailure::Ring(error)
+    }
+}
+
+impl From<Error> for RingFailure {
+    fn from(error: Error) -> Self {
+        RingFailure::Kernel(error)
+    }
+}
+
+impl core::fmt::Display for RingFailure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            RingFailure::Ring(error) => write!(f, "ring: {error:?}"),
+            RingFailure::Kernel(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+/// The ring memory in this address space, as `lux9-ring` accesses it.
+pub type Memory = lux9_ring::RingMemory<'static>;
+
+/// A shared ring this process takes part in: the kernel's id and the mapping here.
+#[derive(Clone, Copy, Debug)]
+pub struct Ring {
+    id: u64,
+    region: SharedRegion,
+}
+
+impl Ring {
+    /// Creates a ring of `pages` pages with `server`, for messages of up to `max_message` bytes.
+    pub fn create(server: usize, pages: usize, max_message: usize) -> Result<Self, Error> {
+        let (id, _) = ipc::ring_create(server, pages, max_message)?;
+        Self::attach(id)
+    }
+
+    /// The ring `id`, created by this process or by its peer.
+    pub fn attach(id: u64) -> Result<Self, Error> {
+        Ok(Self {
+            id,
+            region: SharedRegion::of_ring(id)?,
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub fn region(&self) -> &SharedRegion {
+        &self.region
+    }
+
+    fn memory(&self) -> Result<Memory, lux9_ring::RingError> {
+        // SAFETY: the kernel keeps the ring mapped at this address for as long as it lives, and
+        // this process reaches it only through `RingMemory` (atomics) and `SharedRegion`
+        // (atomics and volatile copies). If the ring is torn down the pages go away and an
+        // access faults, which ends this process instead of reading freed memory.
+        unsafe { lux9_ring::RingMemory::new(self.region.addr() as *mut u8, self.region.len()) }
+    }
+
+    /// The client end (it submits requests and takes replies).
+    pub fn client(&self) -> Result<lux9_ring::Client<Memory>, RingFailure> {
+        Ok(lux9_ring::Client::attach(self.memory()?)?)
+    }
+
+    /// The server end (it takes requests and publishes replies).
+    pub fn server(&self) -> Result<lux9_ring::Server<Memory>, RingFailure> {
+        Ok(lux9_ring::Server::attach(self.memory()?)?)
+    }
+
+    /// Wakes the peer if it sleeps on the ring.
+    pub fn notify(&self) -> Result<(), Error> {
+        ipc::notify(self.id).map(|_| ())
+    }
+
+    /// Sleeps until replies arrive (or `timeout_ms` passes; 0 waits as long as it takes),
+    /// following the doorbell protocol: announce, look once more, then `futex_wait`.
+    pub fn client_sleep(
+        &self,
+        client: &mut lux9_ring::Client<Memory>,
+        timeout_ms: u64,
+    ) -> Result<(), RingFailure> {
+        if client.set_waiting()? {
+            let word = self.region.word(lux9_ring::layout::offset::CLIENT_WAITING);
+            match ipc::futex_wait(word, 1, timeout_ms) {
+                Ok(()) | Err(Error::WouldBlock) | Err(Error::TimedOut) => {}
+                Err(error) => return Err(error.into()),
+            }
+            client.clear_waiting()?;
+        }
+        Ok(())
+    }
+
+    /// Sleeps until requests arrive (or `timeout_ms` passes).
+    pub fn server_sleep(
+        &self,
+        server: &mut lux9_ring::Server<Memory>,
+        timeout_ms: u64,
+    ) -> Result<(), RingFailure> {
+        if server.set_waiting()? {
+            let word = self.region.word(lux9_ring::layout::offset::SERVER_WAITING);
+            match ipc::futex_wait(word, 1, timeout_ms) {
+                Ok(()) | Err(Error::WouldBlock) | Err(Error::TimedOut) => {}
+                Err(error) => return Err(error.into()),
+            }
+            server.clear_waiting()?;
+        }
+        Ok(())
+    }
+}

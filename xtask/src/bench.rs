@@ -10,11 +10,13 @@ use crate::build::{self, Profile, target_dir};
 use crate::{Options, tools};
 
 /// Linux 6.1 in the same emulator, from BENCHMARKS.md, for the side-by-side table.
-const LINUX_TICKS: [(&str, u64); 4] = [
+const LINUX_TICKS: [(&str, u64); 6] = [
     ("null_syscall", 337),
     ("yield_pair", 890),
     ("ipc_fastpath_roundtrip", 11_359),
     ("ipc_slowpath_roundtrip", 11_359),
+    ("ring_roundtrip", 10_629),
+    ("ring_batch64_per_op", 10_629),
 ];
 
 /// One `BENCH name=... ops=... ticks_per_op=... switches_per_op=...` line.

@@ -25,6 +25,7 @@ pub mod pic;
 pub mod pit;
 pub mod qemu;
 pub mod serial;
+pub mod shared_page;
 pub mod sync;
 pub mod syscall;
 pub mod usercopy;

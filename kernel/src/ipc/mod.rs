@@ -54,7 +54,8 @@ pub fn set_fastpath(enabled: bool) {
 }
 
 /// How many times a ring server polls before it sleeps (the `PollSpins` knob; servers read it).
-static POLL_SPINS: AtomicU32 = AtomicU32::new(200);
+/// 0 by default: with one CPU the peer cannot make progress while the server spins.
+static POLL_SPINS: AtomicU32 = AtomicU32::new(0);
 
 pub fn poll_spins() -> u32 {
     POLL_SPINS.load(Ordering::Relaxed)

@@ -1,10 +1,17 @@
 //! Shared rings: frames mapped into two address spaces, for requests and replies that the
 //! kernel never copies.
 //!
-//! `ring_create(peer, pages)` allocates `pages` zeroed frames and maps them, writable, into the
-//! caller's and the peer's mapping regions; the peer finds its address with `ring_info(id)` (the
-//! creator passes the id in a message). The layout inside is the business of the two sides and
-//! of `lux9-ring` (see docs/rings.md). The kernel records both parties; when either ends, or
+//! `ring_create(peer, pages, max_message)` allocates `pages` zeroed frames, writes the
+//! `lux9-ring` header for the largest power-of-two slot count that holds messages of
+//! `max_message` bytes (8192 if 0), and maps the frames, writable, into the caller's (the
+//! client's) and the peer's (the server's) mapping regions; the peer finds its address with
+//! `ring_info(id)` (the creator passes the id in a message). The layout is `lux9-ring`'s (see
+//! docs/rings.md); the kernel keeps its own copy of the geometry and never trusts the header's.
+//!
+//! The kernel never copies ring entries, but it counts them: at every `notify` and at teardown
+//! it reads the four index words (validated against its geometry) and adds the entries that
+//! passed since its last look to `zero_copy_transfers`; the entries the notifier published
+//! since its last notify form one batch (`batched_operations`, `batches`). The kernel records both parties; when either ends, or
 //! calls `ring_destroy`, it unmaps the frames from both sides, frees them, and wakes anyone
 //! sleeping on a word of the ring with `PeerDead`.
 //!
@@ -16,9 +23,11 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use lux9_abi::{Error, Syscall};
+use lux9_ring::{Geometry, initialise, observed_counts};
 
 use crate::arch::address_space::PageRights;
 use crate::arch::paging::zero_frame;
+use crate::arch::shared_page::SharedPage;
 use crate::arch::sync::IrqMutex;
 use crate::ipc::futex;
 use crate::memory::frames;
@@ -31,11 +40,18 @@ pub const MAX_PAGES: usize = 256;
 pub const MAX_RINGS_PER_PROCESS: usize = 16;
 
 struct Ring {
+    /// The client: produces requests.
     creator: Pid,
+    /// The server: produces replies.
     peer: Pid,
     frames: Vec<u64>,
     creator_addr: u64,
     peer_addr: u64,
+    geometry: Geometry,
+    /// Tails (requests, replies) at the kernel's last look, for counting transfers.
+    seen: (u32, u32),
+    /// Each side's producing tail at its last notify, for batch sizes.
+    notified: (u32, u32),
 }
 
 impl Ring {
@@ -73,7 +89,7 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
     let me = sched::current_pid();
     match call {
         Syscall::RingCreate => {
-            create(me, args[0], args[1]).map(|(id, addr)| (id as usize, addr as usize))
+            create(me, args[0], args[1], args[2]).map(|(id, addr)| (id as usize, addr as usize))
         }
         Syscall::RingInfo => {
             let rings = RINGS.lock();
@@ -107,10 +123,18 @@ fn rings_of(rings: &Rings, pid: Pid) -> usize {
         .count()
 }
 
-fn create(me: Pid, peer: Pid, pages: usize) -> Result<(u64, u64), Error> {
+/// Message size of a ring when `ring_create` is given 0: the default 9P msize.
+pub const DEFAULT_MAX_MESSAGE: u32 = 8192;
+
+fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, u64), Error> {
     if pages == 0 || pages > MAX_PAGES || peer == me {
         return Err(Error::InvalidArgument);
     }
+    let max_message = match max_message {
+        0 => DEFAULT_MAX_MESSAGE,
+        n => u32::try_from(n).map_err(|_| Error::InvalidArgument)?,
+    };
+    let geometry = Geometry::fit(pages, max_message).map_err(|_| Error::InvalidArgument)?;
     {
         let rings = RINGS.lock();
         if rings_of(&rings, me) >= MAX_RINGS_PER_PROCESS
@@ -178,6 +202,8 @@ fn create(me: Pid, peer: Pid, pages: usize) -> Result<(u64, u64), Error> {
         frames_taken.into_iter().for_each(frames::free);
         return Err(error);
     }
+    initialise(&SharedPage::new(frames_taken[0]), geometry)
+        .expect("a fresh header page holds any geometry's header");
     let mut rings = RINGS.lock();
     let id = rings.next_id;
     rings.next_id += 1;
@@ -189,16 +215,59 @@ fn create(me: Pid, peer: Pid, pages: usize) -> Result<(u64, u64), Error> {
             frames: frames_taken,
             creator_addr: my_addr,
             peer_addr,
+            geometry,
+            seen: (0, 0),
+            notified: (0, 0),
         },
     );
     Ok((id, my_addr))
 }
 
+/// Reads the ring's counters and credits the entries that passed since the last look to the
+/// running thread; with `notifier`, also counts the batch that party published. A corrupt index
+/// (a hostile party) counts nothing.
+fn observe(ring: &mut Ring, notifier: Option<Pid>) {
+    let Ok(counts) = observed_counts(&SharedPage::new(ring.frames[0]), ring.geometry) else {
+        return;
+    };
+    let (requests, replies) = (counts.requests.tail, counts.replies.tail);
+    let passed = u64::from(requests.wrapping_sub(ring.seen.0))
+        + u64::from(replies.wrapping_sub(ring.seen.1));
+    ring.seen = (requests, replies);
+    let batch = match notifier {
+        Some(pid) if pid == ring.creator => {
+            let batch = requests.wrapping_sub(ring.notified.0);
+            ring.notified.0 = requests;
+            u64::from(batch)
+        }
+        Some(_) => {
+            let batch = replies.wrapping_sub(ring.notified.1);
+            ring.notified.1 = replies;
+            u64::from(batch)
+        }
+        None => 0,
+    };
+    // A hostile party can move the indices backwards; only plausible steps are counted.
+    let slots = u64::from(ring.geometry.slot_count());
+    let passed = if passed <= 2 * slots { passed } else { 0 };
+    let batch = if batch <= slots { batch } else { 0 };
+    sched::with_state(|s| {
+        let me = s.current();
+        let stats = &mut s.thread(me).ipc.stats;
+        stats.zero_copy += passed;
+        if batch > 0 {
+            stats.batched += batch;
+            stats.batches += 1;
+        }
+    });
+}
+
 fn notify(me: Pid, id: u64) -> Result<usize, Error> {
     let (other, header) = {
-        let rings = RINGS.lock();
-        let ring = rings.rings.get(&id).ok_or(Error::NotFound)?;
+        let mut rings = RINGS.lock();
+        let ring = rings.rings.get_mut(&id).ok_or(Error::NotFound)?;
         ring.address_of(me).ok_or(Error::NotFound)?;
+        observe(ring, Some(me));
         (ring.other(me), ring.frames[0])
     };
     Ok(futex::wake_owned_by(header, header + 4096, other))
@@ -206,7 +275,8 @@ fn notify(me: Pid, id: u64) -> Result<usize, Error> {
 
 /// Unmaps a ring from whichever sides still exist, wakes its sleepers and frees its frames.
 /// `dying` is a party that is ending (its address space is going away anyway).
-fn tear_down(ring: Ring, dying: Option<Pid>) {
+fn tear_down(mut ring: Ring, dying: Option<Pid>) {
+    observe(&mut ring, None);
     for (pid, addr) in [
         (ring.creator, ring.creator_addr),
         (ring.peer, ring.peer_addr),

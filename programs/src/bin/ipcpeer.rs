@@ -4,6 +4,11 @@
 //!   `0x5a5a...`, label + 1; long messages reversed byte by byte) until it gets label `QUIT`;
 //! - `bench-echo`: the benchmark's server: answers each call with the same message, on raw
 //!   registers, until it gets label `QUIT`;
+//! - `ring-server`: receives a ring id, then serves it: answers every request with the same
+//!   bytes, a batch at a time, polling `PollSpins` times before it sleeps, until a request of
+//!   type 0xff;
+//! - `ring-hostile N`: receives a ring id, then N times scribbles random values over the ring's
+//!   indices, flags, header and slots and notifies;
 //! - `die-after-receive`: receives one message, then exits without replying;
 //! - `sender DEST N`: sends N messages with labels 0..N to DEST, then exits;
 //! - `futex-waiter`: receives a ring id, then waits on the ring's first word until it becomes 1;
@@ -13,6 +18,8 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use core::sync::atomic::Ordering;
+
+extern crate alloc;
 
 use lux9_rt::abi::ipc::{LONG_MAX, MsgInfo, Words};
 use lux9_rt::shared::{IpcBuffer, SharedRegion};
@@ -60,12 +67,120 @@ fn echo() -> i32 {
     }
 }
 
+/// The type byte of the request that ends `ring-server`.
+const RING_QUIT: u8 = 0xff;
+
+fn ring_server() -> i32 {
+    use lux9_rt::abi::ipc::Knob;
+    use lux9_rt::shared::Ring;
+    let Ok(message) = ipc::receive(0) else {
+        return 2;
+    };
+    let Ok(ring) = Ring::attach(message.words[0]) else {
+        return 3;
+    };
+    let Ok(mut server) = ring.server() else {
+        return 4;
+    };
+    let slots = server.geometry().slot_count() as usize;
+    let slot = server.geometry().slot_size() as usize;
+    let spins = ipc::knob(Knob::PollSpins).unwrap_or(0);
+    let mut buffers = alloc::vec![0u8; slots * slot];
+    let mut lengths = alloc::vec![0usize; slots];
+    loop {
+        // Take every request there is, then answer them in one batch.
+        let mut count = 0;
+        let mut quit = false;
+        while count < slots {
+            match server.next_request(&mut buffers[count * slot..(count + 1) * slot]) {
+                Ok(Some(len)) => {
+                    quit |= buffers[count * slot + 4] == RING_QUIT;
+                    lengths[count] = len;
+                    count += 1;
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    println!("ipcpeer ring-server: {error:?}");
+                    return 5;
+                }
+            }
+        }
+        if count == 0 {
+            // Hybrid polling: look a few times before paying for a sleep.
+            for _ in 0..spins {
+                match server.next_request(&mut buffers[..slot]) {
+                    Ok(Some(len)) => {
+                        quit = buffers[4] == RING_QUIT;
+                        lengths[0] = len;
+                        count = 1;
+                        break;
+                    }
+                    Ok(None) => core::hint::spin_loop(),
+                    Err(_) => return 5,
+                }
+            }
+        }
+        if count == 0 {
+            if ring.server_sleep(&mut server, 0).is_err() {
+                return 8;
+            }
+            continue;
+        }
+        let replies = (0..count).map(|i| &buffers[i * slot..i * slot + lengths[i]]);
+        if server.reply(replies).is_err() {
+            return 6;
+        }
+        if server.peer_waiting().unwrap_or(false) && ring.notify().is_err() {
+            return 7;
+        }
+        if quit {
+            return 0;
+        }
+    }
+}
+
+fn ring_hostile(rounds: u64) -> i32 {
+    use lux9_rt::shared::Ring;
+    let Ok(message) = ipc::receive(0) else {
+        return 2;
+    };
+    let Ok(ring) = Ring::attach(message.words[0]) else {
+        return 3;
+    };
+    let region = *ring.region();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ message.words[1];
+    for round in 0..rounds {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        // An index, a flag, a header word or a slot word, with a random or a nasty value.
+        let offset = match x % 5 {
+            0 => [0x40, 0x80, 0xc0, 0x100][(x >> 8) as usize % 4],
+            1 => [0x140, 0x180][(x >> 8) as usize % 2],
+            2 => [0x0, 0x4, 0x8, 0xc][(x >> 8) as usize % 4],
+            _ => (4096 + ((x >> 8) as usize % (region.len() - 4096))) & !3,
+        };
+        let value = match (x >> 40) % 4 {
+            0 => 0,
+            1 => u32::MAX,
+            2 => (x >> 20) as u32 % 64,
+            _ => (x >> 12) as u32,
+        };
+        region.word(offset).store(value, Ordering::Relaxed);
+        if round % 8 == 0 {
+            let _ = ring.notify();
+            sys::yield_now();
+        }
+    }
+    0
+}
+
 fn ring_cycle(rounds: u64) -> i32 {
     for round in 0..rounds {
         let Ok(child) = sys::spawn("ipcpeer", "ring-touch") else {
             return 10;
         };
-        let Ok((ring, _)) = ipc::ring_create(child, 8) else {
+        let Ok((ring, _)) = ipc::ring_create(child, 8, 64) else {
             return 11;
         };
         if ipc::send(child, MsgInfo::short(8, 0), [ring, 0, 0, 0, 0, 0, 0, 0]).is_err() {
@@ -86,7 +201,7 @@ fn ring_cycle(rounds: u64) -> i32 {
         let Ok(peer) = sys::spawn("ipcpeer", "die-after-receive") else {
             return 15;
         };
-        let Ok((direct, _)) = ipc::ring_create(peer, 2) else {
+        let Ok((direct, _)) = ipc::ring_create(peer, 2, 64) else {
             return 16;
         };
         if ipc::ring_destroy(direct).is_err() || ipc::ring_info(direct).is_ok() {
@@ -149,7 +264,7 @@ fn run(args: &str) -> i32 {
             let Ok(region) = SharedRegion::of_ring(message.words[0]) else {
                 return 3;
             };
-            let word = region.word(0);
+            let word = region.word(4096); // the first slot: the header is the ring protocol's
             loop {
                 if word.load(Ordering::Acquire) == 1 {
                     return 0;
@@ -171,6 +286,13 @@ fn run(args: &str) -> i32 {
                 .word(region.len() - 4)
                 .store(sys::getpid() as u32, Ordering::Release);
             0
+        }
+        "ring-server" => ring_server(),
+        "ring-hostile" => {
+            let Some(rounds) = number(words.next()) else {
+                return 2;
+            };
+            ring_hostile(rounds)
         }
         "ring-cycle" => {
             let Some(rounds) = number(words.next()) else {

@@ -309,7 +309,7 @@ fn switches_are_counted() -> CaseResult {
 }
 
 fn run(_args: &str) -> i32 {
-    let cases: [Case; 16] = [
+    let cases: [Case; 18] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -352,6 +352,14 @@ fn run(_args: &str) -> i32 {
         (
             "rings_are_reclaimed_without_leaks",
             rings_are_reclaimed_without_leaks,
+        ),
+        (
+            "rings_carry_requests_and_count_them",
+            rings_carry_requests_and_count_them,
+        ),
+        (
+            "a_hostile_ring_peer_crashes_nobody",
+            a_hostile_ring_peer_crashes_nobody,
         ),
     ];
     let mut failed = 0;
@@ -573,12 +581,12 @@ fn ipc_dead_peers_wake_callers_with_errors() -> CaseResult {
 fn futex_works_across_address_spaces() -> CaseResult {
     use lux9_rt::abi::Error;
     let child = sys::spawn("ipcpeer", "futex-waiter").map_err(|e| format!("spawn: {e}"))?;
-    let (ring, _) = ipc::ring_create(child, 1).map_err(|e| format!("ring_create: {e}"))?;
+    let (ring, _) = ipc::ring_create(child, 3, 64).map_err(|e| format!("ring_create: {e}"))?;
     let region = SharedRegion::of_ring(ring).map_err(|e| format!("ring_info: {e}"))?;
     ipc::send(child, MsgInfo::short(8, 0), [ring, 0, 0, 0, 0, 0, 0, 0])
         .map_err(|e| format!("send: {e}"))?;
     sys::sleep_ms(10); // the child is asleep on word 0 now
-    let word = region.word(0);
+    let word = region.word(4096); // the first slot: the header belongs to the ring protocol
     word.store(1, core::sync::atomic::Ordering::Release);
     let woken = ipc::futex_wake(word, 1).map_err(|e| format!("futex_wake: {e}"))?;
     ensure!(
@@ -641,6 +649,129 @@ fn rings_are_reclaimed_without_leaks() -> CaseResult {
     ensure!(
         not_mine.is_err(),
         "ring 1 is visible to a process that is not its party"
+    );
+    Ok(())
+}
+
+/// A 9P-shaped message (size, type, tag, body), as rings carry.
+fn ring_message(kind: u8, tag: u16, body: &[u8]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(7 + body.len());
+    message.extend_from_slice(&((7 + body.len()) as u32).to_le_bytes());
+    message.push(kind);
+    message.extend_from_slice(&tag.to_le_bytes());
+    message.extend_from_slice(body);
+    message
+}
+
+fn start_ring_server(
+    role: &str,
+    words: [u64; 2],
+) -> Result<(usize, lux9_rt::shared::Ring), String> {
+    use lux9_rt::shared::Ring;
+    let server = sys::spawn("ipcpeer", role).map_err(|e| format!("spawn {role}: {e}"))?;
+    let ring = Ring::create(server, 4, 64).map_err(|e| format!("ring_create: {e}"))?;
+    ipc::send(
+        server,
+        MsgInfo::short(16, 0),
+        [ring.id(), words[1], 0, 0, 0, 0, 0, 0],
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let _ = words[0];
+    Ok((server, ring))
+}
+
+fn rings_carry_requests_and_count_them() -> CaseResult {
+    let before = stats()?;
+    let (server, ring) = start_ring_server("ring-server", [0, 0])?;
+    let mut client = ring.client().map_err(|e| format!("client: {e}"))?;
+    let slots = client.geometry().slot_count() as usize;
+    let mut buffer = [0u8; 64];
+    let mut sent = 0u64;
+    for round in 0..40u16 {
+        let batch = if round % 2 == 0 { 1 } else { slots };
+        let messages: Vec<Vec<u8>> = (0..batch)
+            .map(|i| ring_message(100, round * 64 + i as u16, &[round as u8; 9]))
+            .collect();
+        let published = client
+            .submit(messages.iter().map(|m| m.as_slice()))
+            .map_err(|e| format!("submit: {e:?}"))?;
+        ensure!(published == batch, "published {published} of {batch}");
+        if client
+            .peer_waiting()
+            .map_err(|e| format!("peer_waiting: {e:?}"))?
+        {
+            ring.notify().map_err(|e| format!("notify: {e}"))?;
+        }
+        for expected in &messages {
+            let len = loop {
+                match client
+                    .poll_reply(&mut buffer)
+                    .map_err(|e| format!("poll_reply: {e:?}"))?
+                {
+                    Some(len) => break len,
+                    None => ring
+                        .client_sleep(&mut client, 1000)
+                        .map_err(|e| format!("sleep: {e}"))?,
+                }
+            };
+            ensure!(
+                &buffer[..len] == expected.as_slice(),
+                "a reply differs from its request"
+            );
+        }
+        sent += batch as u64;
+    }
+    let quit = ring_message(0xff, 0, &[]);
+    client
+        .submit([quit.as_slice()])
+        .map_err(|e| format!("submit quit: {e:?}"))?;
+    ring.notify().map_err(|e| format!("notify: {e}"))?;
+    let status = sys::wait(server).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "ring-server ended with {status:?}");
+    let after = stats()?;
+    ensure!(
+        after.zero_copy_transfers - before.zero_copy_transfers >= 2 * sent,
+        "zero-copy transfers: {} for {sent} round trips",
+        after.zero_copy_transfers - before.zero_copy_transfers
+    );
+    ensure!(
+        after.batches > before.batches && after.batched_operations > before.batched_operations,
+        "notified batches were not counted"
+    );
+    Ok(())
+}
+
+fn a_hostile_ring_peer_crashes_nobody() -> CaseResult {
+    let (server, ring) = start_ring_server("ring-hostile 20000", [0, 7])?;
+    let mut client = ring.client().map_err(|e| format!("client: {e}"))?;
+    let mut buffer = [0u8; 64];
+    let mut errors = 0u32;
+    let message = ring_message(100, 1, b"hello");
+    for _ in 0..3000 {
+        if client.is_broken() {
+            break;
+        }
+        match client.submit([message.as_slice()]) {
+            Ok(_) => {}
+            Err(_) => errors += 1,
+        }
+        match client.poll_reply(&mut buffer) {
+            Ok(Some(len)) => ensure!(len <= buffer.len(), "a reply longer than the buffer"),
+            Ok(None) => {}
+            Err(_) => errors += 1,
+        }
+        let _ = ring.notify();
+        sys::yield_now();
+    }
+    let status = sys::wait(server).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "the hostile peer ended with {status:?}");
+    ensure!(
+        errors > 0 || client.is_broken(),
+        "garbage on the ring was never noticed"
+    );
+    ensure!(
+        spawn_wait("hello", "after the hostile ring")?.success(),
+        "the system did not survive"
     );
     Ok(())
 }
