@@ -465,6 +465,16 @@ fn ipc_fastpath_and_slowpath_agree() -> CaseResult {
         "slowpath messages were not counted"
     );
     ensure!(after.cycles_per_switch > 0, "cycles_per_switch is 0");
+    let mine = ipc::stats(sys::getpid()).map_err(|e| format!("ipc_stats of this process: {e}"))?;
+    ensure!(
+        mine.fastpath_hits >= calls,
+        "this process's own fastpath hits: {}",
+        mine.fastpath_hits
+    );
+    ensure!(
+        mine.total_switches > 0 && mine.total_switches <= after.total_switches,
+        "per-process switches"
+    );
     Ok(())
 }
 
