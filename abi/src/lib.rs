@@ -16,6 +16,7 @@ extern crate alloc;
 
 pub mod archive;
 pub mod ipc;
+pub mod sysinfo;
 pub mod syscall;
 
 pub use syscall::{Error, ExitStatus, Syscall};

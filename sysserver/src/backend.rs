@@ -1,0 +1,57 @@
+//! What sysserver needs from the system. The colocated adapter (in the kernel) answers from
+//! kernel functions; the isolated adapter (a ring-3 program) answers with system calls; host
+//! tests use a fake. The file-tree code above this trait is the same in all three.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use lux9_abi::ipc::IpcStats;
+use lux9_abi::sysinfo::{MemInfo, ProcInfo};
+
+/// Why a knob could not be set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KnobError {
+    /// No knob by that name.
+    Unknown,
+    /// The value is out of range.
+    BadValue,
+}
+
+pub trait Backend {
+    /// Every live process (zombies included), in pid order.
+    fn processes(&mut self) -> Vec<ProcInfo>;
+    /// The argument string process `pid` was started with.
+    fn cmdline(&mut self, pid: u64) -> Option<String>;
+    /// IPC statistics of process `pid`, or system-wide for 0.
+    fn ipc_stats(&mut self, pid: u64) -> Option<IpcStats>;
+    /// Context switches avoided by direct calls to colocated servers, system-wide.
+    fn colocated_calls(&mut self) -> u64;
+    fn memory(&mut self) -> MemInfo;
+    /// Milliseconds since boot.
+    fn uptime_ms(&mut self) -> u64;
+    /// Copies kernel-log bytes starting at `offset` (a running count of bytes logged since
+    /// boot) into `buf`. Returns how many were copied; bytes older than the ring holds are gone,
+    /// so a read from an old offset starts at the oldest byte still kept.
+    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize;
+    /// The kernel version, e.g. `lux9 0.1.0`.
+    fn version(&mut self) -> String;
+    /// The kernel command line.
+    fn kernel_cmdline(&mut self) -> String;
+    /// The effective configuration, one `key = value` per line.
+    fn config(&mut self) -> String;
+    /// The isolation mode of each server, one `server mode` per line.
+    fn isolation(&mut self) -> String;
+    /// The standard namespace, one `path server mode` per line, as `/proc/mounts` shows it.
+    fn mounts(&mut self) -> String;
+    /// Writes to the console (serial and screen).
+    fn console_write(&mut self, data: &[u8]);
+    /// Reads one line of console input (cooked: echoed, with backspace), blocking until there
+    /// is one; returns its length including the newline, at most `buf.len()`.
+    fn console_read(&mut self, buf: &mut [u8]) -> usize;
+    /// Fills `buf` with random bytes (RDRAND/RDSEED, or a seeded CSPRNG).
+    fn random(&mut self, buf: &mut [u8]);
+    /// The knobs under `/sys/knobs`, as (name, value).
+    fn knobs(&mut self) -> Vec<(String, u64)>;
+    /// Sets knob `name` to `value`.
+    fn set_knob(&mut self, name: &str, value: u64) -> Result<(), KnobError>;
+}
