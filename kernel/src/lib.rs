@@ -5,7 +5,10 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+extern crate alloc;
+
 pub mod cmdline;
+pub mod config;
 pub mod frame_bitmap;
 pub mod irq_routing;
 pub mod log_ring;

@@ -45,9 +45,14 @@ pub trait Backend {
     fn mounts(&mut self) -> String;
     /// Writes to the console (serial and screen).
     fn console_write(&mut self, data: &[u8]);
-    /// Reads one line of console input (cooked: echoed, with backspace), blocking until there
-    /// is one; returns its length including the newline, at most `buf.len()`.
-    fn console_read(&mut self, buf: &mut [u8]) -> usize;
+    /// Reads console input into `buf`. Cooked mode (the default): one line, echoed, with
+    /// backspace and Ctrl-U applied, including its newline (at most `buf.len()` bytes; a longer
+    /// line comes in pieces). Raw mode: whatever bytes have arrived, at least one, unechoed.
+    /// Returns `Some(n)`, or `None` if nothing is ready and this backend cannot block (the
+    /// isolated adapter defers the request and retries it later); `Some(0)` is end of file.
+    fn console_read(&mut self, buf: &mut [u8]) -> Option<usize>;
+    /// Switches console input between raw (`true`) and cooked mode (`/dev/consctl`).
+    fn console_set_raw(&mut self, raw: bool);
     /// Fills `buf` with random bytes (RDRAND/RDSEED, or a seeded CSPRNG).
     fn random(&mut self, buf: &mut [u8]);
     /// The knobs under `/sys/knobs`, as (name, value).
