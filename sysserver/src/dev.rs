@@ -1,0 +1,63 @@
+//! `/dev`: the console, null, zero, random and the kernel log, straight to the backend.
+
+use lib9pclient::server::ServerError;
+
+use crate::backend::Backend;
+use crate::error::bad_console_control;
+use crate::node::Kind;
+
+/// What a device read produced.
+pub enum Read {
+    /// This many bytes of `buf` (0 is end of file).
+    Bytes(usize),
+    /// The console has no input and the backend cannot block.
+    WouldBlock,
+}
+
+/// Reads a device file. Only kmsg uses the offset (a position in the kernel log); the others
+/// are streams. `buf` is the Rread payload, sized to the request's count.
+pub fn read<B: Backend>(
+    backend: &mut B,
+    kind: &Kind,
+    offset: u64,
+    buf: &mut [u8],
+) -> Result<Read, ServerError> {
+    let n = match kind {
+        // One line per read (cooked mode); the backend blocks or says it would.
+        Kind::Cons => match backend.console_read(buf) {
+            Some(n) => n,
+            None => return Ok(Read::WouldBlock),
+        },
+        Kind::Null => 0,
+        Kind::Zero => {
+            buf.fill(0);
+            buf.len()
+        }
+        Kind::Random => {
+            backend.random(buf);
+            buf.len()
+        }
+        Kind::Kmsg => backend.kmsg(offset, buf),
+        _ => return Err(ServerError::PermissionDenied),
+    };
+    // The backend is trusted, but a count past the buffer would make a malformed reply.
+    Ok(Read::Bytes(n.min(buf.len())))
+}
+
+/// Writes a device file: the console prints, consctl switches modes, null and zero discard.
+pub fn write<B: Backend>(backend: &mut B, kind: &Kind, data: &[u8]) -> Result<usize, ServerError> {
+    match kind {
+        Kind::Cons => backend.console_write(data),
+        Kind::ConsCtl => {
+            let command = data.strip_suffix(b"\n").unwrap_or(data);
+            match command {
+                b"rawon" => backend.console_set_raw(true),
+                b"rawoff" => backend.console_set_raw(false),
+                _ => return Err(bad_console_control(command)),
+            }
+        }
+        Kind::Null | Kind::Zero => {}
+        _ => return Err(ServerError::PermissionDenied),
+    }
+    Ok(data.len())
+}

@@ -1,0 +1,308 @@
+//! [`SysFs`]: the three trees behind lib9pclient's `Filesystem` trait, over a [`Backend`].
+
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use lib9pclient::codec::{Dir, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Qid, Stat};
+use lib9pclient::server::{Filesystem, ServerError};
+
+use crate::backend::Backend;
+use crate::error::{check_offset, console_not_ready, unknown_tree};
+use crate::node::{
+    Class, DEV_ENTRIES, KERNEL_ENTRIES, Kind, Node, ROOT_ENTRIES, SYS_ENTRIES, Tree,
+};
+use crate::{dev, proc, sys};
+
+/// The owner, group and last modifier every file reports.
+const OWNER: &str = "sys";
+
+/// `/dev`, `/proc` and `/sys` as one 9P file tree. Text files are generated when opened and
+/// each open fid reads its own snapshot, so reads at any offset see one consistent text.
+pub struct SysFs<B: Backend> {
+    backend: B,
+    next_handle: u64,
+    /// Open-time text of open fids, by node handle; dropped at clunk.
+    snapshots: BTreeMap<u64, Vec<u8>>,
+    /// Handles of open `/dev/consctl` fids: when the last is clunked, raw mode ends (Plan 9).
+    consctl_open: BTreeSet<u64>,
+    /// Set when a `/dev/cons` read found no input on a backend that cannot block.
+    would_block: bool,
+}
+
+impl<B: Backend> SysFs<B> {
+    /// The trees over `backend`.
+    pub fn new(backend: B) -> Self {
+        Self {
+            backend,
+            next_handle: 0,
+            snapshots: BTreeMap::new(),
+            consctl_open: BTreeSet::new(),
+            would_block: false,
+        }
+    }
+
+    /// The backend.
+    pub fn backend(&mut self) -> &mut B {
+        &mut self.backend
+    }
+
+    /// Gives the backend back.
+    pub fn into_backend(self) -> B {
+        self.backend
+    }
+
+    /// How many open-time snapshots are held (one per open text fid).
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.len()
+    }
+
+    /// Whether the request just handled was a `/dev/cons` read that found no input on a
+    /// backend that cannot block ([`Backend::console_read`] returned `None`); clears the flag.
+    /// The server has answered it with the Rerror "console input not ready": an adapter that
+    /// defers reads discards that reply and hands the same request to the server again when
+    /// input arrives (the failed read changed nothing).
+    pub fn take_would_block(&mut self) -> bool {
+        core::mem::take(&mut self.would_block)
+    }
+
+    fn node(&mut self, kind: Kind, tree: Tree) -> Node {
+        self.next_handle += 1;
+        Node {
+            kind,
+            tree,
+            handle: self.next_handle,
+        }
+    }
+
+    /// Whether a file still exists: processes exit and knobs may go away under a fid.
+    fn exists(&mut self, kind: &Kind) -> bool {
+        match kind {
+            Kind::Pid(pid) | Kind::Status(pid) | Kind::Cmdline(pid) => {
+                proc::alive(&mut self.backend, *pid)
+            }
+            Kind::Knob(name) => sys::walk_knob(&mut self.backend, name).is_some(),
+            _ => true,
+        }
+    }
+
+    fn require(&mut self, kind: &Kind) -> Result<(), ServerError> {
+        if self.exists(kind) {
+            Ok(())
+        } else {
+            Err(ServerError::NotFound)
+        }
+    }
+
+    /// The current text of a text file.
+    fn text(&mut self, kind: &Kind) -> Result<Vec<u8>, ServerError> {
+        let text: String = match kind {
+            Kind::Status(_)
+            | Kind::Cmdline(_)
+            | Kind::IpcStats
+            | Kind::MemInfo
+            | Kind::Uptime
+            | Kind::Mounts => proc::text(&mut self.backend, kind)?,
+            _ => sys::text(&mut self.backend, kind)?,
+        };
+        Ok(text.into_bytes())
+    }
+
+    /// The snapshot of an open fid. A fid that shares its handle with a clone that was
+    /// clunked (zero-name walk) lost it; it gets a fresh one, kept from then on.
+    fn snapshot(&mut self, node: &Node) -> Result<&[u8], ServerError> {
+        if !self.snapshots.contains_key(&node.handle) {
+            let text = self.text(&node.kind)?;
+            self.snapshots.insert(node.handle, text);
+        }
+        Ok(self
+            .snapshots
+            .get(&node.handle)
+            .map(Vec::as_slice)
+            .unwrap_or_default())
+    }
+
+    fn children(&mut self, kind: &Kind) -> Result<Vec<Kind>, ServerError> {
+        Ok(match kind {
+            Kind::Root => ROOT_ENTRIES.to_vec(),
+            Kind::DevDir => DEV_ENTRIES.to_vec(),
+            Kind::ProcDir => proc::entries(&mut self.backend),
+            Kind::Pid(pid) => alloc::vec![Kind::Status(*pid), Kind::Cmdline(*pid)],
+            Kind::SysDir => SYS_ENTRIES.to_vec(),
+            Kind::KernelDir => KERNEL_ENTRIES.to_vec(),
+            Kind::KnobsDir => sys::knob_entries(&mut self.backend),
+            _ => return Err(ServerError::NotDirectory),
+        })
+    }
+
+    /// The stat of `kind`; `open` is the node of an open fid whose snapshot gives the length.
+    fn dir_entry(&mut self, kind: &Kind, open: Option<&Node>) -> Result<Dir, ServerError> {
+        self.require(kind)?;
+        let length = match kind.class() {
+            Class::Dir | Class::Stream => 0,
+            Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
+                Some(text) => text.len(),
+                None => self.text(kind)?.len(),
+            },
+        };
+        Ok(Dir {
+            typ: 0,
+            dev: 0,
+            qid: kind.qid(),
+            mode: kind.mode(),
+            atime: 0,
+            mtime: 0,
+            length: length as u64,
+            name: kind.name(),
+            uid: String::from(OWNER),
+            gid: String::from(OWNER),
+            muid: String::from(OWNER),
+        })
+    }
+}
+
+/// The permission bits (of `r w x` = 4 2 1) an open `mode` needs.
+fn needed_access(mode: u8) -> u32 {
+    let base = match mode & 3 {
+        OREAD => 0o4,
+        OWRITE => 0o2,
+        ORDWR => 0o6,
+        _ => 0o1, // OEXEC
+    };
+    if mode & OTRUNC != 0 { base | 0o2 } else { base }
+}
+
+impl<B: Backend> Filesystem for SysFs<B> {
+    type Node = Node;
+
+    fn attach(&mut self, _uname: &str, aname: &str) -> Result<Node, ServerError> {
+        let tree = Tree::from_aname(aname).ok_or_else(|| unknown_tree(aname))?;
+        Ok(self.node(tree.root(), tree))
+    }
+
+    fn qid(&mut self, node: &Node) -> Result<Qid, ServerError> {
+        Ok(node.kind.qid())
+    }
+
+    fn walk(&mut self, dir: &Node, name: &str) -> Result<Node, ServerError> {
+        let kind = match name {
+            // `..` stops at the attach root, as it does at `/`.
+            ".." if dir.kind == dir.tree.root() => dir.kind.clone(),
+            ".." => dir.kind.parent(),
+            "." => return Err(ServerError::BadName),
+            _ => {
+                self.require(&dir.kind)?;
+                let found = match dir.kind.fixed_child(name) {
+                    Some(kind) => Some(kind),
+                    None if dir.kind == Kind::ProcDir => proc::walk_pid(&mut self.backend, name),
+                    None if dir.kind == Kind::KnobsDir => sys::walk_knob(&mut self.backend, name),
+                    None => None,
+                };
+                found.ok_or(ServerError::NotFound)?
+            }
+        };
+        Ok(self.node(kind, dir.tree))
+    }
+
+    fn open(&mut self, node: &Node, mode: u8) -> Result<u32, ServerError> {
+        let needed = needed_access(mode);
+        // Nothing here can be removed, so neither can it be removed on close.
+        if mode & ORCLOSE != 0 || node.kind.mode() & needed != needed {
+            return Err(ServerError::PermissionDenied);
+        }
+        self.require(&node.kind)?;
+        if node.kind == Kind::ConsCtl {
+            self.consctl_open.insert(node.handle);
+        }
+        if node.kind.class() == Class::Text && matches!(mode & 3, OREAD | ORDWR) {
+            let text = self.text(&node.kind)?;
+            self.snapshots.insert(node.handle, text);
+        }
+        Ok(0)
+    }
+
+    fn create(
+        &mut self,
+        _dir: &Node,
+        _name: &str,
+        _perm: u32,
+        _mode: u8,
+    ) -> Result<(Node, u32), ServerError> {
+        Err(ServerError::PermissionDenied)
+    }
+
+    fn read(&mut self, node: &Node, offset: u64, buf: &mut [u8]) -> Result<usize, ServerError> {
+        check_offset(offset)?;
+        match node.kind.class() {
+            Class::Dir => Err(ServerError::IsDirectory),
+            Class::Stream => match dev::read(&mut self.backend, &node.kind, offset, buf)? {
+                dev::Read::Bytes(n) => Ok(n),
+                dev::Read::WouldBlock => {
+                    self.would_block = true;
+                    Err(console_not_ready())
+                }
+            },
+            Class::Text => {
+                let text = self.snapshot(node)?;
+                // Offsets are below 2^63 here; past the end reads nothing.
+                let start = usize::try_from(offset).unwrap_or(usize::MAX);
+                let rest = text.get(start..).unwrap_or_default();
+                let n = rest.len().min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                Ok(n)
+            }
+        }
+    }
+
+    fn read_dir(&mut self, node: &Node) -> Result<Vec<Dir>, ServerError> {
+        self.require(&node.kind)?;
+        let children = self.children(&node.kind)?;
+        // An entry that vanished since the listing (a process exiting) is left out.
+        Ok(children
+            .iter()
+            .filter_map(|kind| self.dir_entry(kind, None).ok())
+            .collect())
+    }
+
+    fn write(&mut self, node: &Node, offset: u64, data: &[u8]) -> Result<usize, ServerError> {
+        check_offset(offset)?;
+        match &node.kind {
+            Kind::Knob(name) => {
+                let n = sys::write_knob(&mut self.backend, name, data)?;
+                // An ORDWR fid reads back the value it just set.
+                if self.snapshots.contains_key(&node.handle) {
+                    let text = self.text(&node.kind)?;
+                    self.snapshots.insert(node.handle, text);
+                }
+                Ok(n)
+            }
+            kind if kind.class() == Class::Stream => dev::write(&mut self.backend, kind, data),
+            kind if kind.is_dir() => Err(ServerError::IsDirectory),
+            _ => Err(ServerError::PermissionDenied),
+        }
+    }
+
+    fn stat(&mut self, node: &Node) -> Result<Dir, ServerError> {
+        self.dir_entry(&node.kind, Some(node))
+    }
+
+    fn wstat(&mut self, _node: &Node, stat: &Stat<'_>) -> Result<(), ServerError> {
+        // A wstat that changes nothing asks for a sync (stat(5)); there is nothing to sync.
+        if *stat == Stat::DONT_TOUCH {
+            Ok(())
+        } else {
+            Err(ServerError::PermissionDenied)
+        }
+    }
+
+    fn remove(&mut self, _node: &Node) -> Result<(), ServerError> {
+        Err(ServerError::PermissionDenied)
+    }
+
+    fn clunk(&mut self, node: &Node) {
+        self.snapshots.remove(&node.handle);
+        if self.consctl_open.remove(&node.handle) && self.consctl_open.is_empty() {
+            self.backend.console_set_raw(false);
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `/proc`: a directory per live process, IPC statistics, memory, uptime and mounts, as
+//! `name value` text.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use lib9pclient::server::ServerError;
+use lux9_abi::ipc::IpcStats;
+use lux9_abi::sysinfo::ProcInfo;
+
+use crate::backend::Backend;
+use crate::node::{Kind, PROC_FILES};
+use crate::text::{line, one_line};
+
+/// The entries of `/proc`: the process directories in pid order, then the fixed files.
+pub fn entries<B: Backend>(backend: &mut B) -> Vec<Kind> {
+    let mut kinds: Vec<Kind> = backend
+        .processes()
+        .iter()
+        .map(|p| Kind::Pid(p.pid))
+        .collect();
+    kinds.extend(PROC_FILES.iter().cloned());
+    kinds
+}
+
+/// The pid a `/proc` entry name spells: canonical decimal only, so `03` is not `3`.
+fn parse_pid(name: &str) -> Option<u64> {
+    let canonical = !name.is_empty()
+        && name.bytes().all(|b| b.is_ascii_digit())
+        && (name == "0" || !name.starts_with('0'));
+    if canonical { name.parse().ok() } else { None }
+}
+
+fn find<B: Backend>(backend: &mut B, pid: u64) -> Option<ProcInfo> {
+    backend.processes().into_iter().find(|p| p.pid == pid)
+}
+
+/// Whether process `pid` is still alive (a zombie counts until it is reaped).
+pub fn alive<B: Backend>(backend: &mut B, pid: u64) -> bool {
+    find(backend, pid).is_some()
+}
+
+/// The process directory called `name` in `/proc`, if that process is alive.
+pub fn walk_pid<B: Backend>(backend: &mut B, name: &str) -> Option<Kind> {
+    let pid = parse_pid(name)?;
+    alive(backend, pid).then_some(Kind::Pid(pid))
+}
+
+/// The contents of a `/proc` text file now.
+pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerError> {
+    Ok(match kind {
+        Kind::Status(pid) => status(&find(backend, *pid).ok_or(ServerError::NotFound)?),
+        Kind::Cmdline(pid) => line(&backend.cmdline(*pid).ok_or(ServerError::NotFound)?),
+        Kind::IpcStats => ipc_stats(backend),
+        Kind::MemInfo => {
+            let m = backend.memory();
+            let mut s = String::new();
+            for (name, value) in [
+                ("total", m.total),
+                ("free", m.free),
+                ("kernel_heap", m.kernel_heap),
+                ("reserved", m.reserved),
+            ] {
+                let _ = writeln!(s, "{name} {value}");
+            }
+            s
+        }
+        Kind::Uptime => {
+            let ms = backend.uptime_ms();
+            let mut s = String::new();
+            let _ = writeln!(s, "{}.{:03}", ms / 1000, ms % 1000);
+            s
+        }
+        Kind::Mounts => line(&backend.mounts()),
+        _ => return Err(ServerError::NotFound),
+    })
+}
+
+fn status(p: &ProcInfo) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "pid {}", p.pid);
+    let _ = writeln!(s, "name {}", one_line(p.name()));
+    let _ = writeln!(s, "state {}", p.state_name());
+    for (name, value) in [
+        ("parent", p.parent),
+        ("switches", p.switches),
+        ("pages", p.pages),
+        ("priority", p.priority),
+    ] {
+        let _ = writeln!(s, "{name} {value}");
+    }
+    s
+}
+
+/// Every [`IpcStats`] field with its name, in declaration order.
+fn ipc_fields(st: &IpcStats) -> [(&'static str, u64); 8] {
+    [
+        ("total_switches", st.total_switches),
+        ("fastpath_hits", st.fastpath_hits),
+        ("slowpath_messages", st.slowpath_messages),
+        ("zero_copy_transfers", st.zero_copy_transfers),
+        ("batched_operations", st.batched_operations),
+        ("batches", st.batches),
+        ("avg_batch_size_x100", st.avg_batch_size_x100),
+        ("cycles_per_switch", st.cycles_per_switch),
+    ]
+}
+
+/// System-wide counters, `colocated_calls`, then `pid N name value` for each live process.
+fn ipc_stats<B: Backend>(backend: &mut B) -> String {
+    let mut s = String::new();
+    let system = backend.ipc_stats(0).unwrap_or_default();
+    for (name, value) in ipc_fields(&system) {
+        let _ = writeln!(s, "{name} {value}");
+    }
+    let _ = writeln!(s, "colocated_calls {}", backend.colocated_calls());
+    for p in backend.processes() {
+        // A process that exited since the list was taken has no section.
+        if let Some(st) = backend.ipc_stats(p.pid) {
+            for (name, value) in ipc_fields(&st) {
+                let _ = writeln!(s, "pid {} {name} {value}", p.pid);
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_pid;
+
+    #[test]
+    fn pids_are_canonical_decimal() {
+        assert_eq!(parse_pid("0"), Some(0));
+        assert_eq!(parse_pid("42"), Some(42));
+        assert_eq!(parse_pid("042"), None);
+        assert_eq!(parse_pid("+4"), None);
+        assert_eq!(parse_pid(""), None);
+        assert_eq!(parse_pid("4a"), None);
+        assert_eq!(parse_pid("99999999999999999999"), None);
+    }
+}

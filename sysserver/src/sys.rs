@@ -1,0 +1,94 @@
+//! `/sys`: the kernel's version and command line, the configuration, the isolation modes in
+//! force, and the knobs, which are written as decimal numbers.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use lib9pclient::server::ServerError;
+
+use crate::backend::{Backend, KnobError};
+use crate::error::{knob_not_a_number, knob_out_of_range};
+use crate::node::Kind;
+use crate::text::line;
+
+/// The entries of `/sys/knobs`, in the backend's order.
+pub fn knob_entries<B: Backend>(backend: &mut B) -> Vec<Kind> {
+    backend
+        .knobs()
+        .into_iter()
+        .map(|(name, _)| Kind::Knob(name))
+        .collect()
+}
+
+fn knob_value<B: Backend>(backend: &mut B, name: &str) -> Option<u64> {
+    backend
+        .knobs()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+}
+
+/// The knob called `name`, if the backend has it.
+pub fn walk_knob<B: Backend>(backend: &mut B, name: &str) -> Option<Kind> {
+    knob_value(backend, name).map(|_| Kind::Knob(String::from(name)))
+}
+
+/// The contents of a `/sys` text file now.
+pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerError> {
+    Ok(match kind {
+        Kind::Version => line(&backend.version()),
+        Kind::KernelCmdline => line(&backend.kernel_cmdline()),
+        Kind::Config => line(&backend.config()),
+        Kind::Isolation => line(&backend.isolation()),
+        Kind::Knob(name) => {
+            let value = knob_value(backend, name).ok_or(ServerError::NotFound)?;
+            let mut s = String::new();
+            let _ = writeln!(s, "{value}");
+            s
+        }
+        _ => return Err(ServerError::NotFound),
+    })
+}
+
+/// The value a knob write carries: decimal digits, optionally followed by one newline.
+pub fn parse_knob(data: &[u8]) -> Option<u64> {
+    let digits = data.strip_suffix(b"\n").unwrap_or(data);
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    core::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// Sets knob `name` from a write's data; the whole write is one value, whatever its offset.
+pub fn write_knob<B: Backend>(
+    backend: &mut B,
+    name: &str,
+    data: &[u8],
+) -> Result<usize, ServerError> {
+    let value = parse_knob(data).ok_or_else(|| knob_not_a_number(name))?;
+    match backend.set_knob(name, value) {
+        Ok(()) => Ok(data.len()),
+        Err(KnobError::Unknown) => Err(ServerError::NotFound),
+        Err(KnobError::BadValue) => Err(knob_out_of_range(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_knob;
+
+    #[test]
+    fn knob_values() {
+        assert_eq!(parse_knob(b"0"), Some(0));
+        assert_eq!(parse_knob(b"17\n"), Some(17));
+        assert_eq!(parse_knob(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_knob(b"18446744073709551616"), None);
+        assert_eq!(parse_knob(b""), None);
+        assert_eq!(parse_knob(b"\n"), None);
+        assert_eq!(parse_knob(b"17\n\n"), None);
+        assert_eq!(parse_knob(b" 17"), None);
+        assert_eq!(parse_knob(b"-1"), None);
+        assert_eq!(parse_knob(b"0x10"), None);
+    }
+}

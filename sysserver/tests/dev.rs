@@ -1,0 +1,200 @@
+//! `/dev`: console input and output, consctl, null, zero, random and kmsg.
+
+mod common;
+
+use common::{FakeBackend, Raw, cat, error_text, fake_random, ls, root};
+use lib9pclient::codec::{Message, ORDWR, OREAD, OWRITE};
+
+#[test]
+fn ls_dev() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(
+        ls(&fs, "/dev"),
+        ["cons", "consctl", "null", "zero", "random", "kmsg"]
+    );
+    let modes: Vec<(String, u32, u64)> = fs
+        .read_dir("/dev")
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.name, d.mode, d.length))
+        .collect();
+    assert_eq!(
+        modes,
+        [
+            ("cons".to_string(), 0o666, 0),
+            ("consctl".to_string(), 0o222, 0),
+            ("null".to_string(), 0o666, 0),
+            ("zero".to_string(), 0o666, 0),
+            ("random".to_string(), 0o444, 0),
+            ("kmsg".to_string(), 0o444, 0),
+        ]
+    );
+}
+
+#[test]
+fn cons_write_prints() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let mut f = fs.open("/dev/cons", OWRITE).unwrap();
+    f.write_all(b"hello, ").unwrap();
+    assert_eq!(f.write(b"world\n").unwrap(), 6);
+    assert_eq!(fake.state().console_out, b"hello, world\n");
+}
+
+#[test]
+fn cons_read_gives_one_line_per_read() {
+    let fake = FakeBackend::new();
+    fake.state().console_in = [b"ls /proc\n".to_vec(), b"echo a longer line\n".to_vec()].into();
+    let fs = root(&fake);
+    let mut f = fs.open("/dev/cons", ORDWR).unwrap();
+    let mut buf = [0u8; 100];
+    let n = f.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"ls /proc\n");
+    // A line longer than the read comes in pieces.
+    let mut small = [0u8; 8];
+    let n = f.read(&mut small).unwrap();
+    assert_eq!(&small[..n], b"echo a l");
+    let n = f.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"onger line\n");
+    // The fake's input is exhausted: end of file.
+    assert_eq!(f.read(&mut buf).unwrap(), 0);
+    assert_eq!(fake.state().console_reads, 4);
+}
+
+#[test]
+fn cons_read_that_would_block_is_flagged_for_the_adapter() {
+    let fake = FakeBackend::new();
+    fake.state().console_nonblocking = true;
+    let mut raw = Raw::new(&fake);
+    raw.walk(1, &["dev", "cons"]).unwrap();
+    raw.ok(&Message::Topen {
+        fid: 1,
+        mode: OREAD,
+    });
+    assert!(!raw.server.filesystem().take_would_block());
+    assert_eq!(raw.read(1, 0, 100).unwrap_err(), "console input not ready");
+    assert!(raw.server.filesystem().take_would_block());
+    assert!(
+        !raw.server.filesystem().take_would_block(),
+        "the flag clears"
+    );
+    // Retrying the same request after input arrived gives the line.
+    fake.state().console_in.push_back(b"typed\n".to_vec());
+    assert_eq!(raw.read(1, 0, 100).unwrap(), b"typed\n");
+    assert!(!raw.server.filesystem().take_would_block());
+    // Other reads never set it.
+    raw.walk(2, &["dev", "zero"]).unwrap();
+    raw.ok(&Message::Topen {
+        fid: 2,
+        mode: OREAD,
+    });
+    raw.read(2, 0, 10).unwrap();
+    assert!(!raw.server.filesystem().take_would_block());
+}
+
+#[test]
+fn consctl_switches_raw_mode_until_closed() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    // A stat walks and clunks a fid that was never opened: no mode change.
+    assert_eq!(fs.stat("/dev/consctl").unwrap().mode, 0o222);
+    assert!(fake.state().raw_calls.is_empty());
+    let mut ctl = fs.open("/dev/consctl", OWRITE).unwrap();
+    ctl.write(b"rawon").unwrap();
+    assert_eq!(fake.state().raw_calls, [true]);
+    ctl.write(b"rawoff\n").unwrap();
+    ctl.write(b"rawon\n").unwrap();
+    assert_eq!(fake.state().raw_calls, [true, false, true]);
+    assert_eq!(
+        error_text(ctl.write(b"raw")),
+        "bad console control 'raw': expected rawon or rawoff"
+    );
+    // A second open consctl keeps raw mode when the first closes; the last close ends it.
+    let other = fs.open("/dev/consctl", OWRITE).unwrap();
+    ctl.close().unwrap();
+    assert_eq!(fake.state().raw_calls, [true, false, true]);
+    other.close().unwrap();
+    assert_eq!(fake.state().raw_calls, [true, false, true, false]);
+    assert_eq!(
+        error_text(fs.open("/dev/consctl", OREAD)),
+        "permission denied"
+    );
+}
+
+#[test]
+fn null_reads_eof_and_discards_writes() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(cat(&fs, "/dev/null"), "");
+    let mut f = fs.open("/dev/null", ORDWR).unwrap();
+    let mut buf = [7u8; 16];
+    assert_eq!(f.read_at(&mut buf, 1 << 40).unwrap(), 0);
+    f.write_all(&vec![b'x'; 20_000]).unwrap();
+    assert!(fake.state().console_out.is_empty());
+}
+
+#[test]
+fn zero_reads_zeros_at_any_offset() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let mut f = fs.open("/dev/zero", ORDWR).unwrap();
+    for offset in [0, 1, 4096, 1 << 40, i64::MAX as u64] {
+        let mut buf = vec![0xAAu8; 4096];
+        assert_eq!(f.read_at(&mut buf, offset).unwrap(), 4096, "at {offset}");
+        assert!(buf.iter().all(|&b| b == 0), "at {offset}");
+    }
+    // The read is capped by msize, still all zeros.
+    let mut big = vec![0xAAu8; 100_000];
+    let n = f.read(&mut big).unwrap();
+    assert_eq!(n, 8192);
+    assert!(big[..n].iter().all(|&b| b == 0));
+    assert_eq!(f.write(b"gone").unwrap(), 4);
+}
+
+#[test]
+fn random_reads_the_backend_bytes() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let f = fs.open("/dev/random", OREAD).unwrap();
+    let mut a = [0u8; 64];
+    let mut b = [0u8; 64];
+    assert_eq!(f.read_at(&mut a, 0).unwrap(), 64);
+    assert_eq!(f.read_at(&mut b, 0).unwrap(), 64);
+    assert_ne!(a, [0u8; 64]);
+    assert_ne!(a, b, "each read draws fresh bytes");
+    // The fake's generator: the bytes are the backend's, passed through unchanged.
+    let mut state = 1;
+    let expected: Vec<u8> = (0..64).map(|_| fake_random(&mut state)).collect();
+    assert_eq!(a.to_vec(), expected);
+    assert_eq!(
+        error_text(fs.open("/dev/random", OWRITE)),
+        "permission denied"
+    );
+}
+
+#[test]
+fn kmsg_reads_the_log_at_offsets() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(cat(&fs, "/dev/kmsg"), "lux9 booting\nmemory ok\n");
+    assert_eq!(fs.stat("/dev/kmsg").unwrap().length, 0);
+    let f = fs.open("/dev/kmsg", OREAD).unwrap();
+    let mut buf = [0u8; 100];
+    let n = f.read_at(&mut buf, 5).unwrap();
+    assert_eq!(&buf[..n], b"booting\nmemory ok\n");
+    let n = f.read_at(&mut buf[..4], 13).unwrap();
+    assert_eq!(&buf[..n], b"memo");
+    assert_eq!(f.read_at(&mut buf, 23).unwrap(), 0, "at the end");
+    assert_eq!(f.read_at(&mut buf, 1000).unwrap(), 0, "past the end");
+    // The ring wrapped: 100 bytes are gone, and an old offset starts at the oldest kept byte.
+    {
+        let mut s = fake.state();
+        s.kmsg_dropped = 100;
+        s.kmsg = b"later news\n".to_vec();
+    }
+    let n = f.read_at(&mut buf, 0).unwrap();
+    assert_eq!(&buf[..n], b"later news\n");
+    let n = f.read_at(&mut buf, 106).unwrap();
+    assert_eq!(&buf[..n], b"news\n");
+}
