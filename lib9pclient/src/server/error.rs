@@ -36,6 +36,12 @@ pub enum ServerError {
     NoAuth,
     /// A request before Tversion.
     NotNegotiated,
+    /// The request cannot be answered yet (for example a console read with no input on a
+    /// server that must not block). [`Server::handle`](super::Server::handle) answers it with
+    /// an Rerror; [`Server::handle_deferrable`](super::Server::handle_deferrable) answers
+    /// nothing, so the caller can keep the request and hand it over again later. A
+    /// filesystem returns it only before changing any state, so the retry starts afresh.
+    WouldBlock,
     /// A message the server could not decode, or a botched request.
     BadMessage(String),
     /// Anything else, as text.
@@ -61,6 +67,7 @@ impl ServerError {
             Self::BadName => "bad file name",
             Self::NoAuth => "authentication not required",
             Self::NotNegotiated => "version not negotiated",
+            Self::WouldBlock => "operation would block",
             Self::BadMessage(s) | Self::Other(s) => s,
         }
     }

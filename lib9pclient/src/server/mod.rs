@@ -156,23 +156,56 @@ impl<F: Filesystem> Server<F> {
         }
     }
 
+    /// Like [`handle`](Self::handle), for a server that must not block: when the filesystem
+    /// answers [`ServerError::WouldBlock`], nothing is appended and this returns `false`; the
+    /// caller keeps the request and passes it in again later (say when input arrives). The
+    /// refused request changed nothing, so the retry is handled as if it came first. Returns
+    /// `true` when a reply was appended (or the request was too short to carry a tag).
+    pub fn handle_deferrable(&mut self, request: &[u8], out: &mut Vec<u8>) -> bool {
+        let (tag, msg) = match decode_with_limit(request, self.frame_limit()) {
+            Ok(decoded) => decoded,
+            Err(_) => {
+                self.handle(request, out);
+                return true;
+            }
+        };
+        let start = out.len();
+        match self.dispatch(tag, &msg, out) {
+            Ok(()) => true,
+            Err(ServerError::WouldBlock) => {
+                out.truncate(start);
+                false
+            }
+            Err(e) => {
+                out.truncate(start);
+                self.put_error(tag, &e, out);
+                true
+            }
+        }
+    }
+
     /// Handles one decoded request, appending its reply to `out`.
     pub fn handle_message(&mut self, tag: u16, msg: &Message<'_>, out: &mut Vec<u8>) {
         let start = out.len();
         if let Err(e) = self.dispatch(tag, msg, out) {
             out.truncate(start);
-            let mut text = e.message();
-            let room = (self.frame_limit() as usize).saturating_sub(9);
-            while text.len() > room {
-                // Keep the Rerror inside msize, cutting on a char boundary.
-                let mut cut = room;
-                while !text.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                text = &text[..cut];
-            }
-            put(out, tag, &Message::Rerror { ename: text });
+            self.put_error(tag, &e, out);
         }
+    }
+
+    /// Appends the Rerror for `e`, cut to fit msize.
+    fn put_error(&self, tag: u16, e: &ServerError, out: &mut Vec<u8>) {
+        let mut text = e.message();
+        let room = (self.frame_limit() as usize).saturating_sub(9);
+        while text.len() > room {
+            // Keep the Rerror inside msize, cutting on a char boundary.
+            let mut cut = room;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text = &text[..cut];
+        }
+        put(out, tag, &Message::Rerror { ename: text });
     }
 
     fn entry(&mut self, fid: u32) -> Result<&mut FidEntry<F::Node>, ServerError> {
