@@ -241,6 +241,11 @@ pub fn error_text<T>(r: Result<T, Error>) -> String {
     }
 }
 
+/// The Rerror text of a raw call's reply.
+pub fn rerror(r: Result<lib9pclient::Reply, Error>) -> String {
+    error_text(r.and_then(|reply| reply.message().map(|_| ())))
+}
+
 /// The whole contents of a text file.
 pub fn cat(fs: &Tree, path: &str) -> String {
     let mut f = fs

@@ -1,0 +1,278 @@
+//! `/proc`: process directories following the process list, and the system text files.
+
+mod common;
+
+use common::{FakeBackend, Raw, attach, cat, error_text, ls, process, rerror, root, stats};
+use lib9pclient::codec::{Message, OREAD};
+use lux9_abi::sysinfo::ProcInfo;
+
+#[test]
+fn ls_proc() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(
+        ls(&fs, "/proc"),
+        ["1", "2", "5", "ipcstats", "meminfo", "uptime", "mounts"]
+    );
+    assert_eq!(ls(&fs, "/proc/2"), ["status", "cmdline"]);
+    for d in fs.read_dir("/proc").unwrap() {
+        let dir = d.name.bytes().all(|b| b.is_ascii_digit());
+        let mode = if dir { 0x8000_0000 | 0o555 } else { 0o444 };
+        assert_eq!(d.mode, mode, "{}", d.name);
+        assert_eq!((d.uid.as_str(), d.gid.as_str()), ("sys", "sys"));
+        assert_eq!((d.atime, d.mtime), (0, 0));
+    }
+}
+
+#[test]
+fn status_and_cmdline() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(
+        cat(&fs, "/proc/2/status"),
+        "pid 2\nname sh\nstate blocked\nparent 1\nswitches 20\npages 6\npriority 2\n"
+    );
+    assert_eq!(
+        cat(&fs, "/proc/1/status"),
+        "pid 1\nname init\nstate running\nparent 0\nswitches 10\npages 3\npriority 2\n"
+    );
+    assert!(cat(&fs, "/proc/5/status").contains("\nstate zombie\n"));
+    assert_eq!(cat(&fs, "/proc/2/cmdline"), "sh -i\n");
+    assert_eq!(cat(&fs, "/proc/5/cmdline"), "ls -l /proc\n");
+    // The file lengths in a listing are those of the text a read gives.
+    let lengths: Vec<u64> = fs
+        .read_dir("/proc/2")
+        .unwrap()
+        .iter()
+        .map(|d| d.length)
+        .collect();
+    assert_eq!(lengths, [68, 6]);
+}
+
+#[test]
+fn a_name_cannot_break_the_line_format() {
+    let fake = FakeBackend::new();
+    fake.state()
+        .processes
+        .push(process(8, 1, "evil\nstate running", 1));
+    let fs = root(&fake);
+    let status = cat(&fs, "/proc/8/status");
+    assert!(status.contains("\nname evil?state running\nstate blocked\n"));
+    assert_eq!(status.lines().count(), 7);
+}
+
+#[test]
+fn process_directories_follow_the_process_list() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let before = fs.open("/proc/2/status", OREAD).unwrap();
+    let (dir_fid, _) = fs.walk("/proc/2").unwrap();
+    {
+        let mut s = fake.state();
+        s.processes.retain(|p| p.pid != 2);
+        s.processes
+            .push(process(9, 1, "cat", ProcInfo::STATE_RUNNING));
+        s.cmdlines.insert(9, "cat /proc/uptime".into());
+        s.stats.insert(9, stats(90));
+    }
+    assert_eq!(
+        ls(&fs, "/proc"),
+        ["1", "5", "9", "ipcstats", "meminfo", "uptime", "mounts"]
+    );
+    assert!(cat(&fs, "/proc/9/status").starts_with("pid 9\nname cat\n"));
+    assert_eq!(cat(&fs, "/proc/9/cmdline"), "cat /proc/uptime\n");
+    // The dead process: walks fail, from the root and from its old directory.
+    assert_eq!(
+        error_text(fs.open("/proc/2/status", OREAD)),
+        "'2' file does not exist"
+    );
+    assert_eq!(error_text(fs.stat("/proc/2")), "'2' file does not exist");
+    let proc_only = attach(&fake, "proc").unwrap();
+    assert_eq!(
+        error_text(proc_only.open("2", OREAD)),
+        "file does not exist"
+    );
+    let names = ["status"];
+    let wnames = lib9pclient::codec::WalkNames::new(&names).unwrap();
+    let stale = fs.client().call(&Message::Twalk {
+        fid: dir_fid,
+        newfid: 4000,
+        wnames,
+    });
+    assert_eq!(rerror(stale), "file does not exist");
+    let stale_stat = fs.client().call(&Message::Tstat { fid: dir_fid });
+    assert_eq!(rerror(stale_stat), "file does not exist");
+    // A file opened while the process lived still reads its open-time text.
+    let mut text = Vec::new();
+    let mut before = before;
+    before.read_to_end(&mut text).unwrap();
+    assert!(text.starts_with(b"pid 2\nname sh\n"));
+    // The same pid coming back is a new directory with the same qid.
+    fake.state()
+        .processes
+        .push(process(2, 1, "sh", ProcInfo::STATE_RUNNING));
+    assert!(cat(&fs, "/proc/2/status").contains("state running"));
+}
+
+#[test]
+fn ipcstats_system_wide_then_per_process() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let mut expected = String::from(
+        "total_switches 101\nfastpath_hits 102\nslowpath_messages 103\n\
+         zero_copy_transfers 104\nbatched_operations 105\nbatches 106\n\
+         avg_batch_size_x100 107\ncycles_per_switch 108\ncolocated_calls 77\n",
+    );
+    for (pid, base) in [(1, 10), (2, 20), (5, 50)] {
+        for (i, name) in [
+            "total_switches",
+            "fastpath_hits",
+            "slowpath_messages",
+            "zero_copy_transfers",
+            "batched_operations",
+            "batches",
+            "avg_batch_size_x100",
+            "cycles_per_switch",
+        ]
+        .iter()
+        .enumerate()
+        {
+            expected += &format!("pid {pid} {name} {}\n", base + i + 1);
+        }
+    }
+    assert_eq!(cat(&fs, "/proc/ipcstats"), expected);
+    // A process without statistics (exited between the list and the query) has no section;
+    // missing system-wide figures read as zeros.
+    {
+        let mut s = fake.state();
+        s.stats.remove(&2);
+        s.stats.remove(&0);
+    }
+    let text = cat(&fs, "/proc/ipcstats");
+    assert!(text.starts_with("total_switches 0\n"));
+    assert!(!text.contains("pid 2 "));
+    assert!(text.contains("pid 5 cycles_per_switch 58\n"));
+}
+
+#[test]
+fn meminfo_uptime_mounts() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(
+        cat(&fs, "/proc/meminfo"),
+        "total 134217728\nfree 100000000\nkernel_heap 4194304\nreserved 2097152\n"
+    );
+    assert_eq!(cat(&fs, "/proc/uptime"), "12.345\n");
+    fake.state().uptime_ms = 5;
+    assert_eq!(cat(&fs, "/proc/uptime"), "0.005\n");
+    fake.state().uptime_ms = 3_600_000;
+    assert_eq!(cat(&fs, "/proc/uptime"), "3600.000\n");
+    // The backend's text gets the final newline it lacked.
+    assert_eq!(
+        cat(&fs, "/proc/mounts"),
+        "/dev sysserver dev colocated\n/proc sysserver proc colocated\n"
+    );
+    assert_eq!(fs.stat("/proc/uptime").unwrap().length, 9);
+    fake.state().mounts.clear();
+    assert_eq!(cat(&fs, "/proc/mounts"), "");
+}
+
+#[test]
+fn each_open_reads_one_snapshot() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let calls = fake.state().uptime_calls;
+    let f = fs.open("/proc/uptime", OREAD).unwrap();
+    assert_eq!(fake.state().uptime_calls, calls + 1, "generated at open");
+    let mut buf = [0u8; 3];
+    assert_eq!(f.read_at(&mut buf, 0).unwrap(), 3);
+    assert_eq!(&buf, b"12.");
+    fake.state().uptime_ms = 99_999;
+    let mut rest = [0u8; 10];
+    let n = f.read_at(&mut rest, 3).unwrap();
+    assert_eq!(&rest[..n], b"345\n", "the rest of the same text");
+    assert_eq!(f.read_at(&mut rest, 0).unwrap(), 7, "again from the start");
+    assert_eq!(f.read_at(&mut rest, 7).unwrap(), 0, "at the end");
+    assert_eq!(f.read_at(&mut rest, 1 << 40).unwrap(), 0, "past the end");
+    assert_eq!(
+        fake.state().uptime_calls,
+        calls + 1,
+        "reads do not regenerate"
+    );
+    assert_eq!(
+        f.stat().unwrap().length,
+        7,
+        "an open fid's length is its snapshot's"
+    );
+    // Another open sees the new value; the first keeps its own.
+    assert_eq!(cat(&fs, "/proc/uptime"), "99.999\n");
+    let n = f.read_at(&mut rest, 0).unwrap();
+    assert_eq!(&rest[..n], b"12.345\n");
+}
+
+#[test]
+fn a_long_file_read_in_small_pieces_is_whole() {
+    let fake = FakeBackend::new();
+    for pid in 10..200 {
+        fake.state()
+            .processes
+            .push(process(pid, 1, "worker", ProcInfo::STATE_BLOCKED));
+        fake.state().stats.insert(pid, stats(pid));
+    }
+    let fs = root(&fake);
+    let whole = cat(&fs, "/proc/ipcstats");
+    assert!(whole.len() > 8192, "spans several full reads");
+    assert!(whole.ends_with("pid 199 cycles_per_switch 207\n"));
+    let f = fs.open("/proc/ipcstats", OREAD).unwrap();
+    let mut pieces = Vec::new();
+    let mut buf = [0u8; 97];
+    loop {
+        let n = f.read_at(&mut buf, pieces.len() as u64).unwrap();
+        if n == 0 {
+            break;
+        }
+        pieces.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(String::from_utf8(pieces).unwrap(), whole);
+}
+
+#[test]
+fn clunk_frees_the_snapshot() {
+    let fake = FakeBackend::new();
+    let mut raw = Raw::new(&fake);
+    for fid in 1..=3 {
+        raw.walk(fid, &["proc", "meminfo"]).unwrap();
+        raw.ok(&Message::Topen { fid, mode: OREAD });
+    }
+    assert_eq!(raw.server.filesystem().snapshot_count(), 3);
+    raw.ok(&Message::Tclunk { fid: 2 });
+    assert_eq!(raw.server.filesystem().snapshot_count(), 2);
+    // A Tversion clunks everything.
+    raw.ok(&Message::Tversion {
+        msize: 8192,
+        version: "9P2000",
+    });
+    assert_eq!(raw.server.filesystem().snapshot_count(), 0);
+}
+
+#[test]
+fn a_clone_that_loses_its_snapshot_gets_a_new_one() {
+    // A zero-name walk clones a fid with its node: both share one snapshot slot.
+    let fake = FakeBackend::new();
+    let mut raw = Raw::new(&fake);
+    raw.walk(1, &["proc", "uptime"]).unwrap();
+    let wnames = lib9pclient::codec::WalkNames::new(&[]).unwrap();
+    raw.ok(&Message::Twalk {
+        fid: 1,
+        newfid: 2,
+        wnames,
+    });
+    raw.ok(&Message::Topen {
+        fid: 1,
+        mode: OREAD,
+    });
+    raw.ok(&Message::Tclunk { fid: 2 });
+    fake.state().uptime_ms = 1_000;
+    assert_eq!(raw.read(1, 0, 100).unwrap(), b"1.000\n");
+    assert_eq!(raw.read(1, 2, 100).unwrap(), b"000\n");
+}
