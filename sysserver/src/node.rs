@@ -193,7 +193,17 @@ impl Kind {
 
     /// The name a directory listing and Rstat show.
     pub fn name(&self) -> String {
-        let fixed = match self {
+        match self {
+            Self::Pid(pid) => format!("{pid}"),
+            Self::Knob(name) => name.clone(),
+            _ => String::from(self.fixed_name().unwrap_or_default()),
+        }
+    }
+
+    /// The name of a file whose name never changes (all but pids and knobs); no allocation,
+    /// so walks through the fixed part of the tree stay cheap.
+    pub fn fixed_name(&self) -> Option<&'static str> {
+        Some(match self {
             Self::Root => "/",
             Self::DevDir => "dev",
             Self::Cons => "cons",
@@ -203,7 +213,6 @@ impl Kind {
             Self::Random => "random",
             Self::Kmsg => "kmsg",
             Self::ProcDir => "proc",
-            Self::Pid(pid) => return format!("{pid}"),
             Self::Status(_) => "status",
             Self::Cmdline(_) | Self::KernelCmdline => "cmdline",
             Self::IpcStats => "ipcstats",
@@ -216,9 +225,8 @@ impl Kind {
             Self::Config => "config",
             Self::Isolation => "isolation",
             Self::KnobsDir => "knobs",
-            Self::Knob(name) => return name.clone(),
-        };
-        String::from(fixed)
+            Self::Pid(_) | Self::Knob(_) => return None,
+        })
     }
 
     /// The directory holding this file (the root is its own parent).
@@ -300,7 +308,10 @@ impl Kind {
             }
             _ => return None,
         };
-        entries.iter().find(|k| k.name() == name).cloned()
+        entries
+            .iter()
+            .find(|k| k.fixed_name() == Some(name))
+            .cloned()
     }
 }
 

@@ -126,3 +126,10 @@ fn qids_are_stable_and_typed() {
     fake.state().uptime_ms += 1000;
     assert_eq!(a.stat("proc/uptime").unwrap().qid, before.qid);
 }
+
+#[test]
+fn a_server_over_a_send_backend_is_send() {
+    fn check<T: Send>(_: &T) {}
+    let server = lib9pclient::Server::new(sysserver::SysFs::new(FakeBackend::new()), 8192);
+    check(&server);
+}

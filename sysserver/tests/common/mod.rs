@@ -4,9 +4,8 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use lib9pclient::codec::{Message, NOFID, OREAD, decode};
 use lib9pclient::{Client, Error, Fs, Loopback, Server};
@@ -48,9 +47,10 @@ pub struct FakeState {
     pub knob_max: u64,
 }
 
-/// A backend the test scripts through a shared handle.
+/// A backend the test scripts through a shared handle. It is `Send`, like the kernel's, so
+/// the tests also show a server over it can live in a kernel `static` behind a lock.
 #[derive(Clone, Default)]
-pub struct FakeBackend(pub Rc<RefCell<FakeState>>);
+pub struct FakeBackend(pub Arc<Mutex<FakeState>>);
 
 pub fn process(pid: u64, parent: u64, name: &str, state: u64) -> ProcInfo {
     let mut p = ProcInfo {
@@ -90,7 +90,7 @@ impl FakeBackend {
     pub fn new() -> Self {
         let fake = Self::default();
         {
-            let mut s = fake.0.borrow_mut();
+            let mut s = fake.state();
             s.processes = vec![
                 process(1, 0, "init", ProcInfo::STATE_RUNNING),
                 process(2, 1, "sh", ProcInfo::STATE_BLOCKED),
@@ -124,34 +124,34 @@ impl FakeBackend {
         fake
     }
 
-    pub fn state(&self) -> std::cell::RefMut<'_, FakeState> {
-        self.0.borrow_mut()
+    pub fn state(&self) -> MutexGuard<'_, FakeState> {
+        self.0.lock().expect("fake state lock")
     }
 }
 
 impl Backend for FakeBackend {
     fn processes(&mut self) -> Vec<ProcInfo> {
-        self.0.borrow().processes.clone()
+        self.state().processes.clone()
     }
     fn cmdline(&mut self, pid: u64) -> Option<String> {
-        self.0.borrow().cmdlines.get(&pid).cloned()
+        self.state().cmdlines.get(&pid).cloned()
     }
     fn ipc_stats(&mut self, pid: u64) -> Option<IpcStats> {
-        self.0.borrow().stats.get(&pid).copied()
+        self.state().stats.get(&pid).copied()
     }
     fn colocated_calls(&mut self) -> u64 {
-        self.0.borrow().colocated_calls
+        self.state().colocated_calls
     }
     fn memory(&mut self) -> MemInfo {
-        self.0.borrow().memory
+        self.state().memory
     }
     fn uptime_ms(&mut self) -> u64 {
-        let mut s = self.0.borrow_mut();
+        let mut s = self.state();
         s.uptime_calls += 1;
         s.uptime_ms
     }
     fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        let s = self.0.borrow();
+        let s = self.state();
         let start = offset.saturating_sub(s.kmsg_dropped) as usize;
         let rest = s.kmsg.get(start..).unwrap_or_default();
         let n = rest.len().min(buf.len());
@@ -159,25 +159,25 @@ impl Backend for FakeBackend {
         n
     }
     fn version(&mut self) -> String {
-        self.0.borrow().version.clone()
+        self.state().version.clone()
     }
     fn kernel_cmdline(&mut self) -> String {
-        self.0.borrow().kernel_cmdline.clone()
+        self.state().kernel_cmdline.clone()
     }
     fn config(&mut self) -> String {
-        self.0.borrow().config.clone()
+        self.state().config.clone()
     }
     fn isolation(&mut self) -> String {
-        self.0.borrow().isolation.clone()
+        self.state().isolation.clone()
     }
     fn mounts(&mut self) -> String {
-        self.0.borrow().mounts.clone()
+        self.state().mounts.clone()
     }
     fn console_write(&mut self, data: &[u8]) {
-        self.0.borrow_mut().console_out.extend_from_slice(data);
+        self.state().console_out.extend_from_slice(data);
     }
     fn console_read(&mut self, buf: &mut [u8]) -> Option<usize> {
-        let mut s = self.0.borrow_mut();
+        let mut s = self.state();
         s.console_reads += 1;
         let Some(mut line) = s.console_in.pop_front() else {
             return if s.console_nonblocking { None } else { Some(0) };
@@ -191,19 +191,19 @@ impl Backend for FakeBackend {
         Some(n)
     }
     fn console_set_raw(&mut self, raw: bool) {
-        self.0.borrow_mut().raw_calls.push(raw);
+        self.state().raw_calls.push(raw);
     }
     fn random(&mut self, buf: &mut [u8]) {
-        let mut s = self.0.borrow_mut();
+        let mut s = self.state();
         for b in buf {
             *b = fake_random(&mut s.random_seed);
         }
     }
     fn knobs(&mut self) -> Vec<(String, u64)> {
-        self.0.borrow().knobs.clone()
+        self.state().knobs.clone()
     }
     fn set_knob(&mut self, name: &str, value: u64) -> Result<(), KnobError> {
-        let mut s = self.0.borrow_mut();
+        let mut s = self.state();
         let max = s.knob_max;
         let knob = s
             .knobs
