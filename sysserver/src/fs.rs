@@ -135,9 +135,9 @@ impl<B: Backend> SysFs<B> {
         })
     }
 
-    /// The stat of `kind`; `open` is the node of an open fid whose snapshot gives the length.
+    /// The stat of `kind`, which the caller knows exists; `open` is the node of an open fid
+    /// whose snapshot gives the length.
     fn dir_entry(&mut self, kind: &Kind, open: Option<&Node>) -> Result<Dir, ServerError> {
-        self.require(kind)?;
         let length = match kind.class() {
             Class::Dir | Class::Stream => 0,
             Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
@@ -257,7 +257,8 @@ impl<B: Backend> Filesystem for SysFs<B> {
     fn read_dir(&mut self, node: &Node) -> Result<Vec<Dir>, ServerError> {
         self.require(&node.kind)?;
         let children = self.children(&node.kind)?;
-        // An entry that vanished since the listing (a process exiting) is left out.
+        // The children were just listed by the backend, so they are not looked up again; a
+        // text file whose process exited in between fails to generate and is left out.
         Ok(children
             .iter()
             .filter_map(|kind| self.dir_entry(kind, None).ok())
@@ -283,6 +284,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
     }
 
     fn stat(&mut self, node: &Node) -> Result<Dir, ServerError> {
+        self.require(&node.kind)?;
         self.dir_entry(&node.kind, Some(node))
     }
 
