@@ -6,28 +6,21 @@ use crate::backend::Backend;
 use crate::error::bad_console_control;
 use crate::node::Kind;
 
-/// What a device read produced.
-pub enum Read {
-    /// This many bytes of `buf` (0 is end of file).
-    Bytes(usize),
-    /// The console has no input and the backend cannot block.
-    WouldBlock,
-}
-
 /// Reads a device file. Only kmsg uses the offset (a position in the kernel log); the others
 /// are streams. `buf` is the Rread payload, sized to the request's count.
+///
+/// A console read with no input on a backend that cannot block is
+/// [`ServerError::WouldBlock`], before anything changed: the adapter's
+/// `Server::handle_deferrable` keeps the request and retries it when input arrives.
 pub fn read<B: Backend>(
     backend: &mut B,
     kind: &Kind,
     offset: u64,
     buf: &mut [u8],
-) -> Result<Read, ServerError> {
+) -> Result<usize, ServerError> {
     let n = match kind {
         // One line per read (cooked mode); the backend blocks or says it would.
-        Kind::Cons => match backend.console_read(buf) {
-            Some(n) => n,
-            None => return Ok(Read::WouldBlock),
-        },
+        Kind::Cons => backend.console_read(buf).ok_or(ServerError::WouldBlock)?,
         Kind::Null => 0,
         Kind::Zero => {
             buf.fill(0);
@@ -41,7 +34,7 @@ pub fn read<B: Backend>(
         _ => return Err(ServerError::PermissionDenied),
     };
     // The backend is trusted, but a count past the buffer would make a malformed reply.
-    Ok(Read::Bytes(n.min(buf.len())))
+    Ok(n.min(buf.len()))
 }
 
 /// Writes a device file: the console prints, consctl switches modes, null and zero discard.

@@ -48,9 +48,3 @@ pub fn bad_console_control(command: &[u8]) -> ServerError {
         "bad console control '{shown}': expected rawon or rawoff"
     ))
 }
-
-/// A `/dev/cons` read with no input ready on a backend that cannot block. The adapter sees
-/// [`crate::SysFs::take_would_block`] and retries the request instead of sending this.
-pub fn console_not_ready() -> ServerError {
-    ServerError::Other(String::from("console input not ready"))
-}

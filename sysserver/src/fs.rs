@@ -8,7 +8,7 @@ use lib9pclient::codec::{Dir, ORCLOSE, ORDWR, OREAD, OTRUNC, OWRITE, Qid, Stat};
 use lib9pclient::server::{Filesystem, ServerError};
 
 use crate::backend::Backend;
-use crate::error::{check_offset, console_not_ready, unknown_tree};
+use crate::error::{check_offset, unknown_tree};
 use crate::node::{
     Class, DEV_ENTRIES, KERNEL_ENTRIES, Kind, Node, ROOT_ENTRIES, SYS_ENTRIES, Tree,
 };
@@ -26,8 +26,6 @@ pub struct SysFs<B: Backend> {
     snapshots: BTreeMap<u64, Vec<u8>>,
     /// Handles of open `/dev/consctl` fids: when the last is clunked, raw mode ends (Plan 9).
     consctl_open: BTreeSet<u64>,
-    /// Set when a `/dev/cons` read found no input on a backend that cannot block.
-    would_block: bool,
 }
 
 impl<B: Backend> SysFs<B> {
@@ -38,7 +36,6 @@ impl<B: Backend> SysFs<B> {
             next_handle: 0,
             snapshots: BTreeMap::new(),
             consctl_open: BTreeSet::new(),
-            would_block: false,
         }
     }
 
@@ -55,15 +52,6 @@ impl<B: Backend> SysFs<B> {
     /// How many open-time snapshots are held (one per open text fid).
     pub fn snapshot_count(&self) -> usize {
         self.snapshots.len()
-    }
-
-    /// Whether the request just handled was a `/dev/cons` read that found no input on a
-    /// backend that cannot block ([`Backend::console_read`] returned `None`); clears the flag.
-    /// The server has answered it with the Rerror "console input not ready": an adapter that
-    /// defers reads discards that reply and hands the same request to the server again when
-    /// input arrives (the failed read changed nothing).
-    pub fn take_would_block(&mut self) -> bool {
-        core::mem::take(&mut self.would_block)
     }
 
     fn node(&mut self, kind: Kind, tree: Tree) -> Node {
@@ -235,13 +223,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
         check_offset(offset)?;
         match node.kind.class() {
             Class::Dir => Err(ServerError::IsDirectory),
-            Class::Stream => match dev::read(&mut self.backend, &node.kind, offset, buf)? {
-                dev::Read::Bytes(n) => Ok(n),
-                dev::Read::WouldBlock => {
-                    self.would_block = true;
-                    Err(console_not_ready())
-                }
-            },
+            Class::Stream => dev::read(&mut self.backend, &node.kind, offset, buf),
             Class::Text => {
                 let text = self.snapshot(node)?;
                 // Offsets are below 2^63 here; past the end reads nothing.

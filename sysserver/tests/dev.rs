@@ -63,7 +63,7 @@ fn cons_read_gives_one_line_per_read() {
 }
 
 #[test]
-fn cons_read_that_would_block_is_flagged_for_the_adapter() {
+fn cons_read_that_would_block_is_deferred() {
     let fake = FakeBackend::new();
     fake.state().console_nonblocking = true;
     let mut raw = Raw::new(&fake);
@@ -72,25 +72,28 @@ fn cons_read_that_would_block_is_flagged_for_the_adapter() {
         fid: 1,
         mode: OREAD,
     });
-    assert!(!raw.server.filesystem().take_would_block());
-    assert_eq!(raw.read(1, 0, 100).unwrap_err(), "console input not ready");
-    assert!(raw.server.filesystem().take_would_block());
-    assert!(
-        !raw.server.filesystem().take_would_block(),
-        "the flag clears"
-    );
-    // Retrying the same request after input arrived gives the line.
+    // The isolated adapter's path: no reply, keep the request.
+    assert_eq!(raw.read_deferrable(1, 0, 100), None);
+    assert_eq!(raw.read_deferrable(1, 0, 100), None);
+    // Handed over again after input arrived, it gets the line.
     fake.state().console_in.push_back(b"typed\n".to_vec());
-    assert_eq!(raw.read(1, 0, 100).unwrap(), b"typed\n");
-    assert!(!raw.server.filesystem().take_would_block());
-    // Other reads never set it.
+    assert_eq!(
+        raw.read_deferrable(1, 0, 100),
+        Some(Ok(b"typed\n".to_vec()))
+    );
+    // Through the plain path the refusal is an Rerror.
+    assert_eq!(raw.read(1, 0, 100).unwrap_err(), "operation would block");
+    // Other reads are never deferred, nor are errors.
     raw.walk(2, &["dev", "zero"]).unwrap();
     raw.ok(&Message::Topen {
         fid: 2,
         mode: OREAD,
     });
-    raw.read(2, 0, 10).unwrap();
-    assert!(!raw.server.filesystem().take_would_block());
+    assert_eq!(raw.read_deferrable(2, 0, 3), Some(Ok(vec![0; 3])));
+    assert_eq!(
+        raw.read_deferrable(1, 1 << 63, 3),
+        Some(Err("bad offset: must be below 2^63".to_string()))
+    );
 }
 
 #[test]

@@ -330,7 +330,31 @@ impl Raw {
         m.encode(1, &mut req).expect("encode");
         let mut out = Vec::new();
         self.server.handle(&req, &mut out);
-        match decode(&out).expect("reply decodes").1 {
+        Self::read_reply(&out)
+    }
+
+    /// One Tread through `handle_deferrable`, as the isolated adapter sends it: `None` when
+    /// the server deferred it (no reply at all).
+    pub fn read_deferrable(
+        &mut self,
+        fid: u32,
+        offset: u64,
+        count: u32,
+    ) -> Option<Result<Vec<u8>, String>> {
+        let m = Message::Tread { fid, offset, count };
+        let mut req = vec![0u8; m.encoded_len()];
+        m.encode(1, &mut req).expect("encode");
+        let mut out = Vec::new();
+        if self.server.handle_deferrable(&req, &mut out) {
+            Some(Self::read_reply(&out))
+        } else {
+            assert!(out.is_empty(), "a deferred request has no reply");
+            None
+        }
+    }
+
+    fn read_reply(out: &[u8]) -> Result<Vec<u8>, String> {
+        match decode(out).expect("reply decodes").1 {
             Message::Rread { data } => Ok(data.to_vec()),
             Message::Rerror { ename } => Err(ename.to_string()),
             m => panic!("unexpected {m:?}"),
