@@ -1,0 +1,18 @@
+//! What the Lux9 user programs share: argument handling, the shell's command-line parser and
+//! line editor, the parsers of `/proc` texts and the formatting of what the programs print.
+//!
+//! Everything but [`cli`] is pure logic, tested on the host with `cargo test -p
+//! lux9-programs`; [`cli`] is the little glue that prints through the runtime.
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+
+pub mod args;
+pub mod cli;
+pub mod cmdline;
+pub mod editor;
+pub mod format;
+pub mod history;
+pub mod lex;
+pub mod procfs;
