@@ -1,0 +1,86 @@
+//! ls: lists directories (sorted by name) and files.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec;
+
+use lib9pclient::codec::{DMDIR, Dir};
+use lux9_programs::args::Usage;
+use lux9_programs::{cli, format};
+use lux9_rt::{ns, println};
+
+lux9_rt::entry!(run);
+
+const USAGE: Usage = Usage {
+    name: "ls",
+    synopsis: "[-l] [path...]",
+    about: "Lists each directory's entries sorted by name, or the file itself; by default the \
+            working directory.",
+    flags: &[('l', "long format: mode, owner, group, length, name")],
+};
+
+fn run(args: &str) -> i32 {
+    let options = match cli::options(args, &USAGE) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let long = options.has('l');
+    let mut paths = options.operands;
+    if paths.is_empty() {
+        paths.push(".".into());
+    }
+    let headers = paths.len() > 1;
+    let mut status = 0;
+    let mut first = true;
+    for path in &paths {
+        let listing = match list(path) {
+            Ok(listing) => listing,
+            Err(error) => {
+                status = cli::fail("ls", path, error);
+                continue;
+            }
+        };
+        if headers && listing.is_directory {
+            if !first {
+                println!();
+            }
+            println!("{path}:");
+        }
+        first = false;
+        if long {
+            for line in format::long_listing(&listing.entries) {
+                println!("{line}");
+            }
+        } else {
+            for entry in &listing.entries {
+                println!("{}", entry.name);
+            }
+        }
+    }
+    status
+}
+
+struct Listing {
+    is_directory: bool,
+    entries: alloc::vec::Vec<Dir>,
+}
+
+fn list(path: &str) -> Result<Listing, lib9pclient::Error> {
+    let mut dir = ns::stat(path)?;
+    if dir.mode & DMDIR == 0 {
+        // A file lists itself, under the name it was given.
+        dir.name = String::from(path);
+        return Ok(Listing {
+            is_directory: false,
+            entries: vec![dir],
+        });
+    }
+    let mut entries = ns::read_dir(path)?;
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Listing {
+        is_directory: true,
+        entries,
+    })
+}

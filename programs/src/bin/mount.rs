@@ -1,0 +1,76 @@
+//! mount: lists or changes the standard name space.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::format;
+
+use lux9_programs::args::Usage;
+use lux9_programs::cli;
+use lux9_programs::format::Table;
+use lux9_programs::procfs::{self, MOUNT_HEADER};
+use lux9_rt::{env, ns, print, sys};
+
+lux9_rt::entry!(run);
+
+const USAGE: Usage = Usage {
+    name: "mount",
+    synopsis: "[SERVICE PATH [ANAME] | -u PATH]",
+    about: "Without operands, lists the standard name space (/proc/mounts). With SERVICE and \
+            PATH, mounts file server SERVICE (attach name ANAME, default the server's root) at \
+            PATH; processes started afterwards see it. -u PATH removes the mount at PATH.",
+    flags: &[('u', "unmount PATH")],
+};
+
+fn run(args: &str) -> i32 {
+    let options = match cli::options(args, &USAGE) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let operands: alloc::vec::Vec<&str> = options.operands.iter().map(|s| s.as_str()).collect();
+    if options.has('u') {
+        return match operands.as_slice() {
+            [path] => set(path, ""),
+            _ => cli::usage_error(&USAGE, "-u takes exactly one PATH"),
+        };
+    }
+    match operands.as_slice() {
+        [] => list(),
+        [service, path] => mount(service, path, ""),
+        [service, path, aname] => mount(service, path, aname),
+        _ => cli::usage_error(&USAGE, "too many operands"),
+    }
+}
+
+fn list() -> i32 {
+    let text = match ns::read("/proc/mounts") {
+        Ok(bytes) => bytes,
+        Err(error) => return cli::fail("mount", "/proc/mounts", error),
+    };
+    let mut table = Table::new(&MOUNT_HEADER, &[]);
+    for row in procfs::mount_rows(&alloc::string::String::from_utf8_lossy(&text)) {
+        table.row(row);
+    }
+    print!("{}", table.render());
+    0
+}
+
+fn mount(service: &str, path: &str, aname: &str) -> i32 {
+    // The kernel's spec is two words: an empty or spaced name cannot be said in it.
+    for (what, word) in [("service", service), ("attach name", aname)] {
+        if word.contains(char::is_whitespace) || (what == "service" && word.is_empty()) {
+            return cli::usage_error(&USAGE, format!("bad {what} '{word}'"));
+        }
+    }
+    let aname = if aname.is_empty() { "-" } else { aname };
+    set(path, &format!("{service} {aname}"))
+}
+
+/// Sets the entry for `path` to `spec` (empty: removes it).
+fn set(path: &str, spec: &str) -> i32 {
+    let path = env::absolute(path);
+    match sys::mount(&path, spec) {
+        Ok(()) => 0,
+        Err(error) => cli::fail("mount", path, error),
+    }
+}
