@@ -37,7 +37,7 @@ pub fn read<B: Backend>(
     Ok(n.min(buf.len()))
 }
 
-/// Writes a device file: the console prints, consctl switches modes, null and zero discard.
+/// Writes a device file: the console prints, consctl switches modes, null discards.
 pub fn write<B: Backend>(backend: &mut B, kind: &Kind, data: &[u8]) -> Result<usize, ServerError> {
     match kind {
         Kind::Cons => backend.console_write(data),
@@ -49,7 +49,7 @@ pub fn write<B: Backend>(backend: &mut B, kind: &Kind, data: &[u8]) -> Result<us
                 _ => return Err(bad_console_control(command)),
             }
         }
-        Kind::Null | Kind::Zero => {}
+        Kind::Null => {}
         _ => return Err(ServerError::PermissionDenied),
     }
     Ok(data.len())

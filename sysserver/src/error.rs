@@ -15,21 +15,17 @@ pub fn bad_offset() -> ServerError {
 
 /// A knob write that is not a decimal number.
 pub fn knob_not_a_number(name: &str) -> ServerError {
-    ServerError::Other(format!(
-        "bad value for knob {name}: expected a decimal number"
-    ))
+    ServerError::Other(format!("knob {name}: not a number"))
 }
 
 /// A knob value the backend refused.
 pub fn knob_out_of_range(name: &str) -> ServerError {
-    ServerError::Other(format!("bad value for knob {name}: out of range"))
+    ServerError::Other(format!("knob {name}: value out of range"))
 }
 
 /// An aname that names no tree.
 pub fn unknown_tree(aname: &str) -> ServerError {
-    ServerError::Other(format!(
-        "no tree '{aname}' to attach: use \"\", \"dev\", \"proc\" or \"sys\""
-    ))
+    ServerError::Other(format!("no such tree: {aname}"))
 }
 
 /// Fails with [`bad_offset`] unless `offset` is below 2^63.
@@ -41,10 +37,15 @@ pub fn check_offset(offset: u64) -> Result<(), ServerError> {
     }
 }
 
-/// A consctl write other than `rawon` or `rawoff` (the command is shown, shortened).
+/// A knob write at an offset other than 0: the value is the whole of one write.
+pub fn knob_offset(name: &str) -> ServerError {
+    ServerError::Other(format!("knob {name}: write the value at offset 0"))
+}
+
+/// A consctl write other than `rawon` or `rawoff` (the message is shown, shortened).
 pub fn bad_console_control(command: &[u8]) -> ServerError {
     let shown = String::from_utf8_lossy(&command[..command.len().min(32)]);
     ServerError::Other(format!(
-        "bad console control '{shown}': expected rawon or rawoff"
+        "consctl: unknown control message '{shown}' (rawon or rawoff)"
     ))
 }

@@ -15,7 +15,7 @@ use crate::node::{
 use crate::{dev, proc, sys};
 
 /// The owner, group and last modifier every file reports.
-const OWNER: &str = "sys";
+const OWNER: &str = "lux9";
 
 /// `/dev`, `/proc` and `/sys` as one 9P file tree. Text files are generated when opened and
 /// each open fid reads its own snapshot, so reads at any offset see one consistent text.
@@ -130,6 +130,7 @@ impl<B: Backend> SysFs<B> {
             Class::Dir | Class::Stream => 0,
             Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
                 Some(text) => text.len(),
+                None if *kind == Kind::Uptime => proc::uptime_len(self.backend.uptime_ms()),
                 None => self.text(kind)?.len(),
             },
         };
@@ -149,15 +150,21 @@ impl<B: Backend> SysFs<B> {
     }
 }
 
-/// The permission bits (of `r w x` = 4 2 1) an open `mode` needs.
+/// The owner permission bits (`r w x` = 0o400 0o200 0o100) an open `mode` needs. There are
+/// no users yet, so every client counts as the owner and the owner bits decide (a knob's
+/// 0644 is writable, a 0444 file is not).
 fn needed_access(mode: u8) -> u32 {
     let base = match mode & 3 {
-        OREAD => 0o4,
-        OWRITE => 0o2,
-        ORDWR => 0o6,
-        _ => 0o1, // OEXEC
+        OREAD => 0o400,
+        OWRITE => 0o200,
+        ORDWR => 0o600,
+        _ => 0o100, // OEXEC
     };
-    if mode & OTRUNC != 0 { base | 0o2 } else { base }
+    if mode & OTRUNC != 0 {
+        base | 0o200
+    } else {
+        base
+    }
 }
 
 impl<B: Backend> Filesystem for SysFs<B> {
@@ -225,6 +232,9 @@ impl<B: Backend> Filesystem for SysFs<B> {
             Class::Dir => Err(ServerError::IsDirectory),
             Class::Stream => dev::read(&mut self.backend, &node.kind, offset, buf),
             Class::Text => {
+                // A process that ended (or a knob that went away) takes its files with it,
+                // snapshots included, as in Plan 9's /proc.
+                self.require(&node.kind)?;
                 let text = self.snapshot(node)?;
                 // Offsets are below 2^63 here; past the end reads nothing.
                 let start = usize::try_from(offset).unwrap_or(usize::MAX);
@@ -251,7 +261,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
         check_offset(offset)?;
         match &node.kind {
             Kind::Knob(name) => {
-                let n = sys::write_knob(&mut self.backend, name, data)?;
+                let n = sys::write_knob(&mut self.backend, name, offset, data)?;
                 // An ORDWR fid reads back the value it just set.
                 if self.snapshots.contains_key(&node.handle) {
                     let text = self.text(&node.kind)?;

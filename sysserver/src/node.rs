@@ -250,7 +250,8 @@ impl Kind {
     pub fn mode(&self) -> u32 {
         match self {
             _ if self.is_dir() => DMDIR | 0o555,
-            Self::Cons | Self::Null | Self::Zero | Self::Knob(_) => 0o666,
+            Self::Cons | Self::Null => 0o666,
+            Self::Knob(_) => 0o644,
             Self::ConsCtl => 0o222,
             _ => 0o444,
         }

@@ -1,6 +1,7 @@
 //! `/proc`: a directory per live process, IPC statistics, memory, uptime and mounts, as
 //! `name value` text.
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -56,13 +57,13 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
         Kind::MemInfo => {
             let m = backend.memory();
             let mut s = String::new();
-            for (name, value) in [
+            for (name, bytes) in [
                 ("total", m.total),
                 ("free", m.free),
                 ("kernel_heap", m.kernel_heap),
                 ("reserved", m.reserved),
             ] {
-                let _ = writeln!(s, "{name} {value}");
+                let _ = writeln!(s, "{name} {} KiB", bytes / 1024);
             }
             s
         }
@@ -77,50 +78,60 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
     })
 }
 
+/// The length of `/proc/uptime`'s text for `ms` milliseconds, without generating it: the
+/// kernel measures a stat of uptime, so its Rstat should not cost a formatted string.
+pub fn uptime_len(ms: u64) -> usize {
+    let mut digits = 1;
+    let mut seconds = ms / 1000;
+    while seconds >= 10 {
+        seconds /= 10;
+        digits += 1;
+    }
+    digits + ".mmm\n".len()
+}
+
+/// `name value` lines; memory is the pages mapped in the lower half, 4 KiB each.
 fn status(p: &ProcInfo) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "pid {}", p.pid);
     let _ = writeln!(s, "name {}", one_line(p.name()));
     let _ = writeln!(s, "state {}", p.state_name());
-    for (name, value) in [
-        ("parent", p.parent),
-        ("switches", p.switches),
-        ("pages", p.pages),
-        ("priority", p.priority),
-    ] {
-        let _ = writeln!(s, "{name} {value}");
-    }
+    let _ = writeln!(s, "parent {}", p.parent);
+    let _ = writeln!(s, "switches {}", p.switches);
+    let _ = writeln!(s, "memory {} KiB", p.pages.saturating_mul(4));
+    let _ = writeln!(s, "priority {}", p.priority);
     s
 }
 
-/// Every [`IpcStats`] field with its name, in declaration order.
-fn ipc_fields(st: &IpcStats) -> [(&'static str, u64); 8] {
-    [
+/// Writes every [`IpcStats`] field as a line, in declaration order, each line starting with
+/// `prefix` (empty system-wide, `pid N ` for a process). The average batch size is shown as
+/// a decimal with two places (`1.07`) from its value times 100.
+fn ipc_lines(s: &mut String, prefix: &str, st: &IpcStats) {
+    for (name, value) in [
         ("total_switches", st.total_switches),
         ("fastpath_hits", st.fastpath_hits),
         ("slowpath_messages", st.slowpath_messages),
         ("zero_copy_transfers", st.zero_copy_transfers),
         ("batched_operations", st.batched_operations),
         ("batches", st.batches),
-        ("avg_batch_size_x100", st.avg_batch_size_x100),
-        ("cycles_per_switch", st.cycles_per_switch),
-    ]
+    ] {
+        let _ = writeln!(s, "{prefix}{name} {value}");
+    }
+    let avg = st.avg_batch_size_x100;
+    let _ = writeln!(s, "{prefix}avg_batch_size {}.{:02}", avg / 100, avg % 100);
+    let _ = writeln!(s, "{prefix}cycles_per_switch {}", st.cycles_per_switch);
 }
 
 /// System-wide counters, `colocated_calls`, then `pid N name value` for each live process.
 fn ipc_stats<B: Backend>(backend: &mut B) -> String {
     let mut s = String::new();
     let system = backend.ipc_stats(0).unwrap_or_default();
-    for (name, value) in ipc_fields(&system) {
-        let _ = writeln!(s, "{name} {value}");
-    }
+    ipc_lines(&mut s, "", &system);
     let _ = writeln!(s, "colocated_calls {}", backend.colocated_calls());
     for p in backend.processes() {
         // A process that exited since the list was taken has no section.
         if let Some(st) = backend.ipc_stats(p.pid) {
-            for (name, value) in ipc_fields(&st) {
-                let _ = writeln!(s, "pid {} {name} {value}", p.pid);
-            }
+            let prefix = format!("pid {} ", p.pid);
+            ipc_lines(&mut s, &prefix, &st);
         }
     }
     s
@@ -128,7 +139,26 @@ fn ipc_stats<B: Backend>(backend: &mut B) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_pid;
+    use super::{parse_pid, uptime_len};
+    use alloc::format;
+
+    #[test]
+    fn uptime_length_matches_the_text() {
+        for ms in [
+            0,
+            5,
+            999,
+            1_000,
+            9_999,
+            10_000,
+            12_345,
+            86_400_000,
+            u64::MAX,
+        ] {
+            let text = format!("{}.{:03}\n", ms / 1000, ms % 1000);
+            assert_eq!(uptime_len(ms), text.len(), "{ms}");
+        }
+    }
 
     #[test]
     fn pids_are_canonical_decimal() {

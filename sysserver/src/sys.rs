@@ -8,7 +8,7 @@ use core::fmt::Write;
 use lib9pclient::server::ServerError;
 
 use crate::backend::{Backend, KnobError};
-use crate::error::{knob_not_a_number, knob_out_of_range};
+use crate::error::{knob_not_a_number, knob_offset, knob_out_of_range};
 use crate::node::Kind;
 use crate::text::line;
 
@@ -51,21 +51,27 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
     })
 }
 
-/// The value a knob write carries: decimal digits, optionally followed by one newline.
+/// The value a knob write carries: decimal digits, with any whitespace around them
+/// (`echo 17 > knob` sends `17\n`).
 pub fn parse_knob(data: &[u8]) -> Option<u64> {
-    let digits = data.strip_suffix(b"\n").unwrap_or(data);
+    let digits = data.trim_ascii();
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
     core::str::from_utf8(digits).ok()?.parse().ok()
 }
 
-/// Sets knob `name` from a write's data; the whole write is one value, whatever its offset.
+/// Sets knob `name` from a write's data. The whole write is one value, so it must be at
+/// offset 0 (a second write on the same fid would land at the end of the first).
 pub fn write_knob<B: Backend>(
     backend: &mut B,
     name: &str,
+    offset: u64,
     data: &[u8],
 ) -> Result<usize, ServerError> {
+    if offset != 0 {
+        return Err(knob_offset(name));
+    }
     let value = parse_knob(data).ok_or_else(|| knob_not_a_number(name))?;
     match backend.set_knob(name, value) {
         Ok(()) => Ok(data.len()),
@@ -86,8 +92,10 @@ mod tests {
         assert_eq!(parse_knob(b"18446744073709551616"), None);
         assert_eq!(parse_knob(b""), None);
         assert_eq!(parse_knob(b"\n"), None);
-        assert_eq!(parse_knob(b"17\n\n"), None);
-        assert_eq!(parse_knob(b" 17"), None);
+        assert_eq!(parse_knob(b"17\n\n"), Some(17));
+        assert_eq!(parse_knob(b" \t17 \r\n"), Some(17));
+        assert_eq!(parse_knob(b"1 7"), None);
+        assert_eq!(parse_knob(b"   "), None);
         assert_eq!(parse_knob(b"-1"), None);
         assert_eq!(parse_knob(b"0x10"), None);
     }

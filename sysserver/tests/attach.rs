@@ -37,7 +37,7 @@ fn each_aname_gives_its_tree() {
     );
     let proc_tree = attach(&fake, "proc").unwrap();
     assert_eq!(cat(&proc_tree, "uptime"), "12.345\n");
-    assert!(cat(&proc_tree, "1/status").starts_with("pid 1\n"));
+    assert!(cat(&proc_tree, "1/status").starts_with("name init\n"));
     let sys_tree = attach(&fake, "sys").unwrap();
     assert_eq!(cat(&sys_tree, "kernel/version"), "lux9 0.1.0\n");
 }
@@ -118,7 +118,7 @@ fn qids_are_stable_and_typed() {
         seen.push(st.qid.path);
         assert_eq!(
             (st.uid.as_str(), st.gid.as_str(), st.muid.as_str()),
-            ("sys", "sys", "sys")
+            ("lux9", "lux9", "lux9")
         );
     }
     // A pid's files keep their qids while the uptime changes.
@@ -132,4 +132,32 @@ fn a_server_over_a_send_backend_is_send() {
     fn check<T: Send>(_: &T) {}
     let server = lib9pclient::Server::new(sysserver::SysFs::new(FakeBackend::new()), 8192);
     check(&server);
+}
+
+#[test]
+fn every_qid_in_the_whole_tree_is_unique() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    // Walk every directory from the root, as `du` would, taking the qids from the listings.
+    let mut seen: Vec<(u64, String)> = vec![(fs.root_qid().path, "/".to_string())];
+    let mut dirs = vec![String::from("/")];
+    while let Some(dir) = dirs.pop() {
+        for d in fs.read_dir(&dir).unwrap() {
+            let path = format!("{}/{}", dir.trim_end_matches('/'), d.name);
+            assert_eq!(
+                fs.stat(&path).unwrap().qid,
+                d.qid,
+                "{path}: listing and stat"
+            );
+            if let Some((_, other)) = seen.iter().find(|(q, _)| *q == d.qid.path) {
+                panic!("{path} and {other} share qid path {:#x}", d.qid.path);
+            }
+            seen.push((d.qid.path, path.clone()));
+            if d.mode & DMDIR != 0 {
+                dirs.push(path);
+            }
+        }
+    }
+    // root 1; /dev 1+6; /proc 1 + 3 processes × 3 + 4; /sys 1 + kernel 3 + 2 + knobs 3.
+    assert_eq!(seen.len(), 1 + 7 + 14 + 9, "{seen:?}");
 }

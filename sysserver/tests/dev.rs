@@ -25,7 +25,7 @@ fn ls_dev() {
             ("cons".to_string(), 0o666, 0),
             ("consctl".to_string(), 0o222, 0),
             ("null".to_string(), 0o666, 0),
-            ("zero".to_string(), 0o666, 0),
+            ("zero".to_string(), 0o444, 0),
             ("random".to_string(), 0o444, 0),
             ("kmsg".to_string(), 0o444, 0),
         ]
@@ -111,7 +111,7 @@ fn consctl_switches_raw_mode_until_closed() {
     assert_eq!(fake.state().raw_calls, [true, false, true]);
     assert_eq!(
         error_text(ctl.write(b"raw")),
-        "bad console control 'raw': expected rawon or rawoff"
+        "consctl: unknown control message 'raw' (rawon or rawoff)"
     );
     // A second open consctl keeps raw mode when the first closes; the last close ends it.
     let other = fs.open("/dev/consctl", OWRITE).unwrap();
@@ -141,7 +141,7 @@ fn null_reads_eof_and_discards_writes() {
 fn zero_reads_zeros_at_any_offset() {
     let fake = FakeBackend::new();
     let fs = root(&fake);
-    let mut f = fs.open("/dev/zero", ORDWR).unwrap();
+    let mut f = fs.open("/dev/zero", OREAD).unwrap();
     for offset in [0, 1, 4096, 1 << 40, i64::MAX as u64] {
         let mut buf = vec![0xAAu8; 4096];
         assert_eq!(f.read_at(&mut buf, offset).unwrap(), 4096, "at {offset}");
@@ -152,7 +152,11 @@ fn zero_reads_zeros_at_any_offset() {
     let n = f.read(&mut big).unwrap();
     assert_eq!(n, 8192);
     assert!(big[..n].iter().all(|&b| b == 0));
-    assert_eq!(f.write(b"gone").unwrap(), 4);
+    // zero is read-only (0444).
+    assert_eq!(
+        error_text(fs.open("/dev/zero", OWRITE)),
+        "permission denied"
+    );
 }
 
 #[test]
@@ -170,6 +174,14 @@ fn random_reads_the_backend_bytes() {
     let mut state = 1;
     let expected: Vec<u8> = (0..64).map(|_| fake_random(&mut state)).collect();
     assert_eq!(a.to_vec(), expected);
+    // A 4 KiB read at any offset is filled whole from the backend's stream.
+    for _ in 0..64 {
+        fake_random(&mut state); // `b`
+    }
+    let mut page = vec![0u8; 4096];
+    assert_eq!(f.read_at(&mut page, 1 << 40).unwrap(), 4096);
+    let expected: Vec<u8> = (0..4096).map(|_| fake_random(&mut state)).collect();
+    assert_eq!(page, expected);
     assert_eq!(
         error_text(fs.open("/dev/random", OWRITE)),
         "permission denied"

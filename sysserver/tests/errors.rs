@@ -207,7 +207,7 @@ fn bad_offsets() {
             );
         }
     }
-    for path in ["/dev/null", "/dev/zero", "/dev/cons", "/sys/knobs/fastpath"] {
+    for path in ["/dev/null", "/dev/cons", "/sys/knobs/fastpath"] {
         let f = fs.open(path, OWRITE).unwrap();
         assert_eq!(error_text(f.write_at(b"1", 1 << 63)), BAD_OFFSET, "{path}");
     }
@@ -238,7 +238,7 @@ fn unknown_attach_names() {
     for aname in ["etc", "dev/cons", "proc/1", "//dev"] {
         assert_eq!(
             error_text(attach(&fake, aname)),
-            format!("no tree '{aname}' to attach: use \"\", \"dev\", \"proc\" or \"sys\"")
+            format!("no such tree: {aname}")
         );
     }
 }

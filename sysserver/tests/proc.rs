@@ -19,7 +19,7 @@ fn ls_proc() {
         let dir = d.name.bytes().all(|b| b.is_ascii_digit());
         let mode = if dir { 0x8000_0000 | 0o555 } else { 0o444 };
         assert_eq!(d.mode, mode, "{}", d.name);
-        assert_eq!((d.uid.as_str(), d.gid.as_str()), ("sys", "sys"));
+        assert_eq!((d.uid.as_str(), d.gid.as_str()), ("lux9", "lux9"));
         assert_eq!((d.atime, d.mtime), (0, 0));
     }
 }
@@ -30,11 +30,11 @@ fn status_and_cmdline() {
     let fs = root(&fake);
     assert_eq!(
         cat(&fs, "/proc/2/status"),
-        "pid 2\nname sh\nstate blocked\nparent 1\nswitches 20\npages 6\npriority 2\n"
+        "name sh\nstate blocked\nparent 1\nswitches 20\nmemory 24 KiB\npriority 2\n"
     );
     assert_eq!(
         cat(&fs, "/proc/1/status"),
-        "pid 1\nname init\nstate running\nparent 0\nswitches 10\npages 3\npriority 2\n"
+        "name init\nstate running\nparent 0\nswitches 10\nmemory 12 KiB\npriority 2\n"
     );
     assert!(cat(&fs, "/proc/5/status").contains("\nstate zombie\n"));
     assert_eq!(cat(&fs, "/proc/2/cmdline"), "sh -i\n");
@@ -57,8 +57,8 @@ fn a_name_cannot_break_the_line_format() {
         .push(process(8, 1, "evil\nstate running", 1));
     let fs = root(&fake);
     let status = cat(&fs, "/proc/8/status");
-    assert!(status.contains("\nname evil?state running\nstate blocked\n"));
-    assert_eq!(status.lines().count(), 7);
+    assert!(status.starts_with("name evil?state running\nstate blocked\n"));
+    assert_eq!(status.lines().count(), 6);
 }
 
 #[test]
@@ -79,7 +79,7 @@ fn process_directories_follow_the_process_list() {
         ls(&fs, "/proc"),
         ["1", "5", "9", "ipcstats", "meminfo", "uptime", "mounts"]
     );
-    assert!(cat(&fs, "/proc/9/status").starts_with("pid 9\nname cat\n"));
+    assert!(cat(&fs, "/proc/9/status").starts_with("name cat\nstate running\n"));
     assert_eq!(cat(&fs, "/proc/9/cmdline"), "cat /proc/uptime\n");
     // The dead process: walks fail, from the root and from its old directory.
     assert_eq!(
@@ -102,11 +102,12 @@ fn process_directories_follow_the_process_list() {
     assert_eq!(rerror(stale), "file does not exist");
     let stale_stat = fs.client().call(&Message::Tstat { fid: dir_fid });
     assert_eq!(rerror(stale_stat), "file does not exist");
-    // A file opened while the process lived still reads its open-time text.
-    let mut text = Vec::new();
-    let mut before = before;
-    before.read_to_end(&mut text).unwrap();
-    assert!(text.starts_with(b"pid 2\nname sh\n"));
+    // A file opened while the process lived is gone too, snapshot and all.
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        error_text(before.read_at(&mut buf, 0)),
+        "file does not exist"
+    );
     // The same pid coming back is a new directory with the same qid.
     fake.state()
         .processes
@@ -121,7 +122,7 @@ fn ipcstats_system_wide_then_per_process() {
     let mut expected = String::from(
         "total_switches 101\nfastpath_hits 102\nslowpath_messages 103\n\
          zero_copy_transfers 104\nbatched_operations 105\nbatches 106\n\
-         avg_batch_size_x100 107\ncycles_per_switch 108\ncolocated_calls 77\n",
+         avg_batch_size 1.07\ncycles_per_switch 108\ncolocated_calls 77\n",
     );
     for (pid, base) in [(1, 10), (2, 20), (5, 50)] {
         for (i, name) in [
@@ -131,16 +132,23 @@ fn ipcstats_system_wide_then_per_process() {
             "zero_copy_transfers",
             "batched_operations",
             "batches",
-            "avg_batch_size_x100",
-            "cycles_per_switch",
         ]
         .iter()
         .enumerate()
         {
             expected += &format!("pid {pid} {name} {}\n", base + i + 1);
         }
+        // avg_batch_size_x100 is base + 7: 0.17, 0.27, 0.57.
+        expected += &format!("pid {pid} avg_batch_size 0.{}\n", base + 7);
+        expected += &format!("pid {pid} cycles_per_switch {}\n", base + 8);
     }
     assert_eq!(cat(&fs, "/proc/ipcstats"), expected);
+    // The average keeps two decimals whatever its size.
+    for (x100, shown) in [(5, "0.05"), (250, "2.50"), (12_345, "123.45")] {
+        fake.state().stats.get_mut(&0).unwrap().avg_batch_size_x100 = x100;
+        let line = format!("\navg_batch_size {shown}\n");
+        assert!(cat(&fs, "/proc/ipcstats").contains(&line), "{line}");
+    }
     // A process without statistics (exited between the list and the query) has no section;
     // missing system-wide figures read as zeros.
     {
@@ -160,7 +168,7 @@ fn meminfo_uptime_mounts() {
     let fs = root(&fake);
     assert_eq!(
         cat(&fs, "/proc/meminfo"),
-        "total 134217728\nfree 100000000\nkernel_heap 4194304\nreserved 2097152\n"
+        "total 131072 KiB\nfree 97656 KiB\nkernel_heap 4096 KiB\nreserved 2048 KiB\n"
     );
     assert_eq!(cat(&fs, "/proc/uptime"), "12.345\n");
     fake.state().uptime_ms = 5;
@@ -275,4 +283,51 @@ fn a_clone_that_loses_its_snapshot_gets_a_new_one() {
     fake.state().uptime_ms = 1_000;
     assert_eq!(raw.read(1, 0, 100).unwrap(), b"1.000\n");
     assert_eq!(raw.read(1, 2, 100).unwrap(), b"000\n");
+}
+
+#[test]
+fn a_process_ending_between_walk_and_read() {
+    let fake = FakeBackend::new();
+    let mut raw = Raw::new(&fake);
+    // fid 1: walked only; fid 2: open with a snapshot; fid 3: the directory itself.
+    raw.walk(1, &["proc", "2", "status"]).unwrap();
+    raw.walk(2, &["proc", "2", "cmdline"]).unwrap();
+    raw.ok(&Message::Topen {
+        fid: 2,
+        mode: OREAD,
+    });
+    raw.walk(3, &["proc", "2"]).unwrap();
+    assert_eq!(raw.read(2, 0, 100).unwrap(), b"sh -i\n");
+    fake.state().processes.retain(|p| p.pid != 2);
+    assert_eq!(
+        raw.err(&Message::Topen {
+            fid: 1,
+            mode: OREAD
+        }),
+        "file does not exist"
+    );
+    assert_eq!(raw.read(2, 0, 100).unwrap_err(), "file does not exist");
+    assert_eq!(raw.read(2, 3, 100).unwrap_err(), "file does not exist");
+    assert_eq!(
+        raw.err(&Message::Topen {
+            fid: 3,
+            mode: OREAD
+        }),
+        "file does not exist"
+    );
+    // A walk from the dead directory fails at its first name.
+    let names = ["status"];
+    assert_eq!(
+        raw.err(&Message::Twalk {
+            fid: 3,
+            newfid: 4,
+            wnames: lib9pclient::codec::WalkNames::new(&names).unwrap(),
+        }),
+        "file does not exist"
+    );
+    // From the root, the walk stops before `2` (a partial Rwalk with just `proc`'s qid).
+    let partial = raw.walk(4, &["proc", "2"]).unwrap();
+    assert_eq!(partial.matches("Qid").count(), 1, "{partial}");
+    // The other processes are untouched.
+    assert_eq!(raw.walk(5, &["proc", "1", "status"]).map(|_| ()), Ok(()));
 }

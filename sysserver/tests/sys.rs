@@ -23,7 +23,7 @@ fn ls_sys() {
         [0x8000_0000 | 0o555, 0o444, 0o444, 0x8000_0000 | 0o555]
     );
     for d in fs.read_dir("/sys/knobs").unwrap() {
-        assert_eq!((d.mode, d.length), (0o666, 2), "{}", d.name);
+        assert_eq!((d.mode, d.length), (0o644, 2), "{}", d.name);
     }
 }
 
@@ -62,9 +62,23 @@ fn knobs_read_and_write() {
     let mut f = fs.open("/sys/knobs/poll_spins", OWRITE).unwrap();
     assert_eq!(f.write(b"500").unwrap(), 3);
     assert_eq!(cat(&fs, "/sys/knobs/poll_spins"), "500\n");
-    // A trailing newline (echo 17 > knob) is fine, at any offset.
-    assert_eq!(f.write(b"17\n").unwrap(), 3);
-    assert_eq!(fake.state().knobs[1], ("poll_spins".to_string(), 17));
+    // The value is one write at offset 0: the file's offset is now 3, so the next write
+    // through `f` is refused and changes nothing.
+    assert_eq!(
+        error_text(f.write(b"17\n")),
+        "knob poll_spins: write the value at offset 0"
+    );
+    assert_eq!(fake.state().knobs[1], ("poll_spins".to_string(), 500));
+    // Whitespace around the digits (echo 17 > knob sends "17\n") is trimmed.
+    for (text, value) in [
+        (&b"17\n"[..], 17),
+        (b" 18 ", 18),
+        (b"\t19\r\n", 19),
+        (b"17\n", 17),
+    ] {
+        assert_eq!(f.write_at(text, 0).unwrap(), text.len());
+        assert_eq!(fake.state().knobs[1], ("poll_spins".to_string(), value));
+    }
     // The shell's `>` opens with OTRUNC.
     let mut t = fs.open("/sys/knobs/fastpath", OWRITE | OTRUNC).unwrap();
     t.write_all(b"0\n").unwrap();
@@ -91,10 +105,11 @@ fn bad_knob_values_are_refused() {
         &b"abc"[..],
         b"",
         b"\n",
+        b" \n\t ",
         b"-1",
-        b" 5",
-        b"5 ",
-        b"5\n\n",
+        b"+5",
+        b"5 5",
+        b"5\n6",
         b"0x10",
         b"1e3",
         b"18446744073709551616",
@@ -102,15 +117,21 @@ fn bad_knob_values_are_refused() {
     ] {
         assert_eq!(
             error_text(f.write_at(bad, 0)),
-            "bad value for knob poll_spins: expected a decimal number",
+            "knob poll_spins: not a number",
             "{:?}",
             String::from_utf8_lossy(bad)
         );
     }
     assert_eq!(
         error_text(f.write_at(b"2000000\n", 0)),
-        "bad value for knob poll_spins: out of range"
+        "knob poll_spins: value out of range"
     );
+    for offset in [1, 3, 4096] {
+        assert_eq!(
+            error_text(f.write_at(b"5", offset)),
+            "knob poll_spins: write the value at offset 0"
+        );
+    }
     assert_eq!(fake.state().knobs[1].1, 0, "unchanged");
 }
 
