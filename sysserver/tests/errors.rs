@@ -67,6 +67,7 @@ fn writes_to_read_only_files() {
         "/sys/kernel/cmdline",
         "/dev/kmsg",
         "/dev/random",
+        "/dev/zero",
     ] {
         for mode in [OWRITE, ORDWR, OREAD | OTRUNC] {
             assert_eq!(
