@@ -158,14 +158,38 @@ pub enum Knob {
 }
 
 impl Knob {
+    pub const ALL: [Knob; 2] = [Knob::Fastpath, Knob::PollSpins];
+
     pub fn from_number(number: usize) -> Option<Self> {
-        match number {
-            0 => Some(Knob::Fastpath),
-            1 => Some(Knob::PollSpins),
-            _ => None,
+        Self::ALL.get(number).copied()
+    }
+
+    /// The knob's file name under `/sys/knobs`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Knob::Fastpath => "fastpath",
+            Knob::PollSpins => "poll_spins",
         }
     }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|knob| knob.name() == name)
+    }
 }
+
+/// Label of a kernel notification: a short message from pid 0 whose label has this bit set and
+/// whose word 0 holds the notification bits. It is delivered to a thread waiting in `receive`
+/// from anyone, or kept until the thread next receives.
+pub const NOTIFICATION_LABEL: u32 = 0x8000_0000;
+/// Notification bit: console input arrived (after a `console_read` with `NOTIFY`).
+pub const NOTIFY_CONSOLE: u64 = 1 << 0;
+
+/// Label bits of a 9P message to an isolated file server: `LABEL_9P | connection` (the
+/// connection number is the client's choice, below 2^24). The message holds whole 9P frames;
+/// the reply holds their reply frames, in order.
+pub const LABEL_9P: u32 = 0x0900_0000;
+/// The bits of a 9P label that carry the connection number.
+pub const LABEL_9P_CONNECTION: u32 = 0x00ff_ffff;
 
 /// `ipc_config` value meaning "only read".
 pub const KNOB_READ: usize = usize::MAX;

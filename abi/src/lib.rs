@@ -15,8 +15,9 @@
 extern crate alloc;
 
 pub mod archive;
+pub mod env;
 pub mod ipc;
-pub mod sysinfo;
 pub mod syscall;
+pub mod sysinfo;
 
 pub use syscall::{Error, ExitStatus, Syscall};

@@ -67,10 +67,32 @@ pub enum Syscall {
     IpcConfig = 24,
     /// `ring_destroy(id)`: unmaps ring `id` from both sides and frees it.
     RingDestroy = 25,
+    /// `console_read(buf, len, flags)`: reads console input (see [`console`]); in cooked mode
+    /// one line, in raw mode the bytes that have arrived. Blocks unless `flags` has
+    /// [`console::NONBLOCK`], when it fails with [`Error::WouldBlock`] if nothing is ready.
+    ConsoleRead = 26,
+    /// `console_mode(mode)`: sets cooked (0) or raw (1) input, or only reads the mode
+    /// ([`crate::ipc::KNOB_READ`]); returns the previous mode.
+    ConsoleMode = 27,
+    /// `sysinfo(what, arg, buf, len)`: copies out a [`crate::sysinfo::SysInfo`] record.
+    SysInfo = 28,
+    /// `service(op, name_ptr, name_len)`: looks up or registers a file server, see [`service`].
+    Service = 29,
+    /// `sys9p(conn, request_ptr, request_len, reply_ptr, reply_len)`: hands whole 9P request
+    /// frames to the colocated sysserver and copies its reply frames back; returns the reply
+    /// bytes. `conn` 0 opens a new connection and returns its id instead.
+    Sys9p = 30,
+    /// `sys9p_close(conn)`: ends a colocated sysserver connection, clunking its fids.
+    Sys9pClose = 31,
+    /// `mount(path_ptr, path_len, spec_ptr, spec_len)`: sets the standard name space entry for
+    /// `path` to `spec` (`service aname`); an empty spec removes it.
+    Mount = 32,
+    /// `power(op)`: [`power::OFF`] (ACPI S5) or [`power::REBOOT`]. Returns only on failure.
+    Power = 33,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 26;
+pub const SYSCALL_COUNT: usize = 34;
 
 impl Syscall {
     pub const ALL: [Syscall; SYSCALL_COUNT] = [
@@ -100,6 +122,14 @@ impl Syscall {
         Syscall::IpcStats,
         Syscall::IpcConfig,
         Syscall::RingDestroy,
+        Syscall::ConsoleRead,
+        Syscall::ConsoleMode,
+        Syscall::SysInfo,
+        Syscall::Service,
+        Syscall::Sys9p,
+        Syscall::Sys9pClose,
+        Syscall::Mount,
+        Syscall::Power,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {
@@ -241,6 +271,8 @@ pub enum Info {
     TscPerMs = 5,
     /// Shared rings alive.
     Rings = 6,
+    /// Requests served by colocated servers through direct calls (no context switch).
+    ColocatedCalls = 7,
 }
 
 impl Info {
@@ -253,10 +285,49 @@ impl Info {
             Info::Processes,
             Info::TscPerMs,
             Info::Rings,
+            Info::ColocatedCalls,
         ]
         .get(number)
         .copied()
     }
+}
+
+/// `console_read` flags and modes.
+pub mod console {
+    /// Fail with `WouldBlock` instead of waiting for input.
+    pub const NONBLOCK: usize = 1 << 0;
+    /// With `NONBLOCK`: when nothing is ready, ask for a kernel notification
+    /// ([`crate::ipc::NOTIFY_CONSOLE`]) when input arrives. For servers that must not block.
+    pub const NOTIFY: usize = 1 << 1;
+    /// Every flag `console_read` understands.
+    pub const ALL: usize = NONBLOCK | NOTIFY;
+    /// Lines are echoed and edited (backspace, Ctrl-U) before a reader sees them.
+    pub const COOKED: usize = 0;
+    /// Bytes reach the reader as they arrive, unechoed.
+    pub const RAW: usize = 1;
+}
+
+/// `service` operations and results.
+pub mod service {
+    /// Looks `name` up: returns its placement in `rdx` and, when isolated, its pid in `rsi`.
+    pub const LOOKUP: usize = 0;
+    /// Registers the caller as the isolated server for `name` (the configuration must place it
+    /// there, and nobody else may have registered it).
+    pub const REGISTER: usize = 1;
+    /// The server runs colocated: reach it with `sys9p`.
+    pub const COLOCATED: usize = 0;
+    /// The server runs in its own process: reach it with IPC `call`.
+    pub const ISOLATED: usize = 1;
+    /// The placement is isolated but the server has not registered yet.
+    pub const STARTING: usize = 2;
+    /// The name of sysserver's service.
+    pub const SYSSERVER: &str = "sys";
+}
+
+/// `power` operations.
+pub mod power {
+    pub const OFF: usize = 0;
+    pub const REBOOT: usize = 1;
 }
 
 /// `map` flags.

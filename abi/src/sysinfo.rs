@@ -53,7 +53,15 @@ impl ProcInfo {
 
     pub fn to_words(&self) -> [u64; Self::WORDS] {
         let mut words = [0u64; Self::WORDS];
-        words[..7].copy_from_slice(&[self.pid, self.parent, self.state, self.switches, self.pages, self.priority, self.name_len]);
+        words[..7].copy_from_slice(&[
+            self.pid,
+            self.parent,
+            self.state,
+            self.switches,
+            self.pages,
+            self.priority,
+            self.name_len,
+        ]);
         for (index, chunk) in self.name.chunks(8).enumerate() {
             words[7 + index] = u64::from_le_bytes(chunk.try_into().expect("8-byte chunks"));
         }
@@ -100,11 +108,21 @@ impl MemInfo {
     }
 
     pub fn from_words(words: &[u64; Self::WORDS]) -> Self {
-        Self { total: words[0], free: words[1], kernel_heap: words[2], reserved: words[3] }
+        Self {
+            total: words[0],
+            free: words[1],
+            kernel_heap: words[2],
+            reserved: words[3],
+        }
     }
 }
 
 /// What `sysinfo(what, arg, buf, len)` copies out.
+///
+/// Text records (command lines, version, configuration, mounts) copy at most `len` bytes and
+/// return the record's full length: a caller whose buffer was too small asks again with a
+/// bigger one. [`SysInfo::Processes`] copies as many whole records as fit and returns how many
+/// processes there are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(usize)]
 pub enum SysInfo {
@@ -125,6 +143,12 @@ pub enum SysInfo {
     Config = 6,
     /// The isolation mode of each server, one `server mode` per line.
     Isolation = 7,
+    /// The standard name space, one `path service aname placement` per line.
+    Mounts = 8,
+    /// Random bytes (RDRAND/RDSEED, or the kernel's seeded ChaCha20 generator).
+    Random = 9,
+    /// The names of the programs in the initial archive, one per line.
+    Programs = 10,
 }
 
 impl SysInfo {
@@ -138,6 +162,9 @@ impl SysInfo {
             SysInfo::KernelCmdline,
             SysInfo::Config,
             SysInfo::Isolation,
+            SysInfo::Mounts,
+            SysInfo::Random,
+            SysInfo::Programs,
         ]
         .get(number)
         .copied()
@@ -150,7 +177,15 @@ mod tests {
 
     #[test]
     fn proc_info_round_trips_through_words() {
-        let mut info = ProcInfo { pid: 7, parent: 1, state: 1, switches: 99, pages: 20, priority: 2, ..Default::default() };
+        let mut info = ProcInfo {
+            pid: 7,
+            parent: 1,
+            state: 1,
+            switches: 99,
+            pages: 20,
+            priority: 2,
+            ..Default::default()
+        };
         info.set_name("a-rather-long-program-name-that-is-cut");
         assert_eq!(info.name().len(), 32);
         assert_eq!(ProcInfo::from_words(&info.to_words()), info);

@@ -7,10 +7,12 @@
 
 extern crate alloc;
 
+pub mod acpi_s5;
 pub mod cmdline;
 pub mod config;
 pub mod frame_bitmap;
 pub mod irq_routing;
+pub mod line_discipline;
 pub mod log_ring;
 pub mod memory_plan;
 pub mod phys_range;

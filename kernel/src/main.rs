@@ -30,7 +30,9 @@ mod ktest;
 mod memory;
 mod panic;
 mod process;
+mod random;
 mod sched;
+mod services;
 mod syscall;
 mod time;
 mod trap;
@@ -117,14 +119,44 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
             Bytes(module.range.len())
         );
     }
+    let config_file = boot
+        .modules()
+        .find(|module| module.cmdline.rsplit('/').next() == Some("lux9.conf"))
+        .map(|module| core::str::from_utf8(arch::module_bytes(module.range)));
+    let config_text = match config_file {
+        Some(Ok(text)) => Some(text),
+        Some(Err(_)) => {
+            warn!("lux9.conf is not UTF-8 text; using the defaults and the command line");
+            None
+        }
+        None => None,
+    };
+    let (config, config_warnings) = lux9_kernel::config::load(config_text, &cmdline);
+    log::set_max_level(config.log);
+    for warning in &config_warnings {
+        warn!("config: {}", warning.0);
+    }
+    info!(
+        "config: isolation {} (sysserver {}, ext4srv {}), log {}{}",
+        config.isolation.name(),
+        config.sysserver.name(),
+        config.ext4srv.name(),
+        config.log.as_str().to_ascii_lowercase(),
+        if config_text.is_some() {
+            ", from lux9.conf and the command line"
+        } else {
+            ", no lux9.conf"
+        }
+    );
+
     let features = cpu::features();
     info!(
         "cpu: {}, pcid {}, smep {}, smap {}, x2apic {}, 1 GiB pages {}, invariant tsc {}",
         features.vendor(),
         features.pcid,
-        features.x2apic,
         features.smep,
         features.smap,
+        features.x2apic,
         features.huge_1gib,
         features.invariant_tsc
     );
@@ -161,6 +193,12 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
             }
         }
     };
+    if let Some(root) = boot.acpi_root() {
+        match acpi::power_control(root) {
+            Ok(control) => arch::power::init(control),
+            Err(error) => warn!("ACPI: no FADT ({error:?}); poweroff will not work"),
+        }
+    }
     pic::init_and_mask();
     lapic::init(controllers.local_apic_address);
     let pins = irq::init(&controllers);
@@ -201,7 +239,16 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
         Ok(_) => warn!("the kernel was built without user programs; build it with `cargo xtask`"),
         Err(error) => warn!("the initial program archive is damaged: {error:?}"),
     }
+    let input = console::input::init();
+    info!(
+        "console input: serial {}, PS/2 keyboard {}; random bytes from {}",
+        if input.serial { "COM1" } else { "none" },
+        if input.keyboard { "yes" } else { "none" },
+        random::source()
+    );
     sched::init();
+    let reserved: u64 = memory::reservations().iter().map(|range| range.len()).sum();
+    services::init(config, cmdline.raw(), memory.available_bytes, reserved);
     x86_64::instructions::interrupts::enable();
 
     let boot_ms = cpu::rdtsc().saturating_sub(started_tsc) / time::tsc_per_ms().max(1);
@@ -224,7 +271,7 @@ fn start_init(name: &str) {
         log::warn!("init exited ({status:?}); nothing else runs, the system idles");
     });
     match process::spawn(process::KERNEL_PID, name, "") {
-        Ok(pid) => info!("started {name} as pid {pid}"),
+        Ok(pid) => log::debug!("started {name} as pid {pid}"),
         Err(error) => log::error!("cannot start {name}: {error}"),
     }
 }

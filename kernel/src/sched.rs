@@ -61,6 +61,9 @@ pub struct Thread {
     space: Option<SharedSpace>,
     /// CR3 for `space`, loadable without locking it.
     activation: Option<Activation>,
+    /// An address space the thread borrowed for a colocated server call: while set, it is
+    /// what switching to the thread loads (see [`in_borrowed_space`]).
+    borrowed: Option<&'static Activation>,
     wake_at: u64,
     slice_left: u32,
     /// Times this thread was switched in.
@@ -215,7 +218,7 @@ impl Scheduler {
             self.fpu_owner = Some(next);
         }
         let next_thread = self.thread(next);
-        if let Some(activation) = &next_thread.activation {
+        if let Some(activation) = next_thread.borrowed.or(next_thread.activation.as_ref()) {
             activation.activate();
         }
         if let Some(stack) = &next_thread.stack {
@@ -240,7 +243,7 @@ fn activate_thread(next: &mut Thread) {
     if let Some(fpu) = next.fpu.as_deref() {
         fpu.restore();
     }
-    if let Some(activation) = &next.activation {
+    if let Some(activation) = next.borrowed.or(next.activation.as_ref()) {
         activation.activate();
     }
     if let Some(stack) = &next.stack {
@@ -260,6 +263,7 @@ pub fn init() {
         fpu: None,
         space: None,
         activation: None,
+        borrowed: None,
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
@@ -310,6 +314,7 @@ fn new_thread(
         stack: None,
         fpu: user.then(|| Box::new(FpuState::initial())),
         activation: space.as_ref().map(|space| space.lock().activation()),
+        borrowed: None,
         space,
         wake_at: 0,
         slice_left: TIME_SLICE_TICKS,
@@ -599,6 +604,37 @@ pub fn thread_switches(tid: Tid) -> u64 {
     })
 }
 
+/// Runs `f` on the running thread inside the address space `space` (a colocated server's):
+/// CR3 changes, the privilege level and the stack do not, and no other thread runs. If the
+/// thread blocks or is preempted inside `f`, switching back to it restores `space`. Afterwards
+/// the thread's own address space is active again.
+pub fn in_borrowed_space<R>(space: &'static Activation, f: impl FnOnce() -> R) -> R {
+    with_state(|s| {
+        let current = s.current;
+        s.thread(current).borrowed = Some(space);
+        space.activate();
+    });
+    let result = f();
+    with_state(|s| {
+        let current = s.current;
+        let thread = s.thread(current);
+        thread.borrowed = None;
+        match &thread.activation {
+            Some(own) => own.activate(),
+            None => address_space::activate_kernel(),
+        }
+    });
+    result
+}
+
+/// State, priority and switch count of thread `tid`, if it exists.
+pub fn thread_summary(tid: Tid) -> Option<(ThreadState, usize, u64)> {
+    with_state(|s| {
+        s.thread_opt(tid)
+            .map(|t| (t.state, t.priority, t.switches_in))
+    })
+}
+
 /// Drops the address space of the running thread's process before that process's frames are
 /// freed, so CR3 never points at freed tables.
 pub fn leave_address_space() {
@@ -685,6 +721,7 @@ pub(crate) fn ipc_fast_handoff(kind: FastKind, frame: &crate::arch::syscall::Sys
                 FastKind::ReplyRecv => {
                     matches!(theirs.ipc.wait, Wait::AwaitingReply { from } if from == me)
                         && mine.ipc.senders.is_empty()
+                        && mine.ipc.notifications == 0
                 }
             };
         let Some(top) = theirs.stack.as_ref().map(|stack| stack.top()) else {

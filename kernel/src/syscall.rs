@@ -3,6 +3,7 @@
 //! of `lux9_abi`; every pointer goes through [`UserSlice`] first.
 
 use alloc::string::String;
+use alloc::vec::Vec;
 
 use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob};
 use lux9_abi::syscall::{ANY_CHILD, Info, map_flags};
@@ -11,10 +12,11 @@ use lux9_abi::{Error, ExitStatus, Syscall};
 use crate::arch::address_space::PageRights;
 use crate::arch::paging::{MapError, zero_frame};
 use crate::arch::syscall::SyscallFrame;
+use crate::console::input;
 use crate::memory::frames;
 use crate::process::{self, elf};
 use crate::uaccess::UserSlice;
-use crate::{ipc, sched, time};
+use crate::{ipc, sched, services, time};
 
 /// Longest write accepted by one `debug_write`.
 const DEBUG_WRITE_MAX: usize = 4096;
@@ -96,6 +98,34 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             Syscall::FutexWake => ipc::futex::wake(args[0], args[1]),
             Syscall::IpcStats => ipc_stats(args[0], args[1]),
             Syscall::IpcConfig => ipc_config(args[0], args[1]),
+            Syscall::ConsoleRead => console_read(args[0], args[1], args[2]),
+            Syscall::ConsoleMode => console_mode(args[0]),
+            Syscall::SysInfo => {
+                match sysinfo(args[0], args[1], args[2], args[3]) {
+                    Ok((value, second)) => {
+                        frame.set_result(0, value);
+                        frame.rsi = second as u64;
+                    }
+                    Err(error) => frame.set_result(error as usize, 0),
+                }
+                return;
+            }
+            Syscall::Service => {
+                match service(args[0], args[1], args[2]) {
+                    Ok((placement, pid)) => {
+                        frame.set_result(0, placement);
+                        frame.rsi = pid as u64;
+                    }
+                    Err(error) => frame.set_result(error as usize, 0),
+                }
+                return;
+            }
+            Syscall::Sys9p => sys9p(args),
+            Syscall::Sys9pClose => {
+                services::sysserver::close(sched::current_pid(), args[0]).map(|()| 0)
+            }
+            Syscall::Mount => mount(args),
+            Syscall::Power => power(args[0]),
             Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
                 match ipc::ring::syscall(call, args) {
                     Ok((first, second)) => {
@@ -274,7 +304,11 @@ fn ipc_stats(pid: usize, out: usize) -> SysResult {
 }
 
 fn ipc_config(key: usize, value: usize) -> SysResult {
-    let knob = Knob::from_number(key).ok_or(Error::InvalidArgument)?;
+    knob(Knob::from_number(key).ok_or(Error::InvalidArgument)?, value)
+}
+
+/// Reads (`value` [`KNOB_READ`]) or sets a knob; returns its previous value.
+pub fn knob(knob: Knob, value: usize) -> SysResult {
     let write = value != KNOB_READ;
     Ok(match knob {
         Knob::Fastpath => {
@@ -309,6 +343,168 @@ fn info(what: usize, arg: usize) -> SysResult {
         Info::Processes => process::count() as u64,
         Info::TscPerMs => time::tsc_per_ms(),
         Info::Rings => ipc::ring::count() as u64,
+        Info::ColocatedCalls => services::sysserver::colocated_calls(),
     };
     Ok(value as usize)
+}
+
+/// Longest console read one call returns.
+const CONSOLE_READ_MAX: usize = 4096;
+
+fn console_read(ptr: usize, len: usize, flags: usize) -> SysResult {
+    use lux9_abi::syscall::console;
+    if flags & !console::ALL != 0
+        || (flags & console::NOTIFY != 0 && flags & console::NONBLOCK == 0)
+    {
+        return Err(Error::InvalidArgument);
+    }
+    let out = UserSlice::new(ptr, len.min(CONSOLE_READ_MAX))?;
+    let wait = if flags & console::NOTIFY != 0 {
+        input::Wait::Notify
+    } else if flags & console::NONBLOCK != 0 {
+        input::Wait::Poll
+    } else {
+        input::Wait::Block
+    };
+    let mut buf = alloc::vec![0u8; out.len()];
+    let n = input::read(&mut buf, wait)?;
+    out.prefix(n)
+        .ok_or(Error::BadAddress)?
+        .write_from(&buf[..n])?;
+    Ok(n)
+}
+
+fn console_mode(mode: usize) -> SysResult {
+    use lux9_abi::syscall::console;
+    match mode {
+        KNOB_READ => Ok(usize::from(input::is_raw())),
+        console::COOKED | console::RAW => Ok(usize::from(input::set_raw(mode == console::RAW))),
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+/// Copies `data` (or as much as fits) to the user buffer; returns the full length.
+fn copy_text(data: &[u8], ptr: usize, len: usize) -> Result<(usize, usize), Error> {
+    let out = UserSlice::new(ptr, len)?;
+    let n = data.len().min(len);
+    if n > 0 {
+        out.prefix(n)
+            .ok_or(Error::BadAddress)?
+            .write_from(&data[..n])?;
+    }
+    Ok((data.len(), 0))
+}
+
+fn words_to_bytes(words: &[u64]) -> Vec<u8> {
+    words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// Longest `sysinfo` buffer.
+const SYSINFO_MAX: usize = 1 << 20;
+
+fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {
+    use lux9_abi::sysinfo::{ProcInfo, SysInfo};
+    let len = len.min(SYSINFO_MAX);
+    let kind = SysInfo::from_number(what).ok_or(Error::InvalidArgument)?;
+    match kind {
+        SysInfo::Processes => {
+            let all = process::snapshot();
+            let fit = (len / (ProcInfo::WORDS * 8)).min(all.len());
+            let words: Vec<u64> = all[..fit].iter().flat_map(|p| p.to_words()).collect();
+            copy_text(&words_to_bytes(&words), ptr, len)?;
+            Ok((all.len(), 0))
+        }
+        SysInfo::Cmdline => {
+            let raw = process::args_of(arg).ok_or(Error::NotFound)?;
+            copy_text(lux9_abi::env::split(&raw).1.as_bytes(), ptr, len)
+        }
+        SysInfo::Memory => {
+            let (total, reserved) = services::memory_facts();
+            let info = lux9_abi::sysinfo::MemInfo {
+                total,
+                free: frames::free_count() * 4096,
+                kernel_heap: crate::arch::heap::stats().mapped_bytes,
+                reserved,
+            };
+            copy_text(&words_to_bytes(&info.to_words()), ptr, len)
+        }
+        SysInfo::Kmsg => {
+            let out = UserSlice::new(ptr, len)?;
+            let mut buf = alloc::vec![0u8; len.min(crate::console::KMSG_SIZE)];
+            let (n, total) = crate::console::kmsg_read(arg as u64, &mut buf);
+            if n > 0 {
+                out.prefix(n)
+                    .ok_or(Error::BadAddress)?
+                    .write_from(&buf[..n])?;
+            }
+            Ok((n, total as usize))
+        }
+        SysInfo::Version => copy_text(
+            alloc::format!("lux9 {} (x86_64)", crate::VERSION).as_bytes(),
+            ptr,
+            len,
+        ),
+        SysInfo::KernelCmdline => copy_text(services::kernel_cmdline().as_bytes(), ptr, len),
+        SysInfo::Config => copy_text(services::config().text().as_bytes(), ptr, len),
+        SysInfo::Isolation => copy_text(services::config().isolation_text().as_bytes(), ptr, len),
+        SysInfo::Mounts => copy_text(services::mounts_text().as_bytes(), ptr, len),
+        SysInfo::Random => {
+            let out = UserSlice::new(ptr, len)?;
+            let mut buf = alloc::vec![0u8; len];
+            crate::random::fill(&mut buf);
+            out.write_from(&buf)?;
+            Ok((len, 0))
+        }
+        SysInfo::Programs => {
+            let names: Vec<&str> = process::archive::archive()
+                .map(|archive| archive.entries().map(|(name, _)| name).collect())
+                .unwrap_or_default();
+            let mut text = names.join("\n");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            copy_text(text.as_bytes(), ptr, len)
+        }
+    }
+}
+
+fn service(op: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {
+    use lux9_abi::syscall::service;
+    let name = read_string(ptr, len, 64)?;
+    match op {
+        service::LOOKUP => services::lookup(&name),
+        service::REGISTER => services::register(&name, sched::current_pid()).map(|()| (0, 0)),
+        _ => Err(Error::InvalidArgument),
+    }
+}
+
+fn sys9p(args: [usize; 6]) -> SysResult {
+    let pid = sched::current_pid();
+    if args[0] == 0 {
+        return services::sysserver::open(pid);
+    }
+    services::sysserver::call(pid, args[0], (args[1], args[2]), (args[3], args[4]))
+}
+
+fn mount(args: [usize; 6]) -> SysResult {
+    let path = read_string(args[0], args[1], services::MOUNT_TEXT_MAX)?;
+    let spec = read_string(args[2], args[3], services::MOUNT_TEXT_MAX)?;
+    services::mount(&path, &spec).map(|()| 0)
+}
+
+fn power(op: usize) -> SysResult {
+    use lux9_abi::syscall::power;
+    let why = match op {
+        power::OFF => {
+            log::info!("power off requested by pid {}", sched::current_pid());
+            crate::arch::power::power_off()
+        }
+        power::REBOOT => {
+            log::info!("restart requested by pid {}", sched::current_pid());
+            crate::arch::power::reboot()
+        }
+        _ => return Err(Error::InvalidArgument),
+    };
+    log::error!("{why}");
+    Err(Error::NotFound)
 }

@@ -37,6 +37,10 @@ impl UserSlice {
         Self::new(addr, len)
     }
 
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
     /// The first `len` bytes, if the slice is that long.
     pub fn prefix(&self, len: usize) -> Option<UserSlice> {
         (len <= self.len).then_some(UserSlice {

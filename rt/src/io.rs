@@ -1,29 +1,144 @@
-//! Console output through the `debug_write` system call.
+//! Standard output and input.
+//!
+//! Standard output is the console (the `debug_write` system call) unless the parent redirected
+//! it to a file (`STDOUT` / `STDOUT_APPEND` in the environment, see [`crate::env`]) or the
+//! program redirected it with [`set_stdout`]; then `print!` writes to that file through the
+//! name space. Standard error (`eprint!`) is always the console. Standard input is
+//! `/dev/cons` unless redirected (`STDIN`).
 
 use core::fmt::{self, Write};
 
-use crate::sys;
+use alloc::string::String;
+use alloc::vec::Vec;
 
-/// Formats into a fixed buffer and writes it with as few system calls as possible.
-struct Console {
+use lux9_abi::env as keys;
+
+use crate::local::ProcessLocal;
+use crate::{ns, sys};
+
+enum Sink {
+    /// Not decided yet: look at the environment on first use.
+    Unset,
+    Console,
+    File(ns::File),
+    /// The redirection failed; output is dropped (the failure was reported once).
+    Broken,
+}
+
+static STDOUT: ProcessLocal<Sink> = ProcessLocal::new(Sink::Unset);
+
+fn console_write(mut rest: &[u8]) {
+    while !rest.is_empty() {
+        match sys::debug_write(rest) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => rest = &rest[n.min(rest.len())..],
+        }
+    }
+}
+
+fn open_output(path: &str, append: bool) -> Sink {
+    match ns::open_or_create(path, append) {
+        Ok(file) => Sink::File(file),
+        Err(error) => {
+            eprint_bytes(alloc::format!("cannot write to {path}: {error}\n").as_bytes());
+            Sink::Broken
+        }
+    }
+}
+
+fn decide() -> Sink {
+    if let Some(path) = crate::env::var(keys::STDOUT) {
+        open_output(path, false)
+    } else if let Some(path) = crate::env::var(keys::STDOUT_APPEND) {
+        open_output(path, true)
+    } else {
+        Sink::Console
+    }
+}
+
+/// Where [`set_stdout`] sends standard output.
+pub enum Target<'a> {
+    Console,
+    /// Created or truncated.
+    Truncate(&'a str),
+    Append(&'a str),
+}
+
+/// Redirects this process's standard output (for shell built-ins). Returns an error text if
+/// the file cannot be opened, leaving output where it was.
+pub fn set_stdout(target: Target<'_>) -> Result<(), String> {
+    let sink = match target {
+        Target::Console => Sink::Console,
+        Target::Truncate(path) | Target::Append(path) => {
+            let append = matches!(target, Target::Append(_));
+            ns::open_or_create(path, append)
+                .map(Sink::File)
+                .map_err(|error| alloc::format!("{path}: {error}"))?
+        }
+    };
+    STDOUT.with(|out| *out = sink);
+    Ok(())
+}
+
+/// Writes bytes to standard output; returns false if they could not all be written.
+pub fn write_stdout(bytes: &[u8]) -> bool {
+    let written = STDOUT.try_with(|out| {
+        if matches!(out, Sink::Unset) {
+            *out = decide();
+        }
+        match out {
+            Sink::Console | Sink::Unset => {
+                console_write(bytes);
+                true
+            }
+            Sink::File(file) => file.write_all(bytes).is_ok(),
+            Sink::Broken => false,
+        }
+    });
+    // Re-entered (a panic while printing): the console is the safe place.
+    written.unwrap_or_else(|| {
+        console_write(bytes);
+        true
+    })
+}
+
+/// Whether standard output is the console.
+pub fn stdout_is_console() -> bool {
+    STDOUT.with(|out| {
+        if matches!(out, Sink::Unset) {
+            *out = decide();
+        }
+        matches!(out, Sink::Console)
+    })
+}
+
+/// Closes a redirected standard output (at exit), so its server sees the clunk.
+pub fn close_stdout() {
+    let _ = STDOUT.try_with(|out| *out = Sink::Console);
+}
+
+fn eprint_bytes(bytes: &[u8]) {
+    console_write(bytes);
+}
+
+/// Formats into a fixed buffer and writes it with as few writes as possible.
+struct Buffered<const ERR: bool> {
     buffer: [u8; 256],
     len: usize,
 }
 
-impl Console {
+impl<const ERR: bool> Buffered<ERR> {
     fn flush(&mut self) {
-        let mut rest = &self.buffer[..self.len];
-        while !rest.is_empty() {
-            match sys::debug_write(rest) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => rest = &rest[n.min(rest.len())..],
-            }
+        if ERR {
+            eprint_bytes(&self.buffer[..self.len]);
+        } else {
+            write_stdout(&self.buffer[..self.len]);
         }
         self.len = 0;
     }
 }
 
-impl Write for Console {
+impl<const ERR: bool> Write for Buffered<ERR> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         for &byte in s.as_bytes() {
             if self.len == self.buffer.len() {
@@ -36,14 +151,24 @@ impl Write for Console {
     }
 }
 
-/// Writes formatted text to the console.
+/// Writes formatted text to standard output.
 pub fn write_fmt(args: fmt::Arguments<'_>) {
-    let mut console = Console {
+    let mut out = Buffered::<false> {
         buffer: [0; 256],
         len: 0,
     };
-    let _ = console.write_fmt(args);
-    console.flush();
+    let _ = out.write_fmt(args);
+    out.flush();
+}
+
+/// Writes formatted text to the console (standard error).
+pub fn ewrite_fmt(args: fmt::Arguments<'_>) {
+    let mut out = Buffered::<true> {
+        buffer: [0; 256],
+        len: 0,
+    };
+    let _ = out.write_fmt(args);
+    out.flush();
 }
 
 #[macro_export]
@@ -57,8 +182,48 @@ macro_rules! println {
     ($($arg:tt)*) => ($crate::io::write_fmt(format_args!("{}\n", format_args!($($arg)*))));
 }
 
-/// Standard error and standard output are the same console for now.
+/// Writes to standard error: always the console.
+#[macro_export]
+macro_rules! eprint {
+    ($($arg:tt)*) => ($crate::io::ewrite_fmt(format_args!($($arg)*)));
+}
+
 #[macro_export]
 macro_rules! eprintln {
-    ($($arg:tt)*) => ($crate::println!($($arg)*));
+    () => ($crate::eprint!("\n"));
+    ($($arg:tt)*) => ($crate::io::ewrite_fmt(format_args!("{}\n", format_args!($($arg)*))));
+}
+
+enum Source {
+    Unset,
+    File(ns::File),
+}
+
+static STDIN: ProcessLocal<Source> = ProcessLocal::new(Source::Unset);
+
+/// Reads standard input: from the redirected file, else a line from the console (through
+/// `/dev/cons`, so the configured sysserver serves it). Returns 0 at end of input.
+pub fn read_stdin(buf: &mut [u8]) -> Result<usize, lib9pclient::Error> {
+    STDIN.with(|input| {
+        if matches!(input, Source::Unset) {
+            let path = crate::env::var(keys::STDIN).unwrap_or("/dev/cons");
+            *input = Source::File(ns::open(path, lib9pclient::codec::OREAD)?);
+        }
+        match input {
+            Source::File(file) => file.read(buf),
+            Source::Unset => Ok(0),
+        }
+    })
+}
+
+/// Reads all of standard input.
+pub fn read_stdin_to_end() -> Result<Vec<u8>, lib9pclient::Error> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match read_stdin(&mut buf)? {
+            0 => return Ok(out),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
 }

@@ -4,7 +4,10 @@
 //!   string the parent passed to `spawn`, runs the program's function and exits with its code;
 //! - a panic handler that prints the message and exits with status 101;
 //! - a heap (talc) that grows with `map` system calls;
-//! - typed wrappers for every system call ([`sys`]) and `print!`/`println!`.
+//! - typed wrappers for every system call ([`sys`]) and `print!`/`println!`;
+//! - the environment (arguments, working directory, redirections) and spawning ([`env`]);
+//! - the name space: files of `/dev`, `/proc`, `/sys` and other servers through lib9pclient
+//!   ([`ns`]), and standard input and output on top of it ([`io`]).
 //!
 //! On the host (any target but `x86_64-unknown-none`) the crate compiles so that `cargo check`
 //! sees the programs, but `entry!` produces a `main` that only explains where they run.
@@ -23,8 +26,12 @@ mod arch;
     reason = "deliberate faults and register access for kernel tests"
 )]
 pub mod deliberate;
+pub mod env;
 pub mod io;
 pub mod ipc;
+#[allow(unsafe_code, reason = "the single-threaded process-local cell")]
+pub mod local;
+pub mod ns;
 #[allow(unsafe_code, reason = "shared memory: the IPC buffer and rings")]
 pub mod shared;
 pub mod sys;
@@ -34,9 +41,19 @@ pub use lux9_abi as abi;
 /// Exit status of a program that panicked.
 pub const PANIC_EXIT_CODE: i32 = 101;
 
-/// Runs the program's `run(args) -> i32` and exits with its result.
-pub fn start(main: fn(&str) -> i32, args: &'static str) -> ! {
+/// Runs the program's `run(args) -> i32` and exits with its result. `raw` is the spawn
+/// string: the environment block (see [`env`]) is taken off before `run` sees the arguments.
+pub fn start(main: fn(&str) -> i32, raw: &'static str) -> ! {
+    let args = env::init(raw);
     let code = main(args);
+    exit(code)
+}
+
+/// Ends the process with `code`, first closing a redirected standard output and the name
+/// space's connections so their servers see the clunks.
+pub fn exit(code: i32) -> ! {
+    io::close_stdout();
+    ns::detach();
     sys::exit(code)
 }
 

@@ -1,6 +1,11 @@
 //! Typed wrappers for every Lux9 system call.
 
-use lux9_abi::syscall::{ANY_CHILD, Info};
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use lux9_abi::syscall::{ANY_CHILD, Info, service};
+use lux9_abi::sysinfo::{MemInfo, ProcInfo, SysInfo};
 use lux9_abi::{Error, ExitStatus, Syscall};
 
 use crate::arch::syscall;
@@ -111,4 +116,195 @@ pub fn set_priority(level: usize) -> Result<()> {
 #[inline(always)]
 pub fn rdtsc() -> u64 {
     crate::arch::rdtsc()
+}
+
+/// Reads console input (see `lux9_abi::syscall::console` for the flags). Cooked mode gives one
+/// line; raw mode the bytes that have arrived.
+pub fn console_read(buf: &mut [u8], flags: usize) -> Result<usize> {
+    call(
+        Syscall::ConsoleRead,
+        [buf.as_mut_ptr() as usize, buf.len(), flags, 0, 0, 0],
+    )
+}
+
+/// Sets raw (`true`) or cooked console input; returns whether it was raw.
+pub fn console_set_raw(raw: bool) -> Result<bool> {
+    call(Syscall::ConsoleMode, [usize::from(raw), 0, 0, 0, 0, 0]).map(|old| old == 1)
+}
+
+/// Whether console input is raw.
+pub fn console_is_raw() -> Result<bool> {
+    call(
+        Syscall::ConsoleMode,
+        [lux9_abi::ipc::KNOB_READ, 0, 0, 0, 0, 0],
+    )
+    .map(|mode| mode == 1)
+}
+
+/// Copies sysinfo record `what` for `arg` into `buf`; returns the record's full size (see
+/// `lux9_abi::sysinfo::SysInfo`).
+pub fn sysinfo(what: SysInfo, arg: usize, buf: &mut [u8]) -> Result<usize> {
+    call(
+        Syscall::SysInfo,
+        [
+            what as usize,
+            arg,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            0,
+            0,
+        ],
+    )
+}
+
+/// A text record of `sysinfo`, however long.
+pub fn sysinfo_text(what: SysInfo, arg: usize) -> Result<String> {
+    let mut buf = vec![0u8; 512];
+    loop {
+        let len = sysinfo(what, arg, &mut buf)?;
+        if len <= buf.len() {
+            buf.truncate(len);
+            return Ok(String::from_utf8_lossy(&buf).into_owned());
+        }
+        buf.resize(len, 0);
+    }
+}
+
+/// Every live process, in pid order.
+pub fn processes() -> Result<Vec<ProcInfo>> {
+    let mut words = vec![0u64; 64 * ProcInfo::WORDS];
+    loop {
+        let bytes = words.len() * 8;
+        let count = call(
+            Syscall::SysInfo,
+            [
+                SysInfo::Processes as usize,
+                0,
+                words.as_mut_ptr() as usize,
+                bytes,
+                0,
+                0,
+            ],
+        )?;
+        if count * ProcInfo::WORDS <= words.len() {
+            return Ok(words
+                .chunks_exact(ProcInfo::WORDS)
+                .take(count)
+                .map(|chunk| ProcInfo::from_words(chunk.try_into().expect("exact chunks")))
+                .collect());
+        }
+        words.resize((count + 16) * ProcInfo::WORDS, 0);
+    }
+}
+
+/// The kernel's memory figures.
+pub fn memory() -> Result<MemInfo> {
+    let mut words = [0u64; MemInfo::WORDS];
+    call(
+        Syscall::SysInfo,
+        [
+            SysInfo::Memory as usize,
+            0,
+            words.as_mut_ptr() as usize,
+            words.len() * 8,
+            0,
+            0,
+        ],
+    )?;
+    Ok(MemInfo::from_words(&words))
+}
+
+/// Fills `buf` with random bytes from the kernel.
+pub fn random(buf: &mut [u8]) -> Result<()> {
+    sysinfo(SysInfo::Random, 0, buf).map(|_| ())
+}
+
+/// Where a file server runs, as `service` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Reached with `sys9p`.
+    Colocated,
+    /// The process to `call`.
+    Isolated { pid: usize },
+    /// Isolated, but the server has not registered yet.
+    Starting,
+}
+
+/// Looks up file server `name`.
+pub fn service_lookup(name: &str) -> Result<Placement> {
+    match crate::arch::syscall2(
+        Syscall::Service as usize,
+        [service::LOOKUP, name.as_ptr() as usize, name.len()],
+    ) {
+        (0, service::COLOCATED, _) => Ok(Placement::Colocated),
+        (0, service::ISOLATED, pid) => Ok(Placement::Isolated { pid }),
+        (0, _, _) => Ok(Placement::Starting),
+        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Registers the caller as the isolated server for `name`.
+pub fn service_register(name: &str) -> Result<()> {
+    call(
+        Syscall::Service,
+        [
+            service::REGISTER,
+            name.as_ptr() as usize,
+            name.len(),
+            0,
+            0,
+            0,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Opens a connection to the colocated sysserver; returns its id.
+pub fn sys9p_open() -> Result<usize> {
+    call(Syscall::Sys9p, [0; 6])
+}
+
+/// Hands 9P request frames to the colocated sysserver on connection `conn`; its replies land
+/// in `replies`. Returns the reply bytes.
+pub fn sys9p(conn: usize, requests: &[u8], replies: &mut [u8]) -> Result<usize> {
+    call(
+        Syscall::Sys9p,
+        [
+            conn,
+            requests.as_ptr() as usize,
+            requests.len(),
+            replies.as_mut_ptr() as usize,
+            replies.len(),
+            0,
+        ],
+    )
+}
+
+/// Ends colocated sysserver connection `conn`.
+pub fn sys9p_close(conn: usize) -> Result<()> {
+    call(Syscall::Sys9pClose, [conn, 0, 0, 0, 0, 0]).map(|_| ())
+}
+
+/// Sets the standard name-space entry for `path` to `spec` (`service aname`; empty removes it).
+pub fn mount(path: &str, spec: &str) -> Result<()> {
+    call(
+        Syscall::Mount,
+        [
+            path.as_ptr() as usize,
+            path.len(),
+            spec.as_ptr() as usize,
+            spec.len(),
+            0,
+            0,
+        ],
+    )
+    .map(|_| ())
+}
+
+/// Turns the machine off (ACPI S5) or restarts it; returns only if that failed.
+pub fn power(op: usize) -> Error {
+    match call(Syscall::Power, [op, 0, 0, 0, 0, 0]) {
+        Ok(_) => Error::InvalidArgument,
+        Err(error) => error,
+    }
 }

@@ -7,3 +7,4 @@
 
 pub mod qemu;
 pub mod results;
+pub mod session;

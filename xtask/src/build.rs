@@ -163,6 +163,16 @@ pub fn make_iso(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    // The configuration file always rides along; command-line words override it.
+    let mut modules = modules;
+    modules.insert(
+        0,
+        Module {
+            source: root().join("grub").join("lux9.conf"),
+            name: "lux9.conf".into(),
+            cmdline: "lux9.conf".into(),
+        },
+    );
     let spec = IsoSpec {
         kernel: kernel.to_path_buf(),
         grub_cfg: root().join("grub").join("grub.cfg"),

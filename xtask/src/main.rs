@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod console;
 mod test;
 mod tools;
 
@@ -26,9 +27,12 @@ commands:
                                WORDS are appended to the kernel command line (e.g. log=debug);
                                --display opens a window showing the screen console;
                                --kvm uses hardware virtualisation instead of TCG
-  test [--host-only | --qemu-only] [--verbose] [--jobs N]
-                               run every test: host unit tests, in-QEMU kernel tests, and the
-                               ISO boot test on q35/BIOS, pc/IDE and q35/UEFI
+  test [--host-only | --qemu-only] [--verbose] [--jobs N] [--only TEXT]
+                               run every test: host unit tests, in-QEMU kernel tests, the
+                               ISO boot test on q35/BIOS, pc/IDE and q35/UEFI, and the scripted
+                               console session in isolation=hybrid and isolation=strict;
+                               --only runs just the QEMU runs whose name contains TEXT
+                               (e.g. `strict`, `boot`, `user`)
   bench [--verbose]            boot with -icount shift=0,align=off -cpu max and print one
                                `BENCH name=... ops=... ticks_per_op=... switches_per_op=...`
                                line per figure (ticks = guest instructions)

@@ -56,7 +56,7 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     let options = Options::parse(
         args,
         &["--host-only", "--qemu-only", "--verbose"],
-        &["--jobs"],
+        &["--jobs", "--only"],
     )?;
     let verbose = options.flag("--verbose");
     let jobs = match options.value("--jobs") {
@@ -77,7 +77,7 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     }
     if !options.flag("--host-only") {
         tools::ensure(&[tools::FOR_ISO, tools::FOR_TEST])?;
-        qemu_tests(&mut tally, verbose, jobs)?;
+        qemu_tests(&mut tally, verbose, jobs, options.value("--only"))?;
     }
     println!(
         "\nxtask: test summary ({:.0} s)",
@@ -138,9 +138,16 @@ struct Job {
     config: QemuConfig,
     stop_at: Option<&'static str>,
     judge: Judge,
+    /// A scripted console session instead of a plain run (the judge is then unused).
+    session: Option<fn(&str, &QemuConfig, bool) -> Tally>,
 }
 
-fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), String> {
+fn qemu_tests(
+    tally: &mut Tally,
+    verbose: bool,
+    jobs: usize,
+    only: Option<&str>,
+) -> Result<(), String> {
     let kernel = build::build_kernel(Profile::Release)?;
     let dir = target_dir().join("lux9-test");
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
@@ -169,6 +176,7 @@ fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), Strin
             config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
             stop_at: None,
             judge: Box::new(move |run, tally| judge_cases(scenario, run, tally)),
+            session: None,
         });
     }
     for (scenario, expected) in FAULT_SCENARIOS {
@@ -178,6 +186,7 @@ fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), Strin
             config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
             stop_at: None,
             judge: Box::new(move |run, tally| judge_fault(&name, expected, run, tally)),
+            session: None,
         });
     }
     for machine in Machine::ALL {
@@ -198,9 +207,29 @@ fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), Strin
             config,
             stop_at: Some("lux9: ready"),
             judge: Box::new(move |run, tally| judge_boot(machine, run, tally)),
+            session: None,
+        });
+    }
+    for mode in crate::console::MODES {
+        let iso = dir.join(format!("console-{mode}.iso"));
+        build::make_iso(&kernel, &[format!("isolation={mode}")], Vec::new(), &iso)?;
+        let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
+        config.memory = "512M".into();
+        work.push(Job {
+            name: mode.into(),
+            config,
+            stop_at: None,
+            judge: Box::new(|_, _| {}),
+            session: Some(crate::console::session),
         });
     }
 
+    if let Some(only) = only {
+        work.retain(|job| job.name.contains(only));
+        if work.is_empty() {
+            return Err(format!("no QEMU run's name contains {only:?}"));
+        }
+    }
     println!("xtask: {} QEMU runs, {jobs} at a time", work.len());
     let outcomes: Mutex<Vec<(usize, Tally)>> = Mutex::new(Vec::new());
     let next = Mutex::new(0usize);
@@ -217,6 +246,11 @@ fn qemu_tests(tally: &mut Tally, verbose: bool, jobs: usize) -> Result<(), Strin
                     let Some(job) = work.get(index) else { break };
                     println!("xtask: qemu: {} ...", job.name);
                     let mut local = Tally::default();
+                    if let Some(session) = job.session {
+                        local = session(&job.name, &job.config, verbose);
+                        outcomes.lock().expect("outcomes").push((index, local));
+                        continue;
+                    }
                     match qemu::run(job.config.command(), QEMU_TIMEOUT, job.stop_at, verbose) {
                         Ok(run) => (job.judge)(&run, &mut local),
                         Err(e) => local.record(

@@ -61,16 +61,74 @@ impl core::fmt::Display for AcpiError {
     }
 }
 
-/// Parses the MADT.
-pub fn interrupt_controllers(root: RootTable) -> Result<InterruptControllers, AcpiError> {
+fn tables(root: RootTable) -> Result<AcpiTables<DirectMapHandler>, acpi::AcpiError> {
     let (revision, address) = match root {
         RootTable::Rsdt(address) => (0, address),
         RootTable::Xsdt(address) => (2, address),
     };
     // SAFETY: the address comes from an RSDP whose checksum the boot-info parser verified, so
     // it names the firmware's root table, which the direct map covers.
-    let tables = unsafe { AcpiTables::from_rsdt(DirectMapHandler, revision, address as usize) }
-        .map_err(AcpiError::RootTable)?;
+    unsafe { AcpiTables::from_rsdt(DirectMapHandler, revision, address as usize) }
+}
+
+/// What powering off and resetting need from the FADT and DSDT.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PowerControl {
+    /// PM1a and PM1b control ports (I/O space).
+    pub pm1a_control: Option<u16>,
+    pub pm1b_control: Option<u16>,
+    /// `\_S5_` sleep types, from the DSDT.
+    pub s5: Option<(u8, u8)>,
+    /// Port and value that switch the chipset to ACPI mode (0 port: always in ACPI mode).
+    pub smi_command: u16,
+    pub acpi_enable: u8,
+    /// The FADT's reset register (I/O space) and value, when it has one.
+    pub reset: Option<(u16, u8)>,
+}
+
+fn io_port(address: &acpi::address::GenericAddress) -> Option<u16> {
+    (address.address_space == acpi::address::AddressSpace::SystemIo && address.address != 0)
+        .then(|| u16::try_from(address.address).ok())
+        .flatten()
+}
+
+/// Reads the FADT and scans the DSDT for `\_S5_`.
+pub fn power_control(root: RootTable) -> Result<PowerControl, acpi::AcpiError> {
+    let tables = tables(root)?;
+    let fadt = tables.find_table::<acpi::fadt::Fadt>()?;
+    let fadt = fadt.get();
+    let mut control = PowerControl {
+        pm1a_control: fadt.pm1a_control_block().ok().as_ref().and_then(io_port),
+        pm1b_control: fadt
+            .pm1b_control_block()
+            .ok()
+            .flatten()
+            .as_ref()
+            .and_then(io_port),
+        smi_command: u16::try_from(fadt.smi_cmd_port).unwrap_or(0),
+        acpi_enable: fadt.acpi_enable,
+        ..Default::default()
+    };
+    let flags = fadt.flags;
+    if flags.supports_system_reset_via_fadt()
+        && let Ok(register) = fadt.reset_register()
+        && let Some(port) = io_port(&register)
+    {
+        control.reset = Some((port, fadt.reset_value));
+    }
+    if let Ok(dsdt) = tables.dsdt() {
+        let virt = phys_to_virt(dsdt.address as u64) as *const u8;
+        // SAFETY: the DSDT's AML stream lies in firmware memory the direct map covers; the
+        // acpi crate read its length from the validated table header.
+        let aml = unsafe { core::slice::from_raw_parts(virt, dsdt.length as usize) };
+        control.s5 = lux9_kernel::acpi_s5::find_s5(aml);
+    }
+    Ok(control)
+}
+
+/// Parses the MADT.
+pub fn interrupt_controllers(root: RootTable) -> Result<InterruptControllers, AcpiError> {
+    let tables = tables(root).map_err(AcpiError::RootTable)?;
     let madt = tables.find_table::<Madt>().map_err(AcpiError::Madt)?;
     let mut info = InterruptControllers {
         local_apic_address: u64::from(madt.get().local_apic_address),

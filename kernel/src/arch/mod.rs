@@ -23,6 +23,8 @@ pub mod paging;
 pub mod percpu;
 pub mod pic;
 pub mod pit;
+pub mod power;
+pub mod ps2;
 pub mod qemu;
 pub mod serial;
 pub mod shared_page;
@@ -61,4 +63,18 @@ pub fn kernel_image_phys() -> lux9_kernel::phys_range::PhysRange {
     let start = &raw const __kernel_virt_start as u64 - KERNEL_OFFSET;
     let end = &raw const __kernel_virt_end as u64 - KERNEL_OFFSET;
     lux9_kernel::phys_range::PhysRange::new(start, end)
+}
+
+/// The bytes of a boot module (such as `lux9.conf`). Modules stay reserved, never handed to the
+/// frame allocator, for as long as the kernel runs, so the slice lives as long.
+pub fn module_bytes(range: lux9_kernel::phys_range::PhysRange) -> &'static [u8] {
+    assert!(
+        crate::memory::is_reserved(range.start, range.len()),
+        "module_bytes of memory that is not a reserved module"
+    );
+    // SAFETY: the range is reserved (asserted), so nothing else ever writes it, and the direct
+    // map covers all memory the firmware map lists, modules included.
+    unsafe {
+        core::slice::from_raw_parts(phys_to_virt(range.start) as *const u8, range.len() as usize)
+    }
 }

@@ -33,6 +33,37 @@ impl SerialPort {
     }
 }
 
+impl SerialPort {
+    /// Takes the bytes the UART has received (up to `buf.len()`); returns how many.
+    pub fn receive(&mut self, buf: &mut [u8]) -> usize {
+        let Some(uart) = self.uart.as_mut() else {
+            return 0;
+        };
+        let mut count = 0;
+        while count < buf.len() {
+            match uart.try_receive_byte() {
+                Ok(byte) => {
+                    buf[count] = byte;
+                    count += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        count
+    }
+
+    /// Raises IRQ 4 when a byte arrives. Returns false without a UART.
+    pub fn enable_receive_interrupt(&mut self) -> bool {
+        match self.uart.as_mut() {
+            Some(uart) => {
+                uart.enable_interrupts(uart_16550::spec::registers::IER::DATA_READY);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 impl core::fmt::Write for SerialPort {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.write_bytes(s.as_bytes());

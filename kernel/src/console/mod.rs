@@ -6,6 +6,7 @@
 //! whole boot.
 
 mod framebuffer;
+pub mod input;
 pub mod logger;
 mod text;
 
@@ -69,6 +70,38 @@ pub fn init_screen(screen: boot_info::Screen) -> bool {
     console.write_str(&alloc::string::String::from_utf8_lossy(&history));
     *SCREEN.lock() = console;
     true
+}
+
+/// Copies kernel-log bytes from `offset` (a running count of bytes logged since boot) into
+/// `buf`. Bytes the ring no longer holds are skipped: a read from an old offset starts at the
+/// oldest byte kept. Returns (bytes copied, total logged so far).
+pub fn kmsg_read(offset: u64, buf: &mut [u8]) -> (usize, u64) {
+    let kmsg = KMSG.lock();
+    let total = kmsg.total_written();
+    let (older, newer) = kmsg.as_slices();
+    let kept = (older.len() + newer.len()) as u64;
+    let oldest = total - kept;
+    let mut skip = offset.max(oldest).saturating_sub(oldest) as usize;
+    let mut copied = 0;
+    for part in [older, newer] {
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        let take = (part.len() - skip).min(buf.len() - copied);
+        buf[copied..copied + take].copy_from_slice(&part[skip..skip + take]);
+        copied += take;
+        skip = 0;
+    }
+    (copied, total)
+}
+
+/// Writes raw bytes (from programs) to the console, like `print!`.
+pub fn write_bytes(bytes: &[u8]) {
+    write_fmt(format_args!(
+        "{}",
+        alloc::string::String::from_utf8_lossy(bytes)
+    ));
 }
 
 struct Outputs<'a> {

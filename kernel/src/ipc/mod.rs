@@ -107,6 +107,8 @@ pub struct ThreadIpc {
     /// The last peer looked up, (pid, thread): saves the table lookup on repeated calls.
     pub(crate) peer_cache: Option<(Pid, Tid)>,
     pub stats: stats::ThreadCounters,
+    /// Kernel notification bits not yet delivered (see [`notify`]).
+    pub notifications: u64,
 }
 
 // ---- writing into blocked threads' frames ----
@@ -175,6 +177,13 @@ fn block_and_finish(frame: &mut SyscallFrame) -> Result<(), Error> {
     // The waker writes this frame while we sleep; make sure the compiler knows it escaped.
     core::hint::black_box(&mut *frame);
     sched::ipc_op(|s| {
+        // The operation was recorded with interrupts enabled afterwards: a peer preempting us,
+        // or an interrupt handler's notification, may have completed it already (and found
+        // this thread not yet blocked, so did not wake it). Then there is nothing to wait for.
+        let me = s.current();
+        if s.thread(me).ipc.wait == Wait::None {
+            return ((), After::Continue);
+        }
         s.block_current_thread();
         ((), After::Block)
     });
@@ -308,11 +317,48 @@ fn take_queued(
     Some(message.long)
 }
 
+/// The message that carries kernel notification `bits`.
+fn notification(bits: u64) -> Message {
+    let mut words = [0u64; 8];
+    words[0] = bits;
+    Message {
+        sender: crate::process::KERNEL_PID,
+        info: MsgInfo::short(8, lux9_abi::ipc::NOTIFICATION_LABEL),
+        words,
+        long: None,
+    }
+}
+
+/// Sends kernel notification `bits` to thread `tid`: at once if it waits in `receive` from
+/// anyone, otherwise when it next receives from anyone. Callable from interrupt handlers.
+pub fn notify(tid: Tid, bits: u64) {
+    sched::with_state(|s| {
+        let Some(thread) = s.thread_opt(tid) else {
+            return;
+        };
+        let pending = core::mem::take(&mut thread.ipc.notifications) | bits;
+        // A thread receiving from anyone takes it now, like a sender's message: even if it
+        // has not blocked yet (it then finds its receive complete and does not block).
+        if thread.ipc.wait == (Wait::Receiving { from: None }) {
+            deliver_to(s, tid, notification(pending), true);
+        } else {
+            s.thread(tid).ipc.notifications = pending;
+        }
+    });
+}
+
 /// Receives into the running thread's registers: a queued message, or blocks until one comes.
 fn receive_into(frame: &mut SyscallFrame, from: Option<Pid>) -> Result<(), Error> {
     let queued = sched::with_state(|s| -> Result<Option<Option<Vec<u8>>>, Error> {
         if let Some(pid) = from {
             peer(s, pid)?;
+        }
+        let me = s.current();
+        if from.is_none() && s.thread(me).ipc.notifications != 0 {
+            let bits = core::mem::take(&mut s.thread(me).ipc.notifications);
+            let message = notification(bits);
+            frame.set_message(0, message.info.to_word(), &message.words);
+            return Ok(Some(None));
         }
         match take_queued(s, frame, from) {
             Some(long) => Ok(Some(long)),

@@ -202,6 +202,8 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
         frames_taken.into_iter().for_each(frames::free);
         return Err(error);
     }
+    process::add_ring_pages(me, pages as i64);
+    process::add_ring_pages(peer, pages as i64);
     initialise(&SharedPage::new(frames_taken[0]), geometry)
         .expect("a fresh header page holds any geometry's header");
     let mut rings = RINGS.lock();
@@ -281,6 +283,7 @@ fn tear_down(mut ring: Ring, dying: Option<Pid>) {
         (ring.creator, ring.creator_addr),
         (ring.peer, ring.peer_addr),
     ] {
+        process::add_ring_pages(pid, -(ring.frames.len() as i64));
         if Some(pid) == dying {
             continue;
         }

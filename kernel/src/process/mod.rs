@@ -39,6 +39,8 @@ pub struct Process {
     pub pid: Pid,
     pub parent: Pid,
     pub name: String,
+    /// The argument string it was started with (environment block included).
+    pub args: String,
     pub state: State,
     pub space: Option<SharedSpace>,
     pub threads: Vec<Tid>,
@@ -52,6 +54,10 @@ pub struct Process {
     pub next_map: u64,
     /// Pages of anonymous memory mapped now.
     pub mapped_pages: u64,
+    /// Pages of the program image and stack.
+    pub image_pages: u64,
+    /// Pages of shared rings mapped now.
+    pub ring_pages: u64,
 }
 
 struct Table {
@@ -105,6 +111,7 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 pid,
                 parent,
                 name: name.to_string(),
+                args: args.to_string(),
                 state: State::Alive,
                 space: Some(space.clone()),
                 threads: Vec::new(),
@@ -113,6 +120,8 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 retired_ipc: Default::default(),
                 next_map: MAP_BASE,
                 mapped_pages: 0,
+                image_pages: loaded.pages,
+                ring_pages: 0,
             },
         );
         pid
@@ -197,6 +206,8 @@ pub fn exit_current(status: ExitStatus) -> ! {
     });
     // Rings go first: their frames are unmapped from the peer and freed.
     crate::ipc::ring::process_exiting(pid);
+    crate::services::process_exiting(pid);
+    crate::console::input::thread_exiting(tid);
     // Leave the address space, then free it (unless a kernel thread still holds a reference).
     sched::leave_address_space();
     drop(space);
@@ -275,6 +286,57 @@ pub fn switches(pid: Pid) -> Option<u64> {
                 .map(|&t| sched::thread_switches(t))
                 .sum::<u64>(),
     )
+}
+
+/// A record of every process (zombies included), in pid order, for `/proc`.
+pub fn snapshot() -> Vec<lux9_abi::sysinfo::ProcInfo> {
+    use lux9_abi::sysinfo::ProcInfo;
+    // The table lock, then the scheduler's (the order `exit_current` uses too).
+    let table = TABLE.lock();
+    table
+        .processes
+        .values()
+        .map(|p| {
+            let mut info = ProcInfo {
+                pid: p.pid as u64,
+                parent: p.parent as u64,
+                pages: p.mapped_pages + p.image_pages + p.ring_pages,
+                priority: lux9_abi::syscall::DEFAULT_PRIORITY as u64,
+                switches: p.retired_switches,
+                state: match p.state {
+                    State::Alive => ProcInfo::STATE_BLOCKED,
+                    State::Zombie(_) => ProcInfo::STATE_ZOMBIE,
+                },
+                ..Default::default()
+            };
+            info.set_name(&p.name);
+            for &tid in &p.threads {
+                if let Some((state, priority, switches)) = sched::thread_summary(tid) {
+                    info.switches += switches;
+                    info.priority = priority as u64;
+                    if matches!(
+                        state,
+                        sched::ThreadState::Ready | sched::ThreadState::Running
+                    ) {
+                        info.state = ProcInfo::STATE_RUNNING;
+                    }
+                }
+            }
+            info
+        })
+        .collect()
+}
+
+/// The argument string process `pid` was started with.
+pub fn args_of(pid: Pid) -> Option<String> {
+    TABLE.lock().processes.get(&pid).map(|p| p.args.clone())
+}
+
+/// Counts ring pages mapped into process `pid` (`delta` pages more, or fewer if negative).
+pub fn add_ring_pages(pid: Pid, delta: i64) {
+    if let Some(p) = TABLE.lock().processes.get_mut(&pid) {
+        p.ring_pages = p.ring_pages.saturating_add_signed(delta);
+    }
 }
 
 /// Live processes and zombies.

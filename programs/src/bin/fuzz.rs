@@ -59,7 +59,11 @@ fn run(args: &str) -> i32 {
             rng.arg(),
         ];
         match Syscall::from_number(number) {
-            Some(Syscall::Exit) => continue,
+            // Leaving the process or the machine ends the run; waiting for the console hangs it.
+            Some(Syscall::Exit | Syscall::Power) => continue,
+            Some(Syscall::ConsoleRead) => args[2] |= lux9_rt::abi::syscall::console::NONBLOCK,
+            // The console's mode is shared with whoever types: only read it.
+            Some(Syscall::ConsoleMode) => args[0] = lux9_rt::abi::ipc::KNOB_READ,
             Some(Syscall::Sleep) => args[0] %= 2,
             Some(Syscall::Map) => args[1] %= 1 << 20,
             Some(Syscall::Unmap) => {

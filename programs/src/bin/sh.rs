@@ -148,8 +148,10 @@ impl Shell {
             Err(error) => return cli::fail("sh", "/dev/cons", error),
         };
         loop {
+            // Raw mode first: what is typed as soon as the prompt shows must not be cooked.
+            let raw = console.set_raw(true);
             eprint!("{PROMPT}");
-            match console.read_line() {
+            match console.read_line(raw) {
                 Event::Line(line) => {
                     self.execute(&line);
                     if let Some(code) = self.exit {
@@ -335,8 +337,9 @@ impl Console {
         true
     }
 
-    fn read_line(&mut self) -> Event {
-        if !self.set_raw(true) {
+    /// Reads one line: edited here if the console is `raw`, else as the kernel cooked it.
+    fn read_line(&mut self, raw: bool) -> Event {
+        if !raw {
             return self.read_cooked();
         }
         let event = self.read_edited();

@@ -1,0 +1,171 @@
+//! File servers known to the kernel: where each runs (from the configuration), the isolated
+//! ones' processes, and the standard name space every program attaches.
+//!
+//! A server runs **colocated** (a kernel-mode server in its own address space, called
+//! directly from the `sys9p` system call) or **isolated** (a ring-3 process that registers
+//! with `service(REGISTER)` and serves 9P over IPC). Programs ask `service(LOOKUP)` and pick
+//! the transport; the 9P code on both sides is the same.
+
+pub mod sysserver;
+
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use lux9_abi::Error;
+use lux9_abi::syscall::service;
+use lux9_kernel::config::{Config, Placement};
+
+use crate::arch::sync::IrqMutex;
+use crate::process::Pid;
+
+/// The boot configuration in force.
+static CONFIG: spin::Once<Config> = spin::Once::new();
+/// The kernel command line, for `/sys/kernel/cmdline`.
+static CMDLINE: spin::Once<String> = spin::Once::new();
+/// RAM the memory map calls available, and what was kept out of the allocator.
+static MEMORY: spin::Once<(u64, u64)> = spin::Once::new();
+
+struct Registry {
+    /// Service name -> (placement, registered server process).
+    services: BTreeMap<String, (Placement, Option<Pid>)>,
+    /// The standard name space: (path, service, attach name), in mount order.
+    mounts: Vec<(String, String, String)>,
+}
+
+static REGISTRY: IrqMutex<Registry> = IrqMutex::new(Registry {
+    services: BTreeMap::new(),
+    mounts: Vec::new(),
+});
+
+/// Most entries in the standard name space.
+const MOUNTS_MAX: usize = 32;
+/// Longest mount path or spec.
+pub const MOUNT_TEXT_MAX: usize = 256;
+
+/// Records the configuration and facts for `/sys` and `/proc`, and declares the servers.
+pub fn init(config: Config, cmdline: &str, available_bytes: u64, reserved_bytes: u64) {
+    let sysserver = config.sysserver;
+    CONFIG.call_once(|| config);
+    CMDLINE.call_once(|| cmdline.to_string());
+    MEMORY.call_once(|| (available_bytes, reserved_bytes));
+    REGISTRY
+        .lock()
+        .services
+        .insert(service::SYSSERVER.to_string(), (sysserver, None));
+    if sysserver == Placement::Colocated {
+        sysserver::start();
+    }
+}
+
+pub fn config() -> Config {
+    CONFIG.get().cloned().unwrap_or_default()
+}
+
+pub fn kernel_cmdline() -> String {
+    CMDLINE.get().cloned().unwrap_or_default()
+}
+
+/// (RAM available, bytes kept out of the allocator).
+pub fn memory_facts() -> (u64, u64) {
+    MEMORY.get().copied().unwrap_or((0, 0))
+}
+
+/// `service(LOOKUP)`: (placement code, pid).
+pub fn lookup(name: &str) -> Result<(usize, usize), Error> {
+    let registry = REGISTRY.lock();
+    let &(placement, pid) = registry.services.get(name).ok_or(Error::NotFound)?;
+    Ok(match (placement, pid) {
+        (Placement::Colocated, _) => (service::COLOCATED, 0),
+        (Placement::Isolated, Some(pid)) => (service::ISOLATED, pid),
+        (Placement::Isolated, None) => (service::STARTING, 0),
+    })
+}
+
+/// `service(REGISTER)`: `pid` becomes the isolated server for `name`.
+pub fn register(name: &str, pid: Pid) -> Result<(), Error> {
+    let mut registry = REGISTRY.lock();
+    let entry = registry.services.get_mut(name).ok_or(Error::NotFound)?;
+    match *entry {
+        // The configuration runs it colocated: a process may not take its name.
+        (Placement::Colocated, _) => Err(Error::InvalidArgument),
+        (Placement::Isolated, Some(owner)) if owner != pid => Err(Error::LimitReached),
+        (Placement::Isolated, _) => {
+            entry.1 = Some(pid);
+            Ok(())
+        }
+    }
+}
+
+/// Forgets the services process `pid` served (it ended); clients then see `STARTING` until a
+/// new server registers.
+pub fn process_exiting(pid: Pid) {
+    for entry in REGISTRY.lock().services.values_mut() {
+        if entry.1 == Some(pid) {
+            entry.1 = None;
+        }
+    }
+    sysserver::process_exiting(pid);
+}
+
+/// `mount(path, spec)`: sets (or with an empty spec removes) a standard name-space entry.
+pub fn mount(path: &str, spec: &str) -> Result<(), Error> {
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return Err(Error::InvalidArgument);
+    }
+    let path = lib9pclient::mount::clean_path(path);
+    let mut registry = REGISTRY.lock();
+    let spec = spec.trim();
+    if spec.is_empty() {
+        let before = registry.mounts.len();
+        registry.mounts.retain(|(p, _, _)| *p != path);
+        return if registry.mounts.len() < before {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        };
+    }
+    let mut words = spec.split_whitespace();
+    let service = words.next().ok_or(Error::InvalidArgument)?;
+    let aname = match words.next() {
+        None | Some("-") => "",
+        Some(aname) => aname,
+    };
+    if words.next().is_some() {
+        return Err(Error::InvalidArgument);
+    }
+    if !registry.services.contains_key(service) {
+        return Err(Error::NotFound);
+    }
+    let entry = (path.clone(), service.to_string(), aname.to_string());
+    match registry.mounts.iter().position(|(p, _, _)| *p == path) {
+        Some(index) => registry.mounts[index] = entry,
+        None if registry.mounts.len() >= MOUNTS_MAX => return Err(Error::LimitReached),
+        None => registry.mounts.push(entry),
+    }
+    Ok(())
+}
+
+/// The standard name space, one `path service aname placement` line per mount (`-` for an
+/// empty attach name).
+pub fn mounts_text() -> String {
+    let registry = REGISTRY.lock();
+    let mut text = String::new();
+    for (path, service, aname) in &registry.mounts {
+        let placement = match registry.services.get(service) {
+            Some((Placement::Colocated, _)) => "colocated".to_string(),
+            Some((Placement::Isolated, Some(pid))) => format!("isolated:{pid}"),
+            Some((Placement::Isolated, None)) => "isolated:starting".to_string(),
+            None => "unknown".to_string(),
+        };
+        let aname = if aname.is_empty() {
+            "-"
+        } else {
+            aname.as_str()
+        };
+        let _ = writeln!(text, "{path} {service} {aname} {placement}");
+    }
+    text
+}

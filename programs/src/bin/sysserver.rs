@@ -1,0 +1,311 @@
+//! sysserver, isolated: the `sysserver` crate's `/dev`, `/proc` and `/sys` trees served from a
+//! ring-3 process (`isolation = strict`, or `sysserver = isolated` in lux9.conf).
+//!
+//! The tree code is the same as in the colocated kernel server; only this adapter differs:
+//! - [`UserBackend`] answers sysserver's questions with system calls (`sysinfo`, `ipc_stats`,
+//!   `info`, `console_read`, ...);
+//! - requests arrive by IPC: a message labelled `LABEL_9P | connection` holds whole 9P frames
+//!   (up to 64 bytes in registers, taking the fastpath; longer ones in the IPC buffer), and
+//!   the reply holds their reply frames. One `reply_recv` answers a client and takes the next
+//!   request.
+//!
+//! A console read with no input ready cannot block this single thread (every client would
+//! wait): the backend asks the kernel for a notification instead, the request is parked
+//! without a reply (its client stays blocked in `call`), and when the notification arrives
+//! parked requests are retried.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use lib9pclient::Server;
+use lib9pclient::codec::frame_size;
+use lux9_rt::abi::ipc::{
+    IpcStats, KNOB_READ, Knob, LABEL_9P, LONG_MAX, MsgInfo, NOTIFICATION_LABEL, SHORT_MAX,
+    bytes_to_words, words_to_bytes,
+};
+use lux9_rt::abi::syscall::{Info, console, service};
+use lux9_rt::abi::sysinfo::{MemInfo, ProcInfo, SysInfo};
+use lux9_rt::ipc::{self, Message};
+use lux9_rt::shared::IpcBuffer;
+use lux9_rt::{eprintln, sys};
+use sysserver::{Backend, KnobError, SysFs};
+
+lux9_rt::entry!(run);
+
+/// Largest msize negotiated: a reply must fit one long message.
+const MAX_MSIZE: u32 = LONG_MAX as u32;
+/// Connections are checked for dead clients after this many new ones.
+const SWEEP_EVERY: usize = 32;
+
+/// The system's facts, through system calls.
+struct UserBackend;
+
+fn text(what: SysInfo, arg: usize) -> String {
+    sys::sysinfo_text(what, arg).unwrap_or_default()
+}
+
+impl Backend for UserBackend {
+    fn processes(&mut self) -> Vec<ProcInfo> {
+        sys::processes().unwrap_or_default()
+    }
+
+    fn cmdline(&mut self, pid: u64) -> Option<String> {
+        sys::sysinfo_text(SysInfo::Cmdline, pid as usize).ok()
+    }
+
+    fn ipc_stats(&mut self, pid: u64) -> Option<IpcStats> {
+        ipc::stats(pid as usize).ok()
+    }
+
+    fn colocated_calls(&mut self) -> u64 {
+        sys::info(Info::ColocatedCalls, 0).unwrap_or(0)
+    }
+
+    fn memory(&mut self) -> MemInfo {
+        sys::memory().unwrap_or_default()
+    }
+
+    fn uptime_ms(&mut self) -> u64 {
+        // The kernel's timer runs at 1000 Hz: a tick is a millisecond.
+        sys::info(Info::Ticks, 0).unwrap_or(0)
+    }
+
+    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+        sys::sysinfo(SysInfo::Kmsg, offset, buf).unwrap_or(0)
+    }
+
+    fn version(&mut self) -> String {
+        text(SysInfo::Version, 0)
+    }
+
+    fn kernel_cmdline(&mut self) -> String {
+        text(SysInfo::KernelCmdline, 0)
+    }
+
+    fn config(&mut self) -> String {
+        text(SysInfo::Config, 0)
+    }
+
+    fn isolation(&mut self) -> String {
+        text(SysInfo::Isolation, 0)
+    }
+
+    fn mounts(&mut self) -> String {
+        text(SysInfo::Mounts, 0)
+    }
+
+    fn console_write(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match sys::debug_write(data) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data = &data[n.min(data.len())..],
+            }
+        }
+    }
+
+    fn console_read(&mut self, buf: &mut [u8]) -> Option<usize> {
+        match sys::console_read(buf, console::NONBLOCK | console::NOTIFY) {
+            Ok(n) => Some(n),
+            Err(lux9_rt::abi::Error::WouldBlock) => None,
+            Err(_) => Some(0),
+        }
+    }
+
+    fn console_set_raw(&mut self, raw: bool) {
+        let _ = sys::console_set_raw(raw);
+    }
+
+    fn random(&mut self, buf: &mut [u8]) {
+        let _ = sys::random(buf);
+    }
+
+    fn knobs(&mut self) -> Vec<(String, u64)> {
+        Knob::ALL
+            .into_iter()
+            .filter_map(|knob| Some((knob.name().to_string(), ipc::knob(knob).ok()? as u64)))
+            .collect()
+    }
+
+    fn set_knob(&mut self, name: &str, value: u64) -> Result<(), KnobError> {
+        let knob = Knob::from_name(name).ok_or(KnobError::Unknown)?;
+        let value = usize::try_from(value)
+            .ok()
+            .filter(|&v| v != KNOB_READ)
+            .ok_or(KnobError::BadValue)?;
+        ipc::set_knob(knob, value)
+            .map(|_| ())
+            .map_err(|_| KnobError::BadValue)
+    }
+}
+
+type Connections = BTreeMap<(usize, u32), Server<SysFs<UserBackend>>>;
+
+/// A request whose console read would have blocked: the rest of its frames, and the replies
+/// produced before it.
+struct Parked {
+    client: usize,
+    label: u32,
+    frames: Vec<u8>,
+    replies: Vec<u8>,
+}
+
+/// Serves `frames` on a connection, appending replies; on a read that would block, returns
+/// the unserved frames (from the blocked one on).
+fn serve(
+    server: &mut Server<SysFs<UserBackend>>,
+    frames: &[u8],
+    replies: &mut Vec<u8>,
+) -> Option<Vec<u8>> {
+    let mut at = 0;
+    while at < frames.len() {
+        let size = frame_size(&frames[at..]).unwrap_or(0) as usize;
+        if size < 7 || at + size > frames.len() {
+            break; // a partial frame: the client broke the protocol; serve what came before
+        }
+        if !server.handle_deferrable(&frames[at..at + size], replies) {
+            return Some(frames[at..].to_vec());
+        }
+        at += size;
+    }
+    None
+}
+
+/// The reply message for `replies`: in registers if it fits, else in the IPC buffer.
+fn reply_message(replies: &[u8], label: u32, buffer: &mut IpcBuffer) -> (MsgInfo, [u64; 8]) {
+    if replies.len() <= SHORT_MAX {
+        (
+            MsgInfo::short(replies.len(), label),
+            bytes_to_words(replies),
+        )
+    } else {
+        let len = replies.len().min(LONG_MAX);
+        buffer.bytes()[..len].copy_from_slice(&replies[..len]);
+        (
+            MsgInfo {
+                len,
+                long: true,
+                label,
+            },
+            [0; 8],
+        )
+    }
+}
+
+/// Forgets connections whose client process has ended.
+fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>) {
+    let Ok(live) = sys::processes() else {
+        return;
+    };
+    let alive = |pid: usize| {
+        live.iter()
+            .any(|p| p.pid == pid as u64 && p.state != ProcInfo::STATE_ZOMBIE)
+    };
+    connections.retain(|(pid, _), _| alive(*pid));
+    parked.retain(|p| alive(p.client));
+}
+
+fn run(_args: &str) -> i32 {
+    let mut buffer = match IpcBuffer::register(LONG_MAX) {
+        Ok(buffer) => buffer,
+        Err(error) => {
+            eprintln!("sysserver: cannot register an IPC buffer: {error}");
+            return 1;
+        }
+    };
+    if let Err(error) = sys::service_register(service::SYSSERVER) {
+        eprintln!(
+            "sysserver: cannot register as the '{}' service: {error}",
+            service::SYSSERVER
+        );
+        return 1;
+    }
+    let mut connections: Connections = BTreeMap::new();
+    let mut parked: VecDeque<Parked> = VecDeque::new();
+    let mut opened = 0usize;
+    let mut request = Vec::with_capacity(LONG_MAX);
+    let mut replies = Vec::with_capacity(LONG_MAX);
+    // Nobody to answer before the first request.
+    let mut answer: Option<(usize, MsgInfo, [u64; 8])> = None;
+    loop {
+        let message: Message = match answer.take() {
+            Some((client, info, words)) => ipc::reply_recv_with(client, info, words, &mut buffer),
+            None => ipc::receive_with(0, &mut buffer),
+        }
+        .or_else(|error| {
+            // The client we answered may have died meanwhile: just take the next request.
+            if error == lux9_rt::abi::Error::PeerDead {
+                ipc::receive_with(0, &mut buffer)
+            } else {
+                Err(error)
+            }
+        })
+        .unwrap_or_else(|error| {
+            eprintln!("sysserver: receive failed: {error}");
+            lux9_rt::exit(1)
+        });
+        if message.peer == 0 && message.info.label & NOTIFICATION_LABEL != 0 {
+            // Console input arrived: retry parked requests, oldest first.
+            for _ in 0..parked.len() {
+                let Some(mut entry) = parked.pop_front() else {
+                    break;
+                };
+                let Some(server) = connections.get_mut(&(entry.client, entry.label)) else {
+                    continue;
+                };
+                match serve(server, &entry.frames, &mut entry.replies) {
+                    Some(rest) => {
+                        entry.frames = rest;
+                        parked.push_back(entry);
+                    }
+                    None => {
+                        let (info, words) = reply_message(&entry.replies, entry.label, &mut buffer);
+                        let _ = ipc::reply_with(entry.client, info, words, &mut buffer);
+                    }
+                }
+            }
+            continue;
+        }
+        let label = message.info.label;
+        if label & !lux9_rt::abi::ipc::LABEL_9P_CONNECTION != LABEL_9P {
+            // Not a 9P request: answer with nothing, which the client reads as a broken reply.
+            answer = Some((message.peer, MsgInfo::short(0, label), [0; 8]));
+            continue;
+        }
+        request.clear();
+        if message.info.long {
+            let len = message.info.len.min(LONG_MAX);
+            request.extend_from_slice(&buffer.bytes()[..len]);
+        } else {
+            let mut bytes = [0u8; SHORT_MAX];
+            let len = words_to_bytes(&message.words, message.info.len, &mut bytes);
+            request.extend_from_slice(&bytes[..len]);
+        }
+        let key = (message.peer, label);
+        if !connections.contains_key(&key) {
+            opened += 1;
+            if opened.is_multiple_of(SWEEP_EVERY) {
+                sweep(&mut connections, &mut parked);
+            }
+            connections.insert(key, Server::new(SysFs::new(UserBackend), MAX_MSIZE));
+        }
+        let server = connections.get_mut(&key).expect("inserted above");
+        replies.clear();
+        match serve(server, &request, &mut replies) {
+            None => {
+                let (info, words) = reply_message(&replies, label, &mut buffer);
+                answer = Some((message.peer, info, words));
+            }
+            Some(rest) => parked.push_back(Parked {
+                client: message.peer,
+                label,
+                frames: rest,
+                replies: core::mem::take(&mut replies),
+            }),
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The name space: the standard mounts (`/dev`, `/proc`, `/sys`, ...) attached with lib9pclient.
+//!
+//! The kernel keeps the standard name space (set with `mount`, listed by `sysinfo`); every
+//! process attaches it on first use. Each mount names a file server and an attach name; the
+//! kernel's `service` call says where that server runs:
+//! - **colocated**: requests go to the kernel with `sys9p`, which calls the server directly;
+//! - **isolated**: requests go to the server process with IPC `call`: a request frame of up to
+//!   64 bytes travels in registers (the fastpath), a longer one (or a batch) in the IPC buffer.
+//!
+//! Paths are relative to the working directory ([`crate::env::cwd`]). `/` itself is a
+//! directory listing the top-level mount points.
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+use lib9pclient::codec::{DMDIR, Dir, OREAD, OTRUNC, OWRITE, QTDIR, Qid};
+use lib9pclient::{Client, Error, MountTable, Transport, TransportError, Wait};
+use lux9_abi::ipc::{LABEL_9P, LONG_MAX, MsgInfo, SHORT_MAX, bytes_to_words, words_to_bytes};
+use lux9_abi::sysinfo::SysInfo;
+
+use crate::local::ProcessLocal;
+use crate::shared::IpcBuffer;
+use crate::sys::{self, Placement};
+
+/// The msize clients ask for: 16 KiB of data per read or write, plus the 9P header.
+pub const MSIZE: u32 = 16 * 1024 + 24;
+
+/// Requests per submission to an isolated server: their replies travel in one long message.
+const BATCH_ISOLATED: usize = LONG_MAX / MSIZE as usize;
+/// Requests per submission to a colocated server (the kernel takes 256 KiB of requests and
+/// copies back what fits the reply buffer).
+const BATCH_COLOCATED: usize = 15;
+
+/// The connection to one file server, as lib9pclient's transport.
+pub struct Conn {
+    route: Route,
+    /// Reply frames not yet taken by the client.
+    replies: Vec<u8>,
+    /// Room the kernel copies replies into (colocated).
+    scratch: Vec<u8>,
+    msize: u32,
+}
+
+enum Route {
+    Colocated { conn: usize },
+    Isolated { pid: usize, label: u32 },
+}
+
+/// The process's buffer for long messages to isolated servers (created on first use).
+static BUFFER: ProcessLocal<Option<IpcBuffer>> = ProcessLocal::new(None);
+
+fn io_error(what: &str, error: lux9_abi::Error) -> TransportError {
+    match error {
+        lux9_abi::Error::PeerDead => TransportError::Closed,
+        error => TransportError::Io(format!("{what}: {error}")),
+    }
+}
+
+/// Counts whole frames in `bytes`.
+fn frames_in(bytes: &[u8]) -> Result<usize, TransportError> {
+    let mut count = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        let size = lib9pclient::codec::frame_size(&bytes[at..]).unwrap_or(0) as usize;
+        if size < 7 || at + size > bytes.len() {
+            return Err(TransportError::Malformed("partial reply frame"));
+        }
+        at += size;
+        count += 1;
+    }
+    Ok(count)
+}
+
+impl Conn {
+    /// A connection to file server `service`, wherever it runs. Waits (up to about five
+    /// seconds) for an isolated server that is still starting.
+    pub fn open(service: &str) -> Result<Self, TransportError> {
+        let mut placement = sys::service_lookup(service).map_err(|e| io_error(service, e))?;
+        for _ in 0..500 {
+            if placement != Placement::Starting {
+                break;
+            }
+            sys::sleep_ms(10);
+            placement = sys::service_lookup(service).map_err(|e| io_error(service, e))?;
+        }
+        let route = match placement {
+            Placement::Colocated => Route::Colocated {
+                conn: sys::sys9p_open().map_err(|e| io_error(service, e))?,
+            },
+            Placement::Isolated { pid } => {
+                BUFFER.with(|buffer| -> Result<(), TransportError> {
+                    if buffer.is_none() {
+                        *buffer = Some(
+                            IpcBuffer::register(LONG_MAX).map_err(|e| io_error("ipc buffer", e))?,
+                        );
+                    }
+                    Ok(())
+                })?;
+                static NEXT: ProcessLocal<u32> = ProcessLocal::new(1);
+                let number = NEXT.with(|n| {
+                    *n += 1;
+                    *n - 1
+                });
+                Route::Isolated {
+                    pid,
+                    label: LABEL_9P | (number & lux9_abi::ipc::LABEL_9P_CONNECTION),
+                }
+            }
+            Placement::Starting => {
+                return Err(TransportError::Io(format!(
+                    "{service}: the server did not start"
+                )));
+            }
+        };
+        Ok(Self {
+            route,
+            replies: Vec::new(),
+            scratch: Vec::new(),
+            msize: MSIZE,
+        })
+    }
+
+    /// Whether requests go to a colocated server.
+    pub fn is_colocated(&self) -> bool {
+        matches!(self.route, Route::Colocated { .. })
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Route::Colocated { conn } = self.route {
+            let _ = sys::sys9p_close(conn);
+        }
+    }
+}
+
+impl Transport for Conn {
+    fn submit(&mut self, frames: &[u8], count: usize) -> Result<(), TransportError> {
+        match self.route {
+            Route::Colocated { conn } => {
+                let room = (count.max(1) * self.msize as usize).min(4 * LONG_MAX);
+                if self.scratch.len() < room {
+                    self.scratch.resize(room, 0);
+                }
+                let len = sys::sys9p(conn, frames, &mut self.scratch[..room])
+                    .map_err(|e| io_error("sysserver", e))?;
+                self.replies.extend_from_slice(&self.scratch[..len]);
+            }
+            Route::Isolated { pid, label } => {
+                if frames.len() > LONG_MAX {
+                    return Err(TransportError::FrameTooLarge {
+                        size: frames.len() as u32,
+                        limit: LONG_MAX as u32,
+                    });
+                }
+                let reply = if frames.len() <= SHORT_MAX {
+                    // Small requests (walks, stats, clunks, reads) travel in registers.
+                    crate::ipc::call(
+                        pid,
+                        MsgInfo::short(frames.len(), label),
+                        bytes_to_words(frames),
+                    )
+                    .map_err(|e| io_error("file server", e))?
+                } else {
+                    BUFFER
+                        .with(|buffer| {
+                            let buffer =
+                                buffer.as_mut().expect("registered when the route was made");
+                            buffer.bytes()[..frames.len()].copy_from_slice(frames);
+                            let info = MsgInfo {
+                                len: frames.len(),
+                                long: true,
+                                label,
+                            };
+                            crate::ipc::call_with(pid, info, [0; 8], buffer)
+                        })
+                        .map_err(|e| io_error("file server", e))?
+                };
+                if reply.info.long {
+                    BUFFER.with(|buffer| {
+                        let buffer = buffer.as_mut().expect("registered");
+                        let len = reply.info.len.min(buffer.bytes().len());
+                        self.replies.extend_from_slice(&buffer.bytes()[..len]);
+                    });
+                } else {
+                    let mut bytes = [0u8; SHORT_MAX];
+                    let len = words_to_bytes(&reply.words, reply.info.len, &mut bytes);
+                    self.replies.extend_from_slice(&bytes[..len]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn receive(&mut self, replies: &mut Vec<u8>, wait: Wait) -> Result<usize, TransportError> {
+        let count = frames_in(&self.replies)?;
+        if count == 0 && wait == Wait::Block {
+            return Err(TransportError::Io("no request outstanding".into()));
+        }
+        replies.append(&mut self.replies);
+        Ok(count)
+    }
+
+    fn set_msize(&mut self, msize: u32) {
+        self.msize = msize;
+    }
+
+    fn max_msize(&self) -> u32 {
+        MSIZE
+    }
+}
+
+/// A file opened through the name space.
+pub type File = lib9pclient::File<Conn>;
+
+/// One entry of the standard name space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mount {
+    pub path: String,
+    pub service: String,
+    /// The attach name ("" for the server's default tree).
+    pub aname: String,
+    /// `colocated`, `isolated` or `starting`, as the kernel reported it.
+    pub placement: String,
+}
+
+/// The standard name space, as the kernel holds it.
+pub fn mounts() -> Result<Vec<Mount>, lux9_abi::Error> {
+    let text = sys::sysinfo_text(SysInfo::Mounts, 0)?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let path = words.next()?.to_string();
+            let service = words.next()?.to_string();
+            let aname = words.next().unwrap_or("-");
+            let placement = words.next().unwrap_or("").to_string();
+            Some(Mount {
+                path,
+                service,
+                aname: if aname == "-" {
+                    String::new()
+                } else {
+                    aname.to_string()
+                },
+                placement,
+            })
+        })
+        .collect())
+}
+
+struct Namespace {
+    table: MountTable<Conn>,
+    /// Top-level names of the mount points, for listing `/`.
+    top: Vec<String>,
+}
+
+static NS: ProcessLocal<Option<Result<Namespace, String>>> = ProcessLocal::new(None);
+
+fn attach_all() -> Result<Namespace, String> {
+    let mounts = mounts().map_err(|e| format!("cannot read the name space: {e}"))?;
+    let mut clients: Vec<(String, Client<Conn>)> = Vec::new();
+    let mut table = MountTable::new();
+    let mut top: Vec<String> = Vec::new();
+    for mount in &mounts {
+        let client = match clients.iter().find(|(s, _)| *s == mount.service) {
+            Some((_, client)) => client.clone(),
+            None => {
+                let conn =
+                    Conn::open(&mount.service).map_err(|e| format!("{}: {e}", mount.service))?;
+                let colocated = conn.is_colocated();
+                let client =
+                    Client::connect(conn, MSIZE).map_err(|e| format!("{}: {e}", mount.service))?;
+                // Replies to one submission must fit what carries them back: one long IPC
+                // message (isolated), or the kernel's reply limit (colocated).
+                client.set_batch_limit(if colocated {
+                    BATCH_COLOCATED
+                } else {
+                    BATCH_ISOLATED
+                });
+                clients.push((mount.service.clone(), client.clone()));
+                client
+            }
+        };
+        let fs = client
+            .attach("lux9", &mount.aname)
+            .map_err(|e| format!("attach {} at {}: {e}", mount.service, mount.path))?;
+        table.mount(&mount.path, fs);
+        if let Some(first) = mount.path.split('/').find(|e| !e.is_empty())
+            && !top.iter().any(|t| t == first)
+        {
+            top.push(first.to_string());
+        }
+    }
+    top.sort();
+    Ok(Namespace { table, top })
+}
+
+/// Runs `f` on the attached name space (attaching it on first use).
+fn with_ns<R>(f: impl FnOnce(&Namespace) -> Result<R, Error>) -> Result<R, Error> {
+    NS.with(|ns| {
+        let ns = ns.get_or_insert_with(attach_all);
+        match ns {
+            Ok(ns) => f(ns),
+            Err(text) => Err(Error::Transport(TransportError::Io(text.clone()))),
+        }
+    })
+}
+
+/// Drops every connection (clunking open fids); the next use attaches afresh.
+pub fn detach() {
+    NS.with(|ns| *ns = None);
+}
+
+fn is_root(path: &str) -> bool {
+    path == "/"
+}
+
+fn root_dir(name: &str) -> Dir {
+    Dir {
+        qid: Qid {
+            typ: QTDIR,
+            version: 0,
+            path: 0,
+        },
+        mode: DMDIR | 0o555,
+        name: name.to_string(),
+        uid: "lux9".into(),
+        gid: "lux9".into(),
+        muid: "lux9".into(),
+        ..Default::default()
+    }
+}
+
+/// Opens `path` with 9P `mode` (`OREAD`, `OWRITE`, `ORDWR`, plus `OTRUNC`...).
+pub fn open(path: &str, mode: u8) -> Result<File, Error> {
+    let path = crate::env::absolute(path);
+    with_ns(|ns| ns.table.open(&path, mode))
+}
+
+/// Creates `path` with permissions `perm` and opens it with `mode`.
+pub fn create(path: &str, perm: u32, mode: u8) -> Result<File, Error> {
+    let path = crate::env::absolute(path);
+    with_ns(|ns| ns.table.create(&path, perm, mode))
+}
+
+/// Opens `path` for writing, truncating it, or creates it if it does not exist.
+pub fn open_or_create(path: &str, append: bool) -> Result<File, Error> {
+    let mode = if append { OWRITE } else { OWRITE | OTRUNC };
+    match open(path, mode) {
+        Ok(mut file) => {
+            if append {
+                let end = file.stat()?.length;
+                file.seek(lib9pclient::client::SeekFrom::Start(end))?;
+            }
+            Ok(file)
+        }
+        Err(Error::NotFound { .. }) => create(path, 0o664, OWRITE),
+        Err(Error::Server(text)) if text.contains("does not exist") => create(path, 0o664, OWRITE),
+        Err(error) => Err(error),
+    }
+}
+
+/// Removes `path`.
+pub fn remove(path: &str) -> Result<(), Error> {
+    let path = crate::env::absolute(path);
+    with_ns(|ns| ns.table.remove(&path))
+}
+
+/// The directory entry of `path`.
+pub fn stat(path: &str) -> Result<Dir, Error> {
+    let path = crate::env::absolute(path);
+    if is_root(&path) {
+        return Ok(root_dir("/"));
+    }
+    with_ns(|ns| {
+        let mut dir = ns.table.stat(&path)?;
+        // A mount point shows the name it is mounted under, not its tree's root name.
+        if let Some(last) = path.rsplit('/').next() {
+            dir.name = last.to_string();
+        }
+        Ok(dir)
+    })
+}
+
+/// The entries of directory `path`.
+pub fn read_dir(path: &str) -> Result<Vec<Dir>, Error> {
+    let path = crate::env::absolute(path);
+    with_ns(|ns| {
+        if is_root(&path) {
+            return Ok(ns.top.iter().map(|name| root_dir(name)).collect());
+        }
+        ns.table.read_dir(&path)
+    })
+}
+
+/// The whole content of file `path`.
+pub fn read(path: &str) -> Result<Vec<u8>, Error> {
+    let mut file = open(path, OREAD)?;
+    let mut out = Vec::new();
+    file.read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// Writes `data` to `path` at offset 0 (the file must exist).
+pub fn write(path: &str, data: &[u8]) -> Result<(), Error> {
+    let mut file = open(path, OWRITE)?;
+    file.write_all(data)
+}

@@ -1,0 +1,217 @@
+//! The scripted console session of `cargo xtask test`: boots Lux9 in each isolation mode, types
+//! commands at the shell over the serial line and checks what comes back.
+
+use std::time::Duration;
+
+use lux9_tests::qemu::QemuConfig;
+use lux9_tests::results::Tally;
+use lux9_tests::session::Session;
+
+/// The isolation presets the session runs under (the kernel command line's `isolation=`).
+pub const MODES: [&str; 2] = ["hybrid", "strict"];
+
+const PROMPT: &str = "lux9% ";
+/// Boot to the first prompt (TCG, release kernel: a few seconds).
+const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+/// One command, up to the next prompt.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The output of a command: what came between its echoed line and the next prompt.
+fn command_output(seen: &str) -> &str {
+    let body = seen.strip_suffix(PROMPT).unwrap_or(seen);
+    match body.split_once('\n') {
+        Some((_, rest)) => rest,
+        None => "",
+    }
+}
+
+type Check = fn(&str, &str) -> Result<(), String>;
+
+fn check_ls_dev(out: &str, _: &str) -> Result<(), String> {
+    let names: Vec<&str> = out.split_whitespace().collect();
+    for wanted in ["cons", "consctl", "null", "zero", "random", "kmsg"] {
+        if !names.contains(&wanted) {
+            return Err(format!("{wanted} missing from the listing:\n{out}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_uptime(out: &str, _: &str) -> Result<(), String> {
+    let line = out.trim();
+    let seconds: f64 = line
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {line:?}"))?;
+    let decimals = line.split_once('.').map_or(0, |(_, d)| d.len());
+    if seconds > 0.0 && decimals == 3 {
+        Ok(())
+    } else {
+        Err(format!("expected seconds with 3 decimals, got {line:?}"))
+    }
+}
+
+fn check_ipcstats(out: &str, _: &str) -> Result<(), String> {
+    for key in ["total_switches ", "fastpath_hits ", "colocated_calls "] {
+        if !out.lines().any(|line| line.starts_with(key)) {
+            return Err(format!("no {key:?}line in:\n{out}"));
+        }
+    }
+    Ok(())
+}
+
+fn check_silent(out: &str, _: &str) -> Result<(), String> {
+    if out.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("expected no output, got:\n{out}"))
+    }
+}
+
+fn check_isolation(out: &str, mode: &str) -> Result<(), String> {
+    let placement = if mode == "strict" {
+        "isolated"
+    } else {
+        "colocated"
+    };
+    let wanted = [format!("preset {mode}"), format!("sysserver {placement}")];
+    match wanted
+        .iter()
+        .find(|w| !out.lines().any(|line| line.trim() == w.as_str()))
+    {
+        None => Ok(()),
+        Some(missing) => Err(format!("no line {missing:?} in:\n{out}")),
+    }
+}
+
+fn check_missing_file(out: &str, _: &str) -> Result<(), String> {
+    if out.contains("/nonexistent") && out.contains("does not exist") {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected an error naming /nonexistent, got:\n{out}"
+        ))
+    }
+}
+
+fn check_alive(out: &str, _: &str) -> Result<(), String> {
+    if out.trim() == "alive" {
+        Ok(())
+    } else {
+        Err(format!("expected 'alive', got:\n{out}"))
+    }
+}
+
+/// The commands, each checked by its output.
+const STEPS: [(&str, Check); 7] = [
+    ("ls /dev", check_ls_dev),
+    ("cat /proc/uptime", check_uptime),
+    ("cat /proc/ipcstats", check_ipcstats),
+    ("echo hi > /dev/null", check_silent),
+    ("cat /sys/isolation", check_isolation),
+    ("cat /nonexistent", check_missing_file),
+    ("echo alive", check_alive),
+];
+
+/// Runs the session in isolation mode `mode`; one tally entry per step.
+pub fn session(mode: &str, config: &QemuConfig, verbose: bool) -> Tally {
+    let mut tally = Tally::default();
+    let name = |step: &str| format!("console[{mode}]::{step}");
+    let mut session = match Session::start(config.command()) {
+        Ok(session) => session,
+        Err(error) => {
+            tally.record(
+                "qemu",
+                &name("boot"),
+                false,
+                format!("cannot start QEMU: {error}"),
+            );
+            return tally;
+        }
+    };
+    if let Err(why) = session.expect(PROMPT, BOOT_TIMEOUT) {
+        tally.record("qemu", &name("boot to the prompt"), false, why);
+        return tally;
+    }
+    tally.record("qemu", &name("boot to the prompt"), true, "");
+    for (command, check) in STEPS {
+        let verdict = session
+            .send(&format!("{command}\r"))
+            .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
+            .and_then(|seen| {
+                if verbose {
+                    print!("{seen}");
+                }
+                if !seen.starts_with(command) {
+                    return Err(format!("the shell did not echo {command:?}:\n{seen}"));
+                }
+                check(command_output(&seen), mode)
+            });
+        let gone = verdict
+            .as_ref()
+            .is_err_and(|why| why.starts_with("QEMU exited"));
+        tally.record(
+            "qemu",
+            &name(command),
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
+        );
+        if gone {
+            return tally; // the remaining steps cannot run
+        }
+    }
+    let verdict =
+        session
+            .send("poweroff\r")
+            .and_then(|()| match session.wait_exit(COMMAND_TIMEOUT) {
+                Some(0) => Ok(()),
+                Some(status) => Err(format!("QEMU exited with status {status}, expected 0")),
+                None => Err(format!(
+                    "QEMU was still running {} s after poweroff; output:\n{}",
+                    COMMAND_TIMEOUT.as_secs(),
+                    session.unmatched()
+                )),
+            });
+    tally.record(
+        "qemu",
+        &name("poweroff"),
+        verdict.is_ok(),
+        verdict.err().unwrap_or_default(),
+    );
+    tally
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_output_drops_the_echo_and_the_prompt() {
+        assert_eq!(
+            command_output("ls /dev\ncons\nnull\nlux9% "),
+            "cons\nnull\n"
+        );
+        assert_eq!(command_output("echo hi > /dev/null\nlux9% "), "");
+    }
+
+    #[test]
+    fn checks_reject_wrong_output() {
+        assert!(check_uptime("12.345\n", "").is_ok());
+        assert!(check_uptime("12.3\n", "").is_err());
+        assert!(check_uptime("soon\n", "").is_err());
+        assert!(
+            check_isolation(
+                "preset strict\nsysserver isolated\next4srv isolated\n",
+                "strict"
+            )
+            .is_ok()
+        );
+        assert!(check_isolation("preset hybrid\nsysserver colocated\n", "strict").is_err());
+        assert!(check_ls_dev("cons consctl null zero random kmsg\n", "").is_ok());
+        assert!(check_ls_dev("cons null\n", "").is_err());
+        assert!(
+            check_missing_file("cat: /nonexistent: 'nonexistent' file does not exist\n", "")
+                .is_ok()
+        );
+        assert!(check_silent("hi\n", "").is_err());
+    }
+}
