@@ -45,7 +45,7 @@ macro_rules! ensure {
 }
 
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 7] = [
+const SCENARIOS: [(&str, &str); 8] = [
     (
         "kernel",
         "memory, paging, heap, timer, interrupt routing, threads, processes",
@@ -57,6 +57,10 @@ const SCENARIOS: [(&str, &str); 7] = [
     (
         "bench",
         "runs the `bench` program, which prints BENCH lines",
+    ),
+    (
+        "bench-sys",
+        "runs only the sysserver benchmarks of `bench` (for isolation=strict boots)",
     ),
     (
         "pagefault",
@@ -91,8 +95,9 @@ pub fn start(scenario: &'static str) {
 fn run(scenario: &str, boot: &'static BootInfo) -> ! {
     match scenario {
         "kernel" => run_cases(boot),
-        "user" => run_program("utest"),
-        "bench" => run_program("bench"),
+        "user" => run_program("utest", ""),
+        "bench" => run_program("bench", ""),
+        "bench-sys" => run_program("bench", "sys"),
         "pagefault" => fault::page_fault_at(0xdead_b000),
         "doublefault" => fault::double_fault(),
         "stackoverflow" => {
@@ -127,8 +132,8 @@ fn recurse(depth: u64, previous: &mut [u8; 512]) -> u64 {
 
 /// Runs a test program from the initial archive as a child of the kernel and exits QEMU with
 /// success if it exits with status 0.
-fn run_program(name: &str) -> ! {
-    let outcome = process::spawn(process::KERNEL_PID, name, "")
+fn run_program(name: &str, args: &str) -> ! {
+    let outcome = process::spawn(process::KERNEL_PID, name, args)
         .and_then(|pid| process::wait(process::KERNEL_PID, Some(pid)));
     let success = match outcome {
         Ok((pid, status)) => {

@@ -10,6 +10,9 @@ use alloc::vec::Vec;
 /// Lexically cleans an absolute path (Plan 9 cleanname): collapses `//` and
 /// `.`, resolves `..` against the elements before it, never climbs above `/`.
 pub fn clean_path(path: &str) -> String {
+    if is_clean(path) {
+        return String::from(path);
+    }
     let mut parts: Vec<&str> = Vec::new();
     for e in path.split('/') {
         match e {
@@ -29,6 +32,37 @@ pub fn clean_path(path: &str) -> String {
         out.push('/');
     }
     out
+}
+
+/// Whether `path` is already what [`clean_path`] would make of it (the common case, checked
+/// without building anything).
+fn is_clean(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    if bytes == b"/" {
+        return true;
+    }
+    if bytes.first() != Some(&b'/') || bytes.last() == Some(&b'/') {
+        return false;
+    }
+    // Each element (after a '/') must be non-empty and neither "." nor "..": scan once, byte
+    // by byte, remembering how the current element started.
+    let mut element_len = 0usize;
+    let mut dots = 0usize;
+    for &b in &bytes[1..] {
+        if b == b'/' {
+            if element_len == 0 || element_len == dots && dots <= 2 {
+                return false;
+            }
+            element_len = 0;
+            dots = 0;
+        } else {
+            element_len += 1;
+            if b == b'.' && dots == element_len - 1 {
+                dots += 1;
+            }
+        }
+    }
+    !(element_len == dots && dots <= 2)
 }
 
 /// If `path` lies under `prefix` (element-wise), the rest of it.
@@ -139,6 +173,27 @@ impl<T: Transport> MountTable<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recognises_clean_paths() {
+        for clean in [
+            "/",
+            "/a",
+            "/a/b",
+            "/dev/cons",
+            "/a.b/..c",
+            "/.../x",
+            "/a/...",
+        ] {
+            assert!(is_clean(clean), "{clean}");
+            assert_eq!(clean_path(clean), clean);
+        }
+        for dirty in [
+            "", "a", "/a/", "//a", "/a//b", "/./a", "/a/.", "/a/../b", "/..", "/.",
+        ] {
+            assert!(!is_clean(dirty), "{dirty}");
+        }
+    }
 
     #[test]
     fn cleans_paths() {

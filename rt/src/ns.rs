@@ -408,3 +408,50 @@ pub fn write(path: &str, data: &[u8]) -> Result<(), Error> {
     let mut file = open(path, OWRITE)?;
     file.write_all(data)
 }
+
+/// The standard name space: each path and the sysserver tree mounted there.
+pub const STANDARD_MOUNTS: [(&str, &str); 3] =
+    [("/dev", "dev"), ("/proc", "proc"), ("/sys", "sys")];
+
+/// Where sysserver ended up, as [`set_up_standard`] found or made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SysserverAt {
+    Colocated,
+    /// Already running as this process.
+    Running(usize),
+    /// Started now as this process.
+    Started(usize),
+}
+
+/// What init does at boot (and benchmarks in a bare test boot): starts the isolated sysserver
+/// if the configuration isolates it and it is not running, then mounts `/dev`, `/proc` and
+/// `/sys`. Waits up to five seconds for a started sysserver to register.
+pub fn set_up_standard() -> Result<SysserverAt, String> {
+    use lux9_abi::syscall::service::SYSSERVER;
+    let at = match sys::service_lookup(SYSSERVER) {
+        Ok(Placement::Colocated) => SysserverAt::Colocated,
+        Ok(Placement::Isolated { pid }) => SysserverAt::Running(pid),
+        Ok(Placement::Starting) => {
+            let pid =
+                sys::spawn("sysserver", "").map_err(|e| format!("cannot start sysserver: {e}"))?;
+            let mut registered = false;
+            for _ in 0..500 {
+                if let Ok(Placement::Isolated { .. }) = sys::service_lookup(SYSSERVER) {
+                    registered = true;
+                    break;
+                }
+                sys::sleep_ms(10);
+            }
+            if !registered {
+                return Err(format!("sysserver (pid {pid}) did not register within 5 s"));
+            }
+            SysserverAt::Started(pid)
+        }
+        Err(e) => return Err(format!("the kernel knows no sysserver: {e}")),
+    };
+    for (path, tree) in STANDARD_MOUNTS {
+        sys::mount(path, &format!("{SYSSERVER} {tree}"))
+            .map_err(|e| format!("mount {path}: {e}"))?;
+    }
+    Ok(at)
+}

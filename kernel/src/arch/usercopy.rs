@@ -2,9 +2,10 @@
 //!
 //! The caller (`crate::uaccess`) has already checked that the user range lies in the user half;
 //! this module handles what can still go wrong: a page that is not mapped, or not writable. The
-//! copy is one `rep movsb` whose address is known to the page-fault handler: a fault there
-//! resumes at a fixup that returns failure instead of panicking (the Linux exception-table
-//! idea). With SMAP on, the copy runs between `stac` and `clac`.
+//! copy is `rep movsq` then `rep movsb` (for the last bytes), in a range of addresses known to
+//! the page-fault handler: a fault there resumes at a fixup that returns failure instead of
+//! panicking (the Linux exception-table idea). With SMAP on, the copy runs between `stac` and
+//! `clac`.
 
 use core::arch::naked_asm;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -24,9 +25,16 @@ unsafe extern "C" fn copy_bytes(dst: u64, src: u64, len: u64) -> u64 {
         "je 1f",
         "stac",
         "1:",
+        // Eight bytes at a time, then the rest: `rep movsq` does an eighth of the iterations
+        // of `rep movsb` (which matters where each iteration costs, as under QEMU's icount,
+        // and on CPUs without fast `rep movsb`).
         "movq %rdx, %rcx",
+        "shrq $3, %rcx",
+        "andl $7, %edx",
         ".global lux9_user_copy_start",
         "lux9_user_copy_start:",
+        "rep movsq",
+        "movq %rdx, %rcx",
         "rep movsb",
         ".global lux9_user_copy_end",
         "lux9_user_copy_end:",

@@ -5,8 +5,10 @@
 //! few instructions and is taken after a warm-up.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
+extern crate alloc;
+
 use lux9_rt::abi::syscall::Info;
-use lux9_rt::{println, sys};
+use lux9_rt::{ipc, println, sys};
 
 lux9_rt::entry!(run);
 
@@ -72,7 +74,6 @@ const IPC_OPS: u64 = 10_000;
 /// through the kernel on the slowpath.
 fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
     use lux9_rt::abi::ipc::{Knob, MsgInfo};
-    use lux9_rt::ipc;
     use lux9_rt::shared::IpcBuffer;
     ipc::set_knob(Knob::Fastpath, 1)?;
     // The fastpath round trip runs on raw registers at both ends (`bench-echo` answers with
@@ -163,7 +164,6 @@ const BATCH_ROUNDS: u64 = 50;
 ///   one costs no system call and no switch (measured over the taking only).
 fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
     use lux9_rt::abi::ipc::MsgInfo;
-    use lux9_rt::ipc;
     use lux9_rt::shared::Ring;
     let server = sys::spawn("ipcpeer", "ring-server")?;
     // 64 slots of 64-byte messages in each ring: 2 * 64 * 72 bytes after the header page.
@@ -282,7 +282,196 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
     Ok(())
 }
 
+const SYS_STAT_OPS: u64 = 2_000;
+const SYS_READ_OPS: u64 = 2_000;
+
+/// sysserver through the name space, as applications reach it: `stat /proc/uptime` (a walk,
+/// a stat and a clunk in one submission) and 4 KiB reads of `/dev/zero` on an open file. The
+/// figures are named after where sysserver runs in this boot.
+fn sys_benchmarks() -> Result<(), alloc::string::String> {
+    use lux9_rt::ns::{self, SysserverAt};
+    let placement = match ns::set_up_standard()? {
+        SysserverAt::Colocated => "colocated",
+        SysserverAt::Running(_) | SysserverAt::Started(_) => "isolated",
+    };
+    let fail = |what: &str, error: lib9pclient::Error| alloc::format!("{what}: {error}");
+    for _ in 0..100 {
+        ns::stat("/proc/uptime").map_err(|e| fail("stat /proc/uptime", e))?;
+    }
+    let switches_before = switches();
+    let start = sys::rdtsc();
+    for _ in 0..SYS_STAT_OPS {
+        ns::stat("/proc/uptime").map_err(|e| fail("stat /proc/uptime", e))?;
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        &alloc::format!("sys_stat_{placement}"),
+        SYS_STAT_OPS,
+        ticks,
+        switches() - switches_before,
+    );
+
+    let zero =
+        ns::open("/dev/zero", lib9pclient::codec::OREAD).map_err(|e| fail("open /dev/zero", e))?;
+    let mut buf = alloc::vec![0xffu8; 4096];
+    for _ in 0..100 {
+        zero.read_at(&mut buf, 0)
+            .map_err(|e| fail("read /dev/zero", e))?;
+    }
+    let switches_before = switches();
+    let start = sys::rdtsc();
+    for _ in 0..SYS_READ_OPS {
+        let n = zero
+            .read_at(&mut buf, 0)
+            .map_err(|e| fail("read /dev/zero", e))?;
+        if n != buf.len() {
+            return Err(alloc::format!(
+                "read /dev/zero returned {n} bytes, not 4096"
+            ));
+        }
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        &alloc::format!("sys_read4k_{placement}"),
+        SYS_READ_OPS,
+        ticks,
+        switches() - switches_before,
+    );
+    if buf.iter().any(|&b| b != 0) {
+        return Err("/dev/zero returned a nonzero byte".into());
+    }
+    raw_stat(placement)
+}
+
+/// `sys_stat_raw_*`: the same walk, stat and clunk as `sys_stat_*`, but as frames encoded once
+/// and sent straight through the transport (one `sys9p`, or one IPC `call` whose 47-byte
+/// request rides in registers). The difference to `sys_stat_*` is the client library and name
+/// space; what remains is the kernel, the transport and the server.
+fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
+    use alloc::format;
+    use lib9pclient::codec::{Message, NOFID, WalkNames};
+    use lux9_rt::abi::ipc::{LABEL_9P, LONG_MAX, MsgInfo, bytes_to_words};
+    let encode = |tag: u16, message: Message<'_>| {
+        let mut frame = alloc::vec![0u8; message.encoded_len()];
+        message
+            .encode(tag, &mut frame)
+            .map(|_| frame)
+            .map_err(|e| format!("encoding: {e:?}"))
+    };
+    let mut setup = encode(
+        0xffff,
+        Message::Tversion {
+            msize: 8192,
+            version: "9P2000",
+        },
+    )?;
+    setup.extend(encode(
+        1,
+        Message::Tattach {
+            fid: 1,
+            afid: NOFID,
+            uname: "lux9",
+            aname: "proc",
+        },
+    )?);
+    let names = ["uptime"];
+    let walk = WalkNames::new(&names).map_err(|_| "walk names")?;
+    let mut request = encode(
+        2,
+        Message::Twalk {
+            fid: 1,
+            newfid: 2,
+            wnames: walk,
+        },
+    )?;
+    request.extend(encode(3, Message::Tstat { fid: 2 })?);
+    request.extend(encode(4, Message::Tclunk { fid: 2 })?);
+    let expect_replies = |replies: &[u8]| -> Result<(), alloc::string::String> {
+        // Rwalk, Rstat, Rclunk: no Rerror (type 107) among them.
+        let mut at = 0;
+        let mut count = 0;
+        while at + 7 <= replies.len() {
+            let size =
+                u32::from_le_bytes(replies[at..at + 4].try_into().unwrap_or([0; 4])) as usize;
+            if replies[at + 4] == 107 || size < 7 {
+                return Err(format!("sysserver refused a raw request: {replies:?}"));
+            }
+            at += size;
+            count += 1;
+        }
+        if count == 3 {
+            Ok(())
+        } else {
+            Err(format!("{count} replies, not 3"))
+        }
+    };
+    let switches_before;
+    let start;
+    if placement == "colocated" {
+        let conn = sys::sys9p_open().map_err(|e| format!("sys9p_open: {e}"))?;
+        let mut replies = alloc::vec![0u8; 16 * 1024];
+        sys::sys9p(conn, &setup, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
+        let n = sys::sys9p(conn, &request, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
+        expect_replies(&replies[..n])?;
+        switches_before = switches();
+        start = sys::rdtsc();
+        for _ in 0..SYS_STAT_OPS {
+            sys::sys9p(conn, &request, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
+        }
+    } else {
+        let server = match sys::service_lookup(lux9_rt::abi::syscall::service::SYSSERVER) {
+            Ok(sys::Placement::Isolated { pid }) => pid,
+            other => return Err(format!("sysserver is not running isolated: {other:?}")),
+        };
+        // This replaces the name space's IPC buffer: nothing below uses the name space.
+        let mut buffer = lux9_rt::shared::IpcBuffer::register(LONG_MAX)
+            .map_err(|e| format!("ipc buffer: {e}"))?;
+        let label = LABEL_9P | 0x7f_ffff;
+        buffer.bytes()[..setup.len()].copy_from_slice(&setup);
+        let info = MsgInfo {
+            len: setup.len(),
+            long: true,
+            label,
+        };
+        ipc::call_with(server, info, [0; 8], &mut buffer).map_err(|e| format!("call: {e}"))?;
+        if request.len() > lux9_rt::abi::ipc::SHORT_MAX {
+            return Err(format!(
+                "the raw request is {} bytes, not a short message",
+                request.len()
+            ));
+        }
+        let words = bytes_to_words(&request);
+        let info = MsgInfo::short(request.len(), label);
+        let reply =
+            ipc::call_with(server, info, words, &mut buffer).map_err(|e| format!("call: {e}"))?;
+        let len = reply.info.len.min(LONG_MAX);
+        expect_replies(&buffer.bytes()[..len])?;
+        switches_before = switches();
+        start = sys::rdtsc();
+        for _ in 0..SYS_STAT_OPS {
+            ipc::call_with(server, info, words, &mut buffer).map_err(|e| format!("call: {e}"))?;
+        }
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        &format!("sys_stat_raw_{placement}"),
+        SYS_STAT_OPS,
+        ticks,
+        switches() - switches_before,
+    );
+    Ok(())
+}
+
 fn run(args: &str) -> i32 {
+    if args == "sys" {
+        return match sys_benchmarks() {
+            Ok(()) => 0,
+            Err(why) => {
+                println!("bench: sysserver benchmarks failed: {why}");
+                1
+            }
+        };
+    }
     if let Some(count) = args.strip_prefix("yield-partner ") {
         let rounds: u64 = count.trim().parse().unwrap_or(0);
         for _ in 0..rounds + 1 {
@@ -301,6 +490,10 @@ fn run(args: &str) -> i32 {
     }
     if let Err(error) = ring_benchmarks() {
         println!("bench: ring benchmarks failed: {error}");
+        return 1;
+    }
+    if let Err(why) = sys_benchmarks() {
+        println!("bench: sysserver benchmarks failed: {why}");
         return 1;
     }
     0

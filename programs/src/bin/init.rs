@@ -5,58 +5,24 @@
 //! command line runs this program; its argument string is then empty).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-extern crate alloc;
-
-use lux9_rt::abi::syscall::service;
-use lux9_rt::sys::{self, Placement};
+use lux9_rt::ns::{self, SysserverAt};
+use lux9_rt::sys;
 use lux9_rt::{eprintln, println};
 
 lux9_rt::entry!(run);
-
-/// The standard name space: path and the sysserver tree mounted there.
-const MOUNTS: [(&str, &str); 3] = [("/dev", "dev"), ("/proc", "proc"), ("/sys", "sys")];
 
 /// A shell that ends this soon after starting counts as failing to start.
 const QUICK_EXIT_MS: u64 = 1000;
 /// After this many quick failures in a row, init stops restarting it.
 const QUICK_EXITS_MAX: u32 = 5;
 
-fn start_sysserver() -> Result<(), &'static str> {
-    match sys::service_lookup(service::SYSSERVER) {
-        Ok(Placement::Colocated) => {
-            println!("init: sysserver runs colocated, in the kernel");
-            Ok(())
-        }
-        Ok(Placement::Isolated { pid }) => {
-            println!("init: sysserver already runs as pid {pid}");
-            Ok(())
-        }
-        Ok(Placement::Starting) => {
-            let pid = sys::spawn("sysserver", "").map_err(|_| "cannot start sysserver")?;
-            // Wait (up to 5 s) for it to register.
-            for _ in 0..500 {
-                if let Ok(Placement::Isolated { .. }) = sys::service_lookup(service::SYSSERVER) {
-                    println!("init: sysserver runs isolated, as pid {pid}");
-                    return Ok(());
-                }
-                sys::sleep_ms(10);
-            }
-            Err("sysserver did not register within 5 s")
-        }
-        Err(_) => Err("the kernel knows no sysserver"),
-    }
-}
-
 fn run(args: &str) -> i32 {
     println!("init: pid {}", sys::getpid());
-    if let Err(why) = start_sysserver() {
-        eprintln!("init: {why}; /dev, /proc and /sys will not work");
-    }
-    for (path, tree) in MOUNTS {
-        let spec = alloc::format!("{} {tree}", service::SYSSERVER);
-        if let Err(error) = sys::mount(path, &spec) {
-            eprintln!("init: mount {path}: {error}");
-        }
+    match ns::set_up_standard() {
+        Ok(SysserverAt::Colocated) => println!("init: sysserver runs colocated, in the kernel"),
+        Ok(SysserverAt::Running(pid)) => println!("init: sysserver already runs as pid {pid}"),
+        Ok(SysserverAt::Started(pid)) => println!("init: sysserver runs isolated, as pid {pid}"),
+        Err(why) => eprintln!("init: {why}; /dev, /proc and /sys may not work"),
     }
     let shell = match args.trim() {
         "" => "sh",
