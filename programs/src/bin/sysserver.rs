@@ -38,8 +38,6 @@ lux9_rt::entry!(run);
 
 /// Largest msize negotiated: a reply must fit one long message.
 const MAX_MSIZE: u32 = LONG_MAX as u32;
-/// Connections are checked for dead clients after this many new ones.
-const SWEEP_EVERY: usize = 32;
 
 /// The system's facts, through system calls.
 struct UserBackend;
@@ -196,7 +194,20 @@ fn reply_message(replies: &[u8], label: u32, buffer: &mut IpcBuffer) -> (MsgInfo
     }
 }
 
-/// Forgets connections whose client process has ended.
+/// Clunks every fid of a connection (as a Tversion does) so the trees see them go: a shell
+/// that died in raw mode leaves the console cooked.
+fn reset(server: &mut Server<SysFs<UserBackend>>) {
+    let version = lib9pclient::codec::Message::Tversion {
+        msize: MAX_MSIZE,
+        version: lib9pclient::codec::VERSION,
+    };
+    let mut frame = alloc::vec![0u8; version.encoded_len()];
+    if version.encode(lib9pclient::codec::NOTAG, &mut frame).is_ok() {
+        server.handle(&frame, &mut Vec::new());
+    }
+}
+
+/// Forgets (and resets) the connections of client processes that have ended.
 fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>) {
     let Ok(live) = sys::processes() else {
         return;
@@ -205,7 +216,12 @@ fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>) {
         live.iter()
             .any(|p| p.pid == pid as u64 && p.state != ProcInfo::STATE_ZOMBIE)
     };
-    connections.retain(|(pid, _), _| alive(*pid));
+    connections.retain(|(pid, _), server| {
+        if !alive(*pid) {
+            reset(server);
+        }
+        alive(*pid)
+    });
     parked.retain(|p| alive(p.client));
 }
 
@@ -226,7 +242,6 @@ fn run(_args: &str) -> i32 {
     }
     let mut connections: Connections = BTreeMap::new();
     let mut parked: VecDeque<Parked> = VecDeque::new();
-    let mut opened = 0usize;
     let mut request = Vec::with_capacity(LONG_MAX);
     let mut replies = Vec::with_capacity(LONG_MAX);
     // Nobody to answer before the first request.
@@ -287,10 +302,9 @@ fn run(_args: &str) -> i32 {
         }
         let key = (message.peer, label);
         if !connections.contains_key(&key) {
-            opened += 1;
-            if opened.is_multiple_of(SWEEP_EVERY) {
-                sweep(&mut connections, &mut parked);
-            }
+            // A new client: a good moment to drop the connections of clients that have ended
+            // (one `sysinfo` per program start, not per request).
+            sweep(&mut connections, &mut parked);
             connections.insert(key, Server::new(SysFs::new(UserBackend), MAX_MSIZE));
         }
         let server = connections.get_mut(&key).expect("inserted above");
