@@ -112,10 +112,55 @@ const STEPS: [(&str, Check); 7] = [
     ("echo alive", check_alive),
 ];
 
+/// Types `echo kbd` and Enter with QEMU's `sendkey` (scan codes on the PS/2 keyboard, as a
+/// person at the screen would) and expects the shell to run it.
+fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(), String> {
+    use std::io::Write;
+    let mut socket = std::os::unix::net::UnixStream::connect(monitor).map_err(|e| {
+        format!(
+            "cannot reach the QEMU monitor at {}: {e}",
+            monitor.display()
+        )
+    })?;
+    for key in ["e", "c", "h", "o", "spc", "k", "b", "d", "ret"] {
+        socket
+            .write_all(format!("sendkey {key}\n").as_bytes())
+            .map_err(|e| format!("monitor: {e}"))?;
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let seen = session.expect(PROMPT, COMMAND_TIMEOUT)?;
+    if command_output(&seen).trim() == "kbd" && seen.starts_with("echo kbd") {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected the shell to echo and run `echo kbd`, got:\n{seen}"
+        ))
+    }
+}
+
 /// Runs the session in isolation mode `mode`; one tally entry per step.
-pub fn session(mode: &str, config: &QemuConfig, verbose: bool) -> Tally {
+pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
+    let mode = job.strip_prefix("console ").unwrap_or(job);
     let mut tally = Tally::default();
     let name = |step: &str| format!("console[{mode}]::{step}");
+    // The QEMU monitor on a socket, to type on the emulated PS/2 keyboard (`sendkey`).
+    let monitor =
+        std::env::temp_dir().join(format!("lux9-monitor-{}-{mode}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&monitor);
+    let mut config = config.clone();
+    config.extra.extend([
+        "-monitor".into(),
+        format!("unix:{},server,nowait", monitor.display()),
+    ]);
+    /// Removes the socket file when the session ends, however it ends.
+    struct Cleanup(std::path::PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _cleanup = Cleanup(monitor.clone());
+    let monitor = Some(monitor);
     let mut session = match Session::start(config.command()) {
         Ok(session) => session,
         Err(error) => {
@@ -158,6 +203,15 @@ pub fn session(mode: &str, config: &QemuConfig, verbose: bool) -> Tally {
         if gone {
             return tally; // the remaining steps cannot run
         }
+    }
+    if let Some(monitor) = &monitor {
+        let verdict = keyboard_step(&mut session, monitor);
+        tally.record(
+            "qemu",
+            &name("typing on the PS/2 keyboard"),
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
+        );
     }
     let verdict =
         session

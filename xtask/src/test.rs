@@ -216,7 +216,7 @@ fn qemu_tests(
         let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
         config.memory = "512M".into();
         work.push(Job {
-            name: mode.into(),
+            name: format!("console {mode}"),
             config,
             stop_at: None,
             judge: Box::new(|_, _| {}),
