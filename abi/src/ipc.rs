@@ -183,6 +183,16 @@ impl Knob {
 pub const NOTIFICATION_LABEL: u32 = 0x8000_0000;
 /// Notification bit: console input arrived (after a `console_read` with `NOTIFY`).
 pub const NOTIFY_CONSOLE: u64 = 1 << 0;
+/// Notification bit: the other side of a ring this thread asked about (`ring_info` with
+/// [`RING_NOTIFY_IPC`]) called `notify`.
+pub const NOTIFY_RING: u64 = 1 << 1;
+/// `ring_info` flag: from now on, the other side's `notify` on this ring also sends the caller
+/// a [`NOTIFY_RING`] notification, for servers that sleep in `receive` instead of on the ring.
+pub const RING_NOTIFY_IPC: usize = 1 << 0;
+/// Label bits of a message that hands an isolated file server a ring for connection
+/// `LABEL_RING | connection` (word 0: the ring id). The server answers with an empty message
+/// once it serves the ring; batches of 9P requests then travel on it.
+pub const LABEL_RING: u32 = 0x0a00_0000;
 
 /// Label bits of a 9P message to an isolated file server: `LABEL_9P | connection` (the
 /// connection number is the client's choice, below 2^24). The message holds whole 9P frames;

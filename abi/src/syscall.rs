@@ -51,7 +51,9 @@ pub enum Syscall {
     /// with `peer` as its server, for messages of up to `max_message` bytes (0: 8192); returns
     /// its id, and its address in the caller's address space in `rsi`.
     RingCreate = 18,
-    /// `ring_info(id)`: the caller's address of ring `id` (in `rdx`) and its page count (`rsi`).
+    /// `ring_info(id, flags)`: the caller's address of ring `id` (in `rdx`) and its page count
+    /// (`rsi`). With [`crate::ipc::RING_NOTIFY_IPC`] in `flags`, the other side's `notify` also
+    /// sends the caller an IPC notification from then on.
     RingInfo = 19,
     /// `notify(id)`: wakes the peer of ring `id` if it sleeps on the ring.
     Notify = 20,

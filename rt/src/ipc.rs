@@ -117,6 +117,16 @@ pub fn ring_info(id: u64) -> Result<(usize, usize)> {
     two(Syscall::RingInfo, [id as usize, 0, 0])
 }
 
+/// Asks for a kernel notification (`NOTIFY_RING`, an IPC message from pid 0) whenever the
+/// other side of ring `id` calls `notify`: for servers that sleep in `receive`.
+pub fn ring_notify_by_ipc(id: u64) -> Result<()> {
+    two(
+        Syscall::RingInfo,
+        [id as usize, lux9_abi::ipc::RING_NOTIFY_IPC, 0],
+    )
+    .map(|_| ())
+}
+
 /// Wakes the other side of ring `id` if it sleeps on the ring. Returns how many threads woke.
 pub fn notify(id: u64) -> Result<usize> {
     two(Syscall::Notify, [id as usize, 0, 0]).map(|(woken, _)| woken)

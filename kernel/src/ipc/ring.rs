@@ -52,6 +52,14 @@ struct Ring {
     seen: (u32, u32),
     /// Each side's producing tail at its last notify, for batch sizes.
     notified: (u32, u32),
+    /// Parties that asked (`ring_info` with `RING_NOTIFY_IPC`) to be woken by an IPC
+    /// notification when the other side notifies: they sleep in `receive`, serving IPC and
+    /// rings from one loop, rather than on the ring's futex words.
+    ipc_notified: [Option<Pid>; 2],
+    /// The party that has ended, when the other asked for IPC notifications: the survivor
+    /// keeps its mapping (so it never touches unmapped ring memory) until it destroys the ring
+    /// or ends too. `notify` then fails with `PeerDead`.
+    ended: Option<Pid>,
 }
 
 impl Ring {
@@ -92,9 +100,20 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
             create(me, args[0], args[1], args[2]).map(|(id, addr)| (id as usize, addr as usize))
         }
         Syscall::RingInfo => {
-            let rings = RINGS.lock();
-            let ring = rings.rings.get(&(args[0] as u64)).ok_or(Error::NotFound)?;
+            let flags = args[1];
+            if flags & !lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
+                return Err(Error::InvalidArgument);
+            }
+            let mut rings = RINGS.lock();
+            let ring = rings
+                .rings
+                .get_mut(&(args[0] as u64))
+                .ok_or(Error::NotFound)?;
             let addr = ring.address_of(me).ok_or(Error::NotFound)?;
+            if flags & lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
+                let side = usize::from(me == ring.peer);
+                ring.ipc_notified[side] = Some(me);
+            }
             Ok((addr as usize, ring.frames.len()))
         }
         Syscall::Notify => notify(me, args[0] as u64).map(|woken| (woken, 0)),
@@ -220,6 +239,8 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
             geometry,
             seen: (0, 0),
             notified: (0, 0),
+            ipc_notified: [None, None],
+            ended: None,
         },
     );
     Ok((id, my_addr))
@@ -265,14 +286,24 @@ fn observe(ring: &mut Ring, notifier: Option<Pid>) {
 }
 
 fn notify(me: Pid, id: u64) -> Result<usize, Error> {
-    let (other, header) = {
+    let (other, header, by_ipc) = {
         let mut rings = RINGS.lock();
         let ring = rings.rings.get_mut(&id).ok_or(Error::NotFound)?;
         ring.address_of(me).ok_or(Error::NotFound)?;
+        if ring.ended.is_some() {
+            return Err(Error::PeerDead);
+        }
         observe(ring, Some(me));
-        (ring.other(me), ring.frames[0])
+        let other = ring.other(me);
+        let by_ipc = ring.ipc_notified.contains(&Some(other));
+        (other, ring.frames[0], by_ipc)
     };
-    Ok(futex::wake_owned_by(header, header + 4096, other))
+    let mut woken = futex::wake_owned_by(header, header + 4096, other);
+    if by_ipc && let Some(tid) = sched::with_state(|s| s.thread_of(other)) {
+        super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
+        woken += 1;
+    }
+    Ok(woken)
 }
 
 /// Unmaps a ring from whichever sides still exist, wakes its sleepers and frees its frames.
@@ -302,6 +333,7 @@ fn tear_down(mut ring: Ring, dying: Option<Pid>) {
 /// Tears down every ring process `pid` takes part in; called as it exits, before its address
 /// space goes away.
 pub fn process_exiting(pid: Pid) {
+    let mut orphaned: Vec<(Pid, u64)> = Vec::new();
     let ending: Vec<Ring> = {
         let mut rings = RINGS.lock();
         let ids: Vec<u64> = rings
@@ -310,12 +342,33 @@ pub fn process_exiting(pid: Pid) {
             .filter(|(_, r)| r.creator == pid || r.peer == pid)
             .map(|(&id, _)| id)
             .collect();
-        ids.into_iter()
-            .filter_map(|id| rings.rings.remove(&id))
-            .collect()
+        let mut ending = Vec::new();
+        for id in ids {
+            let Some(ring) = rings.rings.get_mut(&id) else {
+                continue;
+            };
+            let survivor = ring.other(pid);
+            let keep = ring.ended.is_none() && ring.ipc_notified.contains(&Some(survivor));
+            if keep {
+                // The survivor serves rings from a `receive` loop: leave its side mapped until
+                // it destroys the ring, and tell it to look.
+                ring.ended = Some(pid);
+                process::add_ring_pages(pid, -(ring.frames.len() as i64));
+                orphaned.push((survivor, ring.frames[0]));
+            } else if let Some(ring) = rings.rings.remove(&id) {
+                ending.push(ring);
+            }
+        }
+        ending
     };
     for ring in ending {
         tear_down(ring, Some(pid));
+    }
+    for (survivor, header) in orphaned {
+        futex::wake_range(header, header + 4096, Error::PeerDead);
+        if let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
+            super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
+        }
     }
 }
 

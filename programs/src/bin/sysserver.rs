@@ -9,6 +9,13 @@
 //!   the reply holds their reply frames. One `reply_recv` answers a client and takes the next
 //!   request.
 //!
+//! A client may also hand over a shared ring (a message labelled `LABEL_RING | connection`
+//! with the ring id): batches of requests then travel on it, one 9P frame per slot, replies in
+//! the same order on the reply ring, for two context switches per batch. The server sleeps in
+//! `receive` for both: it announces the sleep on each ring, and a client's `notify` reaches it
+//! as a kernel notification (`NOTIFY_RING`). A client that ends leaves its ring mapped here
+//! until the next sweep destroys it, so the server never touches unmapped ring memory.
+//!
 //! A console read with no input ready cannot block this single thread (every client would
 //! wait): the backend asks the kernel for a notification instead, the request is parked
 //! without a reply (its client stays blocked in `call`), and when the notification arrives
@@ -24,13 +31,13 @@ use alloc::vec::Vec;
 use lib9pclient::Server;
 use lib9pclient::codec::frame_size;
 use lux9_rt::abi::ipc::{
-    IpcStats, KNOB_READ, Knob, LABEL_9P, LONG_MAX, MsgInfo, NOTIFICATION_LABEL, SHORT_MAX,
-    bytes_to_words, words_to_bytes,
+    IpcStats, KNOB_READ, Knob, LABEL_9P, LABEL_9P_CONNECTION, LABEL_RING, LONG_MAX, MsgInfo,
+    NOTIFICATION_LABEL, SHORT_MAX, bytes_to_words, words_to_bytes,
 };
 use lux9_rt::abi::syscall::{Info, console, service};
 use lux9_rt::abi::sysinfo::{MemInfo, ProcInfo, SysInfo};
 use lux9_rt::ipc::{self, Message};
-use lux9_rt::shared::IpcBuffer;
+use lux9_rt::shared::{IpcBuffer, Ring};
 use lux9_rt::{eprintln, sys};
 use sysserver::{Backend, KnobError, SysFs};
 
@@ -141,7 +148,22 @@ impl Backend for UserBackend {
     }
 }
 
+/// One 9P connection per (client pid, connection number): its IPC requests and its ring
+/// share the fid table.
 type Connections = BTreeMap<(usize, u32), Server<SysFs<UserBackend>>>;
+
+/// The connection number of a `LABEL_9P` or `LABEL_RING` label.
+fn connection(label: u32) -> u32 {
+    label & LABEL_9P_CONNECTION
+}
+
+/// A ring a client handed over: batches of 9P requests arrive on it.
+struct RingConn {
+    client: usize,
+    connection: u32,
+    ring: Ring,
+    server: lux9_ring::Server<lux9_rt::shared::Memory>,
+}
 
 /// A request whose console read would have blocked: the rest of its frames, and the replies
 /// produced before it.
@@ -202,13 +224,17 @@ fn reset(server: &mut Server<SysFs<UserBackend>>) {
         version: lib9pclient::codec::VERSION,
     };
     let mut frame = alloc::vec![0u8; version.encoded_len()];
-    if version.encode(lib9pclient::codec::NOTAG, &mut frame).is_ok() {
+    if version
+        .encode(lib9pclient::codec::NOTAG, &mut frame)
+        .is_ok()
+    {
         server.handle(&frame, &mut Vec::new());
     }
 }
 
-/// Forgets (and resets) the connections of client processes that have ended.
-fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>) {
+/// Forgets (and resets) the connections of client processes that have ended, and destroys
+/// their rings.
+fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>, rings: &mut Vec<RingConn>) {
     let Ok(live) = sys::processes() else {
         return;
     };
@@ -223,6 +249,74 @@ fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>) {
         alive(*pid)
     });
     parked.retain(|p| alive(p.client));
+    rings.retain(|r| {
+        if !alive(r.client) {
+            let _ = ipc::ring_destroy(r.ring.id());
+        }
+        alive(r.client)
+    });
+}
+
+/// Serves every request waiting on every ring: each is one 9P frame, answered by one reply
+/// frame on the reply ring, in order. A read that would block (console input) is answered
+/// with an error: blocking reads travel by IPC, where they can be deferred. A ring that
+/// breaks the protocol (a hostile or confused client) is destroyed.
+fn drain_rings(
+    rings: &mut Vec<RingConn>,
+    connections: &mut Connections,
+    request: &mut [u8],
+    scratch: &mut Vec<u8>,
+) {
+    rings.retain_mut(|r| {
+        let Some(server) = connections.get_mut(&(r.client, r.connection)) else {
+            let _ = ipc::ring_destroy(r.ring.id());
+            return false;
+        };
+        loop {
+            match r.server.next_request(request) {
+                Ok(Some(len)) => {
+                    scratch.clear();
+                    server.handle(&request[..len], scratch);
+                    if !matches!(r.server.reply([scratch.as_slice()]), Ok(1)) {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = ipc::ring_destroy(r.ring.id());
+                    return false;
+                }
+            }
+        }
+        if r.server.peer_waiting().unwrap_or(false) {
+            let _ = r.ring.notify();
+        }
+        true
+    });
+}
+
+/// Before sleeping in `receive`: announces the sleep on every ring (the clients then notify,
+/// which reaches this thread as a `NOTIFY_RING` notification). False if requests arrived on
+/// one meanwhile: drain again instead of sleeping.
+fn arm_rings(rings: &mut [RingConn]) -> bool {
+    rings
+        .iter_mut()
+        .all(|r| r.server.set_waiting().unwrap_or(true))
+}
+
+/// Takes a ring a client hands over for connection `connection`.
+fn attach_ring(client: usize, connection: u32, id: u64) -> Result<RingConn, lux9_rt::abi::Error> {
+    let ring = Ring::attach(id)?;
+    let server = ring
+        .server()
+        .map_err(|_| lux9_rt::abi::Error::InvalidArgument)?;
+    ipc::ring_notify_by_ipc(id)?;
+    Ok(RingConn {
+        client,
+        connection,
+        ring,
+        server,
+    })
 }
 
 fn run(_args: &str) -> i32 {
@@ -242,11 +336,28 @@ fn run(_args: &str) -> i32 {
     }
     let mut connections: Connections = BTreeMap::new();
     let mut parked: VecDeque<Parked> = VecDeque::new();
+    let mut rings: Vec<RingConn> = Vec::new();
+    // One ring slot's worth (the largest request a ring carries), on the heap: the stack is
+    // 64 KiB.
+    let mut ring_request = alloc::vec![0u8; MAX_MSIZE as usize];
     let mut request = Vec::with_capacity(LONG_MAX);
     let mut replies = Vec::with_capacity(LONG_MAX);
     // Nobody to answer before the first request.
     let mut answer: Option<(usize, MsgInfo, [u64; 8])> = None;
     loop {
+        if !rings.is_empty() {
+            loop {
+                drain_rings(
+                    &mut rings,
+                    &mut connections,
+                    &mut ring_request,
+                    &mut replies,
+                );
+                if arm_rings(&mut rings) {
+                    break;
+                }
+            }
+        }
         let message: Message = match answer.take() {
             Some((client, info, words)) => ipc::reply_recv_with(client, info, words, &mut buffer),
             None => ipc::receive_with(0, &mut buffer),
@@ -263,13 +374,18 @@ fn run(_args: &str) -> i32 {
             eprintln!("sysserver: receive failed: {error}");
             lux9_rt::exit(1)
         });
+        for r in &mut rings {
+            let _ = r.server.clear_waiting();
+        }
         if message.peer == 0 && message.info.label & NOTIFICATION_LABEL != 0 {
+            // Ring requests are served at the top of the loop.
             // Console input arrived: retry parked requests, oldest first.
             for _ in 0..parked.len() {
                 let Some(mut entry) = parked.pop_front() else {
                     break;
                 };
-                let Some(server) = connections.get_mut(&(entry.client, entry.label)) else {
+                let Some(server) = connections.get_mut(&(entry.client, connection(entry.label)))
+                else {
                     continue;
                 };
                 match serve(server, &entry.frames, &mut entry.replies) {
@@ -286,7 +402,25 @@ fn run(_args: &str) -> i32 {
             continue;
         }
         let label = message.info.label;
-        if label & !lux9_rt::abi::ipc::LABEL_9P_CONNECTION != LABEL_9P {
+        if label & !LABEL_9P_CONNECTION == LABEL_RING && !message.info.long {
+            let key = (message.peer, connection(label));
+            let reply = if connections.contains_key(&key) {
+                match attach_ring(message.peer, connection(label), message.words[0]) {
+                    Ok(ring) => {
+                        rings.retain(|r| (r.client, r.connection) != key);
+                        rings.push(ring);
+                        MsgInfo::short(0, label)
+                    }
+                    Err(error) => MsgInfo::short(8, error as u32),
+                }
+            } else {
+                // A ring for a connection that has not negotiated a version yet.
+                MsgInfo::short(8, lux9_rt::abi::Error::NotFound as u32)
+            };
+            answer = Some((message.peer, reply, [0; 8]));
+            continue;
+        }
+        if label & !LABEL_9P_CONNECTION != LABEL_9P {
             // Not a 9P request: answer with nothing, which the client reads as a broken reply.
             answer = Some((message.peer, MsgInfo::short(0, label), [0; 8]));
             continue;
@@ -300,11 +434,11 @@ fn run(_args: &str) -> i32 {
             let len = words_to_bytes(&message.words, message.info.len, &mut bytes);
             request.extend_from_slice(&bytes[..len]);
         }
-        let key = (message.peer, label);
+        let key = (message.peer, connection(label));
         if !connections.contains_key(&key) {
             // A new client: a good moment to drop the connections of clients that have ended
             // (one `sysinfo` per program start, not per request).
-            sweep(&mut connections, &mut parked);
+            sweep(&mut connections, &mut parked, &mut rings);
             connections.insert(key, Server::new(SysFs::new(UserBackend), MAX_MSIZE));
         }
         let server = connections.get_mut(&key).expect("inserted above");
