@@ -481,3 +481,55 @@ fn reads_are_capped_by_msize() {
     );
     assert_eq!(out.len(), 1024 - 24 + 11);
 }
+
+/// `handle_at` into a reused buffer full of stale bytes answers exactly what `handle` does
+/// into a fresh one, reply after reply (reads, stats, walks, errors).
+#[test]
+fn handle_at_overwrites_a_reused_buffer() {
+    let mut fresh = T::ready();
+    let mut reused = T::ready();
+    let mut buf = vec![0xAAu8; 64 * 1024];
+    let requests: Vec<Message<'_>> = vec![
+        Message::Twalk {
+            fid: 0,
+            newfid: 1,
+            wnames: WalkNames::new(&["f"]).unwrap(),
+        },
+        Message::Tstat { fid: 1 },
+        Message::Topen {
+            fid: 1,
+            mode: OREAD,
+        },
+        Message::Tread {
+            fid: 1,
+            offset: 0,
+            count: 4096,
+        },
+        Message::Tread {
+            fid: 1,
+            offset: 2,
+            count: 1,
+        },
+        Message::Tstat { fid: 7 },
+        Message::Tclunk { fid: 1 },
+        Message::Twalk {
+            fid: 0,
+            newfid: 100_000,
+            wnames: WalkNames::new(&["a", "b"]).unwrap(),
+        },
+        Message::Tstat { fid: 100_000 },
+        Message::Tclunk { fid: 100_000 },
+        Message::Tstat { fid: 100_000 },
+    ];
+    let mut at = 0;
+    let mut expected = Vec::new();
+    for (tag, m) in requests.iter().enumerate() {
+        expected.extend(fresh.raw(tag as u16, m));
+        let mut req = vec![0u8; m.encoded_len()];
+        m.encode(tag as u16, &mut req).unwrap();
+        at = reused.s.handle_at(&req, &mut buf, at);
+        assert_eq!(&buf[..at], &expected[..], "after {m:?}");
+    }
+    assert_eq!(buf.len(), 64 * 1024, "the buffer did not need to grow");
+    assert_eq!(reused.s.fid_count(), 1);
+}

@@ -123,9 +123,9 @@ impl<B: Backend> SysFs<B> {
         })
     }
 
-    /// The stat of `kind`, which the caller knows exists; `open` is the node of an open fid
-    /// whose snapshot gives the length.
-    fn dir_entry(&mut self, kind: &Kind, open: Option<&Node>) -> Result<Dir, ServerError> {
+    /// The length a stat of `kind` reports; `open` is the node of an open fid whose snapshot
+    /// gives the length.
+    fn length(&mut self, kind: &Kind, open: Option<&Node>) -> Result<u64, ServerError> {
         let length = match kind.class() {
             Class::Dir | Class::Stream => 0,
             Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
@@ -134,20 +134,52 @@ impl<B: Backend> SysFs<B> {
                 None => self.text(kind)?.len(),
             },
         };
-        Ok(Dir {
-            typ: 0,
-            dev: 0,
-            qid: kind.qid(),
-            mode: kind.mode(),
-            atime: 0,
-            mtime: 0,
-            length: length as u64,
-            name: kind.name(),
-            uid: String::from(OWNER),
-            gid: String::from(OWNER),
-            muid: String::from(OWNER),
-        })
+        Ok(length as u64)
     }
+
+    /// The stat of `kind`, which the caller knows exists, as [`stat_of`] builds it.
+    fn dir_entry(&mut self, kind: &Kind, open: Option<&Node>) -> Result<Dir, ServerError> {
+        let length = self.length(kind, open)?;
+        let mut digits = [0u8; 20];
+        Ok(stat_of(kind, length, &mut digits).to_dir())
+    }
+}
+
+/// The stat of `kind`, borrowing its name from `kind` (or, for a pid, from `digits`).
+fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a> {
+    let name = match kind {
+        Kind::Pid(pid) => decimal(*pid, digits),
+        Kind::Knob(name) => name.as_str(),
+        _ => kind.fixed_name().unwrap_or_default(),
+    };
+    Stat {
+        typ: 0,
+        dev: 0,
+        qid: kind.qid(),
+        mode: kind.mode(),
+        atime: 0,
+        mtime: 0,
+        length,
+        name,
+        uid: OWNER,
+        gid: OWNER,
+        muid: OWNER,
+    }
+}
+
+/// `n` in decimal, written at the end of `digits`.
+fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &str {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // Only ASCII digits were written.
+    core::str::from_utf8(&digits[at..]).unwrap_or_default()
 }
 
 /// The owner permission bits (`r w x` = 0o400 0o200 0o100) an open `mode` needs. There are
@@ -280,6 +312,17 @@ impl<B: Backend> Filesystem for SysFs<B> {
         self.dir_entry(&node.kind, Some(node))
     }
 
+    fn stat_with(
+        &mut self,
+        node: &Node,
+        reply: &mut dyn FnMut(&Stat<'_>) -> Result<(), ServerError>,
+    ) -> Result<(), ServerError> {
+        self.require(&node.kind)?;
+        let length = self.length(&node.kind, Some(node))?;
+        let mut digits = [0u8; 20];
+        reply(&stat_of(&node.kind, length, &mut digits))
+    }
+
     fn wstat(&mut self, _node: &Node, stat: &Stat<'_>) -> Result<(), ServerError> {
         // A wstat that changes nothing asks for a sync (stat(5)); there is nothing to sync.
         if *stat == Stat::DONT_TOUCH {
@@ -297,6 +340,20 @@ impl<B: Backend> Filesystem for SysFs<B> {
         self.snapshots.remove(&node.handle);
         if self.consctl_open.remove(&node.handle) && self.consctl_open.is_empty() {
             self.backend.console_set_raw(false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+    use alloc::format;
+
+    #[test]
+    fn decimal_matches_format() {
+        for n in [0, 1, 9, 10, 42, 99_999, u64::MAX] {
+            let mut digits = [0u8; 20];
+            assert_eq!(decimal(n, &mut digits), format!("{n}"));
         }
     }
 }

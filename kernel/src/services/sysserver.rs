@@ -224,26 +224,27 @@ pub fn call(
         at += size;
         frames += 1;
     }
-    connection.reply.clear();
     let Connection {
         server,
         request,
         reply: replies,
     } = connection;
-    sched::in_borrowed_space(activation, || {
+    // `replies` keeps its high-water length: each reply overwrites what the last call left
+    // there instead of growing a cleared vector (which zeroes every byte it adds).
+    let end = sched::in_borrowed_space(activation, || {
         let mut at = 0;
+        let mut end = 0;
         while at < request.len() {
             let size = frame_size(&request[at..]).unwrap_or(0) as usize;
-            server.handle(&request[at..at + size], replies);
+            end = server.handle_at(&request[at..at + size], replies, end);
             at += size;
         }
+        end
     });
     COLOCATED_CALLS.fetch_add(frames, Ordering::Relaxed);
-    let out = reply_slice
-        .prefix(replies.len())
-        .ok_or(Error::MessageTooLong)?;
-    out.write_from(replies)?;
-    Ok(replies.len())
+    let out = reply_slice.prefix(end).ok_or(Error::MessageTooLong)?;
+    out.write_from(&replies[..end])?;
+    Ok(end)
 }
 
 /// The kernel's answers to sysserver's questions.

@@ -1,10 +1,9 @@
 //! Tread: file data straight into the reply, and directory reads packed
 //! with whole entries at checked offsets.
 
-use super::{DirCursor, Filesystem, Server, ServerError};
+use super::{DirCursor, Filesystem, Out, Server, ServerError};
 use crate::codec::{IOHDRSZ, MessageType, OEXEC, ORDWR, OREAD};
 use alloc::format;
-use alloc::vec::Vec;
 
 impl<F: Filesystem> Server<F> {
     pub(super) fn read(
@@ -13,18 +12,17 @@ impl<F: Filesystem> Server<F> {
         fid: u32,
         offset: u64,
         count: u32,
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Result<(), ServerError> {
         let limit = self.msize - IOHDRSZ;
-        let e = self.fids.get_mut(&fid).ok_or(ServerError::UnknownFid)?;
+        let e = self.fids.get_mut(fid).ok_or(ServerError::UnknownFid)?;
         match e.open {
             Some(m) if matches!(m & 3, OREAD | ORDWR | OEXEC) => {}
             _ => return Err(ServerError::NotOpen),
         }
         let count = count.min(limit) as usize;
         // Reply header first; the data is produced straight into `out`.
-        let start = out.len();
-        out.resize(start + 11 + count, 0);
+        let room = out.room(11 + count);
         let n = if e.qid.is_dir() {
             if offset == 0 {
                 let entries = self.fs.read_dir(&e.node)?;
@@ -38,7 +36,7 @@ impl<F: Filesystem> Server<F> {
                 Some(c) if c.offset == offset => c,
                 _ => return Err(ServerError::BadOffset),
             };
-            let buf = &mut out[start + 11..];
+            let buf = &mut room[11..];
             let mut used = 0;
             while let Some(d) = cursor.entries.get(cursor.index) {
                 let st = d.as_stat();
@@ -59,16 +57,15 @@ impl<F: Filesystem> Server<F> {
             cursor.offset += used as u64;
             used
         } else {
-            let node = e.node.clone();
-            let n = self.fs.read(&node, offset, &mut out[start + 11..])?;
+            let n = self.fs.read(&e.node, offset, &mut room[11..])?;
             n.min(count)
         };
-        out.truncate(start + 11 + n);
         let size = (11 + n) as u32;
-        out[start..start + 4].copy_from_slice(&size.to_le_bytes());
-        out[start + 4] = MessageType::Rread as u8;
-        out[start + 5..start + 7].copy_from_slice(&tag.to_le_bytes());
-        out[start + 7..start + 11].copy_from_slice(&(n as u32).to_le_bytes());
+        room[..4].copy_from_slice(&size.to_le_bytes());
+        room[4] = MessageType::Rread as u8;
+        room[5..7].copy_from_slice(&tag.to_le_bytes());
+        room[7..11].copy_from_slice(&(n as u32).to_le_bytes());
+        out.advance(11 + n);
         Ok(())
     }
 }

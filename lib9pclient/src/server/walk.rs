@@ -1,8 +1,7 @@
 //! Twalk: element-by-element walks, partial-walk replies, newfid binding.
 
-use super::{FidEntry, Filesystem, Server, ServerError, put, valid_name};
+use super::{FidEntry, Filesystem, Out, Server, ServerError, put, valid_name};
 use crate::codec::{MAXWELEM, Message, Qid, WalkNames, WalkQids};
-use alloc::vec::Vec;
 
 impl<F: Filesystem> Server<F> {
     pub(super) fn walk(
@@ -11,14 +10,14 @@ impl<F: Filesystem> Server<F> {
         fid: u32,
         newfid: u32,
         wnames: &WalkNames<'_>,
-        out: &mut Vec<u8>,
+        out: &mut Out<'_>,
     ) -> Result<(), ServerError> {
         let e = self.entry(fid)?;
         if e.open.is_some() {
             return Err(ServerError::FidOpen);
         }
         let (mut node, mut qid) = (e.node.clone(), e.qid);
-        if newfid != fid && self.fids.contains_key(&newfid) {
+        if newfid != fid && self.fids.contains(newfid) {
             return Err(ServerError::DuplicateFid);
         }
         let mut qids = [Qid::default(); MAXWELEM];
