@@ -2,7 +2,7 @@
 //! winning, as in a Plan 9 name space.
 
 use crate::client::{Error, File, Fs};
-use crate::codec::Dir;
+use crate::codec::{Dir, Stat};
 use crate::transport::Transport;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -36,7 +36,7 @@ pub fn clean_path(path: &str) -> String {
 
 /// Whether `path` is already what [`clean_path`] would make of it (the common case, checked
 /// without building anything).
-fn is_clean(path: &str) -> bool {
+pub fn is_clean(path: &str) -> bool {
     let bytes = path.as_bytes();
     if bytes == b"/" {
         return true;
@@ -126,47 +126,67 @@ impl<T: Transport> MountTable<T> {
     /// The tree serving `path`, its mount prefix, and the path inside the tree.
     pub fn resolve(&self, path: &str) -> Option<(&Fs<T>, &str, String)> {
         let path = clean_path(path);
-        self.mounts.iter().find_map(|(prefix, fs)| {
-            strip(&path, prefix).map(|rest| (fs, prefix.as_str(), String::from(rest)))
-        })
+        self.lookup(&path)
+            .map(|(fs, prefix, rest)| (fs, prefix, String::from(rest)))
     }
 
-    fn route(&self, path: &str) -> Result<(&Fs<T>, String), Error> {
-        self.resolve(path)
-            .map(|(fs, _, rest)| (fs, rest))
-            .ok_or_else(|| Error::NotFound {
-                name: clean_path(path),
-            })
+    /// [`resolve`](Self::resolve) for a path that is already clean, borrowing the rest.
+    fn lookup<'p>(&self, path: &'p str) -> Option<(&Fs<T>, &str, &'p str)> {
+        self.mounts
+            .iter()
+            .find_map(|(prefix, fs)| strip(path, prefix).map(|rest| (fs, prefix.as_str(), rest)))
+    }
+
+    /// Runs `f` on the tree serving `path` and the path inside it. A clean path (the usual
+    /// case) is looked up as it is, without building a cleaned copy.
+    fn route<R>(
+        &self,
+        path: &str,
+        f: impl FnOnce(&Fs<T>, &str) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        let cleaned;
+        let path = if is_clean(path) {
+            path
+        } else {
+            cleaned = clean_path(path);
+            &cleaned
+        };
+        match self.lookup(path) {
+            Some((fs, _, rest)) => f(fs, rest),
+            None => Err(Error::NotFound {
+                name: String::from(path),
+            }),
+        }
     }
 
     /// Opens `path` on the tree that serves it.
     pub fn open(&self, path: &str, mode: u8) -> Result<File<T>, Error> {
-        let (fs, rest) = self.route(path)?;
-        fs.open(&rest, mode)
+        self.route(path, |fs, rest| fs.open(rest, mode))
     }
 
     /// Creates `path` on the tree that serves it.
     pub fn create(&self, path: &str, perm: u32, mode: u8) -> Result<File<T>, Error> {
-        let (fs, rest) = self.route(path)?;
-        fs.create(&rest, perm, mode)
+        self.route(path, |fs, rest| fs.create(rest, perm, mode))
     }
 
     /// Removes `path`.
     pub fn remove(&self, path: &str) -> Result<(), Error> {
-        let (fs, rest) = self.route(path)?;
-        fs.remove(&rest)
+        self.route(path, |fs, rest| fs.remove(rest))
     }
 
     /// Stats `path`.
     pub fn stat(&self, path: &str) -> Result<Dir, Error> {
-        let (fs, rest) = self.route(path)?;
-        fs.stat(&rest)
+        self.route(path, |fs, rest| fs.stat(rest))
+    }
+
+    /// Stats `path`, handing `f` the borrowed stat (see [`Fs::stat_with`]).
+    pub fn stat_with<R>(&self, path: &str, f: impl FnOnce(&Stat<'_>) -> R) -> Result<R, Error> {
+        self.route(path, |fs, rest| fs.stat_with(rest, f))
     }
 
     /// Lists the directory `path`.
     pub fn read_dir(&self, path: &str) -> Result<Vec<Dir>, Error> {
-        let (fs, rest) = self.route(path)?;
-        fs.read_dir(&rest)
+        self.route(path, |fs, rest| fs.read_dir(rest))
     }
 }
 

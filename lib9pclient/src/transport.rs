@@ -67,6 +67,21 @@ pub trait Transport {
     /// [`Wait::Poll`] it may return none.
     fn receive(&mut self, replies: &mut Vec<u8>, wait: Wait) -> Result<usize, TransportError>;
 
+    /// Like [`receive`](Self::receive), for a transport that holds the replies in a buffer
+    /// of its own and can lend it instead of copying the frames out: the frames it received
+    /// are then readable through [`lent`](Self::lent) until the next call on the transport
+    /// that takes `&mut self`. Returns how many frames there are, or `None` if the transport
+    /// does not lend (the default); the client then calls `receive`.
+    fn receive_lent(&mut self, _wait: Wait) -> Option<Result<usize, TransportError>> {
+        None
+    }
+
+    /// The complete reply frames the last [`receive_lent`](Self::receive_lent) lent,
+    /// concatenated (empty for a transport that does not lend).
+    fn lent(&self) -> &[u8] {
+        &[]
+    }
+
     /// Told the negotiated msize, so the transport can refuse larger frames.
     fn set_msize(&mut self, _msize: u32) {}
 
@@ -83,6 +98,14 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn receive(&mut self, replies: &mut Vec<u8>, wait: Wait) -> Result<usize, TransportError> {
         (**self).receive(replies, wait)
+    }
+
+    fn receive_lent(&mut self, wait: Wait) -> Option<Result<usize, TransportError>> {
+        (**self).receive_lent(wait)
+    }
+
+    fn lent(&self) -> &[u8] {
+        (**self).lent()
     }
 
     fn set_msize(&mut self, msize: u32) {

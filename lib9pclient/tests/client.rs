@@ -480,3 +480,50 @@ fn dropping_the_client_sends_queued_clunks() {
     drop(fs); // the last handle: the file's and the root's Tclunks go out
     assert_eq!(*sent.borrow(), 6);
 }
+
+/// Replies the transport lends stay readable after later submissions and receives: the
+/// client copies the ones still unread into their slots first. The same exchange runs with
+/// lending on and off.
+#[test]
+fn lent_replies_survive_later_traffic() {
+    for lend in [true, false] {
+        let mut lb = Loopback::new(seeded(), 64 * 1024);
+        lb.lend_replies(lend);
+        let c = Client::connect(lb, DEFAULT_MSIZE).unwrap();
+        let fs = c.attach("u", "").unwrap();
+        let f = fs.open("/etc/motd", OREAD).unwrap();
+        let fid = f.fid();
+        let read = |offset| Message::Tread {
+            fid,
+            offset,
+            count: 5,
+        };
+        let first = c.start(&read(0)).unwrap();
+        let second = c.start(&read(5)).unwrap();
+        // Waiting for the first brings both replies; the second stays unread while
+        // other requests go out and come back.
+        let r = first.wait().unwrap();
+        assert_eq!(r.message().unwrap(), Message::Rread { data: b"hello" });
+        assert!(second.is_ready());
+        for _ in 0..3 {
+            assert_eq!(fs.stat("/etc/motd").unwrap().length, 10, "lend {lend}");
+            let mut buf = [0u8; 4];
+            assert_eq!(f.read_at(&mut buf, 7).unwrap(), 3);
+            assert_eq!(&buf[..3], b"9P\n");
+        }
+        let r = second.wait().unwrap();
+        assert_eq!(r.message().unwrap(), Message::Rread { data: b", 9P\n" });
+        assert!(matches!(
+            fs.stat("/etc/nothing"),
+            Err(Error::NotFound { .. })
+        ));
+        drop(f);
+        c.run_until_idle().unwrap();
+        assert_eq!(
+            c.fids_in_use(),
+            1,
+            "only the root fid is left (lend {lend})"
+        );
+        assert_eq!(c.outstanding(), 0);
+    }
+}

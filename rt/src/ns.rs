@@ -33,12 +33,18 @@ const BATCH_ISOLATED: usize = LONG_MAX / MSIZE as usize;
 const BATCH_COLOCATED: usize = 15;
 
 /// The connection to one file server, as lib9pclient's transport.
+///
+/// Replies land in `buffer` (the kernel writes colocated ones straight into it) and the
+/// client decodes them there: the transport lends them ([`Transport::receive_lent`]) rather
+/// than copying them out.
 pub struct Conn {
     route: Route,
-    /// Reply frames not yet taken by the client.
-    replies: Vec<u8>,
-    /// Room the kernel copies replies into (colocated).
-    scratch: Vec<u8>,
+    /// `buffer[..filled]`: reply frames not yet taken by the client. The bytes past them stay
+    /// initialized from earlier replies, so making room costs nothing once it has grown.
+    buffer: Vec<u8>,
+    filled: usize,
+    /// `buffer[..lent]`: the frames the last `receive_lent` lent.
+    lent: usize,
     msize: u32,
 }
 
@@ -115,10 +121,36 @@ impl Conn {
         };
         Ok(Self {
             route,
-            replies: Vec::new(),
-            scratch: Vec::new(),
+            buffer: Vec::new(),
+            filled: 0,
+            lent: 0,
             msize: MSIZE,
         })
+    }
+
+    /// The `len` bytes after the replies held, to be written and then counted in `filled`.
+    fn room(&mut self, len: usize) -> &mut [u8] {
+        let end = self.filled + len;
+        if self.buffer.len() < end {
+            self.buffer.resize(end, 0);
+        }
+        &mut self.buffer[self.filled..end]
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.room(bytes.len()).copy_from_slice(bytes);
+        self.filled += bytes.len();
+    }
+
+    /// Counts the replies held and hands them over: the next submission writes over them.
+    fn take_replies(&mut self, wait: Wait) -> Result<(usize, usize), TransportError> {
+        let bytes = self.filled;
+        let count = frames_in(&self.buffer[..bytes])?;
+        if count == 0 && wait == Wait::Block {
+            return Err(TransportError::Io("no request outstanding".into()));
+        }
+        self.filled = 0;
+        Ok((bytes, count))
     }
 
     /// Whether requests go to a colocated server.
@@ -137,15 +169,14 @@ impl Drop for Conn {
 
 impl Transport for Conn {
     fn submit(&mut self, frames: &[u8], count: usize) -> Result<(), TransportError> {
+        // Whatever was lent is no longer read (the client copies what it still needs first).
+        self.lent = 0;
         match self.route {
             Route::Colocated { conn } => {
                 let room = (count.max(1) * self.msize as usize).min(4 * LONG_MAX);
-                if self.scratch.len() < room {
-                    self.scratch.resize(room, 0);
-                }
-                let len = sys::sys9p(conn, frames, &mut self.scratch[..room])
+                let len = sys::sys9p(conn, frames, self.room(room))
                     .map_err(|e| io_error("sysserver", e))?;
-                self.replies.extend_from_slice(&self.scratch[..len]);
+                self.filled += len.min(room);
             }
             Route::Isolated { pid, label } => {
                 if frames.len() > LONG_MAX {
@@ -181,12 +212,12 @@ impl Transport for Conn {
                     BUFFER.with(|buffer| {
                         let buffer = buffer.as_mut().expect("registered");
                         let len = reply.info.len.min(buffer.bytes().len());
-                        self.replies.extend_from_slice(&buffer.bytes()[..len]);
+                        self.push(&buffer.bytes()[..len]);
                     });
                 } else {
                     let mut bytes = [0u8; SHORT_MAX];
                     let len = words_to_bytes(&reply.words, reply.info.len, &mut bytes);
-                    self.replies.extend_from_slice(&bytes[..len]);
+                    self.push(&bytes[..len]);
                 }
             }
         }
@@ -194,12 +225,22 @@ impl Transport for Conn {
     }
 
     fn receive(&mut self, replies: &mut Vec<u8>, wait: Wait) -> Result<usize, TransportError> {
-        let count = frames_in(&self.replies)?;
-        if count == 0 && wait == Wait::Block {
-            return Err(TransportError::Io("no request outstanding".into()));
-        }
-        replies.append(&mut self.replies);
+        self.lent = 0;
+        let (bytes, count) = self.take_replies(wait)?;
+        replies.extend_from_slice(&self.buffer[..bytes]);
         Ok(count)
+    }
+
+    fn receive_lent(&mut self, wait: Wait) -> Option<Result<usize, TransportError>> {
+        self.lent = 0;
+        Some(self.take_replies(wait).map(|(bytes, count)| {
+            self.lent = bytes;
+            count
+        }))
+    }
+
+    fn lent(&self) -> &[u8] {
+        &self.buffer[..self.lent]
     }
 
     fn set_msize(&mut self, msize: u32) {
@@ -333,16 +374,24 @@ fn root_dir(name: &str) -> Dir {
     }
 }
 
+/// Runs `f` on `path` made absolute and clean ([`crate::env::absolute`]), without building a
+/// new string when it already is (an absolute, clean path: the usual case).
+fn with_absolute<R>(path: &str, f: impl FnOnce(&str) -> R) -> R {
+    if lib9pclient::mount::is_clean(path) {
+        f(path)
+    } else {
+        f(&crate::env::absolute(path))
+    }
+}
+
 /// Opens `path` with 9P `mode` (`OREAD`, `OWRITE`, `ORDWR`, plus `OTRUNC`...).
 pub fn open(path: &str, mode: u8) -> Result<File, Error> {
-    let path = crate::env::absolute(path);
-    with_ns(|ns| ns.table.open(&path, mode))
+    with_absolute(path, |path| with_ns(|ns| ns.table.open(path, mode)))
 }
 
 /// Creates `path` with permissions `perm` and opens it with `mode`.
 pub fn create(path: &str, perm: u32, mode: u8) -> Result<File, Error> {
-    let path = crate::env::absolute(path);
-    with_ns(|ns| ns.table.create(&path, perm, mode))
+    with_absolute(path, |path| with_ns(|ns| ns.table.create(path, perm, mode)))
 }
 
 /// Opens `path` for writing, truncating it, or creates it if it does not exist.
@@ -364,34 +413,52 @@ pub fn open_or_create(path: &str, append: bool) -> Result<File, Error> {
 
 /// Removes `path`.
 pub fn remove(path: &str) -> Result<(), Error> {
-    let path = crate::env::absolute(path);
-    with_ns(|ns| ns.table.remove(&path))
+    with_absolute(path, |path| with_ns(|ns| ns.table.remove(path)))
 }
 
 /// The directory entry of `path`.
 pub fn stat(path: &str) -> Result<Dir, Error> {
-    let path = crate::env::absolute(path);
-    if is_root(&path) {
-        return Ok(root_dir("/"));
-    }
-    with_ns(|ns| {
-        let mut dir = ns.table.stat(&path)?;
-        // A mount point shows the name it is mounted under, not its tree's root name.
-        if let Some(last) = path.rsplit('/').next() {
-            dir.name = last.to_string();
+    with_absolute(path, |path| {
+        if is_root(path) {
+            return Ok(root_dir("/"));
         }
-        Ok(dir)
+        // A mount point shows the name it is mounted under, not its tree's root name.
+        let last = path.rsplit('/').next().unwrap_or_default();
+        with_ns(|ns| {
+            ns.table.stat_with(path, |stat| Dir {
+                name: last.to_string(),
+                ..stat_dir(stat)
+            })
+        })
     })
+}
+
+/// An owned copy of `stat` with an empty name (filled in by the caller).
+fn stat_dir(stat: &lib9pclient::codec::Stat<'_>) -> Dir {
+    Dir {
+        typ: stat.typ,
+        dev: stat.dev,
+        qid: stat.qid,
+        mode: stat.mode,
+        atime: stat.atime,
+        mtime: stat.mtime,
+        length: stat.length,
+        name: String::new(),
+        uid: stat.uid.to_string(),
+        gid: stat.gid.to_string(),
+        muid: stat.muid.to_string(),
+    }
 }
 
 /// The entries of directory `path`.
 pub fn read_dir(path: &str) -> Result<Vec<Dir>, Error> {
-    let path = crate::env::absolute(path);
-    with_ns(|ns| {
-        if is_root(&path) {
-            return Ok(ns.top.iter().map(|name| root_dir(name)).collect());
-        }
-        ns.table.read_dir(&path)
+    with_absolute(path, |path| {
+        with_ns(|ns| {
+            if is_root(path) {
+                return Ok(ns.top.iter().map(|name| root_dir(name)).collect());
+            }
+            ns.table.read_dir(path)
+        })
     })
 }
 

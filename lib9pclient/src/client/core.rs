@@ -2,12 +2,21 @@
 
 use super::pool::{FidPool, TagPool};
 use super::{Callback, Error, Reply, Stats};
-use crate::codec::{Message, MessageType, frame_header, frame_size};
+use crate::codec::{HEADER_SIZE, Message, MessageType, Qid, frame_header, frame_size};
 use crate::transport::{Transport, TransportError, Wait};
 use alloc::vec::Vec;
 
 /// A batch is submitted before it grows past this many bytes (or one msize).
 const BATCH_BYTES: usize = 256 * 1024;
+
+/// Where the replies of the last receive are.
+#[derive(Clone, Copy)]
+enum Source {
+    /// In the core's inbox, copied there by `Transport::receive`.
+    Inbox,
+    /// In the transport's own buffer, lent by `Transport::receive_lent`.
+    Lent,
+}
 
 /// What the reply to a request does to the fid table.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -47,6 +56,8 @@ pub(crate) struct Slot {
     pub(crate) state: SlotState,
     pub(crate) generation: u32,
     pub(crate) reply: Vec<u8>,
+    /// Where the reply lies in the transport's lent buffer, if it was not copied to `reply`.
+    lent: Option<(usize, usize)>,
     effect: Effect,
     /// A fid that a successful reply created and nobody has taken yet.
     created: Option<u32>,
@@ -59,6 +70,7 @@ impl Slot {
             state: SlotState::Free,
             generation: 0,
             reply: Vec::new(),
+            lent: None,
             effect: Effect::None,
             created: None,
             callback: None,
@@ -72,10 +84,15 @@ pub(crate) struct Core<T> {
     tags: TagPool,
     pub(crate) fids: FidPool,
     slots: Vec<Slot>,
+    /// The outgoing batch is `out[..out_len]`; the rest is room left from earlier batches,
+    /// overwritten rather than zeroed again.
     out: Vec<u8>,
+    out_len: usize,
     out_count: usize,
     pub(crate) batch_limit: usize,
     inbox: Vec<u8>,
+    /// Slots whose reply lies in the transport's lent buffer.
+    lent_slots: usize,
     /// Callbacks whose replies arrived; run once the core is unborrowed.
     pub(crate) ready: Vec<(Callback, Result<Reply, Error>)>,
     broken: Option<TransportError>,
@@ -108,19 +125,31 @@ fn effect_of(msg: &Message<'_>) -> Effect {
     }
 }
 
-/// Whether `frame` is a successful reply for a request with effect NewFid.
+/// Whether `frame` (one whole frame, as its size field says) is a successful reply for a
+/// request with effect NewFid.
 ///
-/// The rule must be the one the operations apply when they read the reply
-/// (it decodes, and a walk got every qid), or a damaged reply could leave the
-/// fid table and the server disagreeing.
+/// The rule must be the one the operations apply when they read the reply (it decodes, and a
+/// walk got every qid), or a damaged reply could leave the fid table and the server
+/// disagreeing. Rattach, Rauth and Rwalk have no strings, so "it decodes" is a matter of
+/// type and length, checked here without decoding (the operation decodes it once, later).
 fn creates_fid(frame: &[u8], effect: Effect, msize: u32) -> bool {
     let Effect::NewFid { nwname, reply, .. } = effect else {
         return false;
     };
-    match crate::codec::decode_with_limit(frame, msize) {
-        Ok((_, m)) if m.message_type() != reply => false,
-        Ok((_, Message::Rattach { .. } | Message::Rauth { .. })) => true,
-        Ok((_, Message::Rwalk { wqids })) => wqids.len() == nwname as usize,
+    let len = frame.len();
+    if frame_header(frame).map(|(typ, _)| typ) != Some(reply as u8)
+        || frame_size(frame) != Some(len as u32)
+        || len > msize as usize
+    {
+        return false;
+    }
+    match reply {
+        MessageType::Rattach | MessageType::Rauth => len == HEADER_SIZE + Qid::SIZE,
+        MessageType::Rwalk => {
+            // nwname is at most 16 (WalkNames), so a match is within MAXWELEM.
+            frame.get(7..9) == Some(&nwname.to_le_bytes()[..])
+                && len == HEADER_SIZE + 2 + nwname as usize * Qid::SIZE
+        }
         _ => false,
     }
 }
@@ -134,9 +163,11 @@ impl<T: Transport> Core<T> {
             fids: FidPool::default(),
             slots: Vec::new(),
             out: Vec::new(),
+            out_len: 0,
             out_count: 0,
             batch_limit: 64,
             inbox: Vec::new(),
+            lent_slots: 0,
             ready: Vec::new(),
             broken: None,
             stats: Stats::default(),
@@ -192,18 +223,20 @@ impl<T: Transport> Core<T> {
             });
         }
         if self.out_count >= self.batch_limit
-            || (self.out_count > 0 && self.out.len() + len > BATCH_BYTES.max(self.msize as usize))
+            || (self.out_count > 0 && self.out_len + len > BATCH_BYTES.max(self.msize as usize))
         {
             self.submit()?;
         }
         let tag = self.tags.alloc().ok_or(Error::TagsExhausted)?;
-        let start = self.out.len();
-        self.out.resize(start + len, 0);
-        if let Err(e) = msg.encode(tag, &mut self.out[start..]) {
-            self.out.truncate(start);
+        let start = self.out_len;
+        if self.out.len() < start + len {
+            self.out.resize(start + len, 0);
+        }
+        if let Err(e) = msg.encode(tag, &mut self.out[start..start + len]) {
             self.tags.release(tag);
             return Err(e.into());
         }
+        self.out_len = start + len;
         self.out_count += 1;
         let i = tag as usize;
         if self.slots.len() <= i {
@@ -224,93 +257,132 @@ impl<T: Transport> Core<T> {
             return Ok(());
         }
         self.check_broken()?;
-        let r = self.transport.submit(&self.out, self.out_count);
+        self.spill();
+        let r = self
+            .transport
+            .submit(&self.out[..self.out_len], self.out_count);
         self.stats.submissions += 1;
         self.stats.messages += self.out_count as u64;
-        self.out.clear();
+        self.out_len = 0;
         self.out_count = 0;
         r.map_err(|e| self.fail(e))
+    }
+
+    /// Copies the replies still lying in the transport's lent buffer into their slots, before
+    /// anything that may overwrite that buffer (a submission or a receive).
+    pub(crate) fn spill(&mut self) {
+        if self.lent_slots == 0 {
+            return;
+        }
+        let lent = self.transport.lent();
+        for slot in &mut self.slots {
+            if let Some((at, len)) = slot.lent.take() {
+                slot.reply.clear();
+                slot.reply.extend_from_slice(&lent[at..at + len]);
+            }
+        }
+        self.lent_slots = 0;
     }
 
     /// Receives available replies and dispatches them to their slots.
     pub(crate) fn pump(&mut self, wait: Wait) -> Result<usize, Error> {
         self.check_broken()?;
-        let mut inbox = core::mem::take(&mut self.inbox);
-        inbox.clear();
-        let r = self.transport.receive(&mut inbox, wait);
-        let n = match r {
-            Ok(n) => n,
-            Err(e) => {
-                self.inbox = inbox;
-                return Err(self.fail(e));
+        self.spill();
+        let (source, n) = match self.transport.receive_lent(wait) {
+            Some(Ok(n)) => (Source::Lent, n),
+            Some(Err(e)) => return Err(self.fail(e)),
+            None => {
+                self.inbox.clear();
+                match self.transport.receive(&mut self.inbox, wait) {
+                    Ok(n) => (Source::Inbox, n),
+                    Err(e) => return Err(self.fail(e)),
+                }
             }
         };
+        let total = self.frames(source).len();
         let mut pos = 0;
-        while pos < inbox.len() {
-            let size = frame_size(&inbox[pos..]).unwrap_or(0) as usize;
-            let Some(frame) = inbox.get(pos..pos + size).filter(|_| size >= 7) else {
-                self.inbox = inbox;
+        while pos < total {
+            let size = frame_size(&self.frames(source)[pos..]).unwrap_or(0) as usize;
+            if size < HEADER_SIZE || pos + size > total {
                 return Err(self.fail(TransportError::Malformed(
                     "transport returned a partial frame",
                 )));
-            };
-            self.dispatch(frame)?;
+            }
+            self.dispatch(source, pos, size)?;
             pos += size;
         }
         self.stats.replies += n as u64;
-        self.inbox = inbox;
         Ok(n)
     }
 
-    fn dispatch(&mut self, frame: &[u8]) -> Result<(), Error> {
+    /// The replies the last receive brought.
+    fn frames(&self, source: Source) -> &[u8] {
+        match source {
+            Source::Inbox => &self.inbox,
+            Source::Lent => self.transport.lent(),
+        }
+    }
+
+    /// Hands the frame at `at..at + len` of `source` to its slot.
+    fn dispatch(&mut self, source: Source, at: usize, len: usize) -> Result<(), Error> {
+        let frame = &self.frames(source)[at..at + len];
         let Some((typ, tag)) = frame_header(frame) else {
             return Ok(());
         };
-        let Some(slot) = self.slots.get_mut(tag as usize) else {
+        let Some(slot) = self.slots.get(tag as usize) else {
             self.stats.stray_replies += 1;
             return Ok(());
         };
+        let created = creates_fid(frame, slot.effect, self.msize);
+        let new_fid = match slot.effect {
+            Effect::NewFid { fid, .. } if created => Some(fid),
+            _ => None,
+        };
         match slot.state {
             SlotState::Waiting => {
-                if let Effect::NewFid { fid, .. } = slot.effect
-                    && creates_fid(frame, slot.effect, self.msize)
-                {
-                    slot.created = Some(fid);
-                }
-                slot.reply.clear();
-                slot.reply.extend_from_slice(frame);
-                self.apply_effect(tag, frame);
-                let slot = &mut self.slots[tag as usize];
-                if let Some(cb) = slot.callback.take() {
-                    slot.created = None;
+                self.apply_effect(tag, created);
+                if self.slots[tag as usize].callback.is_some() {
                     let reply = Reply {
-                        frame: core::mem::take(&mut slot.reply),
+                        frame: self.frames(source)[at..at + len].to_vec(),
                     };
+                    let slot = &mut self.slots[tag as usize];
+                    let cb = slot.callback.take();
                     self.free_slot(tag);
-                    self.ready.push((cb, Ok(reply)));
+                    if let Some(cb) = cb {
+                        self.ready.push((cb, Ok(reply)));
+                    }
                 } else {
+                    match source {
+                        Source::Lent => {
+                            self.slots[tag as usize].lent = Some((at, len));
+                            self.lent_slots += 1;
+                        }
+                        Source::Inbox => {
+                            let slot = &mut self.slots[tag as usize];
+                            slot.reply.clear();
+                            slot.reply.extend_from_slice(&self.inbox[at..at + len]);
+                        }
+                    }
+                    let slot = &mut self.slots[tag as usize];
+                    slot.created = new_fid;
                     slot.state = SlotState::Done;
                 }
             }
             SlotState::Detached => {
-                if let Effect::NewFid { fid, .. } = slot.effect
-                    && creates_fid(frame, slot.effect, self.msize)
-                {
+                if let Some(fid) = new_fid {
                     self.clunk_detached(fid)?;
                 } else {
-                    self.apply_effect(tag, frame);
+                    self.apply_effect(tag, created);
                 }
                 self.free_slot(tag);
             }
             SlotState::Abandoned { answered: false } => {
-                slot.state = SlotState::Abandoned { answered: true };
-                if let Effect::NewFid { fid, .. } = slot.effect
-                    && creates_fid(frame, slot.effect, self.msize)
-                {
+                self.slots[tag as usize].state = SlotState::Abandoned { answered: true };
+                if let Some(fid) = new_fid {
                     self.slots[tag as usize].effect = Effect::None;
                     self.clunk_detached(fid)?;
                 } else {
-                    self.apply_effect(tag, frame);
+                    self.apply_effect(tag, created);
                 }
             }
             SlotState::Flushing { oldtag } => {
@@ -337,13 +409,12 @@ impl<T: Transport> Core<T> {
         Ok(())
     }
 
-    /// Releases fids as the reply dictates (failed creations, clunks, removes).
-    fn apply_effect(&mut self, tag: u16, frame: &[u8]) {
+    /// Releases fids as the reply dictates (failed creations, clunks, removes);
+    /// `created`: the reply made the new fid.
+    fn apply_effect(&mut self, tag: u16, created: bool) {
         let slot = &mut self.slots[tag as usize];
         match core::mem::replace(&mut slot.effect, Effect::None) {
-            effect @ Effect::NewFid { fid, .. } if !creates_fid(frame, effect, self.msize) => {
-                self.fids.release(fid)
-            }
+            Effect::NewFid { fid, .. } if !created => self.fids.release(fid),
             Effect::ReleaseFid(fid) => self.fids.release(fid),
             _ => {}
         }
@@ -351,6 +422,9 @@ impl<T: Transport> Core<T> {
 
     fn free_slot(&mut self, tag: u16) {
         let slot = &mut self.slots[tag as usize];
+        if slot.lent.take().is_some() {
+            self.lent_slots -= 1;
+        }
         slot.state = SlotState::Free;
         slot.effect = Effect::None;
         slot.callback = None;
@@ -399,21 +473,28 @@ impl<T: Transport> Core<T> {
     /// Takes the reply of a done request and frees its tag.
     pub(crate) fn take(&mut self, tag: u16) -> Reply {
         let slot = &mut self.slots[tag as usize];
-        let frame = core::mem::take(&mut slot.reply);
+        let frame = match slot.lent {
+            Some((at, len)) => self.transport.lent()[at..at + len].to_vec(),
+            None => core::mem::take(&mut slot.reply),
+        };
         self.free_slot(tag);
         Reply { frame }
     }
 
-    /// Runs `f` on the decoded reply of a done request, then frees its tag;
-    /// the reply buffer stays with the slot for reuse.
+    /// Runs `f` on the decoded reply of a done request, then frees its tag. The reply is
+    /// decoded where it lies: in the transport's lent buffer, or in the slot's own buffer,
+    /// which stays with the slot for reuse.
     pub(crate) fn with_reply<R>(
         &mut self,
         tag: u16,
         f: impl FnOnce(Message<'_>) -> Result<R, Error>,
     ) -> Result<R, Error> {
-        let frame = core::mem::take(&mut self.slots[tag as usize].reply);
-        let r = Reply::decode_frame(&frame, self.msize).and_then(f);
-        self.slots[tag as usize].reply = frame;
+        let slot = &self.slots[tag as usize];
+        let frame = match slot.lent {
+            Some((at, len)) => &self.transport.lent()[at..at + len],
+            None => &slot.reply[..],
+        };
+        let r = Reply::decode_frame(frame, self.msize).and_then(f);
         self.free_slot(tag);
         r
     }
@@ -511,6 +592,91 @@ impl<T: Transport> Core<T> {
     pub(crate) fn submit_on_drop(&mut self) {
         if self.broken.is_none() {
             let _ = self.submit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{WalkQids, decode_with_limit};
+    use alloc::vec;
+
+    fn frame(tag: u16, m: Message<'_>) -> Vec<u8> {
+        let mut f = vec![0u8; m.encoded_len()];
+        m.encode(tag, &mut f).unwrap();
+        f
+    }
+
+    /// The rule creates_fid applies without decoding: the reply decodes, has the type that
+    /// makes the fid, and (a walk) carries a qid per name.
+    fn by_decoding(frame: &[u8], effect: Effect, msize: u32) -> bool {
+        let Effect::NewFid { nwname, reply, .. } = effect else {
+            return false;
+        };
+        match decode_with_limit(frame, msize) {
+            Ok((_, m)) if m.message_type() != reply => false,
+            Ok((_, Message::Rattach { .. } | Message::Rauth { .. })) => true,
+            Ok((_, Message::Rwalk { wqids })) => wqids.len() == nwname as usize,
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn creates_fid_agrees_with_decoding() {
+        let qids = [Qid::default(); 16];
+        let mut frames = vec![
+            frame(1, Message::Rattach { qid: qids[0] }),
+            frame(1, Message::Rauth { aqid: qids[0] }),
+            frame(1, Message::Rerror { ename: "no" }),
+            frame(1, Message::Rclunk),
+            frame(1, Message::Tclunk { fid: 3 }),
+        ];
+        for n in [0, 1, 2, 15, 16] {
+            frames.push(frame(
+                1,
+                Message::Rwalk {
+                    wqids: WalkQids::new(&qids[..n]).unwrap(),
+                },
+            ));
+        }
+        // Damaged copies: cut short, grown, size field wrong, count wrong.
+        for f in frames.clone() {
+            let mut short = f.clone();
+            short.pop();
+            frames.push(short);
+            let mut long = f.clone();
+            long.push(0);
+            frames.push(long.clone());
+            let n = long.len() as u32;
+            long[..4].copy_from_slice(&n.to_le_bytes());
+            frames.push(long);
+            if f.len() > 8 {
+                let mut count = f.clone();
+                count[7] = count[7].wrapping_add(1);
+                frames.push(count);
+            }
+        }
+        let mut effects = vec![Effect::None, Effect::ReleaseFid(1)];
+        for reply in [MessageType::Rattach, MessageType::Rauth, MessageType::Rwalk] {
+            for nwname in [0, 1, 2, 15, 16] {
+                effects.push(Effect::NewFid {
+                    fid: 9,
+                    nwname,
+                    reply,
+                });
+            }
+        }
+        for f in &frames {
+            for &effect in &effects {
+                for msize in [8192, 20, 7] {
+                    assert_eq!(
+                        creates_fid(f, effect, msize),
+                        by_decoding(f, effect, msize),
+                        "{f:?} msize {msize}"
+                    );
+                }
+            }
         }
     }
 }

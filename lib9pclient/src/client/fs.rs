@@ -5,9 +5,10 @@
 
 use super::core::Core;
 use super::{Client, Error, File, expect};
-use crate::codec::{Dir, MAXWELEM, Message, MessageType, NOFID, OREAD, Qid, WalkNames};
+use crate::codec::{Dir, MAXWELEM, Message, MessageType, NOFID, OREAD, Qid, Stat, WalkNames};
 use crate::transport::Transport;
 use alloc::vec::Vec;
+use core::ops::Deref;
 
 /// Splits a slash-separated path into walk names, dropping empty and `.` elements.
 pub fn split_path(path: &str) -> Vec<&str> {
@@ -16,10 +17,66 @@ pub fn split_path(path: &str) -> Vec<&str> {
         .collect()
 }
 
-/// A queued multi-message walk: one ticket per Twalk.
+/// The walk names of a path, as [`split_path`] gives them: on the stack when they fit one
+/// Twalk (nearly always), so a path operation allocates nothing for them.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one call; being there instead of on the heap is the point"
+)]
+enum Names<'a> {
+    Inline([&'a str; MAXWELEM], usize),
+    Heap(Vec<&'a str>),
+}
+
+impl<'a> Names<'a> {
+    fn of(path: &'a str) -> Self {
+        let mut names = [""; MAXWELEM];
+        let mut n = 0;
+        for e in path.split('/').filter(|e| !e.is_empty() && *e != ".") {
+            if n == MAXWELEM {
+                return Self::Heap(split_path(path));
+            }
+            names[n] = e;
+            n += 1;
+        }
+        Self::Inline(names, n)
+    }
+}
+
+impl<'a> Deref for Names<'a> {
+    type Target = [&'a str];
+
+    fn deref(&self) -> &[&'a str] {
+        match self {
+            Self::Inline(names, n) => &names[..*n],
+            Self::Heap(names) => names,
+        }
+    }
+}
+
+/// One queued Twalk: tag, generation, and the names it covers (start, count).
+type Ticket = (u16, u32, usize, usize);
+
+/// A queued multi-message walk: one ticket per Twalk (the first kept inline, since a walk
+/// of more than 16 names is rare).
 pub(crate) struct WalkTickets {
     pub(crate) newfid: u32,
-    tickets: Vec<(u16, u32, usize, usize)>,
+    first: Option<Ticket>,
+    more: Vec<Ticket>,
+}
+
+impl WalkTickets {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.more.len()
+    }
+
+    fn push(&mut self, ticket: Ticket) {
+        if self.first.is_none() {
+            self.first = Some(ticket);
+        } else {
+            self.more.push(ticket);
+        }
+    }
 }
 
 /// Queues the Twalks that take a new fid from `from` along `names`,
@@ -30,7 +87,11 @@ pub(crate) fn queue_walk<T: Transport>(
     names: &[&str],
 ) -> Result<WalkTickets, Error> {
     let newfid = c.alloc_fid()?;
-    let mut tickets = Vec::with_capacity(names.len().div_ceil(MAXWELEM).max(1));
+    let mut tickets = WalkTickets {
+        newfid,
+        first: None,
+        more: Vec::new(),
+    };
     let mut start = 0;
     loop {
         let end = (start + MAXWELEM).min(names.len());
@@ -47,18 +108,17 @@ pub(crate) fn queue_walk<T: Transport>(
         ) {
             Ok((tag, generation)) => tickets.push((tag, generation, start, chunk.len())),
             Err(e) => {
-                let w = WalkTickets { newfid, tickets };
-                if w.tickets.is_empty() {
+                if tickets.len() == 0 {
                     c.fids.release(newfid);
                 } else {
-                    let _ = finish_walk(c, w, names);
+                    let _ = finish_walk(c, tickets, names);
                 }
                 return Err(e);
             }
         }
         start = end;
         if start >= names.len() {
-            return Ok(WalkTickets { newfid, tickets });
+            return Ok(tickets);
         }
     }
 }
@@ -72,7 +132,8 @@ pub(crate) fn finish_walk<T: Transport>(
 ) -> Result<Option<Qid>, Error> {
     let mut result: Result<Option<Qid>, Error> = Ok(None);
     let mut created = false;
-    for (i, (tag, generation, start, len)) in w.tickets.into_iter().enumerate() {
+    let tickets = w.first.into_iter().chain(w.more);
+    for (i, (tag, generation, start, len)) in tickets.enumerate() {
         let r = c.wait(tag, generation).and_then(|_| {
             c.with_reply(tag, |m| {
                 let Message::Rwalk { wqids } = m else {
@@ -172,14 +233,14 @@ impl<T: Transport> Fs<T> {
     /// Walks to `path` and returns a new fid (not opened) with its qid. The
     /// caller owns the fid: clunk it with a Tclunk when done.
     pub fn walk(&self, path: &str) -> Result<(u32, Qid), Error> {
-        let names = split_path(path);
+        let names = Names::of(path);
         self.client
             .with(|c| walk(c, self.root, self.root_qid, &names))
     }
 
     /// Opens `path` with an O* mode.
     pub fn open(&self, path: &str, mode: u8) -> Result<File<T>, Error> {
-        let names = split_path(path);
+        let names = Names::of(path);
         let (fid, _, (qid, iounit)) = self.client.with(|c| {
             let op = |fid| Message::Topen { fid, mode };
             self.fid_op(c, &names, &op, ropen, true)
@@ -190,9 +251,9 @@ impl<T: Transport> Fs<T> {
     /// Creates `path` with permissions `perm` (DM* bits included) and opens
     /// it with `mode`. The parent directory must exist.
     pub fn create(&self, path: &str, perm: u32, mode: u8) -> Result<File<T>, Error> {
-        let mut names = split_path(path);
-        let name = names
-            .pop()
+        let all = Names::of(path);
+        let (&name, names) = all
+            .split_last()
             .ok_or(Error::InvalidArgument("create needs a file name"))?;
         if name == ".." {
             return Err(Error::InvalidArgument("cannot create '..'"));
@@ -204,14 +265,14 @@ impl<T: Transport> Fs<T> {
                 perm,
                 mode,
             };
-            self.fid_op(c, &names, &op, rcreate, true)
+            self.fid_op(c, names, &op, rcreate, true)
         })?;
         Ok(File::new(self.client.clone(), fid, qid, iounit, mode))
     }
 
     /// Removes `path`.
     pub fn remove(&self, path: &str) -> Result<(), Error> {
-        let names = split_path(path);
+        let names = Names::of(path);
         self.client.with(|c| {
             self.fid_op(
                 c,
@@ -226,26 +287,32 @@ impl<T: Transport> Fs<T> {
 
     /// The stat of `path`: walk, Tstat and Tclunk in one submission.
     pub fn stat(&self, path: &str) -> Result<Dir, Error> {
-        let names = split_path(path);
+        self.stat_with(path, |stat| stat.to_dir())
+    }
+
+    /// Like [`stat`](Self::stat), but hands `f` the stat as decoded, borrowing its strings
+    /// from the reply, so a caller that wants only some fields (or other names) builds no
+    /// [`Dir`].
+    pub fn stat_with<R>(&self, path: &str, f: impl FnOnce(&Stat<'_>) -> R) -> Result<R, Error> {
+        let names = Names::of(path);
         self.client.with(|c| {
-            let (fid, _, dir) = self.fid_op(
+            let (_, _, r) = self.fid_op(
                 c,
                 &names,
                 &|fid| Message::Tstat { fid },
                 |m| match m {
-                    Message::Rstat { stat } => Ok(stat.to_dir()),
+                    Message::Rstat { stat } => Ok(f(&stat)),
                     _ => Err(Error::Protocol("expected Rstat")),
                 },
                 false,
             )?;
-            let _ = fid;
-            Ok(dir)
+            Ok(r)
         })
     }
 
     /// Changes the stat of `path`; start from [`Dir::dont_touch`].
     pub fn wstat(&self, path: &str, dir: &Dir) -> Result<(), Error> {
-        let names = split_path(path);
+        let names = Names::of(path);
         let stat = dir.as_stat();
         self.client.with(|c| {
             self.fid_op(
@@ -290,7 +357,7 @@ impl<T: Transport> Fs<T> {
         // Ops queued behind a one-message walk ride in its submission; their
         // fid bookkeeping is done here, since a failed walk makes them moot.
         let mut queued = None;
-        if w.tickets.len() == 1 {
+        if w.len() == 1 {
             let op = c.enqueue_plain(&msg);
             let clunk = if clunks {
                 Some(c.enqueue_plain(&Message::Tclunk { fid }))

@@ -7,11 +7,16 @@ use alloc::vec::Vec;
 
 /// Hands each submitted batch to a [`Server`] in the same address space and
 /// queues its replies; what a colocated Lux9 server looks like to a client.
+/// It lends its replies to the client ([`Transport::receive_lent`]) unless told
+/// not to with [`Loopback::lend_replies`].
 pub struct Loopback<F: Filesystem> {
     server: Server<F>,
     replies: Vec<u8>,
+    /// What the last `receive_lent` lent.
+    lent: Vec<u8>,
     count: usize,
     reverse: bool,
+    lend: bool,
     /// Submissions received (one per batch).
     pub submissions: usize,
 }
@@ -22,8 +27,10 @@ impl<F: Filesystem> Loopback<F> {
         Self {
             server: Server::new(fs, max_msize),
             replies: Vec::new(),
+            lent: Vec::new(),
             count: 0,
             reverse: false,
+            lend: true,
             submissions: 0,
         }
     }
@@ -31,6 +38,33 @@ impl<F: Filesystem> Loopback<F> {
     /// Deliver each batch's replies in reverse order, to exercise tag matching.
     pub fn reverse_replies(&mut self, on: bool) {
         self.reverse = on;
+    }
+
+    /// Lend replies in place (the default) or have the client copy them out with `receive`.
+    pub fn lend_replies(&mut self, on: bool) {
+        self.lend = on;
+    }
+
+    /// Moves the queued replies to the end of `out`, reversed if asked to.
+    fn deliver(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = self.count;
+        if self.reverse {
+            let mut frames = Vec::with_capacity(n);
+            let mut pos = 0;
+            while pos < self.replies.len() {
+                let size = frame_size(&self.replies[pos..]).unwrap_or(0) as usize;
+                frames.push(pos..pos + size);
+                pos += size;
+            }
+            for r in frames.into_iter().rev() {
+                out.extend_from_slice(&self.replies[r]);
+            }
+        } else {
+            out.extend_from_slice(&self.replies);
+        }
+        self.replies.clear();
+        self.count = 0;
+        n
     }
 
     /// The server behind the loopback.
@@ -66,23 +100,36 @@ impl<F: Filesystem> Transport for Loopback<F> {
                 )),
             };
         }
-        let n = self.count;
-        if self.reverse {
-            let mut frames = Vec::with_capacity(n);
-            let mut pos = 0;
-            while pos < self.replies.len() {
-                let size = frame_size(&self.replies[pos..]).unwrap_or(0) as usize;
-                frames.push(pos..pos + size);
-                pos += size;
-            }
-            for r in frames.into_iter().rev() {
-                replies.extend_from_slice(&self.replies[r]);
-            }
-        } else {
-            replies.extend_from_slice(&self.replies);
+        Ok(self.deliver(replies))
+    }
+
+    fn receive_lent(&mut self, wait: Wait) -> Option<Result<usize, TransportError>> {
+        if !self.lend {
+            return None;
         }
-        self.replies.clear();
-        self.count = 0;
-        Ok(n)
+        let mut lent = core::mem::take(&mut self.lent);
+        lent.clear();
+        let r = if self.count == 0 {
+            match wait {
+                Wait::Poll => Ok(0),
+                Wait::Block => Err(TransportError::Io(
+                    "loopback: no request outstanding".into(),
+                )),
+            }
+        } else if self.reverse {
+            Ok(self.deliver(&mut lent))
+        } else {
+            // No copy: the queued replies become the lent buffer.
+            core::mem::swap(&mut lent, &mut self.replies);
+            let n = self.count;
+            self.count = 0;
+            Ok(n)
+        };
+        self.lent = lent;
+        Some(r)
+    }
+
+    fn lent(&self) -> &[u8] {
+        &self.lent
     }
 }
