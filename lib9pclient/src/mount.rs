@@ -41,28 +41,22 @@ pub fn is_clean(path: &str) -> bool {
     if bytes == b"/" {
         return true;
     }
-    if bytes.first() != Some(&b'/') || bytes.last() == Some(&b'/') {
+    if bytes.first() != Some(&b'/') {
         return false;
     }
-    // Each element (after a '/') must be non-empty and neither "." nor "..": scan once, byte
-    // by byte, remembering how the current element started.
-    let mut element_len = 0usize;
-    let mut dots = 0usize;
-    for &b in &bytes[1..] {
-        if b == b'/' {
-            if element_len == 0 || element_len == dots && dots <= 2 {
-                return false;
-            }
-            element_len = 0;
-            dots = 0;
-        } else {
-            element_len += 1;
-            if b == b'.' && dots == element_len - 1 {
-                dots += 1;
-            }
+    // What follows each '/' must be an element that is non-empty and neither "." nor "..":
+    // only the bytes right after a slash need a look.
+    let mut at = 0;
+    while let Some(slash) = bytes[at..].iter().position(|&b| b == b'/') {
+        at += slash + 1;
+        if matches!(
+            bytes[at..],
+            [] | [b'/', ..] | [b'.'] | [b'.', b'/', ..] | [b'.', b'.'] | [b'.', b'.', b'/', ..]
+        ) {
+            return false;
         }
     }
-    !(element_len == dots && dots <= 2)
+    true
 }
 
 /// If `path` lies under `prefix` (element-wise), the rest of it.

@@ -423,7 +423,10 @@ pub fn stat(path: &str) -> Result<Dir, Error> {
             return Ok(root_dir("/"));
         }
         // A mount point shows the name it is mounted under, not its tree's root name.
-        let last = path.rsplit('/').next().unwrap_or_default();
+        let last = match path.as_bytes().iter().rposition(|&b| b == b'/') {
+            Some(slash) => &path[slash + 1..],
+            None => path,
+        };
         with_ns(|ns| {
             ns.table.stat_with(path, |stat| Dir {
                 name: last.to_string(),

@@ -32,14 +32,23 @@ impl<'a> Names<'a> {
     fn of(path: &'a str) -> Self {
         let mut names = [""; MAXWELEM];
         let mut n = 0;
-        for e in path.split('/').filter(|e| !e.is_empty() && *e != ".") {
-            if n == MAXWELEM {
-                return Self::Heap(split_path(path));
+        let mut rest = path;
+        loop {
+            // '/' is ASCII, so cutting at it keeps char boundaries.
+            let slash = rest.as_bytes().iter().position(|&b| b == b'/');
+            let element = &rest[..slash.unwrap_or(rest.len())];
+            if !element.is_empty() && element != "." {
+                if n == MAXWELEM {
+                    return Self::Heap(split_path(path));
+                }
+                names[n] = element;
+                n += 1;
             }
-            names[n] = e;
-            n += 1;
+            match slash {
+                Some(i) => rest = &rest[i + 1..],
+                None => return Self::Inline(names, n),
+            }
         }
-        Self::Inline(names, n)
     }
 }
 
@@ -443,5 +452,30 @@ fn rcreate(m: Message<'_>) -> Result<(Qid, u32), Error> {
     match m {
         Message::Rcreate { qid, iounit } => Ok((qid, iounit)),
         _ => Err(Error::Protocol("expected Rcreate")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Names, split_path};
+
+    #[test]
+    fn names_are_split_path() {
+        let long = "/a".repeat(17);
+        for path in [
+            "",
+            "/",
+            "a",
+            "/a/b/c",
+            "a//b/./c/",
+            "./..//x",
+            "/é/ü/",
+            "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p",
+            long.as_str(),
+        ] {
+            let names = Names::of(path);
+            assert_eq!(&names[..], &split_path(path)[..], "{path}");
+            assert_eq!(matches!(names, Names::Heap(_)), names.len() > 16);
+        }
     }
 }
