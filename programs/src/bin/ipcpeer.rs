@@ -288,6 +288,36 @@ fn run(args: &str) -> i32 {
             0
         }
         "ring-server" => ring_server(),
+        "ring-ipc-client" => {
+            // A ring client that hands its ring to its parent (which serves it from a
+            // `receive` loop), publishes one request, notifies, and ends at once.
+            let Some(server) = number(words.next()) else {
+                return 2;
+            };
+            let Ok(ring) = lux9_rt::shared::Ring::create(server as usize, 4, 64) else {
+                return 3;
+            };
+            if ipc::call(
+                server as usize,
+                MsgInfo::short(8, 0),
+                [ring.id(), 0, 0, 0, 0, 0, 0, 0],
+            )
+            .is_err()
+            {
+                return 4;
+            }
+            let Ok(mut client) = ring.client() else {
+                return 5;
+            };
+            let request = [11u8, 0, 0, 0, 100, 7, 0, b'p', b'i', b'n', b'g'];
+            if !matches!(client.submit([&request[..]]), Ok(1)) {
+                return 6;
+            }
+            if client.peer_waiting().unwrap_or(false) && ring.notify().is_err() {
+                return 7;
+            }
+            0
+        }
         "ring-hostile" => {
             let Some(rounds) = number(words.next()) else {
                 return 2;

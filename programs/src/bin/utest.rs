@@ -309,7 +309,7 @@ fn switches_are_counted() -> CaseResult {
 }
 
 fn run(_args: &str) -> i32 {
-    let cases: [Case; 18] = [
+    let cases: [Case; 19] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -360,6 +360,10 @@ fn run(_args: &str) -> i32 {
         (
             "a_hostile_ring_peer_crashes_nobody",
             a_hostile_ring_peer_crashes_nobody,
+        ),
+        (
+            "ring_notifications_reach_a_receiving_server",
+            ring_notifications_reach_a_receiving_server,
         ),
     ];
     let mut failed = 0;
@@ -688,6 +692,72 @@ fn start_ring_server(
     .map_err(|e| format!("send: {e}"))?;
     let _ = words[0];
     Ok((server, ring))
+}
+
+/// A server that sleeps in `receive` (like the isolated sysserver) opts into IPC
+/// notifications for a ring: the client's `notify` arrives as a `NOTIFY_RING` message from
+/// pid 0, and when the client ends the server keeps its mapping (the request is still
+/// readable, `notify` says `PeerDead`) until it destroys the ring; no frame leaks.
+fn ring_notifications_reach_a_receiving_server() -> CaseResult {
+    // Once to warm up (this process's heap may grow on the way), then counted.
+    ring_handed_to_a_receiving_server()?;
+    let frames_before = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
+    ring_handed_to_a_receiving_server()?;
+    let frames_after = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
+    ensure!(
+        frames_after == frames_before,
+        "{} frames leaked",
+        frames_before as i64 - frames_after as i64
+    );
+    Ok(())
+}
+
+fn ring_handed_to_a_receiving_server() -> CaseResult {
+    use lux9_rt::abi::ipc::{NOTIFICATION_LABEL, NOTIFY_RING};
+    use lux9_rt::shared::Ring;
+    let me = sys::getpid();
+    let client = sys::spawn("ipcpeer", &format!("ring-ipc-client {me}"))
+        .map_err(|e| format!("spawn: {e}"))?;
+    let handover = ipc::receive(client).map_err(|e| format!("receive the ring id: {e}"))?;
+    let ring = Ring::attach(handover.words[0]).map_err(|e| format!("attach: {e}"))?;
+    ipc::ring_notify_by_ipc(ring.id()).map_err(|e| format!("ring_notify_by_ipc: {e}"))?;
+    let mut server = ring.server().map_err(|e| format!("server: {e}"))?;
+    ensure!(
+        server
+            .set_waiting()
+            .map_err(|e| format!("set_waiting: {e:?}"))?,
+        "a request arrived before the client had the go-ahead"
+    );
+    ipc::reply(client, MsgInfo::short(0, 0), [0; 8]).map_err(|e| format!("reply: {e}"))?;
+    // The client publishes, notifies and ends while we wait for it: its notify and its end
+    // both leave NOTIFY_RING pending (we are not in `receive`), and one receive takes both.
+    let status = sys::wait(client).map_err(|e| format!("wait: {e}"))?;
+    ensure!(status.success(), "ring-ipc-client ended with {status:?}");
+    let note = ipc::receive(0).map_err(|e| format!("receive the notification: {e}"))?;
+    ensure!(
+        note.peer == 0
+            && note.info.label & NOTIFICATION_LABEL != 0
+            && note.words[0] & NOTIFY_RING != 0,
+        "expected a NOTIFY_RING notification from the kernel, got {note:?}"
+    );
+    let mut request = [0u8; 64];
+    let len = server
+        .next_request(&mut request)
+        .map_err(|e| format!("next_request after the client ended: {e:?}"))?;
+    ensure!(
+        len == Some(11) && &request[7..11] == b"ping",
+        "the request is not readable after the client ended: {len:?}"
+    );
+    ensure!(
+        ring.notify() == Err(Error::PeerDead),
+        "notify on a ring whose client ended should say PeerDead"
+    );
+    ipc::ring_destroy(ring.id()).map_err(|e| format!("ring_destroy: {e}"))?;
+    ensure!(
+        ipc::ring_info(ring.id()) == Err(Error::NotFound),
+        "the ring outlived ring_destroy"
+    );
+    Ok(())
 }
 
 fn rings_carry_requests_and_count_them() -> CaseResult {
