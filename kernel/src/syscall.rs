@@ -266,7 +266,12 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
             return Err(error);
         }
     }
-    process::with_current(|p| p.mapped_pages += pages);
+    process::with_current(|p| {
+        p.mapped_pages += pages;
+        // Automatic placements (`map(0, ..)`, rings) go after fixed ones, with a guard page,
+        // so a heap that grows in place never meets them.
+        p.next_map = p.next_map.max(end + 4096);
+    });
     Ok(start as usize)
 }
 

@@ -186,38 +186,44 @@ impl Memory for RingMemory<'_> {
 
     fn read(&self, offset: usize, destination: &mut [u8]) -> Result<(), RingError> {
         self.check(offset, destination.len(), 1)?;
-        let mut done = 0;
-        while done < destination.len() {
-            let at = offset + done;
-            let left = destination.len() - done;
-            if at.is_multiple_of(8) && left >= 8 {
-                let bytes = self.doubleword(at).load(Ordering::Relaxed).to_ne_bytes();
-                destination[done..done + 8].copy_from_slice(&bytes);
-                done += 8;
-            } else {
-                destination[done] = self.byte(at).load(Ordering::Relaxed);
-                done += 1;
-            }
+        // Bytes up to the first 8-aligned offset, then whole doublewords, then the rest: the
+        // middle loop is one atomic load and one store per 8 bytes.
+        let head = ((8 - offset % 8) % 8).min(destination.len());
+        let (first, rest) = destination.split_at_mut(head);
+        for (index, byte) in first.iter_mut().enumerate() {
+            *byte = self.byte(offset + index).load(Ordering::Relaxed);
+        }
+        let mut at = offset + head;
+        let mut chunks = rest.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            let word = self.doubleword(at).load(Ordering::Relaxed);
+            chunk.copy_from_slice(&word.to_ne_bytes());
+            at += 8;
+        }
+        for byte in chunks.into_remainder() {
+            *byte = self.byte(at).load(Ordering::Relaxed);
+            at += 1;
         }
         Ok(())
     }
 
     fn write(&self, offset: usize, source: &[u8]) -> Result<(), RingError> {
         self.check(offset, source.len(), 1)?;
-        let mut done = 0;
-        while done < source.len() {
-            let at = offset + done;
-            let left = source.len() - done;
-            if at.is_multiple_of(8) && left >= 8 {
-                let mut bytes = [0; 8];
-                bytes.copy_from_slice(&source[done..done + 8]);
-                self.doubleword(at)
-                    .store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
-                done += 8;
-            } else {
-                self.byte(at).store(source[done], Ordering::Relaxed);
-                done += 1;
-            }
+        let head = ((8 - offset % 8) % 8).min(source.len());
+        let (first, rest) = source.split_at(head);
+        for (index, &byte) in first.iter().enumerate() {
+            self.byte(offset + index).store(byte, Ordering::Relaxed);
+        }
+        let mut at = offset + head;
+        let mut chunks = rest.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_ne_bytes(chunk.try_into().expect("8-byte chunks"));
+            self.doubleword(at).store(word, Ordering::Relaxed);
+            at += 8;
+        }
+        for &byte in chunks.remainder() {
+            self.byte(at).store(byte, Ordering::Relaxed);
+            at += 1;
         }
         Ok(())
     }

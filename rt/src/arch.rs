@@ -79,14 +79,24 @@ mod heap {
                 Some(end) => {
                     // Map right after the current end, where the heap can extend in place.
                     let at = (end.as_ptr() as usize).next_multiple_of(4096);
-                    let mapped =
-                        sys::map(at, grow, lux9_abi::syscall::map_flags::WRITE).map_err(|_| ())?;
-                    if mapped != at {
-                        return Err(());
+                    match sys::map(at, grow, lux9_abi::syscall::map_flags::WRITE) {
+                        Ok(mapped) if mapped == at => {
+                            // SAFETY: the new pages continue the heap and were just mapped
+                            // for it.
+                            let new_end = unsafe { talc.extend(end, (at + grow) as *mut u8) };
+                            talc.source.end = Some(new_end);
+                        }
+                        _ => {
+                            // Something else (a ring) lives right after the heap: start a new
+                            // region wherever the kernel puts it.
+                            let base = sys::map(0, grow, lux9_abi::syscall::map_flags::WRITE)
+                                .map_err(|_| ())?;
+                            // SAFETY: the kernel just mapped `grow` zeroed, writable bytes at
+                            // `base` for this process; nothing else uses them.
+                            let new_end = unsafe { talc.claim(base as *mut u8, grow) }.ok_or(())?;
+                            talc.source.end = Some(new_end);
+                        }
                     }
-                    // SAFETY: the new pages continue the heap and were just mapped for it.
-                    let new_end = unsafe { talc.extend(end, (at + grow) as *mut u8) };
-                    talc.source.end = Some(new_end);
                 }
             }
             Ok(())

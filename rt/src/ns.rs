@@ -27,7 +27,13 @@ use crate::sys::{self, Placement};
 pub const MSIZE: u32 = 16 * 1024 + 24;
 
 /// Requests per submission to an isolated server: their replies travel in one long message.
-const BATCH_ISOLATED: usize = LONG_MAX / MSIZE as usize;
+const BATCH_ISOLATED: usize = RING_SLOTS;
+/// Requests per IPC message to an isolated server: their replies must fit one long message.
+const BATCH_IPC: usize = LONG_MAX / MSIZE as usize;
+/// Slots per direction of the ring a connection to an isolated server uses for batches.
+const RING_SLOTS: usize = 8;
+/// Pages of that ring: a header page and `RING_SLOTS` slots of one msize each way.
+const RING_PAGES: usize = 1 + (2 * RING_SLOTS * (MSIZE as usize + 8)).div_ceil(4096);
 /// Requests per submission to a colocated server (the kernel takes 256 KiB of requests and
 /// copies back what fits the reply buffer).
 const BATCH_COLOCATED: usize = 15;
@@ -49,8 +55,49 @@ pub struct Conn {
 }
 
 enum Route {
-    Colocated { conn: usize },
-    Isolated { pid: usize, label: u32 },
+    Colocated {
+        conn: usize,
+    },
+    Isolated {
+        pid: usize,
+        label: u32,
+        ring: RingState,
+    },
+}
+
+/// The ring of a connection to an isolated server, set up on its first batch.
+enum RingState {
+    Untried,
+    Ready(alloc::boxed::Box<RingEnd>),
+    /// The server refused it (or it broke): batches go by IPC.
+    Unavailable,
+}
+
+struct RingEnd {
+    ring: crate::shared::Ring,
+    client: lux9_ring::Client<crate::shared::Memory>,
+}
+
+/// Hands the server a new ring for connection `label` (a `LABEL_9P` label).
+fn set_up_ring(pid: usize, label: u32, msize: u32) -> Option<RingEnd> {
+    let ring = crate::shared::Ring::create(pid, RING_PAGES, msize as usize).ok()?;
+    let connection = label & lux9_abi::ipc::LABEL_9P_CONNECTION;
+    let handover = crate::ipc::call(
+        pid,
+        MsgInfo::short(8, lux9_abi::ipc::LABEL_RING | connection),
+        [ring.id(), 0, 0, 0, 0, 0, 0, 0],
+    );
+    let client = match handover {
+        Ok(reply) if reply.info.len == 0 => ring.client().ok(),
+        _ => None,
+    };
+    match client {
+        Some(client) => Some(RingEnd { ring, client }),
+        None => {
+            let _ = crate::ipc::ring_destroy(ring.id());
+            None
+        }
+    }
 }
 
 /// The process's buffer for long messages to isolated servers (created on first use).
@@ -111,6 +158,7 @@ impl Conn {
                 Route::Isolated {
                     pid,
                     label: LABEL_9P | (number & lux9_abi::ipc::LABEL_9P_CONNECTION),
+                    ring: RingState::Untried,
                 }
             }
             Placement::Starting => {
@@ -161,9 +209,147 @@ impl Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let Route::Colocated { conn } = self.route {
-            let _ = sys::sys9p_close(conn);
+        match &self.route {
+            Route::Colocated { conn } => {
+                let _ = sys::sys9p_close(*conn);
+            }
+            Route::Isolated {
+                ring: RingState::Ready(end),
+                ..
+            } => {
+                let _ = crate::ipc::ring_destroy(end.ring.id());
+            }
+            Route::Isolated { .. } => {}
         }
+    }
+}
+
+/// Splits concatenated frames into (start, end) ranges.
+fn frame_ranges(frames: &[u8]) -> Result<Vec<(usize, usize)>, TransportError> {
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    while at < frames.len() {
+        let size = lib9pclient::codec::frame_size(&frames[at..]).unwrap_or(0) as usize;
+        if size < 7 || at + size > frames.len() {
+            return Err(TransportError::Malformed("partial frame submitted"));
+        }
+        ranges.push((at, at + size));
+        at += size;
+    }
+    Ok(ranges)
+}
+
+impl Conn {
+    /// One IPC round trip with the isolated server: a short message if the frames fit in
+    /// registers, else the IPC buffer. The replies are appended.
+    fn ipc_round_trip(
+        &mut self,
+        pid: usize,
+        label: u32,
+        frames: &[u8],
+    ) -> Result<(), TransportError> {
+        if frames.len() > LONG_MAX {
+            return Err(TransportError::FrameTooLarge {
+                size: frames.len() as u32,
+                limit: LONG_MAX as u32,
+            });
+        }
+        let reply = if frames.len() <= SHORT_MAX {
+            // Small requests (walks, stats, clunks, reads) travel in registers.
+            crate::ipc::call(
+                pid,
+                MsgInfo::short(frames.len(), label),
+                bytes_to_words(frames),
+            )
+            .map_err(|e| io_error("file server", e))?
+        } else {
+            BUFFER
+                .with(|buffer| {
+                    let buffer = buffer.as_mut().expect("registered when the route was made");
+                    buffer.bytes()[..frames.len()].copy_from_slice(frames);
+                    let info = MsgInfo {
+                        len: frames.len(),
+                        long: true,
+                        label,
+                    };
+                    crate::ipc::call_with(pid, info, [0; 8], buffer)
+                })
+                .map_err(|e| io_error("file server", e))?
+        };
+        if reply.info.long {
+            BUFFER.with(|buffer| {
+                let buffer = buffer.as_mut().expect("registered");
+                let len = reply.info.len.min(buffer.bytes().len());
+                self.push(&buffer.bytes()[..len]);
+            });
+        } else {
+            let mut bytes = [0u8; SHORT_MAX];
+            let len = words_to_bytes(&reply.words, reply.info.len, &mut bytes);
+            self.push(&bytes[..len]);
+        }
+        Ok(())
+    }
+
+    /// A batch through the ring: publish every frame (one per slot), notify the server if it
+    /// sleeps, then take the replies in order, sleeping on the ring while they are not there.
+    /// `Ok(false)` if the ring cannot be used (then nothing was sent).
+    fn ring_batch(&mut self, frames: &[u8]) -> Result<bool, TransportError> {
+        let ranges = frame_ranges(frames)?;
+        let msize = self.msize as usize;
+        let Route::Isolated { ring, .. } = &mut self.route else {
+            return Ok(false);
+        };
+        let RingState::Ready(end) = ring else {
+            return Ok(false);
+        };
+        let slots = end.client.geometry().slot_count() as usize;
+        if ranges.len() > slots || end.client.outstanding() != 0 {
+            return Ok(false);
+        }
+        let ring_error = |e: lux9_ring::RingError| TransportError::Io(format!("ring: {e:?}"));
+        let published = end
+            .client
+            .submit(ranges.iter().map(|&(a, b)| &frames[a..b]))
+            .map_err(ring_error)?;
+        if published != ranges.len() {
+            return Err(TransportError::Io(format!(
+                "ring: {published} of {} requests published",
+                ranges.len()
+            )));
+        }
+        if end.client.peer_waiting().map_err(ring_error)? {
+            end.ring.notify().map_err(|e| io_error("ring notify", e))?;
+        }
+        let mut received = 0;
+        while received < ranges.len() {
+            // Borrow juggling: the reply lands in this connection's reply buffer.
+            let end_ptr: &mut RingEnd = match &mut self.route {
+                Route::Isolated {
+                    ring: RingState::Ready(end),
+                    ..
+                } => end,
+                _ => unreachable!("checked above"),
+            };
+            let filled = self.filled;
+            if self.buffer.len() < filled + msize {
+                self.buffer.resize(filled + msize, 0);
+            }
+            match end_ptr
+                .client
+                .poll_reply(&mut self.buffer[filled..filled + msize])
+                .map_err(ring_error)?
+            {
+                Some(len) => {
+                    self.filled += len;
+                    received += 1;
+                }
+                None => end_ptr
+                    .ring
+                    .client_sleep(&mut end_ptr.client, 0)
+                    .map_err(|e| TransportError::Io(format!("ring: {e}")))?,
+            }
+        }
+        Ok(true)
     }
 }
 
@@ -178,46 +364,28 @@ impl Transport for Conn {
                     .map_err(|e| io_error("sysserver", e))?;
                 self.filled += len.min(room);
             }
-            Route::Isolated { pid, label } => {
-                if frames.len() > LONG_MAX {
-                    return Err(TransportError::FrameTooLarge {
-                        size: frames.len() as u32,
-                        limit: LONG_MAX as u32,
-                    });
+            Route::Isolated { pid, label, .. } => {
+                let single_message = count <= 1 || frames.len() <= SHORT_MAX;
+                if !single_message {
+                    if let Route::Isolated {
+                        ring: ring @ RingState::Untried,
+                        ..
+                    } = &mut self.route
+                    {
+                        *ring = match set_up_ring(pid, label, self.msize) {
+                            Some(end) => RingState::Ready(alloc::boxed::Box::new(end)),
+                            None => RingState::Unavailable,
+                        };
+                    }
+                    if self.ring_batch(frames)? {
+                        return Ok(());
+                    }
                 }
-                let reply = if frames.len() <= SHORT_MAX {
-                    // Small requests (walks, stats, clunks, reads) travel in registers.
-                    crate::ipc::call(
-                        pid,
-                        MsgInfo::short(frames.len(), label),
-                        bytes_to_words(frames),
-                    )
-                    .map_err(|e| io_error("file server", e))?
-                } else {
-                    BUFFER
-                        .with(|buffer| {
-                            let buffer =
-                                buffer.as_mut().expect("registered when the route was made");
-                            buffer.bytes()[..frames.len()].copy_from_slice(frames);
-                            let info = MsgInfo {
-                                len: frames.len(),
-                                long: true,
-                                label,
-                            };
-                            crate::ipc::call_with(pid, info, [0; 8], buffer)
-                        })
-                        .map_err(|e| io_error("file server", e))?
-                };
-                if reply.info.long {
-                    BUFFER.with(|buffer| {
-                        let buffer = buffer.as_mut().expect("registered");
-                        let len = reply.info.len.min(buffer.bytes().len());
-                        self.push(&buffer.bytes()[..len]);
-                    });
-                } else {
-                    let mut bytes = [0u8; SHORT_MAX];
-                    let len = words_to_bytes(&reply.words, reply.info.len, &mut bytes);
-                    self.push(&bytes[..len]);
+                // By IPC: in groups whose replies fit one long message.
+                let ranges = frame_ranges(frames)?;
+                for group in ranges.chunks(BATCH_IPC.max(1)) {
+                    let (start, end) = (group[0].0, group[group.len() - 1].1);
+                    self.ipc_round_trip(pid, label, &frames[start..end])?;
                 }
             }
         }

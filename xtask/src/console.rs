@@ -101,8 +101,43 @@ fn check_alive(out: &str, _: &str) -> Result<(), String> {
     }
 }
 
+/// `bench sys`: the sysserver benchmarks run from the shell. Colocated, no operation may
+/// switch context; isolated, a stat costs 2 switches and pipelined reads travel through the
+/// ring, 8 to a notify (at most 0.5 switches per read).
+fn check_bench(out: &str, mode: &str) -> Result<(), String> {
+    let placement = if mode == "strict" {
+        "isolated"
+    } else {
+        "colocated"
+    };
+    let switches = |name: &str| -> Result<f64, String> {
+        let line = out
+            .lines()
+            .find(|line| line.starts_with(&format!("BENCH name={name}_{placement} ")))
+            .ok_or_else(|| format!("no BENCH line for {name}_{placement} in:\n{out}"))?;
+        line.rsplit("switches_per_op=")
+            .next()
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| format!("no switch count in {line:?}"))
+    };
+    let stat = switches("sys_stat")?;
+    let pipelined = switches("sys_read16k_pipelined")?;
+    let ok = if placement == "colocated" {
+        stat == 0.0 && pipelined == 0.0
+    } else {
+        (1.9..=2.1).contains(&stat) && pipelined <= 0.5
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{placement}: {stat} switches per stat, {pipelined} per pipelined read:\n{out}"
+        ))
+    }
+}
+
 /// The commands, each checked by its output.
-const STEPS: [(&str, Check); 7] = [
+const STEPS: [(&str, Check); 8] = [
     ("ls /dev", check_ls_dev),
     ("cat /proc/uptime", check_uptime),
     ("cat /proc/ipcstats", check_ipcstats),
@@ -110,6 +145,7 @@ const STEPS: [(&str, Check); 7] = [
     ("cat /sys/isolation", check_isolation),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
+    ("bench sys", check_bench),
 ];
 
 /// Types `echo kbd` and Enter with QEMU's `sendkey` (scan codes on the PS/2 keyboard, as a

@@ -64,6 +64,10 @@ struct Ring {
 
 impl Ring {
     fn address_of(&self, pid: Pid) -> Option<u64> {
+        // A party that destroyed its side has no ring any more.
+        if Some(pid) == self.ended {
+            return None;
+        }
         if pid == self.creator {
             Some(self.creator_addr)
         } else if pid == self.peer {
@@ -110,6 +114,10 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
                 .get_mut(&(args[0] as u64))
                 .ok_or(Error::NotFound)?;
             let addr = ring.address_of(me).ok_or(Error::NotFound)?;
+            if ring.ended.is_some() {
+                // The survivor of a ring whose other side has gone: only `ring_destroy` is left.
+                return Err(Error::PeerDead);
+            }
             if flags & lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
                 let side = usize::from(me == ring.peer);
                 ring.ipc_notified[side] = Some(me);
@@ -118,16 +126,36 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
         }
         Syscall::Notify => notify(me, args[0] as u64).map(|woken| (woken, 0)),
         Syscall::RingDestroy => {
-            let ring = {
+            let id = args[0] as u64;
+            let (ring, orphaned) = {
                 let mut rings = RINGS.lock();
-                let ring = rings.rings.get(&(args[0] as u64)).ok_or(Error::NotFound)?;
-                ring.address_of(me).ok_or(Error::NotFound)?;
-                rings
-                    .rings
-                    .remove(&(args[0] as u64))
-                    .ok_or(Error::NotFound)?
+                let ring = rings.rings.get_mut(&id).ok_or(Error::NotFound)?;
+                let my_addr = ring.address_of(me).ok_or(Error::NotFound)?;
+                let other = ring.other(me);
+                if ring.ended.is_none() && ring.ipc_notified.contains(&Some(other)) {
+                    // The other side serves rings from a receive loop: it keeps its mapping
+                    // until it destroys the ring too (as when this side exits).
+                    ring.ended = Some(me);
+                    (
+                        None,
+                        Some((me, my_addr, ring.frames.len(), other, ring.frames[0])),
+                    )
+                } else {
+                    (rings.rings.remove(&id), None)
+                }
             };
-            tear_down(ring, None);
+            if let Some(ring) = ring {
+                tear_down(ring, None);
+            }
+            if let Some((me, addr, pages, survivor, header)) = orphaned {
+                if let Some(space) = process::space_of(me) {
+                    for index in 0..pages as u64 {
+                        let _ = space.lock().unmap_shared(addr + index * 4096);
+                    }
+                }
+                process::add_ring_pages(me, -(pages as i64));
+                tell_survivor(survivor, header);
+            }
             Ok((0, 0))
         }
         _ => Err(Error::UnknownSyscall),
@@ -138,7 +166,7 @@ fn rings_of(rings: &Rings, pid: Pid) -> usize {
     rings
         .rings
         .values()
-        .filter(|r| r.creator == pid || r.peer == pid)
+        .filter(|r| (r.creator == pid || r.peer == pid) && r.ended != Some(pid))
         .count()
 }
 
@@ -347,6 +375,9 @@ pub fn process_exiting(pid: Pid) {
             let Some(ring) = rings.rings.get_mut(&id) else {
                 continue;
             };
+            if ring.ended == Some(pid) {
+                continue; // already given up by this process; the survivor still holds it
+            }
             let survivor = ring.other(pid);
             let keep = ring.ended.is_none() && ring.ipc_notified.contains(&Some(survivor));
             if keep {
@@ -365,10 +396,16 @@ pub fn process_exiting(pid: Pid) {
         tear_down(ring, Some(pid));
     }
     for (survivor, header) in orphaned {
-        futex::wake_range(header, header + 4096, Error::PeerDead);
-        if let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
-            super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
-        }
+        tell_survivor(survivor, header);
+    }
+}
+
+/// Wakes whoever sleeps on a ring whose other side has gone, and notifies the survivor that
+/// serves it from a receive loop.
+fn tell_survivor(survivor: Pid, header: u64) {
+    futex::wake_range(header, header + 4096, Error::PeerDead);
+    if let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
+        super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
     }
 }
 

@@ -316,6 +316,14 @@ fn run(args: &str) -> i32 {
             if client.peer_waiting().unwrap_or(false) && ring.notify().is_err() {
                 return 7;
             }
+            // Optionally give the ring up before ending: the server keeps its side either way.
+            if words.next() == Some("destroy")
+                && (ipc::ring_destroy(ring.id()).is_err()
+                    || ipc::ring_info(ring.id()) != Err(lux9_rt::abi::Error::NotFound)
+                    || ipc::ring_destroy(ring.id()) != Err(lux9_rt::abi::Error::NotFound))
+            {
+                return 8;
+            }
             0
         }
         "ring-hostile" => {

@@ -32,7 +32,7 @@ use lib9pclient::Server;
 use lib9pclient::codec::frame_size;
 use lux9_rt::abi::ipc::{
     IpcStats, KNOB_READ, Knob, LABEL_9P, LABEL_9P_CONNECTION, LABEL_RING, LONG_MAX, MsgInfo,
-    NOTIFICATION_LABEL, SHORT_MAX, bytes_to_words, words_to_bytes,
+    NOTIFICATION_LABEL, NOTIFY_RING, SHORT_MAX, bytes_to_words, words_to_bytes,
 };
 use lux9_rt::abi::syscall::{Info, console, service};
 use lux9_rt::abi::sysinfo::{MemInfo, ProcInfo, SysInfo};
@@ -378,7 +378,17 @@ fn run(_args: &str) -> i32 {
             let _ = r.server.clear_waiting();
         }
         if message.peer == 0 && message.info.label & NOTIFICATION_LABEL != 0 {
-            // Ring requests are served at the top of the loop.
+            // Ring requests are served at the top of the loop; a ring whose client gave it up
+            // (or ended) is destroyed here.
+            if message.words[0] & NOTIFY_RING != 0 {
+                rings.retain(|r| {
+                    let gone = ipc::ring_info(r.ring.id()) == Err(lux9_rt::abi::Error::PeerDead);
+                    if gone {
+                        let _ = ipc::ring_destroy(r.ring.id());
+                    }
+                    !gone
+                });
+            }
             // Console input arrived: retry parked requests, oldest first.
             for _ in 0..parked.len() {
                 let Some(mut entry) = parked.pop_front() else {
@@ -407,7 +417,14 @@ fn run(_args: &str) -> i32 {
             let reply = if connections.contains_key(&key) {
                 match attach_ring(message.peer, connection(label), message.words[0]) {
                     Ok(ring) => {
-                        rings.retain(|r| (r.client, r.connection) != key);
+                        // A connection's new ring replaces its old one.
+                        rings.retain(|r| {
+                            let old = (r.client, r.connection) == key;
+                            if old {
+                                let _ = ipc::ring_destroy(r.ring.id());
+                            }
+                            !old
+                        });
                         rings.push(ring);
                         MsgInfo::short(0, label)
                     }

@@ -699,10 +699,12 @@ fn start_ring_server(
 /// pid 0, and when the client ends the server keeps its mapping (the request is still
 /// readable, `notify` says `PeerDead`) until it destroys the ring; no frame leaks.
 fn ring_notifications_reach_a_receiving_server() -> CaseResult {
-    // Once to warm up (this process's heap may grow on the way), then counted.
-    ring_handed_to_a_receiving_server()?;
+    // Once to warm up (this process's heap may grow on the way), then counted; the client
+    // either just ends or destroys the ring first.
+    ring_handed_to_a_receiving_server("")?;
     let frames_before = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
-    ring_handed_to_a_receiving_server()?;
+    ring_handed_to_a_receiving_server("")?;
+    ring_handed_to_a_receiving_server("destroy")?;
     let frames_after = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
     ensure!(
         frames_after == frames_before,
@@ -712,11 +714,11 @@ fn ring_notifications_reach_a_receiving_server() -> CaseResult {
     Ok(())
 }
 
-fn ring_handed_to_a_receiving_server() -> CaseResult {
+fn ring_handed_to_a_receiving_server(how: &str) -> CaseResult {
     use lux9_rt::abi::ipc::{NOTIFICATION_LABEL, NOTIFY_RING};
     use lux9_rt::shared::Ring;
     let me = sys::getpid();
-    let client = sys::spawn("ipcpeer", &format!("ring-ipc-client {me}"))
+    let client = sys::spawn("ipcpeer", &format!("ring-ipc-client {me} {how}"))
         .map_err(|e| format!("spawn: {e}"))?;
     let handover = ipc::receive(client).map_err(|e| format!("receive the ring id: {e}"))?;
     let ring = Ring::attach(handover.words[0]).map_err(|e| format!("attach: {e}"))?;
@@ -749,8 +751,8 @@ fn ring_handed_to_a_receiving_server() -> CaseResult {
         "the request is not readable after the client ended: {len:?}"
     );
     ensure!(
-        ring.notify() == Err(Error::PeerDead),
-        "notify on a ring whose client ended should say PeerDead"
+        ring.notify() == Err(Error::PeerDead) && ipc::ring_info(ring.id()) == Err(Error::PeerDead),
+        "notify and ring_info on a ring whose client ended should say PeerDead"
     );
     ipc::ring_destroy(ring.id()).map_err(|e| format!("ring_destroy: {e}"))?;
     ensure!(
