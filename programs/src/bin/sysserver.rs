@@ -275,9 +275,9 @@ fn drain_rings(
         loop {
             match r.server.next_request(request) {
                 Ok(Some(len)) => {
-                    scratch.clear();
-                    server.handle(&request[..len], scratch);
-                    if !matches!(r.server.reply([scratch.as_slice()]), Ok(1)) {
+                    // Written over the last reply's bytes, not into a freshly zeroed buffer.
+                    let end = server.handle_at(&request[..len], scratch, 0);
+                    if !matches!(r.server.reply([&scratch[..end]]), Ok(1)) {
                         break;
                     }
                 }
