@@ -32,13 +32,55 @@ pub fn usage_error(usage: &Usage, what: impl Display) -> i32 {
     USAGE_ERROR
 }
 
-/// Reports `NAME: what: why` on the console.
+/// Reports `NAME: what: why` on the console. A reason that starts by naming what failed
+/// (lib9pclient's `'x' file does not exist`) drops the repetition.
 pub fn report(name: &str, what: impl Display, why: impl Display) {
-    eprintln!("{name}: {what}: {why}");
+    let what = alloc::string::ToString::to_string(&what);
+    let why = alloc::string::ToString::to_string(&why);
+    eprintln!("{name}: {what}: {}", tidy(&what, &why));
+}
+
+/// `why` without a leading `'NAME' ` when `what` already ends with NAME.
+pub fn tidy<'a>(what: &str, why: &'a str) -> &'a str {
+    if let Some(rest) = why.strip_prefix('\'')
+        && let Some((named, tail)) = rest.split_once("' ")
+        && !named.is_empty()
+        && what.ends_with(named)
+    {
+        return tail;
+    }
+    why
 }
 
 /// Reports `NAME: what: why`; returns [`FAILURE`].
 pub fn fail(name: &str, what: impl Display, why: impl Display) -> i32 {
     report(name, what, why);
     FAILURE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy;
+
+    #[test]
+    fn drops_a_repeated_name_only() {
+        assert_eq!(
+            tidy("/nonexistent", "'/nonexistent' file does not exist"),
+            "file does not exist"
+        );
+        // A missing element in the middle of the path is worth naming.
+        assert_eq!(
+            tidy("/proc/99/status", "'99' file does not exist"),
+            "'99' file does not exist"
+        );
+        assert_eq!(
+            tidy("/dev/nope", "'nope' file does not exist"),
+            "file does not exist"
+        );
+        assert_eq!(
+            tidy("/dev/cons", "'other' file does not exist"),
+            "'other' file does not exist"
+        );
+        assert_eq!(tidy("x", "permission denied"), "permission denied");
+    }
 }

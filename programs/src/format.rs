@@ -231,6 +231,51 @@ pub fn wrap_words<S: AsRef<str>>(words: &[S], width: usize, indent: &str) -> Str
     text
 }
 
+/// A run of digits without its leading zeros (but at least one digit).
+fn without_leading_zeros(digits: &[u8]) -> &[u8] {
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    &digits[zeros.min(digits.len().saturating_sub(1))..]
+}
+
+/// Orders names as a person expects: runs of digits compare by value (so `/proc` lists
+/// `2` before `11`), everything else byte by byte.
+pub fn natural_cmp(a: &str, b: &str) -> core::cmp::Ordering {
+    use core::cmp::Ordering;
+    let (mut x, mut y) = (a.as_bytes(), b.as_bytes());
+    loop {
+        match (x.first(), y.first()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(p), Some(q)) if p.is_ascii_digit() && q.is_ascii_digit() => {
+                let digits = |s: &[u8]| s.iter().take_while(|c| c.is_ascii_digit()).count();
+                let (m, n) = (digits(x), digits(y));
+                let (u, v) = (
+                    without_leading_zeros(&x[..m]),
+                    without_leading_zeros(&y[..n]),
+                );
+                let order = u.len().cmp(&v.len()).then_with(|| u.cmp(v));
+                if order != Ordering::Equal {
+                    return order;
+                }
+                // Same value: fewer leading zeros first, then go on.
+                if m != n {
+                    return m.cmp(&n);
+                }
+                x = &x[m..];
+                y = &y[n..];
+            }
+            (Some(p), Some(q)) => {
+                if p != q {
+                    return p.cmp(q);
+                }
+                x = &x[1..];
+                y = &y[1..];
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +402,23 @@ mod tests {
             "averyverylongword\nx\n"
         );
         assert_eq!(wrap_words::<&str>(&[], 10, "  "), "");
+    }
+
+    #[test]
+    fn natural_order_puts_numbers_by_value() {
+        use core::cmp::Ordering::*;
+        let mut names = [
+            "11", "2", "ipcstats", "1", "10", "meminfo", "a10", "a9", "007", "7",
+        ];
+        names.sort_by(|a, b| super::natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "1", "2", "7", "007", "10", "11", "a9", "a10", "ipcstats", "meminfo"
+            ]
+        );
+        assert_eq!(super::natural_cmp("x", "x"), Equal);
+        assert_eq!(super::natural_cmp("", "a"), Less);
+        assert_eq!(super::natural_cmp("b", "a"), Greater);
     }
 }

@@ -78,7 +78,7 @@ fn list(path: &str) -> Result<Listing, lib9pclient::Error> {
         });
     }
     let mut entries = ns::read_dir(path)?;
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.sort_by(|a, b| format::natural_cmp(&a.name, &b.name));
     Ok(Listing {
         is_directory: true,
         entries,
