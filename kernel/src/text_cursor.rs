@@ -8,8 +8,6 @@
 pub enum Step {
     /// Draw `ch` in the cell.
     Draw { column: usize, row: usize, ch: char },
-    /// Blank the cell (backspace).
-    Erase { column: usize, row: usize },
     /// Move every row up by one and blank the last row.
     Scroll,
 }
@@ -53,15 +51,9 @@ impl TextCursor {
                     self.feed(' ', out);
                 }
             }
-            '\u{8}' => {
-                if self.column > 0 {
-                    self.column -= 1;
-                    out(Step::Erase {
-                        column: self.column,
-                        row: self.row,
-                    });
-                }
-            }
+            // Backspace moves left, as on a terminal: erasing is "\b \b", and line editors move
+            // the cursor over text with it.
+            '\u{8}' => self.column = self.column.saturating_sub(1),
             ch if ch.is_control() => {}
             ch => {
                 if self.column == self.width {
@@ -157,8 +149,21 @@ mod tests {
         let mut cursor = TextCursor::new(20, 2);
         run(&mut cursor, "ab\tx");
         assert_eq!(cursor.column, 9);
-        let steps = run(&mut cursor, "\u{8}\r\u{7}");
-        assert_eq!(steps, vec![Step::Erase { column: 8, row: 0 }]);
+        let steps = run(&mut cursor, "\u{8}");
+        assert!(steps.is_empty(), "backspace only moves the cursor");
+        assert_eq!(cursor.column, 8);
+        let steps = run(&mut cursor, " \u{8}");
+        assert_eq!(
+            steps,
+            vec![Step::Draw {
+                column: 8,
+                row: 0,
+                ch: ' '
+            }]
+        );
+        assert_eq!(cursor.column, 8, "\\b \\b erases and comes back");
+        let steps = run(&mut cursor, "\r\u{7}");
+        assert!(steps.is_empty());
         assert_eq!(cursor.column, 0);
         assert!(
             run(&mut cursor, "\u{8}").is_empty(),

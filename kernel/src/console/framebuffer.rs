@@ -118,7 +118,6 @@ impl FramebufferConsole {
             for step in steps.into_iter().flatten() {
                 match step {
                     Step::Draw { column, row, ch } => self.draw(column, row, Some(ch)),
-                    Step::Erase { column, row } => self.draw(column, row, None),
                     Step::Scroll => self.scroll(),
                 }
             }

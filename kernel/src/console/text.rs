@@ -35,7 +35,6 @@ impl TextConsole {
                     let byte = if ch.is_ascii() { ch as u8 } else { b'?' };
                     buffer.write(column, row, byte, ATTRIBUTE);
                 }
-                Step::Erase { column, row } => buffer.write(column, row, b' ', ATTRIBUTE),
                 Step::Scroll => {
                     for row in 1..buffer.height {
                         for column in 0..buffer.width {
