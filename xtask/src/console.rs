@@ -11,6 +11,8 @@ use lux9_tests::session::Session;
 pub const MODES: [&str; 2] = ["hybrid", "strict"];
 
 const PROMPT: &str = "lux9% ";
+/// A configuration word with a bad value, on every session's command line.
+pub const BAD_SETTING: &str = "ext4srv=sideways";
 /// Boot to the first prompt (TCG, release kernel: a few seconds).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// One command, up to the next prompt.
@@ -214,6 +216,21 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
         return tally;
     }
     tally.record("qemu", &name("boot to the prompt"), true, "");
+    let booted = session.output();
+    let warned = booted.lines().any(|line| {
+        line.contains("config: command line: ext4srv = \"sideways\" is not valid")
+            && line.contains("keeping the default")
+    });
+    tally.record(
+        "qemu",
+        &name("a bad configuration value is reported at boot"),
+        warned,
+        if warned {
+            String::new()
+        } else {
+            format!("no warning about {BAD_SETTING} in the boot output")
+        },
+    );
     for (command, check) in STEPS {
         let verdict = session
             .send(&format!("{command}\r"))

@@ -212,7 +212,12 @@ fn qemu_tests(
     }
     for mode in crate::console::MODES {
         let iso = dir.join(format!("console-{mode}.iso"));
-        build::make_iso(&kernel, &[format!("isolation={mode}")], Vec::new(), &iso)?;
+        // Plus a bad value, which must be reported at boot without stopping it.
+        let words = [
+            format!("isolation={mode}"),
+            crate::console::BAD_SETTING.into(),
+        ];
+        build::make_iso(&kernel, &words, Vec::new(), &iso)?;
         let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
         config.memory = "512M".into();
         work.push(Job {
