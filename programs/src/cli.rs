@@ -32,6 +32,22 @@ pub fn usage_error(usage: &Usage, what: impl Display) -> i32 {
     USAGE_ERROR
 }
 
+/// What `poweroff` and `reboot` share: no operands, say what is about to happen, ask the
+/// kernel, and report why if the machine is still running afterwards.
+pub fn power_command(args: &str, usage: &Usage, op: usize, doing: &str, failed: &str) -> i32 {
+    let options = match options(args, usage) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    if !options.operands.is_empty() {
+        return usage_error(usage, "no operands expected");
+    }
+    lux9_rt::println!("{}: {doing}", usage.name);
+    // Returns only if the machine could not do it.
+    let error = lux9_rt::sys::power(op);
+    fail(usage.name, failed, error)
+}
+
 /// Reports `NAME: what: why` on the console. A reason that starts by naming what failed
 /// (lib9pclient's `'x' file does not exist`) drops the repetition.
 pub fn report(name: &str, what: impl Display, why: impl Display) {

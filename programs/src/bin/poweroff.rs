@@ -4,7 +4,6 @@
 use lux9_programs::args::Usage;
 use lux9_programs::cli;
 use lux9_rt::abi::syscall::power;
-use lux9_rt::{println, sys};
 
 lux9_rt::entry!(run);
 
@@ -16,15 +15,11 @@ const USAGE: Usage = Usage {
 };
 
 fn run(args: &str) -> i32 {
-    let options = match cli::options(args, &USAGE) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    if !options.operands.is_empty() {
-        return cli::usage_error(&USAGE, "no operands expected");
-    }
-    println!("poweroff: turning the machine off");
-    // Returns only if the machine could not do it.
-    let error = sys::power(power::OFF);
-    cli::fail("poweroff", "cannot turn the machine off", error)
+    cli::power_command(
+        args,
+        &USAGE,
+        power::OFF,
+        "turning the machine off",
+        "cannot turn the machine off",
+    )
 }
