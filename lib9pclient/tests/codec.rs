@@ -420,3 +420,27 @@ fn long_and_multibyte_strings_validate_exactly() {
     bad[at] = 0xc3;
     assert_eq!(decode(&bad), Err(DecodeError::InvalidUtf8));
 }
+
+#[test]
+fn frames_split_a_submission_and_stop_at_a_partial_frame() {
+    use lib9pclient::codec::{PartialFrame, frames};
+    let mut bytes = Vec::new();
+    for (tag, fid) in [(1u16, 10u32), (2, 20)] {
+        let msg = Message::Tclunk { fid };
+        let mut frame = vec![0u8; msg.encoded_len()];
+        msg.encode(tag, &mut frame).unwrap();
+        bytes.extend_from_slice(&frame);
+    }
+    let split: Vec<&[u8]> = frames(&bytes).collect::<Result<_, _>>().unwrap();
+    assert_eq!(split.len(), 2);
+    assert_eq!(split[0].len() + split[1].len(), bytes.len());
+    assert_eq!(frames(&[]).count(), 0);
+    // A truncated second frame, and a size field below the header: one error, then the end.
+    let cut = &bytes[..bytes.len() - 1];
+    assert_eq!(
+        frames(cut).collect::<Vec<_>>(),
+        vec![Ok(&bytes[..11]), Err(PartialFrame)]
+    );
+    let tiny = [3u8, 0, 0, 0, 0, 0, 0, 0];
+    assert_eq!(frames(&tiny).collect::<Vec<_>>(), vec![Err(PartialFrame)]);
+}

@@ -32,15 +32,21 @@ pub fn usage_error(usage: &Usage, what: impl Display) -> i32 {
     USAGE_ERROR
 }
 
+/// Parses the options of a program that takes no operands; an operand is a usage error.
+pub fn options_only(args: &str, usage: &Usage) -> Result<Options, i32> {
+    let options = options(args, usage)?;
+    if options.operands.is_empty() {
+        Ok(options)
+    } else {
+        Err(usage_error(usage, "no operands expected"))
+    }
+}
+
 /// What `poweroff` and `reboot` share: no operands, say what is about to happen, ask the
 /// kernel, and report why if the machine is still running afterwards.
 pub fn power_command(args: &str, usage: &Usage, op: usize, doing: &str, failed: &str) -> i32 {
-    let options = match options(args, usage) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    if !options.operands.is_empty() {
-        return usage_error(usage, "no operands expected");
+    if let Err(code) = options_only(args, usage) {
+        return code;
     }
     lux9_rt::println!("{}: {doing}", usage.name);
     // Returns only if the machine could not do it.

@@ -9,7 +9,6 @@
 use core::fmt::{self, Write};
 
 use alloc::string::String;
-use alloc::vec::Vec;
 
 use lux9_abi::env as keys;
 
@@ -99,16 +98,6 @@ pub fn write_stdout(bytes: &[u8]) -> bool {
     written.unwrap_or_else(|| {
         console_write(bytes);
         true
-    })
-}
-
-/// Whether standard output is the console.
-pub fn stdout_is_console() -> bool {
-    STDOUT.with(|out| {
-        if matches!(out, Sink::Unset) {
-            *out = decide();
-        }
-        matches!(out, Sink::Console)
     })
 }
 
@@ -214,16 +203,4 @@ pub fn read_stdin(buf: &mut [u8]) -> Result<usize, lib9pclient::Error> {
             Source::Unset => Ok(0),
         }
     })
-}
-
-/// Reads all of standard input.
-pub fn read_stdin_to_end() -> Result<Vec<u8>, lib9pclient::Error> {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match read_stdin(&mut buf)? {
-            0 => return Ok(out),
-            n => out.extend_from_slice(&buf[..n]),
-        }
-    }
 }

@@ -112,17 +112,11 @@ fn io_error(what: &str, error: lux9_abi::Error) -> TransportError {
 
 /// Counts whole frames in `bytes`.
 fn frames_in(bytes: &[u8]) -> Result<usize, TransportError> {
-    let mut count = 0;
-    let mut at = 0;
-    while at < bytes.len() {
-        let size = lib9pclient::codec::frame_size(&bytes[at..]).unwrap_or(0) as usize;
-        if size < 7 || at + size > bytes.len() {
-            return Err(TransportError::Malformed("partial reply frame"));
-        }
-        at += size;
-        count += 1;
-    }
-    Ok(count)
+    lib9pclient::codec::frames(bytes).try_fold(0, |count, frame| {
+        frame
+            .map(|_| count + 1)
+            .map_err(|_| TransportError::Malformed("partial reply frame"))
+    })
 }
 
 impl Conn {
@@ -224,19 +218,11 @@ impl Drop for Conn {
     }
 }
 
-/// Splits concatenated frames into (start, end) ranges.
-fn frame_ranges(frames: &[u8]) -> Result<Vec<(usize, usize)>, TransportError> {
-    let mut ranges = Vec::new();
-    let mut at = 0;
-    while at < frames.len() {
-        let size = lib9pclient::codec::frame_size(&frames[at..]).unwrap_or(0) as usize;
-        if size < 7 || at + size > frames.len() {
-            return Err(TransportError::Malformed("partial frame submitted"));
-        }
-        ranges.push((at, at + size));
-        at += size;
-    }
-    Ok(ranges)
+/// The frames of a submission, one slice each.
+fn split(submitted: &[u8]) -> Result<Vec<&[u8]>, TransportError> {
+    lib9pclient::codec::frames(submitted)
+        .map(|frame| frame.map_err(|_| TransportError::Malformed("partial frame submitted")))
+        .collect()
 }
 
 impl Conn {
@@ -293,8 +279,7 @@ impl Conn {
     /// A batch through the ring: publish every frame (one per slot), notify the server if it
     /// sleeps, then take the replies in order, sleeping on the ring while they are not there.
     /// `Ok(false)` if the ring cannot be used (then nothing was sent).
-    fn ring_batch(&mut self, frames: &[u8]) -> Result<bool, TransportError> {
-        let ranges = frame_ranges(frames)?;
+    fn ring_batch(&mut self, frames: &[&[u8]]) -> Result<bool, TransportError> {
         let msize = self.msize as usize;
         let Route::Isolated { ring, .. } = &mut self.route else {
             return Ok(false);
@@ -303,25 +288,25 @@ impl Conn {
             return Ok(false);
         };
         let slots = end.client.geometry().slot_count() as usize;
-        if ranges.len() > slots || end.client.outstanding() != 0 {
+        if frames.len() > slots || end.client.outstanding() != 0 {
             return Ok(false);
         }
         let ring_error = |e: lux9_ring::RingError| TransportError::Io(format!("ring: {e:?}"));
         let published = end
             .client
-            .submit(ranges.iter().map(|&(a, b)| &frames[a..b]))
+            .submit(frames.iter().copied())
             .map_err(ring_error)?;
-        if published != ranges.len() {
+        if published != frames.len() {
             return Err(TransportError::Io(format!(
                 "ring: {published} of {} requests published",
-                ranges.len()
+                frames.len()
             )));
         }
         if end.client.peer_waiting().map_err(ring_error)? {
             end.ring.notify().map_err(|e| io_error("ring notify", e))?;
         }
         let mut received = 0;
-        while received < ranges.len() {
+        while received < frames.len() {
             // Borrow juggling: the reply lands in this connection's reply buffer.
             let end_ptr: &mut RingEnd = match &mut self.route {
                 Route::Isolated {
@@ -365,27 +350,31 @@ impl Transport for Conn {
                 self.filled += len.min(room);
             }
             Route::Isolated { pid, label, .. } => {
-                let single_message = count <= 1 || frames.len() <= SHORT_MAX;
-                if !single_message {
-                    if let Route::Isolated {
-                        ring: ring @ RingState::Untried,
-                        ..
-                    } = &mut self.route
-                    {
-                        *ring = match set_up_ring(pid, label, self.msize) {
-                            Some(end) => RingState::Ready(alloc::boxed::Box::new(end)),
-                            None => RingState::Unavailable,
-                        };
-                    }
-                    if self.ring_batch(frames)? {
-                        return Ok(());
-                    }
+                // One request, or requests that fit in registers (whose replies then fit one
+                // long message: at most two reads of an msize each): one IPC round trip.
+                if count <= 1 || frames.len() <= SHORT_MAX {
+                    return self.ipc_round_trip(pid, label, frames);
+                }
+                let split = split(frames)?;
+                if let Route::Isolated {
+                    ring: ring @ RingState::Untried,
+                    ..
+                } = &mut self.route
+                {
+                    *ring = match set_up_ring(pid, label, self.msize) {
+                        Some(end) => RingState::Ready(alloc::boxed::Box::new(end)),
+                        None => RingState::Unavailable,
+                    };
+                }
+                if self.ring_batch(&split)? {
+                    return Ok(());
                 }
                 // By IPC: in groups whose replies fit one long message.
-                let ranges = frame_ranges(frames)?;
-                for group in ranges.chunks(BATCH_IPC.max(1)) {
-                    let (start, end) = (group[0].0, group[group.len() - 1].1);
-                    self.ipc_round_trip(pid, label, &frames[start..end])?;
+                let mut at = 0;
+                for group in split.chunks(BATCH_IPC.max(1)) {
+                    let len: usize = group.iter().map(|frame| frame.len()).sum();
+                    self.ipc_round_trip(pid, label, &frames[at..at + len])?;
+                    at += len;
                 }
             }
         }
@@ -579,11 +568,6 @@ pub fn open_or_create(path: &str, append: bool) -> Result<File, Error> {
     }
 }
 
-/// Removes `path`.
-pub fn remove(path: &str) -> Result<(), Error> {
-    with_absolute(path, |path| with_ns(|ns| ns.table.remove(path)))
-}
-
 /// The directory entry of `path`.
 pub fn stat(path: &str) -> Result<Dir, Error> {
     with_absolute(path, |path| {
@@ -639,12 +623,6 @@ pub fn read(path: &str) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     file.read_to_end(&mut out)?;
     Ok(out)
-}
-
-/// Writes `data` to `path` at offset 0 (the file must exist).
-pub fn write(path: &str, data: &[u8]) -> Result<(), Error> {
-    let mut file = open(path, OWRITE)?;
-    file.write_all(data)
 }
 
 /// The standard name space: each path and the sysserver tree mounted there.

@@ -132,15 +132,6 @@ pub fn console_set_raw(raw: bool) -> Result<bool> {
     call(Syscall::ConsoleMode, [usize::from(raw), 0, 0, 0, 0, 0]).map(|old| old == 1)
 }
 
-/// Whether console input is raw.
-pub fn console_is_raw() -> Result<bool> {
-    call(
-        Syscall::ConsoleMode,
-        [lux9_abi::ipc::KNOB_READ, 0, 0, 0, 0, 0],
-    )
-    .map(|mode| mode == 1)
-}
-
 /// Copies sysinfo record `what` for `arg` into `buf`; returns the record's full size (see
 /// `lux9_abi::sysinfo::SysInfo`).
 pub fn sysinfo(what: SysInfo, arg: usize, buf: &mut [u8]) -> Result<usize> {

@@ -12,7 +12,7 @@
 //! never called from it). Its state (one `Server` per connection) lives on the kernel heap.
 //!
 //! The `sysserver` kernel thread owns that address space and does the deferred work: when a
-//! process ends, its connections are reset there (a Tversion clunks every fid, which also ends
+//! process ends, its connections are reset there (every fid is clunked, which also ends
 //! a raw-mode console the process left behind) and freed.
 //!
 //! A connection belongs to the process that opened it; a process may have [`CONNECTIONS_MAX`].
@@ -24,7 +24,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use lib9pclient::Server;
-use lib9pclient::codec::{Message, NOTAG, frame_size};
+use lib9pclient::codec::frames;
 use lux9_abi::Error;
 use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob};
 use lux9_abi::sysinfo::{MemInfo, ProcInfo};
@@ -110,21 +110,9 @@ extern "C" fn thread_main(_: u64) {
             continue;
         }
         for connection in dead {
-            reset(&mut connection.lock());
+            // Every fid ends, so the trees see it (a raw console the process left goes cooked).
+            connection.lock().server.clunk_all();
         }
-    }
-}
-
-/// Clunks every fid of a connection (as a Tversion does) so the trees see them go.
-fn reset(connection: &mut Connection) {
-    let version = Message::Tversion {
-        msize: MAX_MSIZE,
-        version: lib9pclient::codec::VERSION,
-    };
-    let mut frame = alloc::vec![0u8; version.encoded_len()];
-    if version.encode(NOTAG, &mut frame).is_ok() {
-        let mut sink = Vec::new();
-        connection.server.handle(&frame, &mut sink);
     }
 }
 
@@ -176,14 +164,14 @@ pub fn open(pid: Pid) -> Result<usize, Error> {
 
 /// `sys9p_close(conn)`.
 pub fn close(pid: Pid, id: usize) -> Result<(), Error> {
-    let connection = STATE
-        .lock()
-        .connections
-        .remove(&(pid, id))
-        .ok_or(Error::NotFound)?;
-    let mut state = STATE.lock();
-    state.dead.push(connection);
-    drop(state);
+    {
+        let mut state = STATE.lock();
+        let connection = state
+            .connections
+            .remove(&(pid, id))
+            .ok_or(Error::NotFound)?;
+        state.dead.push(connection);
+    }
     if let Some(&tid) = THREAD.get() {
         sched::wake(tid);
     }
@@ -214,16 +202,9 @@ pub fn call(
     connection.request.resize(request.1, 0);
     source.read_into(&mut connection.request)?;
     // Whole frames only: check the framing before serving anything.
-    let mut frames = 0u64;
-    let mut at = 0;
-    while at < connection.request.len() {
-        let size = frame_size(&connection.request[at..]).unwrap_or(0) as usize;
-        if size < 7 || at + size > connection.request.len() {
-            return Err(Error::InvalidArgument);
-        }
-        at += size;
-        frames += 1;
-    }
+    let count = frames(&connection.request).try_fold(0u64, |count, frame| {
+        frame.map(|_| count + 1).map_err(|_| Error::InvalidArgument)
+    })?;
     let Connection {
         server,
         request,
@@ -232,16 +213,11 @@ pub fn call(
     // `replies` keeps its high-water length: each reply overwrites what the last call left
     // there instead of growing a cleared vector (which zeroes every byte it adds).
     let end = sched::in_borrowed_space(activation, || {
-        let mut at = 0;
-        let mut end = 0;
-        while at < request.len() {
-            let size = frame_size(&request[at..]).unwrap_or(0) as usize;
-            end = server.handle_at(&request[at..at + size], replies, end);
-            at += size;
-        }
-        end
+        frames(request)
+            .flatten()
+            .fold(0, |end, frame| server.handle_at(frame, replies, end))
     });
-    COLOCATED_CALLS.fetch_add(frames, Ordering::Relaxed);
+    COLOCATED_CALLS.fetch_add(count, Ordering::Relaxed);
     let out = reply_slice.prefix(end).ok_or(Error::MessageTooLong)?;
     out.write_from(&replies[..end])?;
     Ok(end)

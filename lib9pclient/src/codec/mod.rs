@@ -135,6 +135,43 @@ pub fn frame_size(buf: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b))
 }
 
+/// The whole frames concatenated in `bytes` (one transport submission, or its replies), in
+/// order. A size field below the 7-byte header or past the end of `bytes` ends the iteration
+/// with `Err(PartialFrame)`.
+#[inline]
+pub fn frames(bytes: &[u8]) -> Frames<'_> {
+    Frames { rest: bytes }
+}
+
+/// A frame whose size field does not fit the bytes around it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PartialFrame;
+
+/// See [`frames`].
+#[derive(Clone, Debug)]
+pub struct Frames<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<&'a [u8], PartialFrame>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let size = frame_size(self.rest).unwrap_or(0) as usize;
+        if size < 7 || size > self.rest.len() {
+            self.rest = &[];
+            return Some(Err(PartialFrame));
+        }
+        let (frame, rest) = self.rest.split_at(size);
+        self.rest = rest;
+        Some(Ok(frame))
+    }
+}
+
 /// The type byte and tag of a frame, read without decoding the body.
 #[inline]
 pub fn frame_header(buf: &[u8]) -> Option<(u8, u16)> {

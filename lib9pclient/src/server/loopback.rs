@@ -1,7 +1,7 @@
 //! The in-memory loopback transport: a client talking to a [`Server`] by direct call.
 
 use super::{Filesystem, Server};
-use crate::codec::frame_size;
+use crate::codec::frames;
 use crate::transport::{Transport, TransportError, Wait};
 use alloc::vec::Vec;
 
@@ -49,15 +49,10 @@ impl<F: Filesystem> Loopback<F> {
     fn deliver(&mut self, out: &mut Vec<u8>) -> usize {
         let n = self.count;
         if self.reverse {
-            let mut frames = Vec::with_capacity(n);
-            let mut pos = 0;
-            while pos < self.replies.len() {
-                let size = frame_size(&self.replies[pos..]).unwrap_or(0) as usize;
-                frames.push(pos..pos + size);
-                pos += size;
-            }
-            for r in frames.into_iter().rev() {
-                out.extend_from_slice(&self.replies[r]);
+            // The server wrote these replies itself: they are whole frames.
+            let frames: Vec<&[u8]> = frames(&self.replies).filter_map(Result::ok).collect();
+            for frame in frames.into_iter().rev() {
+                out.extend_from_slice(frame);
             }
         } else {
             out.extend_from_slice(&self.replies);
@@ -74,18 +69,12 @@ impl<F: Filesystem> Loopback<F> {
 }
 
 impl<F: Filesystem> Transport for Loopback<F> {
-    fn submit(&mut self, frames: &[u8], _count: usize) -> Result<(), TransportError> {
+    fn submit(&mut self, submitted: &[u8], _count: usize) -> Result<(), TransportError> {
         self.submissions += 1;
-        let mut pos = 0;
-        while pos < frames.len() {
-            let size = frame_size(&frames[pos..]).unwrap_or(0) as usize;
-            let frame = frames
-                .get(pos..pos + size)
-                .filter(|_| size >= 7)
-                .ok_or(TransportError::Malformed("partial frame submitted"))?;
+        for frame in frames(submitted) {
+            let frame = frame.map_err(|_| TransportError::Malformed("partial frame submitted"))?;
             self.server.handle(frame, &mut self.replies);
             self.count += 1;
-            pos += size;
         }
         Ok(())
     }

@@ -450,6 +450,17 @@ impl<F: Filesystem> Server<F> {
         }
     }
 
+    /// Clunks every fid (honouring ORCLOSE), as a Tversion does: for an adapter whose client
+    /// has gone away, so the filesystem sees each fid end.
+    pub fn clunk_all(&mut self) {
+        for e in self.fids.take_all() {
+            if e.open.is_some_and(|m| m & ORCLOSE != 0) {
+                let _ = self.fs.remove(&e.node);
+            }
+            self.fs.clunk(&e.node);
+        }
+    }
+
     fn version(
         &mut self,
         tag: u16,
@@ -457,13 +468,8 @@ impl<F: Filesystem> Server<F> {
         version: &str,
         out: &mut Out<'_>,
     ) -> Result<(), ServerError> {
-        // A Tversion aborts everything: clunk every fid (honouring ORCLOSE).
-        for e in self.fids.take_all() {
-            if e.open.is_some_and(|m| m & ORCLOSE != 0) {
-                let _ = self.fs.remove(&e.node);
-            }
-            self.fs.clunk(&e.node);
-        }
+        // A Tversion aborts everything.
+        self.clunk_all();
         if msize < 256 {
             return Err(ServerError::BadMessage("msize too small".into()));
         }

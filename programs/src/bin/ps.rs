@@ -30,12 +30,8 @@ fn text(path: &str) -> Option<String> {
 }
 
 fn run(args: &str) -> i32 {
-    let options = match cli::options(args, &USAGE) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    if !options.operands.is_empty() {
-        return cli::usage_error(&USAGE, "no operands expected");
+    if let Err(code) = cli::options_only(args, &USAGE) {
+        return code;
     }
     let names: Vec<String> = match ns::read_dir("/proc") {
         Ok(entries) => entries.into_iter().map(|d| d.name).collect(),

@@ -29,7 +29,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use lib9pclient::Server;
-use lib9pclient::codec::frame_size;
+use lib9pclient::codec::frames;
 use lux9_rt::abi::ipc::{
     IpcStats, KNOB_READ, Knob, LABEL_9P, LABEL_9P_CONNECTION, LABEL_RING, LONG_MAX, MsgInfo,
     NOTIFICATION_LABEL, NOTIFY_RING, SHORT_MAX, bytes_to_words, words_to_bytes,
@@ -178,19 +178,16 @@ struct Parked {
 /// the unserved frames (from the blocked one on).
 fn serve(
     server: &mut Server<SysFs<UserBackend>>,
-    frames: &[u8],
+    submitted: &[u8],
     replies: &mut Vec<u8>,
 ) -> Option<Vec<u8>> {
-    let mut at = 0;
-    while at < frames.len() {
-        let size = frame_size(&frames[at..]).unwrap_or(0) as usize;
-        if size < 7 || at + size > frames.len() {
-            break; // a partial frame: the client broke the protocol; serve what came before
+    let mut served = 0;
+    // A partial frame means the client broke the protocol: what came before it is served.
+    for frame in frames(submitted).map_while(Result::ok) {
+        if !server.handle_deferrable(frame, replies) {
+            return Some(submitted[served..].to_vec());
         }
-        if !server.handle_deferrable(&frames[at..at + size], replies) {
-            return Some(frames[at..].to_vec());
-        }
-        at += size;
+        served += frame.len();
     }
     None
 }
@@ -216,22 +213,6 @@ fn reply_message(replies: &[u8], label: u32, buffer: &mut IpcBuffer) -> (MsgInfo
     }
 }
 
-/// Clunks every fid of a connection (as a Tversion does) so the trees see them go: a shell
-/// that died in raw mode leaves the console cooked.
-fn reset(server: &mut Server<SysFs<UserBackend>>) {
-    let version = lib9pclient::codec::Message::Tversion {
-        msize: MAX_MSIZE,
-        version: lib9pclient::codec::VERSION,
-    };
-    let mut frame = alloc::vec![0u8; version.encoded_len()];
-    if version
-        .encode(lib9pclient::codec::NOTAG, &mut frame)
-        .is_ok()
-    {
-        server.handle(&frame, &mut Vec::new());
-    }
-}
-
 /// Forgets (and resets) the connections of client processes that have ended, and destroys
 /// their rings.
 fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>, rings: &mut Vec<RingConn>) {
@@ -244,7 +225,9 @@ fn sweep(connections: &mut Connections, parked: &mut VecDeque<Parked>, rings: &m
     };
     connections.retain(|(pid, _), server| {
         if !alive(*pid) {
-            reset(server);
+            // Every fid ends, so the trees see it: a shell that died in raw mode leaves the
+            // console cooked.
+            server.clunk_all();
         }
         alive(*pid)
     });

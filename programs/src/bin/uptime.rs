@@ -17,12 +17,8 @@ const USAGE: Usage = Usage {
 const PATH: &str = "/proc/uptime";
 
 fn run(args: &str) -> i32 {
-    let options = match cli::options(args, &USAGE) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    if !options.operands.is_empty() {
-        return cli::usage_error(&USAGE, "no operands expected");
+    if let Err(code) = cli::options_only(args, &USAGE) {
+        return code;
     }
     let text = match ns::read(PATH) {
         Ok(bytes) => bytes,
