@@ -856,6 +856,82 @@ fn directory_reads_continue_at_the_previous_offset_only() {
     );
 }
 
+/// Linux's v9fs reads a directory into a fixed buffer, each Tread asking for
+/// the space left: a reply that stops short of an entry (0 bytes when even
+/// the first does not fit) must not be an error, and its offset stays valid.
+#[test]
+fn a_client_with_a_fixed_buffer_lists_a_3000_entry_directory() {
+    let dir = TempDir::new("fixed-buffer");
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("many")).unwrap();
+    let mut want = BTreeSet::new();
+    for i in 0..3000 {
+        // Names of varied lengths, so replies end at every kind of boundary.
+        let name = format!("{i}-{}", "x".repeat(i % 40));
+        std::fs::File::create(tree.join("many").join(&name)).unwrap();
+        want.insert(name);
+    }
+    let img = dir.path().join("img");
+    mkfs(&tree, &img, 16, &["-b", "4096", "-N", "4000"]);
+    let bytes = std::fs::read(&img).unwrap();
+    let fs = client(bytes.clone(), 8192);
+    for buf_len in [200, 4096, 65536] {
+        let mut d = fs.open("/many", OREAD).unwrap();
+        let entries = d.read_dir_buffered(buf_len).unwrap();
+        let names: BTreeSet<String> = entries.iter().map(|d| d.name.clone()).collect();
+        assert_eq!(entries.len(), 3000, "buffer of {buf_len} bytes");
+        assert_eq!(names, want, "buffer of {buf_len} bytes");
+    }
+    // A count of 1 at offset 0: 0 bytes and no error; then the listing works.
+    let ext4 = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
+    let mut s = lib9pclient::Server::new(ext4, 8192);
+    raw(
+        &mut s,
+        &Message::Tversion {
+            msize: 8192,
+            version: "9P2000",
+        },
+    );
+    raw(
+        &mut s,
+        &Message::Tattach {
+            fid: 0,
+            afid: NOFID,
+            uname: "u",
+            aname: "",
+        },
+    );
+    raw(
+        &mut s,
+        &Message::Twalk {
+            fid: 0,
+            newfid: 1,
+            wnames: walk(&["many"]),
+        },
+    );
+    raw(
+        &mut s,
+        &Message::Topen {
+            fid: 1,
+            mode: OREAD,
+        },
+    );
+    for (count, empty) in [(1, true), (0, true), (8000, false)] {
+        let out = raw(
+            &mut s,
+            &Message::Tread {
+                fid: 1,
+                offset: 0,
+                count,
+            },
+        );
+        let Message::Rread { data } = codec::decode(&out).unwrap().1 else {
+            panic!("count {count}: not an Rread")
+        };
+        assert_eq!(data.is_empty(), empty, "count {count}");
+    }
+}
+
 #[test]
 fn unsupported_and_damaged_images_fail_at_open_with_a_reason() {
     let dir = TempDir::new("unsupported");

@@ -238,6 +238,44 @@ fn size_field_must_match() {
     );
 }
 
+/// 9P2000.u's Rerror (the text, then errno[4]) as some 9P2000 servers send it
+/// anyway: exactly that form decodes to its text; any other trailing bytes, or
+/// four after any other message, are still rejected.
+#[test]
+fn rerror_with_a_9p2000u_errno_decodes_to_its_text() {
+    let with_trailing = |m: &Message<'_>, extra: &[u8]| {
+        let mut b = enc(7, m);
+        b.extend_from_slice(extra);
+        let size = b.len() as u32;
+        b[..4].copy_from_slice(&size.to_le_bytes());
+        b
+    };
+    let rerror = Message::Rerror {
+        ename: "file not found",
+    };
+    let b = with_trailing(&rerror, &2u32.to_le_bytes());
+    assert_eq!(decode(&b), Ok((7, rerror)));
+    let empty = Message::Rerror { ename: "" };
+    assert_eq!(decode(&with_trailing(&empty, &[0xff; 4])), Ok((7, empty)));
+    for n in [1usize, 2, 3, 5, 8] {
+        assert_eq!(
+            decode(&with_trailing(&rerror, &vec![0; n])),
+            Err(DecodeError::TrailingBytes(n)),
+            "Rerror with {n} trailing bytes"
+        );
+    }
+    for m in every_message() {
+        if matches!(m, Message::Rerror { .. }) {
+            continue;
+        }
+        assert_eq!(
+            decode(&with_trailing(&m, &[0; 4])),
+            Err(DecodeError::TrailingBytes(4)),
+            "{m:?} with four trailing bytes"
+        );
+    }
+}
+
 #[test]
 fn unknown_types_and_terror_are_rejected() {
     for t in [0u8, 99, 106, 128, 255] {

@@ -317,14 +317,80 @@ fn directory_reads_follow_offsets() {
         }),
         "bad offset in directory read"
     );
-    assert_eq!(
-        t.err(&Message::Tread {
+    // A count too small for the next entry reads 0 bytes, not an error, and
+    // leaves the offset valid: a larger count there goes on with that entry.
+    let first = t.raw(
+        2,
+        &Message::Tread {
             fid: 1,
             offset: 0,
-            count: 10
-        }),
-        "read count too small for a directory entry"
+            count: 100,
+        },
     );
+    let Message::Rread { data } = decode(&first).unwrap().1 else {
+        panic!("not Rread")
+    };
+    let at = data.len() as u64;
+    let before: Vec<String> = DirEntries::new(data)
+        .map(|e| e.unwrap().name.to_string())
+        .collect();
+    for count in [0, 1, 10] {
+        let out = t.raw(
+            3,
+            &Message::Tread {
+                fid: 1,
+                offset: at,
+                count,
+            },
+        );
+        assert_eq!(decode(&out).unwrap().1, Message::Rread { data: &[] });
+    }
+    let out = t.raw(
+        4,
+        &Message::Tread {
+            fid: 1,
+            offset: at,
+            count: 8000,
+        },
+    );
+    let Message::Rread { data } = decode(&out).unwrap().1 else {
+        panic!("not Rread")
+    };
+    let after: Vec<String> = DirEntries::new(data)
+        .map(|e| e.unwrap().name.to_string())
+        .collect();
+    assert_eq!([before, after].concat(), names);
+    // And at offset 0.
+    let out = t.raw(
+        5,
+        &Message::Tread {
+            fid: 1,
+            offset: 0,
+            count: 1,
+        },
+    );
+    assert_eq!(decode(&out).unwrap().1, Message::Rread { data: &[] });
+}
+
+#[test]
+fn a_client_with_a_fixed_buffer_lists_every_entry() {
+    let mut fs = MemFs::default();
+    for i in 0..3000 {
+        fs.add_file(&format!("/big/file number {i}"), 0o664, b"")
+            .unwrap();
+    }
+    let client = lib9pclient::Client::connect(lib9pclient::Loopback::new(fs, 8192), 8192).unwrap();
+    let root = client.attach("u", "").unwrap();
+    // Buffers from barely one entry to several replies' worth: each read asks
+    // for the space left, so most replies stop short of an entry.
+    for buf_len in [80, 333, 1000, 4096, 20_000] {
+        let mut dir = root.open("/big", OREAD).unwrap();
+        let entries = dir.read_dir_buffered(buf_len).unwrap();
+        let mut names: Vec<String> = entries.into_iter().map(|d| d.name).collect();
+        names.sort_by_key(|n| n[12..].parse::<u32>().unwrap());
+        let want: Vec<String> = (0..3000).map(|i| format!("file number {i}")).collect();
+        assert_eq!(names, want, "buffer of {buf_len} bytes");
+    }
 }
 
 #[test]

@@ -331,3 +331,44 @@ fn a_process_ending_between_walk_and_read() {
     // The other processes are untouched.
     assert_eq!(raw.walk(5, &["proc", "1", "status"]).map(|_| ()), Ok(()));
 }
+
+/// Linux's v9fs reads a directory into a fixed buffer, each Tread asking for the space left: a
+/// reply that stops short of an entry (0 bytes when even the first does not fit) must not be an
+/// error, and the offset stays valid for the next read.
+#[test]
+fn a_client_with_a_fixed_buffer_lists_every_entry_of_proc() {
+    let fake = FakeBackend::new();
+    {
+        let mut s = fake.state();
+        for pid in 100..400 {
+            s.processes
+                .push(process(pid, 1, "worker", ProcInfo::STATE_RUNNING));
+        }
+    }
+    let fs = root(&fake);
+    let want = ls(&fs, "/proc");
+    assert_eq!(want.len(), 307);
+    for buf_len in [80, 100, 257, 4096] {
+        let mut dir = fs.open("/proc", OREAD).unwrap();
+        let names: Vec<String> = dir
+            .read_dir_buffered(buf_len)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(names, want, "buffer of {buf_len} bytes");
+    }
+    // A count of 1 at offset 0 reads 0 bytes, through both entry points, and no error.
+    let mut raw = Raw::new(&fake);
+    raw.walk(1, &["proc"]).unwrap();
+    raw.ok(&Message::Topen {
+        fid: 1,
+        mode: OREAD,
+    });
+    assert_eq!(raw.read(1, 0, 1), Ok(Vec::new()));
+    assert_eq!(raw.read_deferrable(1, 0, 1), Some(Ok(Vec::new())));
+    let first = raw.read(1, 0, 100).unwrap();
+    assert!(!first.is_empty());
+    assert_eq!(raw.read(1, first.len() as u64, 1), Ok(Vec::new()));
+    assert!(!raw.read(1, first.len() as u64, 4000).unwrap().is_empty());
+}

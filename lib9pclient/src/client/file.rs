@@ -321,6 +321,40 @@ impl<T: Transport> File<T> {
         Ok(entries)
     }
 
+    /// Reads every entry of a directory opened for reading, from offset 0,
+    /// the way a client with a fixed buffer of `buf_len` bytes does (Linux's
+    /// v9fs among them): each Tread asks for the space left in the buffer,
+    /// and a reply of 0 bytes means "the next entry does not fit" while the
+    /// buffer holds entries (they are taken and the buffer emptied), or the
+    /// end of the directory when it is empty. `buf_len` must exceed the
+    /// largest entry, or the listing ends early.
+    pub fn read_dir_buffered(&mut self, buf_len: usize) -> Result<Vec<Dir>, Error> {
+        if !self.qid.is_dir() {
+            return Err(Error::InvalidArgument("not a directory"));
+        }
+        let mut buf = alloc::vec![0u8; buf_len];
+        let mut filled = 0;
+        let mut offset = 0u64;
+        let mut entries = Vec::new();
+        loop {
+            let n = self.read_at(&mut buf[filled..], offset)?;
+            if n > 0 {
+                filled += n;
+                offset += n as u64;
+                continue;
+            }
+            if filled == 0 {
+                break;
+            }
+            for e in DirEntries::new(&buf[..filled]) {
+                entries.push(e?.to_dir());
+            }
+            filled = 0;
+        }
+        self.offset = offset;
+        Ok(entries)
+    }
+
     /// Clunks the fid and waits for the server to confirm.
     pub fn close(mut self) -> Result<(), Error> {
         self.open = false;

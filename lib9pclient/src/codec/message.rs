@@ -384,7 +384,17 @@ fn read_body<'a>(t: MessageType, r: &mut Reader<'a>) -> Result<Message<'a>, Deco
             aname: r.str()?,
         },
         T::Rattach => Message::Rattach { qid: r.qid()? },
-        T::Rerror => Message::Rerror { ename: r.str()? },
+        T::Rerror => {
+            let ename = r.str()?;
+            // Some servers (aio9p among them) send 9P2000.u's Rerror, an errno[4]
+            // after the text, even when 9P2000 was negotiated. Exactly that form
+            // is accepted, its errno dropped; anything else left over is still an
+            // error (`TrailingBytes`).
+            if r.remaining() == 4 {
+                r.u32()?;
+            }
+            Message::Rerror { ename }
+        }
         T::Tflush => Message::Tflush { oldtag: r.u16()? },
         T::Rflush => Message::Rflush,
         T::Twalk => {

@@ -1,5 +1,6 @@
 //! Tread: file data straight into the reply, and directory reads packed
-//! with whole entries at checked offsets.
+//! with whole entries at checked offsets (an entry never split across
+//! replies; a count too small for the next one reads 0 bytes).
 
 use super::{DirCursor, Filesystem, Out, Server, ServerError};
 use crate::codec::{IOHDRSZ, MessageType, OEXEC, ORDWR, OREAD};
@@ -41,12 +42,11 @@ impl<F: Filesystem> Server<F> {
             while let Some(d) = cursor.entries.get(cursor.index) {
                 let st = d.as_stat();
                 let len = st.encoded_len();
+                // Only whole entries. When the next one does not fit, the reply is shorter
+                // (0 bytes if it is the first): a client reading into the space left in its
+                // buffer (Linux's v9fs) empties the buffer and asks again at the same offset,
+                // which stays valid. plan9port's lib9p answers the same way.
                 if used + len > count {
-                    if used == 0 {
-                        return Err(ServerError::Other(
-                            "read count too small for a directory entry".into(),
-                        ));
-                    }
                     break;
                 }
                 st.encode(&mut buf[used..])
