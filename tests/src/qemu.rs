@@ -80,9 +80,17 @@ pub struct QemuConfig {
     /// Accelerator: `tcg` (software, the default: it works everywhere and with `-icount`) or
     /// `kvm`.
     pub accel: String,
+    /// Let GRUB show its boot-menu countdown (3 s, Esc opens the menu). Off by default: the
+    /// machine then carries the SMBIOS system version `lux9-nomenu` ([`SKIP_BOOT_MENU`]) and
+    /// GRUB boots the first entry at once.
+    pub boot_menu: bool,
     /// Extra raw arguments.
     pub extra: Vec<String>,
 }
+
+/// The QEMU arguments that make `grub/grub.cfg` skip its boot-menu countdown: the SMBIOS
+/// system version (type 1) it compares with `lux9-nomenu`.
+pub const SKIP_BOOT_MENU: [&str; 2] = ["-smbios", "type=1,version=lux9-nomenu"];
 
 impl QemuConfig {
     pub fn new(machine: Machine, iso: impl Into<PathBuf>) -> Self {
@@ -95,6 +103,7 @@ impl QemuConfig {
             interactive: false,
             display: false,
             accel: "tcg".into(),
+            boot_menu: false,
             extra: Vec::new(),
         }
     }
@@ -125,6 +134,9 @@ impl QemuConfig {
             ]);
         }
         push(&["-m", &self.memory, "-cpu", &self.cpu]);
+        if !self.boot_menu {
+            push(&SKIP_BOOT_MENU);
+        }
         push(&["-accel", &self.accel]);
         push(&[
             "-no-reboot",
@@ -336,6 +348,26 @@ mod tests {
         assert!(uefi.contains("readonly=on,file=/fw/CODE.fd"));
         assert!(uefi.contains("if=pflash,format=raw,file=/tmp/vars.fd"));
         assert!(q35.contains("isa-debug-exit,iobase=0xf4"));
+    }
+
+    #[test]
+    fn runs_skip_the_boot_menu_unless_asked_and_grub_cfg_agrees() {
+        let mut config = QemuConfig::new(Machine::Q35Bios, "a.iso");
+        let skip = SKIP_BOOT_MENU.join(" ");
+        assert!(config.args().join(" ").contains(&skip));
+        config.boot_menu = true;
+        assert!(!config.args().join(" ").contains("-smbios"));
+        // grub.cfg compares the SMBIOS system version with the value QEMU is given, and counts
+        // down for everyone else.
+        let cfg = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../grub/grub.cfg"))
+            .unwrap();
+        let value = SKIP_BOOT_MENU[1]
+            .strip_prefix("type=1,version=")
+            .expect("a type 1 version");
+        assert!(cfg.contains("smbios --type 1 --get-string 6 --set lux9_system_version"));
+        assert!(cfg.contains(&format!("\"$lux9_system_version\" = \"{value}\"")));
+        assert!(cfg.contains("set timeout_style=countdown"));
+        assert!(cfg.lines().any(|l| l.trim() == "set timeout=3"));
     }
 
     #[test]

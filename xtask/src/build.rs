@@ -217,7 +217,7 @@ pub fn iso_command(args: &[String]) -> Result<(), String> {
 pub fn run_command(args: &[String]) -> Result<(), String> {
     let options = Options::parse(
         args,
-        &["--uefi", "--debug", "--display", "--kvm"],
+        &["--uefi", "--debug", "--display", "--kvm", "--menu"],
         &["--machine", "--memory", "--cpu", "--cmdline"],
     )?;
     let uefi = options.flag("--uefi");
@@ -250,6 +250,7 @@ pub fn run_command(args: &[String]) -> Result<(), String> {
     }
     config.interactive = true;
     config.display = options.flag("--display");
+    config.boot_menu = options.flag("--menu");
     if options.flag("--kvm") {
         config.accel = "kvm".into();
     }

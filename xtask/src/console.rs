@@ -10,16 +10,16 @@ use lux9_tests::session::Session;
 /// The isolation presets the session runs under (the kernel command line's `isolation=`).
 pub const MODES: [&str; 2] = ["hybrid", "strict"];
 
-const PROMPT: &str = "lux9% ";
+pub const PROMPT: &str = "lux9% ";
 /// A configuration word with a bad value, on every session's command line.
 pub const BAD_SETTING: &str = "ext4srv=sideways";
 /// Boot to the first prompt (TCG, release kernel: a few seconds).
-const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
+pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// One command, up to the next prompt.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The output of a command: what came between its echoed line and the next prompt.
-fn command_output(seen: &str) -> &str {
+pub fn command_output(seen: &str) -> &str {
     let body = seen.strip_suffix(PROMPT).unwrap_or(seen);
     match body.split_once('\n') {
         Some((_, rest)) => rest,
@@ -150,9 +150,9 @@ const STEPS: [(&str, Check); 8] = [
     ("bench sys", check_bench),
 ];
 
-/// Types `echo kbd` and Enter with QEMU's `sendkey` (scan codes on the PS/2 keyboard, as a
-/// person at the screen would) and expects the shell to run it.
-fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(), String> {
+/// Presses `keys` (QEMU key names: `e`, `spc`, `ret`, `esc`, `down`) one after the other on the
+/// emulated PS/2 keyboard with the monitor's `sendkey`, as a person at the screen would.
+pub fn press_keys(monitor: &std::path::Path, keys: &[&str]) -> Result<(), String> {
     use std::io::Write;
     let mut socket = std::os::unix::net::UnixStream::connect(monitor).map_err(|e| {
         format!(
@@ -160,12 +160,42 @@ fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(),
             monitor.display()
         )
     })?;
-    for key in ["e", "c", "h", "o", "spc", "k", "b", "d", "ret"] {
+    for key in keys {
         socket
             .write_all(format!("sendkey {key}\n").as_bytes())
             .map_err(|e| format!("monitor: {e}"))?;
         std::thread::sleep(Duration::from_millis(30));
     }
+    Ok(())
+}
+
+/// A QEMU monitor on a Unix socket for one run, to type on the emulated keyboard; the socket
+/// file is removed when this is dropped, however the run ends.
+pub struct Monitor(pub std::path::PathBuf);
+
+impl Monitor {
+    /// Adds the monitor to `config` under a name unique to this process and `tag`.
+    pub fn attach(config: &mut QemuConfig, tag: &str) -> Monitor {
+        let path =
+            std::env::temp_dir().join(format!("lux9-monitor-{}-{tag}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        config.extra.extend([
+            "-monitor".into(),
+            format!("unix:{},server,nowait", path.display()),
+        ]);
+        Monitor(path)
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Types `echo kbd` and Enter on the PS/2 keyboard and expects the shell to run it.
+fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(), String> {
+    press_keys(monitor, &["e", "c", "h", "o", "spc", "k", "b", "d", "ret"])?;
     let seen = session.expect(PROMPT, COMMAND_TIMEOUT)?;
     if command_output(&seen).trim() == "kbd" && seen.starts_with("echo kbd") {
         Ok(())
@@ -182,23 +212,9 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
     let mut tally = Tally::default();
     let name = |step: &str| format!("console[{mode}]::{step}");
     // The QEMU monitor on a socket, to type on the emulated PS/2 keyboard (`sendkey`).
-    let monitor =
-        std::env::temp_dir().join(format!("lux9-monitor-{}-{mode}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&monitor);
     let mut config = config.clone();
-    config.extra.extend([
-        "-monitor".into(),
-        format!("unix:{},server,nowait", monitor.display()),
-    ]);
-    /// Removes the socket file when the session ends, however it ends.
-    struct Cleanup(std::path::PathBuf);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-    let _cleanup = Cleanup(monitor.clone());
-    let monitor = Some(monitor);
+    let socket = Monitor::attach(&mut config, mode);
+    let monitor = socket.0.clone();
     let mut session = match Session::start(config.command()) {
         Ok(session) => session,
         Err(error) => {
@@ -257,15 +273,13 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally; // the remaining steps cannot run
         }
     }
-    if let Some(monitor) = &monitor {
-        let verdict = keyboard_step(&mut session, monitor);
-        tally.record(
-            "qemu",
-            &name("typing on the PS/2 keyboard"),
-            verdict.is_ok(),
-            verdict.err().unwrap_or_default(),
-        );
-    }
+    let verdict = keyboard_step(&mut session, &monitor);
+    tally.record(
+        "qemu",
+        &name("typing on the PS/2 keyboard"),
+        verdict.is_ok(),
+        verdict.err().unwrap_or_default(),
+    );
     let verdict =
         session
             .send("poweroff\r")

@@ -8,6 +8,7 @@
 mod bench;
 mod build;
 mod console;
+mod menu;
 mod test;
 mod tools;
 
@@ -23,10 +24,12 @@ commands:
                                build the kernel and write the hybrid BIOS+UEFI ISO
                                (default target/lux9.iso)
   run [--uefi] [--machine q35|pc] [--memory SIZE] [--cpu MODEL] [--display] [--kvm] [--debug]
-      [-- WORDS...]            build the ISO and boot it in QEMU with COM1 on this terminal;
+      [--menu] [-- WORDS...]   build the ISO and boot it in QEMU with COM1 on this terminal;
                                WORDS are appended to the kernel command line (e.g. log=debug);
                                --display opens a window showing the screen console;
-                               --kvm uses hardware virtualisation instead of TCG
+                               --kvm uses hardware virtualisation instead of TCG;
+                               --menu keeps GRUB's 3-second countdown (Esc opens the boot
+                               menu), which QEMU runs from xtask otherwise skip
   test [--host-only | --qemu-only] [--verbose] [--jobs N] [--only TEXT]
                                run every test: host unit tests, in-QEMU kernel tests, the
                                ISO boot test on q35/BIOS, pc/IDE and q35/UEFI, and the scripted

@@ -71,6 +71,9 @@ pub fn test_command(args: &[String]) -> Result<(), String> {
     };
     let started = Instant::now();
     let mut tally = Tally::default();
+    // The pinned toolchain with its kernel target, rustfmt and clippy: the kernel build needs
+    // the target, and CI runs `cargo fmt` and `cargo clippy` right after this command.
+    tools::ensure_toolchain(&crate::root())?;
     if !options.flag("--qemu-only") {
         tools::ensure(&[tools::FOR_TEST])?;
         host_tests(&mut tally, verbose)?;
@@ -208,6 +211,28 @@ fn qemu_tests(
             stop_at: Some("lux9: ready"),
             judge: Box::new(move |run, tally| judge_boot(machine, run, tally)),
             session: None,
+        });
+    }
+    // The boot menu, reached as a user would: Esc during GRUB's countdown on the serial console
+    // (BIOS) and on the screen's keyboard (UEFI).
+    for (job, machine) in [
+        ("menu serial", Machine::Q35Bios),
+        ("menu keyboard", Machine::Q35Uefi),
+    ] {
+        let mut config = QemuConfig::new(machine, &real_iso);
+        config.memory = "512M".into();
+        if machine == Machine::Q35Uefi {
+            config.ovmf = Some((ovmf.clone(), dir.join("ovmf-vars-menu.fd")));
+        }
+        config
+            .prepare()
+            .map_err(|e| format!("preparing {job}: {e}"))?;
+        work.push(Job {
+            name: job.into(),
+            config,
+            stop_at: None,
+            judge: Box::new(|_, _| {}),
+            session: Some(crate::menu::session),
         });
     }
     for mode in crate::console::MODES {
