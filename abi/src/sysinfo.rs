@@ -94,17 +94,25 @@ pub struct MemInfo {
     pub total: u64,
     /// Free frames now.
     pub free: u64,
-    /// The kernel heap's mapped size.
+    /// The kernel heap's mapped size (it grows and never shrinks).
     pub kernel_heap: u64,
+    /// Bytes of the kernel heap allocated and not yet freed.
+    pub kernel_heap_in_use: u64,
     /// Memory kept out of the allocator: kernel image, boot data, modules.
     pub reserved: u64,
 }
 
 impl MemInfo {
-    pub const WORDS: usize = 4;
+    pub const WORDS: usize = 5;
 
     pub fn to_words(&self) -> [u64; Self::WORDS] {
-        [self.total, self.free, self.kernel_heap, self.reserved]
+        [
+            self.total,
+            self.free,
+            self.kernel_heap,
+            self.kernel_heap_in_use,
+            self.reserved,
+        ]
     }
 
     pub fn from_words(words: &[u64; Self::WORDS]) -> Self {
@@ -112,7 +120,8 @@ impl MemInfo {
             total: words[0],
             free: words[1],
             kernel_heap: words[2],
-            reserved: words[3],
+            kernel_heap_in_use: words[3],
+            reserved: words[4],
         }
     }
 }

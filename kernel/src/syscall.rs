@@ -424,13 +424,7 @@ fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, us
             copy_text(lux9_abi::env::split(&raw).1.as_bytes(), ptr, len)
         }
         SysInfo::Memory => {
-            let (total, reserved) = services::memory_facts();
-            let info = lux9_abi::sysinfo::MemInfo {
-                total,
-                free: frames::free_count() * 4096,
-                kernel_heap: crate::arch::heap::stats().mapped_bytes,
-                reserved,
-            };
+            let info = services::memory_info();
             copy_text(&words_to_bytes(&info.to_words()), ptr, len)
         }
         SysInfo::Kmsg => {

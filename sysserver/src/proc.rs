@@ -61,6 +61,7 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
                 ("total", m.total),
                 ("free", m.free),
                 ("kernel_heap", m.kernel_heap),
+                ("kernel_heap_in_use", m.kernel_heap_in_use),
                 ("reserved", m.reserved),
             ] {
                 let _ = writeln!(s, "{name} {} KiB", bytes / 1024);

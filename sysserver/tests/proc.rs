@@ -168,7 +168,7 @@ fn meminfo_uptime_mounts() {
     let fs = root(&fake);
     assert_eq!(
         cat(&fs, "/proc/meminfo"),
-        "total 131072 KiB\nfree 97656 KiB\nkernel_heap 4096 KiB\nreserved 2048 KiB\n"
+        "total 131072 KiB\nfree 97656 KiB\nkernel_heap 4096 KiB\nkernel_heap_in_use 1205 KiB\nreserved 2048 KiB\n"
     );
     assert_eq!(cat(&fs, "/proc/uptime"), "12.345\n");
     fake.state().uptime_ms = 5;

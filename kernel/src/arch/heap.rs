@@ -3,9 +3,10 @@
 //! The heap starts empty at [`HEAP_BASE`]. When talc runs out of memory it calls
 //! [`GrowingHeap::acquire`], which maps fresh frames at the top of the range and hands them to
 //! talc (`claim` the first time, `extend` afterwards). Frames need not be contiguous, so the heap
-//! can grow as long as free frames last. It never shrinks.
+//! can grow as long as free frames last. It never shrinks, so the bytes in use are counted
+//! separately, in the global allocator's wrapper, for leak tests and `/proc/meminfo`.
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -82,20 +83,67 @@ unsafe impl Source for GrowingHeap {
     }
 }
 
+/// Bytes handed out by the allocator and not yet returned: the sum of the live allocations'
+/// `Layout::size`, without talc's tags and padding, so a leak of one byte shows.
+static IN_USE: AtomicU64 = AtomicU64::new(0);
+
+/// talc behind a counter of the bytes in use.
+struct CountingHeap(talc::TalcLock<RawIrqSpinlock, GrowingHeap>);
+
+// SAFETY: every call is passed to talc unchanged; the counter only observes what talc returns.
+unsafe impl GlobalAlloc for CountingHeap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is talc's.
+        let ptr = unsafe { self.0.alloc(layout) };
+        if !ptr.is_null() {
+            IN_USE.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc_zeroed` is talc's.
+        let ptr = unsafe { self.0.alloc_zeroed(layout) };
+        if !ptr.is_null() {
+            IN_USE.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract for `dealloc` is talc's.
+        unsafe { self.0.dealloc(ptr, layout) };
+        IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's contract for `realloc` is talc's.
+        let moved = unsafe { self.0.realloc(ptr, layout, new_size) };
+        // On failure the old block stays allocated at its old size.
+        if !moved.is_null() {
+            IN_USE.fetch_add(new_size as u64, Ordering::Relaxed);
+            IN_USE.fetch_sub(layout.size() as u64, Ordering::Relaxed);
+        }
+        moved
+    }
+}
+
 #[global_allocator]
-static ALLOCATOR: talc::TalcLock<RawIrqSpinlock, GrowingHeap> =
-    talc::TalcLock::new(GrowingHeap { heap_end: None });
+static ALLOCATOR: CountingHeap = CountingHeap(talc::TalcLock::new(GrowingHeap { heap_end: None }));
 
 /// Heap figures for logs and tests.
 #[derive(Clone, Copy, Debug)]
 pub struct HeapStats {
     pub mapped_bytes: u64,
     pub growths: u64,
+    /// Bytes allocated and not yet freed.
+    pub in_use_bytes: u64,
 }
 
 pub fn stats() -> HeapStats {
     HeapStats {
         mapped_bytes: MAPPED.load(Ordering::Relaxed),
         growths: GROWTHS.load(Ordering::Relaxed),
+        in_use_bytes: IN_USE.load(Ordering::Relaxed),
     }
 }

@@ -73,6 +73,19 @@ pub fn memory_facts() -> (u64, u64) {
     MEMORY.get().copied().unwrap_or((0, 0))
 }
 
+/// The figures of `/proc/meminfo` now.
+pub fn memory_info() -> lux9_abi::sysinfo::MemInfo {
+    let (total, reserved) = memory_facts();
+    let heap = crate::arch::heap::stats();
+    lux9_abi::sysinfo::MemInfo {
+        total,
+        free: crate::memory::frames::free_count() * 4096,
+        kernel_heap: heap.mapped_bytes,
+        kernel_heap_in_use: heap.in_use_bytes,
+        reserved,
+    }
+}
+
 /// `service(LOOKUP)`: (placement code, pid).
 pub fn lookup(name: &str) -> Result<(usize, usize), Error> {
     let registry = REGISTRY.lock();

@@ -249,13 +249,7 @@ impl Backend for KernelBackend {
     }
 
     fn memory(&mut self) -> MemInfo {
-        let (total, reserved) = super::memory_facts();
-        MemInfo {
-            total,
-            free: crate::memory::frames::free_count() * 4096,
-            kernel_heap: crate::arch::heap::stats().mapped_bytes,
-            reserved,
-        }
+        super::memory_info()
     }
 
     fn uptime_ms(&mut self) -> u64 {

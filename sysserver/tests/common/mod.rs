@@ -108,6 +108,7 @@ impl FakeBackend {
                 total: 134_217_728,
                 free: 100_000_000,
                 kernel_heap: 4_194_304,
+                kernel_heap_in_use: 1_234_567,
                 reserved: 2_097_152,
             };
             s.uptime_ms = 12_345;
