@@ -13,6 +13,7 @@ pub mod cli;
 pub mod cmdline;
 pub mod editor;
 pub mod format;
+pub mod fuzz;
 pub mod history;
 pub mod lex;
 pub mod procfs;

@@ -194,6 +194,19 @@ pub fn set_knob(knob: Knob, value: usize) -> Result<usize> {
     }
 }
 
+/// Any message system call `number` on raw registers, for tests that probe the kernel with
+/// arbitrary arguments: returns the error code, and the sender, info and words the kernel left
+/// in the message registers.
+#[inline(always)]
+pub fn raw_message(
+    number: usize,
+    peer: usize,
+    info: u64,
+    words: Words,
+) -> (usize, usize, u64, Words) {
+    ipc_syscall(number, peer, info, words)
+}
+
 /// `call` on raw registers, for tight loops: sends `words` with `info` to `dest` and leaves the
 /// reply's words in `words`. Returns the error code (0 = success) and the reply's info.
 #[inline(always)]

@@ -22,6 +22,8 @@ fn call(number: Syscall, args: [usize; 6]) -> Result<usize> {
 }
 
 /// Issues raw system call `number`; for tests that probe the kernel with arbitrary arguments.
+/// Not for a message operation that may deliver a message: the kernel then writes registers
+/// this call does not declare; use [`crate::ipc::raw_message`].
 pub fn raw(number: usize, args: [usize; 6]) -> (usize, usize) {
     syscall(number, args)
 }

@@ -13,6 +13,9 @@
 //! - `sender DEST N`: sends N messages with labels 0..N to DEST, then exits;
 //! - `futex-waiter`: receives a ring id, then waits on the ring's first word until it becomes 1;
 //! - `ring-touch`: receives a ring id, writes its pid into the ring's last word, and exits;
+//! - `fuzz-peer PARENT`: the live target of `fuzz`'s message calls (see `lux9_programs::fuzz`):
+//!   replies to every call, sends one marked message after `SEND_ONE`, and ends on `QUIT` from
+//!   PARENT, replying with what it counted;
 //! - `ring-cycle N`: N times, creates a ring with a new `ring-touch` child and checks that the
 //!   ring is gone once the child has exited; also creates and destroys rings directly.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -215,12 +218,45 @@ fn ring_cycle(rounds: u64) -> i32 {
     0
 }
 
+fn fuzz_peer(parent: usize) -> i32 {
+    use lux9_programs::fuzz::{Counts, MARK, QUIT, SEND_ONE};
+    // Long messages from the fuzzer land here instead of failing for want of a buffer.
+    let Ok(mut buffer) = IpcBuffer::register(LONG_MAX) else {
+        return 1;
+    };
+    let mut counts = Counts::default();
+    loop {
+        let Ok(message) = ipc::receive_with(0, &mut buffer) else {
+            return 2;
+        };
+        if message.peer == parent && message.info.label == QUIT {
+            let _ = ipc::reply(message.peer, MsgInfo::short(64, QUIT), counts.to_words());
+            return 0;
+        }
+        counts.received += 1;
+        // A plain send is not waiting for a reply: that reply fails, and is not counted.
+        let reply = MsgInfo::short(8, message.info.label.wrapping_add(1));
+        if ipc::reply(message.peer, reply, [message.words[0]; 8]).is_ok() {
+            counts.replied += 1;
+        }
+        if message.info.label == SEND_ONE
+            && ipc::send(message.peer, MsgInfo::short(8, 0), [MARK; 8]).is_ok()
+        {
+            counts.sent += 1;
+        }
+    }
+}
+
 fn run(args: &str) -> i32 {
     let mut words = args.split_whitespace();
     let role = words.next().unwrap_or("");
     let number = |w: Option<&str>| w.and_then(|w| w.parse::<u64>().ok());
     match role {
         "echo" => echo(),
+        "fuzz-peer" => match number(words.next()) {
+            Some(parent) => fuzz_peer(parent as usize),
+            None => 2,
+        },
         "bench-echo" => {
             let Ok(first) = ipc::receive(0) else { return 2 };
             let (mut peer, mut info, mut words) = (first.peer, first.info.to_word(), first.words);
