@@ -5,6 +5,7 @@
 //! - a panic handler that prints the message and exits with status 101;
 //! - a heap (talc) that grows with `map` system calls;
 //! - typed wrappers for every system call ([`sys`]) and `print!`/`println!`;
+//! - anonymous pages as an owned byte slice ([`anon`]);
 //! - the environment (arguments, working directory, redirections) and spawning ([`env`]);
 //! - the name space: files of `/dev`, `/proc`, `/sys` and other servers through lib9pclient
 //!   ([`ns`]), and standard input and output on top of it ([`io`]).
@@ -16,6 +17,8 @@
 
 extern crate alloc;
 
+#[allow(unsafe_code, reason = "owned anonymous pages as byte slices")]
+pub mod anon;
 #[allow(
     unsafe_code,
     reason = "the runtime's unsafe fence: syscall instructions and the heap"

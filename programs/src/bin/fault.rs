@@ -1,5 +1,6 @@
 //! fault: provokes one CPU fault, named by its argument, so tests can check that the kernel
-//! kills only this process. Exits 200 if the fault did not happen.
+//! kills only this process. Exits 200 if the fault did not happen (3 or 4 if the page for
+//! `unmapped-read`/`unmapped-write` could not be mapped or unmapped).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 use lux9_rt::deliberate;
@@ -10,8 +11,25 @@ lux9_rt::entry!(run);
 /// A mapped kernel address: the direct map of physical memory at 1 MiB (the kernel image).
 const KERNEL_ADDRESS: usize = 0xffff_8000_0010_0000;
 
+/// A page this process mapped, wrote and unmapped: its address, or the exit status to return.
+fn unmapped_page() -> Result<usize, i32> {
+    let mut page = lux9_rt::anon::Mapping::new(4096).map_err(|_| 3)?;
+    page.bytes_mut()[0] = 1;
+    let addr = page.addr();
+    page.unmap().map_err(|_| 4)?;
+    Ok(addr)
+}
+
 fn run(args: &str) -> i32 {
     match args.trim() {
+        "unmapped-read" => match unmapped_page() {
+            Ok(addr) => deliberate::read(addr),
+            Err(code) => code,
+        },
+        "unmapped-write" => match unmapped_page() {
+            Ok(addr) => deliberate::write(addr),
+            Err(code) => code,
+        },
         "kernel-read" => deliberate::read(KERNEL_ADDRESS),
         "kernel-write" => deliberate::write(KERNEL_ADDRESS),
         "null" => deliberate::read(0),
@@ -25,7 +43,7 @@ fn run(args: &str) -> i32 {
         "divide" => deliberate::divide_by_zero(),
         other => {
             println!(
-                "fault: unknown fault {other:?}; use kernel-read, kernel-write, null, write-code, execute-stack, privileged, invalid-opcode or divide"
+                "fault: unknown fault {other:?}; use kernel-read, kernel-write, null, unmapped-read, unmapped-write, write-code, execute-stack, privileged, invalid-opcode or divide"
             );
             2
         }

@@ -334,28 +334,67 @@ fn sleep_sleeps() -> CaseResult {
     Ok(())
 }
 
+/// The byte `memory_maps_and_unmaps` writes at `offset`: different on every page.
+fn page_pattern(offset: usize) -> u8 {
+    (offset % 251) as u8 ^ (offset / 4096) as u8
+}
+
 fn memory_maps_and_unmaps() -> CaseResult {
+    use lux9_rt::anon::Mapping;
     let len = 3 * 4096 + 100;
-    let addr = sys::map(0, len, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
+    let mut pages = Mapping::new(len).map_err(|e| format!("map: {e}"))?;
+    let addr = pages.addr();
     ensure!(addr % 4096 == 0, "map returned unaligned {addr:#x}");
-    let probe = [addr, addr + 4096 * 3 + 99];
-    for &at in &probe {
-        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [at, 0, 0, 0, 0, 0]);
-        ensure!(code == 0, "empty write at mapped {at:#x}: {code}");
-    }
-    sys::unmap(addr, len).map_err(|e| format!("unmap: {e}"))?;
-    let (code, _) = sys::raw(Syscall::DebugWrite as usize, [addr, 1, 0, 0, 0, 0]);
     ensure!(
-        code == Error::BadAddress as usize,
-        "read of unmapped memory: {code}"
+        pages.len() == 4 * 4096,
+        "{len} bytes mapped as {} bytes",
+        pages.len()
     );
-    let fixed = sys::map(addr, 4096, map_flags::WRITE).map_err(|e| format!("fixed map: {e}"))?;
-    ensure!(fixed == addr, "fixed map at {addr:#x} returned {fixed:#x}");
+    ensure!(
+        pages.bytes().iter().all(|&b| b == 0),
+        "fresh anonymous memory is not zeroed"
+    );
+    // Every byte of the four pages, written and read back through the mapping itself.
+    for (offset, byte) in pages.bytes_mut().iter_mut().enumerate() {
+        *byte = page_pattern(offset);
+    }
+    if let Some(offset) = (0..pages.len()).find(|&o| pages.bytes()[o] != page_pattern(o)) {
+        return Err(format!("mapped byte {offset:#x} did not keep its value"));
+    }
+    pages.unmap().map_err(|e| format!("unmap: {e}"))?;
+    for at in [addr, addr + 3 * 4096] {
+        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [at, 1, 0, 0, 0, 0]);
+        ensure!(
+            code == Error::BadAddress as usize,
+            "a system call read unmapped {at:#x}: {code}"
+        );
+    }
+    // The same address again: a fresh zeroed page, not the old bytes.
+    let mut fixed = Mapping::at(addr, 4096).map_err(|e| format!("fixed map: {e}"))?;
+    ensure!(
+        fixed.addr() == addr,
+        "fixed map at {addr:#x} returned {:#x}",
+        fixed.addr()
+    );
+    ensure!(
+        fixed.bytes().iter().all(|&b| b == 0),
+        "a page mapped again at {addr:#x} shows old bytes"
+    );
+    fixed.bytes_mut()[4095] = 0xa5;
+    ensure!(fixed.bytes()[4095] == 0xa5, "the fixed page lost a write");
     ensure!(
         sys::map(addr, 4096, map_flags::WRITE) == Err(Error::InvalidArgument),
         "double map accepted"
     );
-    sys::unmap(addr, 4096).map_err(|e| format!("unmap: {e}"))?;
+    fixed.unmap().map_err(|e| format!("unmap: {e}"))?;
+    // Touching a page after unmapping it is a page fault that ends the process.
+    for mode in ["unmapped-read", "unmapped-write"] {
+        let status = spawn_wait("fault", mode)?;
+        ensure!(
+            status == ExitStatus::Killed { vector: 14 },
+            "fault {mode}: {status:?}, expected a kill by #PF"
+        );
+    }
     // The heap grows through map: 4 MiB in one vector, filled and checked.
     let big: Vec<u64> = (0..512 * 1024).collect();
     ensure!(
