@@ -180,6 +180,12 @@ impl Ring {
         Ok(lux9_ring::Server::attach(self.memory()?)?)
     }
 
+    /// Writes a fresh header with `geometry` and zeroed indices and flags over the ring: how a
+    /// test's client recovers the ring after a peer has scribbled over it.
+    pub fn reinitialise(&self, geometry: lux9_ring::Geometry) -> Result<(), RingFailure> {
+        Ok(lux9_ring::initialise(&self.memory()?, geometry)?)
+    }
+
     /// Wakes the peer if it sleeps on the ring.
     pub fn notify(&self) -> Result<(), Error> {
         ipc::notify(self.id).map(|_| ())

@@ -7,8 +7,9 @@
 //! - `ring-server`: receives a ring id, then serves it: answers every request with the same
 //!   bytes, a batch at a time, polling `PollSpins` times before it sleeps, until a request of
 //!   type 0xff;
-//! - `ring-hostile N`: receives a ring id, then N times scribbles random values over the ring's
-//!   indices, flags, header and slots and notifies;
+//! - `ring-hostile N`: receives a ring id, a seed and a control ring id, then N times scribbles
+//!   random values over the ring's indices, flags, header and slots and notifies; then sets the
+//!   control ring's first slot word to 1 and ends when its client sends a message;
 //! - `die-after-receive`: receives one message, then exits without replying;
 //! - `sender DEST N`: sends N messages with labels 0..N to DEST, then exits;
 //! - `futex-waiter`: receives a ring id, then waits on the ring's first word until it becomes 1;
@@ -174,6 +175,14 @@ fn ring_hostile(rounds: u64) -> i32 {
             let _ = ring.notify();
             sys::yield_now();
         }
+    }
+    // Tell the client through the control ring, whose memory nobody scribbles over, and end
+    // only when it says so: the client must not touch the ring after it has gone.
+    if let Ok(control) = lux9_rt::shared::SharedRegion::of_ring(message.words[2]) {
+        let done = control.word(4096);
+        done.store(1, Ordering::Release);
+        let _ = ipc::futex_wake(done, 1);
+        let _ = ipc::receive(message.peer);
     }
     0
 }

@@ -927,33 +927,108 @@ fn rings_carry_requests_and_count_them() -> CaseResult {
     Ok(())
 }
 
+/// What the client of `a_hostile_ring_peer_crashes_nobody` did while the peer scribbled.
+#[derive(Debug, Default)]
+struct HostileRun {
+    /// Requests published and replies taken (garbage included).
+    submitted: u64,
+    replies: u64,
+    /// Errors from the ring protocol or the kernel.
+    errors: u64,
+    /// Times the client broke and attached again, and times attaching was refused.
+    broken: u64,
+    refused: u64,
+    /// Sleeps through the doorbell protocol, and futex sleeps on the corrupted flag word.
+    sleeps: u64,
+    raw_sleeps: u64,
+    /// Loop rounds after the client first broke.
+    rounds_after_break: u64,
+}
+
 fn a_hostile_ring_peer_crashes_nobody() -> CaseResult {
-    let (server, ring) = start_ring_server("ring-hostile 20000", [0, 7])?;
-    let mut client = ring.client().map_err(|e| format!("client: {e}"))?;
+    use core::sync::atomic::Ordering;
+    use lux9_ring::layout::offset::CLIENT_WAITING;
+    use lux9_rt::shared::Ring;
+    let server =
+        sys::spawn("ipcpeer", "ring-hostile 20000").map_err(|e| format!("spawn ipcpeer: {e}"))?;
+    let ring = Ring::create(server, 4, 64).map_err(|e| format!("ring_create: {e}"))?;
+    let control = Ring::create(server, 2, 64).map_err(|e| format!("control ring_create: {e}"))?;
+    ipc::send(
+        server,
+        MsgInfo::short(24, 0),
+        [ring.id(), 7, control.id(), 0, 0, 0, 0, 0],
+    )
+    .map_err(|e| format!("send: {e}"))?;
+    let done = control.region().word(4096);
+    let mut client = Some(ring.client().map_err(|e| format!("client: {e}"))?);
+    let geometry = client.as_ref().map(|c| c.geometry()).ok_or("no client")?;
     let mut buffer = [0u8; 64];
-    let mut errors = 0u32;
     let message = ring_message(100, 1, b"hello");
-    for _ in 0..3000 {
-        if client.is_broken() {
-            break;
+    let mut run = HostileRun::default();
+    let deadline = sys::rdtsc() + ms_to_tsc(40_000);
+    // Use the ring, and sleep on it, until the peer has made its last scribble.
+    while done.load(Ordering::Acquire) == 0 {
+        ensure!(
+            sys::rdtsc() < deadline,
+            "the hostile peer did not finish in 40 s: {run:?}"
+        );
+        if run.broken > 0 {
+            run.rounds_after_break += 1;
         }
-        match client.submit([message.as_slice()]) {
-            Ok(_) => {}
-            Err(_) => errors += 1,
+        match client.as_mut() {
+            Some(c) if !c.is_broken() => {
+                match c.submit([message.as_slice()]) {
+                    Ok(published) => run.submitted += published as u64,
+                    Err(_) => run.errors += 1,
+                }
+                match c.poll_reply(&mut buffer) {
+                    Ok(Some(len)) => {
+                        ensure!(len <= buffer.len(), "a reply longer than the buffer");
+                        run.replies += 1;
+                    }
+                    Ok(None) => {}
+                    Err(_) => run.errors += 1,
+                }
+                let _ = ring.notify();
+                match ring.client_sleep(c, 1) {
+                    Ok(()) => run.sleeps += 1,
+                    Err(_) => run.errors += 1,
+                }
+            }
+            Some(_) => {
+                run.broken += 1;
+                client = None;
+            }
+            None => match ring.client() {
+                Ok(fresh) => client = Some(fresh),
+                Err(_) => {
+                    // The header is garbage: sleep on the flag word as it stands, woken by
+                    // the peer's notify or the timeout, then write a fresh header.
+                    run.refused += 1;
+                    let word = ring.region().word(CLIENT_WAITING);
+                    match ipc::futex_wait(word, word.load(Ordering::Relaxed), 1) {
+                        Ok(()) | Err(Error::WouldBlock) | Err(Error::TimedOut) => {
+                            run.raw_sleeps += 1
+                        }
+                        Err(error) => return Err(format!("futex_wait on the ring: {error}")),
+                    }
+                    ring.reinitialise(geometry)
+                        .map_err(|e| format!("reinitialise: {e}"))?;
+                }
+            },
         }
-        match client.poll_reply(&mut buffer) {
-            Ok(Some(len)) => ensure!(len <= buffer.len(), "a reply longer than the buffer"),
-            Ok(None) => {}
-            Err(_) => errors += 1,
-        }
-        let _ = ring.notify();
-        sys::yield_now();
     }
+    ipc::send(server, MsgInfo::short(0, 0), [0; 8]).map_err(|e| format!("send: {e}"))?;
     let status = sys::wait(server).map_err(|e| format!("wait: {e}"))?;
     ensure!(status.success(), "the hostile peer ended with {status:?}");
+    println!("utest: the client of the hostile ring: {run:?}");
     ensure!(
-        errors > 0 || client.is_broken(),
-        "garbage on the ring was never noticed"
+        run.broken > 0 && run.errors > 0,
+        "garbage on the ring was never noticed: {run:?}"
+    );
+    ensure!(
+        run.rounds_after_break > 0 && run.refused > 0 && run.raw_sleeps > 0 && run.sleeps > 0,
+        "the client did not keep using the ring and sleeping on it: {run:?}"
     );
     ensure!(
         spawn_wait("hello", "after the hostile ring")?.success(),
