@@ -422,8 +422,173 @@ fn switches_are_counted() -> CaseResult {
     Ok(())
 }
 
-fn run(_args: &str) -> i32 {
-    let cases: [Case; 19] = [
+/// The meminfo lines, in order.
+const MEMINFO_NAMES: [&str; 5] = [
+    "total",
+    "free",
+    "kernel_heap",
+    "kernel_heap_in_use",
+    "reserved",
+];
+
+/// `utest sys-reader ROUNDS`: one of the concurrent clients of
+/// `sysserver_serves_concurrent_clients`. Waits for its parent's go-ahead, then ROUNDS times
+/// keeps `/proc/meminfo` open while it reads its own status, `/proc/uptime`, 4 KiB of
+/// `/dev/zero` and the `/proc` listing, writes `/dev/null`, reads the meminfo in pieces and
+/// writes one line to `/dev/cons`; every text is checked. Exits 0, or 1 with the reason.
+fn sys_reader(rounds: u64) -> Result<(), String> {
+    use lib9pclient::codec::{OREAD, OWRITE};
+    use lux9_rt::ns;
+    let me = sys::getpid();
+    ipc::receive(0).map_err(|e| format!("receive the go-ahead: {e}"))?;
+    let status_path = format!("/proc/{me}/status");
+    let mut cons = ns::open("/dev/cons", OWRITE).map_err(|e| format!("open /dev/cons: {e}"))?;
+    for round in 0..rounds {
+        let meminfo = ns::open("/proc/meminfo", OREAD).map_err(|e| format!("open meminfo: {e}"))?;
+        let status = ns::read(&status_path).map_err(|e| format!("read {status_path}: {e}"))?;
+        ensure!(
+            status.starts_with(b"name utest\nstate running\nparent "),
+            "round {round}: {status_path} reads {:?}",
+            String::from_utf8_lossy(&status)
+        );
+        let uptime = ns::read("/proc/uptime").map_err(|e| format!("read uptime: {e}"))?;
+        let uptime = core::str::from_utf8(&uptime).unwrap_or("");
+        ensure!(
+            uptime.ends_with('\n') && uptime.trim().parse::<f64>().is_ok(),
+            "round {round}: /proc/uptime reads {uptime:?}"
+        );
+        let mut zero = ns::open("/dev/zero", OREAD).map_err(|e| format!("open zero: {e}"))?;
+        let mut zeros = alloc::vec![0xffu8; 4096];
+        let n = zero
+            .read(&mut zeros)
+            .map_err(|e| format!("read zero: {e}"))?;
+        ensure!(
+            n > 0 && zeros[..n].iter().all(|&b| b == 0),
+            "round {round}: /dev/zero gave {n} bytes, not all zero"
+        );
+        let listing = ns::read_dir("/proc").map_err(|e| format!("ls /proc: {e}"))?;
+        let mine = format!("{me}");
+        ensure!(
+            listing.iter().any(|d| d.name == "meminfo") && listing.iter().any(|d| d.name == mine),
+            "round {round}: /proc lists no meminfo or no {mine}"
+        );
+        let mut null = ns::open("/dev/null", OWRITE).map_err(|e| format!("open null: {e}"))?;
+        null.write_all(b"nothing")
+            .map_err(|e| format!("write null: {e}"))?;
+        let mut text = Vec::new();
+        let mut piece = [0u8; 9];
+        loop {
+            let n = meminfo
+                .read_at(&mut piece, text.len() as u64)
+                .map_err(|e| format!("read meminfo: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            text.extend_from_slice(&piece[..n]);
+        }
+        let text = String::from_utf8(text).map_err(|_| "meminfo is not text")?;
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|line| {
+                let mut words = line.split(' ');
+                let name = words.next()?;
+                words.next()?.parse::<u64>().ok()?;
+                (words.next() == Some("KiB") && words.next().is_none()).then_some(name)
+            })
+            .collect();
+        ensure!(
+            names == MEMINFO_NAMES,
+            "round {round}: /proc/meminfo reads {text:?}"
+        );
+        cons.write_all(format!("sys-reader {me} round {round}\n").as_bytes())
+            .map_err(|e| format!("write /dev/cons: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Three processes read and write `/proc` and `/dev` files at once through the sysserver the
+/// boot placed (colocated in the `user` scenario), each on its own connection; their console
+/// lines must arrive whole, in order, and interleaved.
+fn sysserver_serves_concurrent_clients() -> CaseResult {
+    use lux9_rt::abi::syscall::service::SYSSERVER;
+    let placement = sys::service_lookup(SYSSERVER).map_err(|e| format!("lookup: {e}"))?;
+    lux9_rt::ns::set_up_standard().map_err(|e| format!("mount the standard name space: {e}"))?;
+    let rounds = 60;
+    let calls_before = sys::info(Info::ColocatedCalls, 0).map_err(|e| format!("info: {e}"))?;
+    let readers: Vec<usize> = (0..3)
+        .map(|_| sys::spawn("utest", &format!("sys-reader {rounds}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("spawn a reader: {e}"))?;
+    for &reader in &readers {
+        ipc::send(reader, MsgInfo::short(0, 0), [0; 8]).map_err(|e| format!("go: {e}"))?;
+    }
+    for &reader in &readers {
+        let status = sys::wait(reader).map_err(|e| format!("wait: {e}"))?;
+        ensure!(status.success(), "reader {reader} ended with {status:?}");
+    }
+    let calls =
+        sys::info(Info::ColocatedCalls, 0).map_err(|e| format!("info: {e}"))? - calls_before;
+    let kmsg = lux9_rt::ns::read("/dev/kmsg").map_err(|e| format!("read /dev/kmsg: {e}"))?;
+    let kmsg = String::from_utf8_lossy(&kmsg);
+    let lines: Vec<&str> = kmsg.lines().filter(|l| l.contains("sys-reader ")).collect();
+    let mut spans = Vec::new();
+    for &reader in &readers {
+        let prefix = format!("sys-reader {reader} round ");
+        let mine: Vec<(usize, &str)> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.contains(&prefix))
+            .map(|(at, l)| (at, *l))
+            .collect();
+        let expected: Vec<String> = (0..rounds).map(|r| format!("{prefix}{r}")).collect();
+        ensure!(
+            mine.iter()
+                .map(|(_, l)| *l)
+                .eq(expected.iter().map(String::as_str)),
+            "reader {reader}'s console lines are torn, lost or out of order: {:?}",
+            mine.iter().map(|(_, l)| *l).collect::<Vec<_>>()
+        );
+        spans.push((mine[0].0, mine[mine.len() - 1].0));
+    }
+    // Each reader's lines span lines of the others: they were served at the same time.
+    let overlapping = spans.iter().enumerate().all(|(i, &(first, last))| {
+        spans
+            .iter()
+            .enumerate()
+            .any(|(j, &(other_first, other_last))| {
+                i != j && other_first < last && first < other_last
+            })
+    });
+    ensure!(
+        overlapping,
+        "the readers ran one after another, not at once: line spans {spans:?}"
+    );
+    println!("utest: sysserver ({placement:?}) served 3 readers at once, {calls} colocated calls");
+    if placement == lux9_rt::sys::Placement::Colocated {
+        ensure!(
+            calls >= 3 * rounds as u64,
+            "only {calls} colocated calls for {rounds} rounds of 3 readers"
+        );
+    }
+    Ok(())
+}
+
+fn run(args: &str) -> i32 {
+    if let Some(rounds) = args.strip_prefix("sys-reader ") {
+        return match rounds
+            .trim()
+            .parse()
+            .map_err(|_| String::from("bad round count"))
+            .and_then(sys_reader)
+        {
+            Ok(()) => 0,
+            Err(why) => {
+                println!("utest sys-reader: {why}");
+                1
+            }
+        };
+    }
+    let cases: [Case; 20] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -478,6 +643,10 @@ fn run(_args: &str) -> i32 {
         (
             "ring_notifications_reach_a_receiving_server",
             ring_notifications_reach_a_receiving_server,
+        ),
+        (
+            "sysserver_serves_concurrent_clients",
+            sysserver_serves_concurrent_clients,
         ),
     ];
     let mut failed = 0;
