@@ -182,6 +182,23 @@ fn qemu_tests(
             session: None,
         });
     }
+    // utest once more with every server isolated: sysserver_serves_concurrent_clients then
+    // starts the isolated sysserver (as init would) and goes through it.
+    let strict_iso = dir.join("test-user-strict.iso");
+    let module = Module {
+        source: blob.clone(),
+        name: "lux9-test-blob.bin".into(),
+        cmdline: test_pattern::MODULE_NAME.into(),
+    };
+    let words = ["test=user".to_string(), "isolation=strict".to_string()];
+    build::make_iso(&kernel, &words, vec![module], &strict_iso)?;
+    work.push(Job {
+        name: "user strict".into(),
+        config: QemuConfig::new(Machine::Q35Bios, strict_iso),
+        stop_at: None,
+        judge: Box::new(|run, tally| judge_cases("user[strict]", run, tally)),
+        session: None,
+    });
     for (scenario, expected) in FAULT_SCENARIOS {
         let name = scenario.to_string();
         work.push(Job {
