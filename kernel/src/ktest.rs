@@ -344,6 +344,7 @@ fn paging_map_unmap(_: &'static BootInfo) -> CaseResult {
         tables <= 2,
         "mapping one page built {tables} tables (at most a directory and a table)"
     );
+    println!("ktest: the first map in the test range built {tables} page tables");
     let usage = Usage::now();
     let first = frames::alloc().ok_or("no free frame")?;
     let second = frames::alloc().ok_or("no free frame")?;
@@ -717,6 +718,10 @@ fn processes_leak_nothing(_: &'static BootInfo) -> CaseResult {
         }
     }
     usage.unchanged_since(format_args!("over {count} processes"))?;
+    println!(
+        "ktest: before and after {count} processes: {} free frames, {} heap bytes in use",
+        usage.free_frames, usage.heap_in_use
+    );
     ensure!(
         process::count() == processes_before,
         "processes left behind"

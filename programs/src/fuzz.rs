@@ -39,11 +39,10 @@ options:
 /// Parses the command line without allocating (the fuzzer must not: see `bin/fuzz.rs`).
 pub fn parse(args: &str) -> Result<Run, ArgsError<'_>> {
     let mut numbers = [None; 3];
-    let mut words = args.split_whitespace();
-    if words.clone().any(|word| word == "--help") {
+    if args.split_whitespace().any(|word| word == "--help") {
         return Err(ArgsError::Help);
     }
-    for (index, word) in words.by_ref().enumerate() {
+    for (index, word) in args.split_whitespace().enumerate() {
         let slot = numbers.get_mut(index).ok_or(ArgsError::TooMany)?;
         *slot = Some(
             word.parse::<u64>()

@@ -1,5 +1,6 @@
 //! What the Lux9 user programs share: argument handling, the shell's command-line parser and
-//! line editor, the parsers of `/proc` texts and the formatting of what the programs print.
+//! line editor, the parsers of `/proc` texts, the formatting of what the programs print, and
+//! the fuzzer's command line and its protocol with a live peer.
 //!
 //! Everything but [`cli`] is pure logic, tested on the host with `cargo test -p
 //! lux9-programs`; [`cli`] is the little glue that prints through the runtime.

@@ -243,6 +243,10 @@ fn random_syscalls_leave_the_kernel_running() -> CaseResult {
     let usage = Usage::now()?;
     let counts = fuzz_with_a_live_peer("100000 12345")?;
     usage.unchanged_since("after 100,000 random calls")?;
+    println!(
+        "utest: before and after 100,000 random calls: {} free frames, {} kernel heap bytes in use",
+        usage.free_frames, usage.heap_in_use
+    );
     ensure!(
         counts.received > 0 && counts.replied > 0 && counts.sent > 0,
         "the live peer saw too little of the fuzzer: {counts:?}"
