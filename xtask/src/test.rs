@@ -20,7 +20,7 @@ const QEMU_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Fault scenarios: the kernel must print a report containing every listed text and then exit
 /// QEMU with the failure status.
-const FAULT_SCENARIOS: [(&str, &[&str]); 4] = [
+const FAULT_SCENARIOS: [(&str, &[&str]); 6] = [
     (
         "pagefault",
         &[
@@ -49,6 +49,23 @@ const FAULT_SCENARIOS: [(&str, &[&str]); 4] = [
     (
         "panic",
         &["lux9: panic: deliberate panic from the panic test scenario at kernel/src/ktest.rs:"],
+    ),
+    (
+        "smap",
+        &[
+            "lux9: panic: CPU exception 14 #PF (page fault) in kernel mode",
+            "error code 0x1 (read, protection violation, kernel)",
+            "cr2 0x0000000000400000",
+        ],
+    ),
+    (
+        "smep",
+        &[
+            "lux9: panic: CPU exception 14 #PF (page fault) in kernel mode",
+            "error code 0x11 (instruction fetch, protection violation, kernel)",
+            "cr2 0x0000000000400000",
+            "rip 0x0000000000400000",
+        ],
     ),
 ];
 
@@ -192,6 +209,18 @@ fn qemu_tests(
             session: None,
         });
     }
+    // The benchmarks as `cargo xtask bench` runs them (under -icount, about 15 s): they must
+    // finish, guard themselves (a fastpath figure without the fastpath fails the run), print
+    // every figure, and ten nops must measure 10 ticks.
+    let mut config = QemuConfig::new(Machine::Q35Bios, scenario_iso("bench")?);
+    config.extra = crate::bench::ICOUNT.iter().map(|a| a.to_string()).collect();
+    work.push(Job {
+        name: "bench".into(),
+        config,
+        stop_at: None,
+        judge: Box::new(judge_bench),
+        session: None,
+    });
     for machine in Machine::ALL {
         let mut config = QemuConfig::new(machine, &real_iso);
         config.memory = "512M".into();
@@ -371,6 +400,54 @@ fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
             &format!("{scenario} (scenario completed)"),
             false,
             "no cases ran",
+        );
+    }
+}
+
+/// The `bench` program under `-icount shift=0`: a clean exit, every kernel figure printed, and
+/// ten nops measured as 10 ticks.
+fn judge_bench(run: &QemuRun, tally: &mut Tally) {
+    if let Some(why) = abnormal_end(run) {
+        tally.record("qemu", "bench::runs to the end", false, why);
+        return;
+    }
+    let lines: Vec<_> = run
+        .output
+        .lines()
+        .filter_map(crate::bench::parse_bench_line)
+        .collect();
+    let status = if run.status == Some(EXIT_SUCCESS) {
+        Ok(())
+    } else {
+        Err(format!(
+            "QEMU exited with {:?}; last output:\n{}",
+            run.status,
+            run.tail(15)
+        ))
+    };
+    let missing: Vec<&str> = crate::bench::KERNEL_FIGURES
+        .iter()
+        .copied()
+        .filter(|name| !lines.iter().any(|line| line.name == *name))
+        .collect();
+    let figures = if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("no BENCH line for {}", missing.join(", ")))
+    };
+    for (name, verdict) in [
+        ("bench::runs to the end", status),
+        ("bench::prints every figure", figures),
+        (
+            "bench::ten nops measure 10 ticks under icount",
+            crate::bench::check_calibration(&lines),
+        ),
+    ] {
+        tally.record(
+            "qemu",
+            name,
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
         );
     }
 }
