@@ -7,6 +7,7 @@
 
 mod bench;
 mod build;
+mod cases;
 mod console;
 mod menu;
 mod test;

@@ -328,12 +328,32 @@ fn abnormal_end(run: &QemuRun) -> Option<String> {
 /// `utest` program).
 fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
     let cases = results::kernel_cases(&run.output);
+    let expected = crate::cases::expected(scenario);
+    let reported: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
+    let (missing, unexpected, repeated) = crate::cases::differences(expected, &reported);
     for case in &cases {
+        let detail = if unexpected.contains(&case.name.as_str()) {
+            "not in the list of expected cases: add it to xtask/src/cases.rs".to_string()
+        } else if repeated.contains(&case.name.as_str()) {
+            format!("reported more than once; {}", case.detail)
+        } else {
+            case.detail.clone()
+        };
+        let expected_once =
+            !unexpected.contains(&case.name.as_str()) && !repeated.contains(&case.name.as_str());
         tally.record(
             "qemu",
             &format!("{scenario}::{}", case.name),
-            case.passed,
-            case.detail.clone(),
+            case.passed && expected_once,
+            detail,
+        );
+    }
+    for name in missing {
+        tally.record(
+            "qemu",
+            &format!("{scenario}::{name}"),
+            false,
+            "expected (xtask/src/cases.rs) but not reported",
         );
     }
     let complete = match (results::kernel_summary(&run.output), run.status) {
