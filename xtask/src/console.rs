@@ -1,14 +1,14 @@
-//! The scripted console session of `cargo xtask test`: boots Lux9 in each isolation mode, types
-//! commands at the shell over the serial line and checks what comes back.
+//! The scripted console sessions of `cargo xtask test`: boot Lux9 on every machine in every
+//! isolation preset, type commands at the shell over the serial line and on the PS/2 keyboard,
+//! check what comes back on the serial line and on the screen, then reboot or power off and
+//! check how the machine stopped.
 
 use std::time::Duration;
 
-use lux9_tests::qemu::QemuConfig;
+use lux9_tests::qemu::{Machine, QemuConfig};
+use lux9_tests::qmp::{Qmp, QmpSocket};
 use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
-
-/// The isolation presets the session runs under (the kernel command line's `isolation=`).
-pub const MODES: [&str; 2] = ["hybrid", "strict"];
 
 pub const PROMPT: &str = "lux9% ";
 /// A configuration word with a bad value, on every session's command line.
@@ -138,7 +138,7 @@ fn check_bench(out: &str, mode: &str) -> Result<(), String> {
     }
 }
 
-/// The commands, each checked by its output.
+/// The commands, each checked by its output: the full list, run on one machine per preset.
 const STEPS: [(&str, Check); 8] = [
     ("ls /dev", check_ls_dev),
     ("cat /proc/uptime", check_uptime),
@@ -150,55 +150,71 @@ const STEPS: [(&str, Check); 8] = [
     ("bench sys", check_bench),
 ];
 
-/// Presses `keys` (QEMU key names: `e`, `spc`, `ret`, `esc`, `down`) one after the other on the
-/// emulated PS/2 keyboard with the monitor's `sendkey`, as a person at the screen would.
-pub fn press_keys(monitor: &std::path::Path, keys: &[&str]) -> Result<(), String> {
-    use std::io::Write;
-    let mut socket = std::os::unix::net::UnixStream::connect(monitor).map_err(|e| {
-        format!(
-            "cannot reach the QEMU monitor at {}: {e}",
-            monitor.display()
-        )
-    })?;
-    for key in keys {
-        socket
-            .write_all(format!("sendkey {key}\n").as_bytes())
-            .map_err(|e| format!("monitor: {e}"))?;
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    Ok(())
+/// The short list for the other sessions: two user programs, one of them through sysserver.
+const SHORT_STEPS: [(&str, Check); 2] = [
+    ("ls /dev", check_ls_dev),
+    ("cat /sys/isolation", check_isolation),
+];
+
+/// One session of the matrix: a machine, an isolation preset, and what it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub machine: Machine,
+    pub preset: &'static str,
+    /// The full step list ([`STEPS`]) instead of [`SHORT_STEPS`].
+    pub full: bool,
+    /// `reboot` before the final `poweroff`: the machine must come back to the prompt.
+    pub reboot: bool,
 }
 
-/// A QEMU monitor on a Unix socket for one run, to type on the emulated keyboard; the socket
-/// file is removed when this is dropped, however the run ends.
-pub struct Monitor(pub std::path::PathBuf);
+/// The sessions: every machine in every preset. Each row and each column of the 3 x 3 square
+/// gets the full step list once and a reboot once, on different sessions.
+pub const MATRIX: [Plan; 9] = {
+    const fn plan(machine: Machine, preset: &'static str, full: bool, reboot: bool) -> Plan {
+        Plan {
+            machine,
+            preset,
+            full,
+            reboot,
+        }
+    }
+    use Machine::{PcIde, Q35Bios, Q35Uefi};
+    [
+        plan(Q35Bios, "hybrid", true, false),
+        plan(Q35Bios, "strict", false, true),
+        plan(Q35Bios, "off", false, false),
+        plan(PcIde, "hybrid", false, false),
+        plan(PcIde, "strict", true, false),
+        plan(PcIde, "off", false, true),
+        plan(Q35Uefi, "hybrid", false, true),
+        plan(Q35Uefi, "strict", false, false),
+        plan(Q35Uefi, "off", true, false),
+    ]
+};
 
-impl Monitor {
-    /// Adds the monitor to `config` under a name unique to this process and `tag`.
-    pub fn attach(config: &mut QemuConfig, tag: &str) -> Monitor {
-        let path =
-            std::env::temp_dir().join(format!("lux9-monitor-{}-{tag}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        config.extra.extend([
-            "-monitor".into(),
-            format!("unix:{},server,nowait", path.display()),
-        ]);
-        Monitor(path)
+impl Plan {
+    /// The job's name (`console q35-bios hybrid`), which `--only` matches.
+    pub fn job(&self) -> String {
+        format!("console {} {}", self.machine.name(), self.preset)
+    }
+
+    /// The preset of `target/lux9.iso`'s configuration (`grub/lux9.conf`): its sessions boot
+    /// that ISO unchanged; the others boot one with `isolation=PRESET` and [`BAD_SETTING`].
+    pub fn uses_default_iso(&self) -> bool {
+        self.preset == DEFAULT_PRESET
     }
 }
 
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+/// The preset `grub/lux9.conf` selects.
+pub const DEFAULT_PRESET: &str = "hybrid";
 
-/// Types `echo kbd` and Enter on the PS/2 keyboard and expects the shell to run it.
-fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(), String> {
-    press_keys(monitor, &["e", "c", "h", "o", "spc", "k", "b", "d", "ret"])?;
+/// Types `echo kbd` and Enter on the PS/2 keyboard and expects the shell to run it; returns
+/// what the serial console showed (the echoed line, the output and the prompt).
+fn keyboard_step(session: &mut Session, qmp: &mut Qmp) -> Result<String, String> {
+    qmp.press_keys(&["e", "c", "h", "o", "spc", "k", "b", "d", "ret"])?;
     let seen = session.expect(PROMPT, COMMAND_TIMEOUT)?;
     if command_output(&seen).trim() == "kbd" && seen.starts_with("echo kbd") {
-        Ok(())
+        Ok(seen)
     } else {
         Err(format!(
             "expected the shell to echo and run `echo kbd`, got:\n{seen}"
@@ -206,15 +222,83 @@ fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(),
     }
 }
 
-/// Runs the session in isolation mode `mode`; one tally entry per step.
-pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
-    let mode = job.strip_prefix("console ").unwrap_or(job);
+/// QEMU's arguments for a session: a QMP socket, and a guest power-off that pauses the machine
+/// instead of ending QEMU, so that the harness reads the `SHUTDOWN` event's reason first.
+pub fn attach_qmp(config: &mut QemuConfig, tag: &str) -> QmpSocket {
+    config
+        .extra
+        .extend(["-action".into(), "shutdown=pause".into()]);
+    QmpSocket::attach(config, tag)
+}
+
+/// Types `poweroff` and checks that the program says so and that the machine turned itself off
+/// through ACPI S5: QMP's `SHUTDOWN` event with reason `guest-shutdown`. A reset (a triple
+/// fault, or the reset register) is reported as `RESET` or as `SHUTDOWN` with reason
+/// `guest-reset` under `-no-reboot`, and fails. QEMU is then told to quit.
+pub fn power_off(session: &mut Session, qmp: &mut Qmp) -> Result<(), String> {
+    session.send("poweroff\r")?;
+    session.expect("poweroff: turning the machine off", COMMAND_TIMEOUT)?;
+    let event = qmp.wait_event(&["SHUTDOWN", "RESET"], COMMAND_TIMEOUT);
+    let verdict = match event {
+        Some(event)
+            if event.name == "SHUTDOWN" && event.reason.as_deref() == Some("guest-shutdown") =>
+        {
+            Ok(())
+        }
+        Some(event) => Err(format!(
+            "the machine did not power off but: {}; output:\n{}",
+            event.line,
+            session.unmatched()
+        )),
+        None => Err(format!(
+            "no SHUTDOWN event {} s after poweroff; output:\n{}",
+            COMMAND_TIMEOUT.as_secs(),
+            session.unmatched()
+        )),
+    };
+    let _ = qmp.execute("quit", "{}");
+    if session.wait_exit(COMMAND_TIMEOUT).is_none() && verdict.is_ok() {
+        return Err("QEMU did not quit when told to".into());
+    }
+    verdict
+}
+
+/// Types `reboot` and checks that the program says so, that the machine resets itself (QMP's
+/// `RESET` event, reason `guest-reset`), and that it boots again to `lux9: ready` and the
+/// prompt.
+fn reboot(session: &mut Session, qmp: &mut Qmp) -> Result<(), String> {
+    session.send("reboot\r")?;
+    session.expect("reboot: restarting", COMMAND_TIMEOUT)?;
+    match qmp.wait_event(&["SHUTDOWN", "RESET"], COMMAND_TIMEOUT) {
+        Some(event) if event.name == "RESET" && event.reason.as_deref() == Some("guest-reset") => {}
+        Some(event) => return Err(format!("expected a guest reset, got: {}", event.line)),
+        None => {
+            return Err(format!(
+                "no RESET event {} s after reboot; output:\n{}",
+                COMMAND_TIMEOUT.as_secs(),
+                session.unmatched()
+            ));
+        }
+    }
+    session.expect("lux9: ready", BOOT_TIMEOUT)?;
+    session.expect(PROMPT, BOOT_TIMEOUT)?;
+    // SeaBIOS answers a warm reset with a hard reset of its own: later RESET events belong to
+    // the reboot too, not to whatever comes next.
+    qmp.skip_events();
+    Ok(())
+}
+
+/// Runs one session of the matrix; one tally entry per step. After a step that ends QEMU, the
+/// rest are not run.
+pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
+    let tag = format!("{} {}", plan.machine.name(), plan.preset);
+    let mode = plan.preset;
     let mut tally = Tally::default();
-    let name = |step: &str| format!("console[{mode}]::{step}");
-    // The QEMU monitor on a socket, to type on the emulated PS/2 keyboard (`sendkey`).
+    let name = |step: &str| format!("console[{tag}]::{step}");
     let mut config = config.clone();
-    let socket = Monitor::attach(&mut config, mode);
-    let monitor = socket.0.clone();
+    config.reboot = plan.reboot;
+    let socket = attach_qmp(&mut config, &tag.replace(' ', "-"));
+    let started = std::time::Instant::now();
     let mut session = match Session::start(config.command()) {
         Ok(session) => session,
         Err(error) => {
@@ -227,27 +311,49 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally;
         }
     };
+    let mut qmp = match Qmp::connect(&socket.0, COMMAND_TIMEOUT) {
+        Ok(qmp) => qmp,
+        Err(why) => {
+            tally.record("qemu", &name("boot"), false, why);
+            return tally;
+        }
+    };
+    match session.expect("lux9: ready", BOOT_TIMEOUT) {
+        Ok(_) => tally.record(
+            "qemu",
+            &name("reaches lux9: ready"),
+            true,
+            format!("after {:.1} s", started.elapsed().as_secs_f64()),
+        ),
+        Err(why) => {
+            tally.record("qemu", &name("reaches lux9: ready"), false, why);
+            return tally;
+        }
+    }
     if let Err(why) = session.expect(PROMPT, BOOT_TIMEOUT) {
         tally.record("qemu", &name("boot to the prompt"), false, why);
         return tally;
     }
     tally.record("qemu", &name("boot to the prompt"), true, "");
-    let booted = session.output();
-    let warned = booted.lines().any(|line| {
-        line.contains("config: command line: ext4srv = \"sideways\" is not valid")
-            && line.contains("keeping the default")
-    });
-    tally.record(
-        "qemu",
-        &name("a bad configuration value is reported at boot"),
-        warned,
-        if warned {
-            String::new()
-        } else {
-            format!("no warning about {BAD_SETTING} in the boot output")
-        },
-    );
-    for (command, check) in STEPS {
+    if !plan.uses_default_iso() {
+        let booted = session.output();
+        let warned = booted.lines().any(|line| {
+            line.contains("config: command line: ext4srv = \"sideways\" is not valid")
+                && line.contains("keeping the default")
+        });
+        tally.record(
+            "qemu",
+            &name("a bad configuration value is reported at boot"),
+            warned,
+            if warned {
+                String::new()
+            } else {
+                format!("no warning about {BAD_SETTING} in the boot output")
+            },
+        );
+    }
+    let steps: &[(&str, Check)] = if plan.full { &STEPS } else { &SHORT_STEPS };
+    for &(command, check) in steps {
         let verdict = session
             .send(&format!("{command}\r"))
             .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
@@ -273,28 +379,36 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally; // the remaining steps cannot run
         }
     }
-    let verdict = keyboard_step(&mut session, &monitor);
+    let typed = keyboard_step(&mut session, &mut qmp);
     tally.record(
         "qemu",
         &name("typing on the PS/2 keyboard"),
-        verdict.is_ok(),
-        verdict.err().unwrap_or_default(),
+        typed.is_ok(),
+        typed.as_ref().err().cloned().unwrap_or_default(),
     );
-    let verdict =
-        session
-            .send("poweroff\r")
-            .and_then(|()| match session.wait_exit(COMMAND_TIMEOUT) {
-                Some(0) => Ok(()),
-                Some(status) => Err(format!("QEMU exited with status {status}, expected 0")),
-                None => Err(format!(
-                    "QEMU was still running {} s after poweroff; output:\n{}",
-                    COMMAND_TIMEOUT.as_secs(),
-                    session.unmatched()
-                )),
-            });
+    if plan.reboot {
+        let verdict = reboot(&mut session, &mut qmp).and_then(|()| {
+            // The shell works after the reboot, in the same preset.
+            session
+                .send("cat /sys/isolation\r")
+                .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
+                .and_then(|seen| check_isolation(command_output(&seen), mode))
+        });
+        let ok = verdict.is_ok();
+        tally.record(
+            "qemu",
+            &name("reboot comes back to lux9: ready and the prompt"),
+            ok,
+            verdict.err().unwrap_or_default(),
+        );
+        if !ok {
+            return tally;
+        }
+    }
+    let verdict = power_off(&mut session, &mut qmp);
     tally.record(
         "qemu",
-        &name("poweroff"),
+        &name("poweroff turns the machine off (ACPI S5, not a reset)"),
         verdict.is_ok(),
         verdict.err().unwrap_or_default(),
     );

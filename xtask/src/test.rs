@@ -135,6 +135,9 @@ fn host_tests(tally: &mut Tally, verbose: bool) -> Result<(), String> {
 /// Turns one QEMU run into tally entries.
 type Judge = Box<dyn Fn(&QemuRun, &mut Tally) + Send + Sync>;
 
+/// A scripted session on a QEMU configuration (with `--verbose`), one tally entry per step.
+type Session = Box<dyn Fn(&QemuConfig, bool) -> Tally + Send + Sync>;
+
 /// One QEMU boot to run, and how to judge it.
 struct Job {
     name: String,
@@ -142,7 +145,7 @@ struct Job {
     stop_at: Option<&'static str>,
     judge: Judge,
     /// A scripted console session instead of a plain run (the judge is then unused).
-    session: Option<fn(&str, &QemuConfig, bool) -> Tally>,
+    session: Option<Session>,
 }
 
 fn qemu_tests(
@@ -162,6 +165,7 @@ fn qemu_tests(
     let ovmf = qemu::find_ovmf().ok_or("OVMF firmware not found (apt-get install ovmf)")?;
 
     let mut work: Vec<Job> = Vec::new();
+    let mut iso_built: Vec<&str> = Vec::new();
     let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
         let iso = dir.join(format!("test-{scenario}.iso"));
         let module = Module {
@@ -192,27 +196,6 @@ fn qemu_tests(
             session: None,
         });
     }
-    for machine in Machine::ALL {
-        let mut config = QemuConfig::new(machine, &real_iso);
-        config.memory = "512M".into();
-        if machine == Machine::PcIde {
-            // An older, plainer CPU model, closer to what VirtualBox exposes by default.
-            config.cpu = "qemu64".into();
-        }
-        if machine == Machine::Q35Uefi {
-            config.ovmf = Some((ovmf.clone(), dir.join("ovmf-vars.fd")));
-        }
-        config
-            .prepare()
-            .map_err(|e| format!("preparing {}: {e}", machine.name()))?;
-        work.push(Job {
-            name: format!("boot {}", machine.name()),
-            config,
-            stop_at: Some("lux9: ready"),
-            judge: Box::new(move |run, tally| judge_boot(machine, run, tally)),
-            session: None,
-        });
-    }
     // The boot menu, reached as a user would: Esc during GRUB's countdown on the serial console
     // (BIOS) and on the screen's keyboard (UEFI).
     for (job, machine) in [
@@ -232,25 +215,50 @@ fn qemu_tests(
             config,
             stop_at: None,
             judge: Box::new(|_, _| {}),
-            session: Some(crate::menu::session),
+            session: Some(Box::new(move |config, verbose| {
+                crate::menu::session(job, config, verbose)
+            })),
         });
     }
-    for mode in crate::console::MODES {
-        let iso = dir.join(format!("console-{mode}.iso"));
-        // Plus a bad value, which must be reported at boot without stopping it.
-        let words = [
-            format!("isolation={mode}"),
-            crate::console::BAD_SETTING.into(),
-        ];
-        build::make_iso(&kernel, &words, Vec::new(), &iso)?;
-        let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
+    // The console sessions, every machine in every preset (see console::MATRIX). The default
+    // preset boots target/lux9.iso itself; the others an ISO with `isolation=PRESET` and a bad
+    // value, which must be reported at boot without stopping it.
+    for plan in crate::console::MATRIX {
+        let iso = if plan.uses_default_iso() {
+            real_iso.clone()
+        } else {
+            let iso = dir.join(format!("console-{}.iso", plan.preset));
+            if !iso_built.contains(&plan.preset) {
+                let words = [
+                    format!("isolation={}", plan.preset),
+                    crate::console::BAD_SETTING.into(),
+                ];
+                build::make_iso(&kernel, &words, Vec::new(), &iso)?;
+                iso_built.push(plan.preset);
+            }
+            iso
+        };
+        let mut config = QemuConfig::new(plan.machine, &iso);
         config.memory = "512M".into();
+        if plan.machine == Machine::PcIde {
+            // An older, plainer CPU model without SMEP or SMAP, like older VirtualBox hosts.
+            config.cpu = "qemu64".into();
+        }
+        if plan.machine == Machine::Q35Uefi {
+            let vars = dir.join(format!("ovmf-vars-{}.fd", plan.preset));
+            config.ovmf = Some((ovmf.clone(), vars));
+        }
+        config
+            .prepare()
+            .map_err(|e| format!("preparing {}: {e}", plan.job()))?;
         work.push(Job {
-            name: format!("console {mode}"),
+            name: plan.job(),
             config,
             stop_at: None,
             judge: Box::new(|_, _| {}),
-            session: Some(crate::console::session),
+            session: Some(Box::new(move |config, verbose| {
+                crate::console::session(plan, config, verbose)
+            })),
         });
     }
 
@@ -276,8 +284,8 @@ fn qemu_tests(
                     let Some(job) = work.get(index) else { break };
                     println!("xtask: qemu: {} ...", job.name);
                     let mut local = Tally::default();
-                    if let Some(session) = job.session {
-                        local = session(&job.name, &job.config, verbose);
+                    if let Some(session) = &job.session {
+                        local = session(&job.config, verbose);
                         outcomes.lock().expect("outcomes").push((index, local));
                         continue;
                     }
@@ -419,29 +427,5 @@ fn judge_fault(name: &str, expected: &[&str], run: &QemuRun, tally: &mut Tally) 
             "reported and stopped",
         ),
         Err(why) => tally.record("qemu", &format!("fault::{name}"), false, why),
-    }
-}
-
-fn judge_boot(machine: Machine, run: &QemuRun, tally: &mut Tally) {
-    let name = format!("{} reaches lux9: ready", machine.name());
-    match run.stopped_at {
-        Some(at) if !run.contains("lux9: panic") => tally.record(
-            "boot",
-            &name,
-            true,
-            format!("after {:.1} s", at.as_secs_f64()),
-        ),
-        _ => tally.record(
-            "boot",
-            &name,
-            false,
-            abnormal_end(run).unwrap_or_else(|| {
-                format!(
-                    "exit status {:?}; last output:\n{}",
-                    run.status,
-                    run.tail(15)
-                )
-            }),
-        ),
     }
 }
