@@ -222,6 +222,30 @@ fn keyboard_step(session: &mut Session, qmp: &mut Qmp) -> Result<String, String>
     }
 }
 
+/// Checks that the screen ends with the prompt, the command `seen` shows on the serial console
+/// (its echo and output) and the new prompt. The screen is drawn right after the serial line,
+/// so it is read a few times before giving up.
+fn screen_step(qmp: &mut Qmp, machine: Machine, seen: &str, tag: &str) -> Result<(), String> {
+    let transcript = format!("{PROMPT}{seen}");
+    let expected: Vec<&str> = transcript.lines().collect();
+    let scratch = std::env::temp_dir().join(format!(
+        "lux9-screen-{}-{}.bin",
+        std::process::id(),
+        tag.replace(' ', "-")
+    ));
+    let mut verdict = Err(String::new());
+    for _ in 0..5 {
+        verdict = crate::screen::read(qmp, machine == Machine::Q35Uefi, &scratch)
+            .and_then(|rows| crate::screen::ends_with(&rows, &expected));
+        if verdict.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_file(&scratch);
+    verdict
+}
+
 /// QEMU's arguments for a session: a QMP socket, and a guest power-off that pauses the machine
 /// instead of ending QEMU, so that the harness reads the `SHUTDOWN` event's reason first.
 pub fn attach_qmp(config: &mut QemuConfig, tag: &str) -> QmpSocket {
@@ -386,6 +410,20 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
         typed.is_ok(),
         typed.as_ref().err().cloned().unwrap_or_default(),
     );
+    if let Ok(seen) = &typed {
+        let verdict = screen_step(&mut qmp, plan.machine, seen, &tag);
+        let what = if plan.machine == Machine::Q35Uefi {
+            "the framebuffer shows the prompt and `echo kbd`"
+        } else {
+            "the VGA text screen shows the prompt and `echo kbd`"
+        };
+        tally.record(
+            "qemu",
+            &name(what),
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
+        );
+    }
     if plan.reboot {
         let verdict = reboot(&mut session, &mut qmp).and_then(|()| {
             // The shell works after the reboot, in the same preset.
