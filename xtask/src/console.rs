@@ -467,6 +467,44 @@ mod tests {
     }
 
     #[test]
+    fn the_matrix_covers_every_machine_and_preset_once() {
+        let presets = ["hybrid", "strict", "off"];
+        for machine in Machine::ALL {
+            for preset in presets {
+                let runs = MATRIX
+                    .iter()
+                    .filter(|p| p.machine == machine && p.preset == preset)
+                    .count();
+                assert_eq!(runs, 1, "{} {preset}", machine.name());
+            }
+        }
+        assert_eq!(MATRIX.len(), Machine::ALL.len() * presets.len());
+        // Each machine and each preset gets the full list once and a reboot once, apart.
+        for plan in MATRIX {
+            assert!(!(plan.full && plan.reboot), "{}", plan.job());
+        }
+        for machine in Machine::ALL {
+            let on = |f: fn(&Plan) -> bool| {
+                MATRIX
+                    .iter()
+                    .filter(|p| p.machine == machine && f(p))
+                    .count()
+            };
+            assert_eq!(
+                (on(|p| p.full), on(|p| p.reboot)),
+                (1, 1),
+                "{}",
+                machine.name()
+            );
+        }
+        for preset in presets {
+            let on =
+                |f: fn(&Plan) -> bool| MATRIX.iter().filter(|p| p.preset == preset && f(p)).count();
+            assert_eq!((on(|p| p.full), on(|p| p.reboot)), (1, 1), "{preset}");
+        }
+    }
+
+    #[test]
     fn checks_reject_wrong_output() {
         assert!(check_uptime("12.345\n", "").is_ok());
         assert!(check_uptime("12.3\n", "").is_err());

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: host unit tests, in-QEMU kernel scenarios and ISO boot tests, with one
+//! `cargo xtask test`: host unit tests, in-QEMU kernel scenarios, the boot menu and the console
+//! sessions on every machine, with one
 //! tally at the end (`N passed, N failed`) and a failing exit status if anything failed.
 
 use std::path::{Path, PathBuf};
@@ -142,7 +143,6 @@ type Session = Box<dyn Fn(&QemuConfig, bool) -> Tally + Send + Sync>;
 struct Job {
     name: String,
     config: QemuConfig,
-    stop_at: Option<&'static str>,
     judge: Judge,
     /// A scripted console session instead of a plain run (the judge is then unused).
     session: Option<Session>,
@@ -181,7 +181,6 @@ fn qemu_tests(
         work.push(Job {
             name: scenario.into(),
             config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
-            stop_at: None,
             judge: Box::new(move |run, tally| judge_cases(scenario, run, tally)),
             session: None,
         });
@@ -191,7 +190,6 @@ fn qemu_tests(
         work.push(Job {
             name: name.clone(),
             config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
-            stop_at: None,
             judge: Box::new(move |run, tally| judge_fault(&name, expected, run, tally)),
             session: None,
         });
@@ -213,7 +211,6 @@ fn qemu_tests(
         work.push(Job {
             name: job.into(),
             config,
-            stop_at: None,
             judge: Box::new(|_, _| {}),
             session: Some(Box::new(move |config, verbose| {
                 crate::menu::session(job, config, verbose)
@@ -254,7 +251,6 @@ fn qemu_tests(
         work.push(Job {
             name: plan.job(),
             config,
-            stop_at: None,
             judge: Box::new(|_, _| {}),
             session: Some(Box::new(move |config, verbose| {
                 crate::console::session(plan, config, verbose)
@@ -289,7 +285,7 @@ fn qemu_tests(
                         outcomes.lock().expect("outcomes").push((index, local));
                         continue;
                     }
-                    match qemu::run(job.config.command(), QEMU_TIMEOUT, job.stop_at, verbose) {
+                    match qemu::run(job.config.command(), QEMU_TIMEOUT, None, verbose) {
                         Ok(run) => (job.judge)(&run, &mut local),
                         Err(e) => local.record(
                             "qemu",
