@@ -12,9 +12,8 @@ use lux9_tests::qmp::Qmp;
 use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
 
-use crate::console::{
-    BOOT_TIMEOUT, COMMAND_TIMEOUT, PROMPT, attach_qmp, command_output, power_off,
-};
+use crate::console::{BOOT_TIMEOUT, COMMAND_TIMEOUT, PROMPT, command_output};
+use crate::power::{attach_qmp, power_off};
 
 /// What GRUB prints before its countdown (grub/grub.cfg).
 const COUNTDOWN: &str = "press Esc within 3 seconds for the boot menu";
