@@ -39,6 +39,8 @@ pub struct Qmp {
     inbox: Arc<(Mutex<Inbox>, Condvar)>,
     /// Events before this index have been consumed by [`Qmp::wait_event`].
     seen_events: usize,
+    /// The last command's number, sent as its `id` and matched with the reply's.
+    last_id: u64,
 }
 
 /// The text of the string field `key` in a JSON line, the first one found at any depth
@@ -130,15 +132,21 @@ impl Qmp {
             stream,
             inbox,
             seen_events: 0,
+            last_id: 0,
         };
         qmp.execute("qmp_capabilities", "{}")?;
         Ok(qmp)
     }
 
     /// Runs `command` with `arguments` (a JSON object) and returns its `return` line, or the
-    /// `error` line as the error.
+    /// `error` line as the error. Replies carry the request's `id`, so a late reply to an
+    /// earlier command is never taken for this one's.
     pub fn execute(&mut self, command: &str, arguments: &str) -> Result<String, String> {
-        let request = format!("{{\"execute\": \"{command}\", \"arguments\": {arguments}}}\n");
+        self.last_id += 1;
+        let id = format!("lux9-{}", self.last_id);
+        let request = format!(
+            "{{\"execute\": \"{command}\", \"arguments\": {arguments}, \"id\": \"{id}\"}}\n"
+        );
         self.stream
             .write_all(request.as_bytes())
             .map_err(|e| format!("QMP {command}: {e}"))?;
@@ -146,8 +154,12 @@ impl Qmp {
         let (lock, wake) = &*self.inbox;
         let mut inbox = lock.lock().expect("qmp inbox");
         loop {
-            if !inbox.replies.is_empty() {
-                let reply = inbox.replies.remove(0);
+            if let Some(at) = inbox
+                .replies
+                .iter()
+                .position(|reply| string_field(reply, "id") == Some(id.as_str()))
+            {
+                let reply = inbox.replies.remove(at);
                 return if reply.starts_with("{\"return\"") {
                     Ok(reply)
                 } else {
@@ -226,5 +238,76 @@ mod tests {
         assert_eq!(string_field(line, "guest"), None, "not a string");
         assert_eq!(string_field(line, "missing"), None);
         assert_eq!(string_field(r#"{"return": {}}"#, "event"), None);
+    }
+
+    /// A stand-in for QEMU's QMP server: greets, answers each command with its id (the first
+    /// `send-key` late, after an unrelated stale reply), and sends two events after `quit`.
+    fn fake_qemu(path: &Path) -> thread::JoinHandle<Vec<String>> {
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut out = stream.try_clone().unwrap();
+            let mut seen = Vec::new();
+            writeln!(out, r#"{{"QMP": {{"version": {{}}, "capabilities": []}}}}"#).unwrap();
+            for line in BufReader::new(stream).lines() {
+                let line = line.unwrap();
+                let id = string_field(&line, "id").unwrap().to_string();
+                let command = string_field(&line, "execute").unwrap().to_string();
+                seen.push(command.clone());
+                match command.as_str() {
+                    "send-key" => {
+                        writeln!(out, r#"{{"return": {{}}, "id": "stale"}}"#).unwrap();
+                        writeln!(out, r#"{{"timestamp": {{"seconds": 1}}, "event": "RESET", "data": {{"guest": true, "reason": "guest-reset"}}}}"#).unwrap();
+                        writeln!(out, r#"{{"return": {{}}, "id": "{id}"}}"#).unwrap();
+                    }
+                    "bad" => writeln!(
+                        out,
+                        r#"{{"error": {{"class": "CommandNotFound"}}, "id": "{id}"}}"#
+                    )
+                    .unwrap(),
+                    "quit" => {
+                        writeln!(out, r#"{{"return": {{}}, "id": "{id}"}}"#).unwrap();
+                        writeln!(out, r#"{{"event": "STOP"}}"#).unwrap();
+                        writeln!(out, r#"{{"event": "SHUTDOWN", "data": {{"guest": true, "reason": "guest-shutdown"}}}}"#).unwrap();
+                        return seen;
+                    }
+                    _ => writeln!(out, r#"{{"return": {{}}, "id": "{id}"}}"#).unwrap(),
+                }
+            }
+            seen
+        })
+    }
+
+    #[test]
+    fn commands_get_their_own_replies_and_events_are_kept() {
+        let path = std::env::temp_dir().join(format!("lux9-qmp-test-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let server = fake_qemu(&path);
+        let mut qmp = Qmp::connect(&path, Duration::from_secs(5)).unwrap();
+        qmp.press_keys(&["a"]).unwrap();
+        let error = qmp.execute("bad", "{}").unwrap_err();
+        assert!(error.contains("CommandNotFound"), "{error}");
+        let reset = qmp
+            .wait_event(&["SHUTDOWN", "RESET"], Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(
+            (reset.name.as_str(), reset.reason.as_deref()),
+            ("RESET", Some("guest-reset"))
+        );
+        qmp.execute("quit", "{}").unwrap();
+        let off = qmp
+            .wait_event(&["SHUTDOWN"], Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(off.reason.as_deref(), Some("guest-shutdown"));
+        assert_eq!(
+            qmp.wait_event(&["SHUTDOWN"], Duration::from_millis(100)),
+            None
+        );
+        assert_eq!(qmp.events().len(), 3);
+        assert_eq!(
+            server.join().unwrap(),
+            ["qmp_capabilities", "send-key", "bad", "quit"]
+        );
+        let _ = std::fs::remove_file(&path);
     }
 }
