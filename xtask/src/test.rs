@@ -177,11 +177,29 @@ fn qemu_tests(
         Ok(iso)
     };
 
-    for scenario in ["kernel", "user"] {
+    // The case scenarios on q35 with `-cpu max`, and the user scenario once more on the pc
+    // machine with `-cpu qemu64`: no SMEP or SMAP, so ring 3's pointers and faults are checked
+    // on the kernel's path for CPUs without them.
+    for (label, scenario, machine) in [
+        ("kernel", "kernel", Machine::Q35Bios),
+        ("user", "user", Machine::Q35Bios),
+        ("user[pc-ide-bios]", "user", Machine::PcIde),
+    ] {
+        let iso = dir.join(format!("test-{scenario}.iso"));
+        let iso = if iso_built.contains(&scenario) {
+            iso
+        } else {
+            iso_built.push(scenario);
+            scenario_iso(scenario)?
+        };
+        let mut config = QemuConfig::new(machine, iso);
+        if machine == Machine::PcIde {
+            config.cpu = "qemu64".into();
+        }
         work.push(Job {
-            name: scenario.into(),
-            config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
-            judge: Box::new(move |run, tally| judge_cases(scenario, run, tally)),
+            name: label.into(),
+            config,
+            judge: Box::new(move |run, tally| judge_cases(label, scenario, run, tally)),
             session: None,
         });
     }
@@ -330,7 +348,7 @@ fn abnormal_end(run: &QemuRun) -> Option<String> {
 
 /// Judges a scenario that reports `ktest: case` lines (`kernel` from the kernel, `user` from the
 /// `utest` program).
-fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
+fn judge_cases(label: &str, scenario: &str, run: &QemuRun, tally: &mut Tally) {
     let cases = results::kernel_cases(&run.output);
     let expected = crate::cases::expected(scenario);
     let reported: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
@@ -347,7 +365,7 @@ fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
             !unexpected.contains(&case.name.as_str()) && !repeated.contains(&case.name.as_str());
         tally.record(
             "qemu",
-            &format!("{scenario}::{}", case.name),
+            &format!("{label}::{}", case.name),
             case.passed && expected_once,
             detail,
         );
@@ -355,7 +373,7 @@ fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
     for name in missing {
         tally.record(
             "qemu",
-            &format!("{scenario}::{name}"),
+            &format!("{label}::{name}"),
             false,
             "expected (xtask/src/cases.rs) but not reported",
         );
@@ -383,16 +401,11 @@ fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
         (Some(_), None) => Err("QEMU ended without an exit status".into()),
     };
     if let Err(why) = complete {
-        tally.record(
-            "qemu",
-            &format!("{scenario} (scenario completed)"),
-            false,
-            why,
-        );
+        tally.record("qemu", &format!("{label} (scenario completed)"), false, why);
     } else if cases.is_empty() {
         tally.record(
             "qemu",
-            &format!("{scenario} (scenario completed)"),
+            &format!("{label} (scenario completed)"),
             false,
             "no cases ran",
         );
