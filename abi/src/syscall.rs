@@ -275,6 +275,9 @@ pub enum Info {
     Rings = 6,
     /// Requests served by colocated servers through direct calls (no context switch).
     ColocatedCalls = 7,
+    /// Microseconds by the ACPI PM timer, a clock independent of the tick and the TSC (both are
+    /// calibrated against the PIT); `NotFound` on a machine without one.
+    ReferenceMicros = 8,
 }
 
 impl Info {
@@ -288,6 +291,7 @@ impl Info {
             Info::TscPerMs,
             Info::Rings,
             Info::ColocatedCalls,
+            Info::ReferenceMicros,
         ]
         .get(number)
         .copied()

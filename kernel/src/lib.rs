@@ -16,6 +16,7 @@ pub mod line_discipline;
 pub mod log_ring;
 pub mod memory_plan;
 pub mod phys_range;
+pub mod screen_font;
 pub mod test_pattern;
 pub mod text_cursor;
 pub mod units;

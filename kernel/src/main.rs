@@ -195,7 +195,13 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
     };
     if let Some(root) = boot.acpi_root() {
         match acpi::power_control(root) {
-            Ok(control) => arch::power::init(control),
+            Ok(control) => {
+                match control.pm_timer {
+                    Some((port, bits32)) => arch::pm_timer::init(port, bits32),
+                    None => warn!("ACPI: no PM timer; the tests' reference clock is missing"),
+                }
+                arch::power::init(control)
+            }
             Err(error) => warn!("ACPI: no FADT ({error:?}); poweroff will not work"),
         }
     }

@@ -211,6 +211,63 @@ mod tests {
     }
 
     /// Random maps and reservations: usable memory never overlaps anything kept out.
+    /// Whole free pages by a plain reading of the rules, on a vector of ranges: the reference
+    /// `random_maps_never_overlap_reservations` holds `plan` to.
+    fn reference_pages(areas: &[MapArea], reserved: &[PhysRange]) -> Vec<(u64, u64)> {
+        fn subtract(set: Vec<(u64, u64)>, (cut_start, cut_end): (u64, u64)) -> Vec<(u64, u64)> {
+            let mut out = Vec::new();
+            for (start, end) in set {
+                if cut_end <= start || end <= cut_start {
+                    out.push((start, end));
+                    continue;
+                }
+                if start < cut_start {
+                    out.push((start, cut_start));
+                }
+                if cut_end < end {
+                    out.push((cut_end, end));
+                }
+            }
+            out
+        }
+        let mut set: Vec<(u64, u64)> = areas
+            .iter()
+            .filter(|a| a.usable)
+            .map(|a| (a.range.start, a.range.end))
+            .collect();
+        set = subtract(set, (0, LOW_MEMORY_END));
+        for cut in areas
+            .iter()
+            .filter(|a| !a.usable)
+            .map(|a| a.range)
+            .chain(reserved.iter().copied())
+        {
+            let page_start = cut.start / PAGE_SIZE * PAGE_SIZE;
+            let page_end = cut.end.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+            set = subtract(set, (page_start, page_end));
+        }
+        let mut pages: Vec<(u64, u64)> = set
+            .into_iter()
+            .map(|(start, end)| {
+                (
+                    start.div_ceil(PAGE_SIZE) * PAGE_SIZE,
+                    end / PAGE_SIZE * PAGE_SIZE,
+                )
+            })
+            .filter(|(start, end)| start < end)
+            .collect();
+        // Overlapping usable areas: merge, so lengths can be compared.
+        pages.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (start, end) in pages {
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        merged
+    }
+
     #[test]
     fn random_maps_never_overlap_reservations() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -220,6 +277,7 @@ mod tests {
             seed ^= seed << 17;
             seed % bound
         };
+        let mut planned = 0;
         for _ in 0..500 {
             let mut areas = Vec::new();
             for _ in 0..1 + next(12) {
@@ -229,14 +287,41 @@ mod tests {
             let reserved: Vec<_> = (0..next(8))
                 .map(|_| PhysRange::from_len(next(1 << 32), next(1 << 24)))
                 .collect();
-            if let Ok(plan) = plan(areas.clone().into_iter(), &reserved) {
-                assert_disjoint(&plan, &reserved);
-                for range in plan.usable.iter() {
-                    for a in areas.iter().filter(|a| !a.usable) {
-                        assert!(!range.overlaps(&a.range), "{range:?} overlaps {a:?}");
+            let reference = reference_pages(&areas, &reserved);
+            let reference_total: u64 = reference.iter().map(|(s, e)| e - s).sum();
+            match plan(areas.clone().into_iter(), &reserved) {
+                Ok(plan) => {
+                    planned += 1;
+                    assert_disjoint(&plan, &reserved);
+                    for range in plan.usable.iter() {
+                        for a in areas.iter().filter(|a| !a.usable) {
+                            assert!(!range.overlaps(&a.range), "{range:?} overlaps {a:?}");
+                        }
                     }
+                    // Every free page is in the plan, except the bitmap's.
+                    assert_eq!(
+                        plan.usable.total() + plan.bitmap_storage.len(),
+                        reference_total,
+                        "{areas:?} {reserved:?}"
+                    );
+                }
+                // Each failure must be one the reference agrees with: a valid plan never fails.
+                Err(PlanError::NoUsableMemory) => assert!(
+                    reference.iter().all(|(s, e)| e - s <= PAGE_SIZE),
+                    "no usable memory, but the reference has {reference:?}"
+                ),
+                Err(PlanError::NoRoomForBitmap { bytes }) => assert!(
+                    reference
+                        .iter()
+                        .all(|(s, e)| e - s < bytes.next_multiple_of(PAGE_SIZE)),
+                    "no room for a {bytes}-byte bitmap in {reference:?}"
+                ),
+                Err(PlanError::TooFragmented) => {
+                    panic!("{} ranges cannot overflow {MAX_RANGES}", reference.len())
                 }
             }
         }
+        // The maps are mostly valid ones, so the checks above ran on real plans.
+        assert!(planned > 400, "only {planned} of 500 maps planned");
     }
 }

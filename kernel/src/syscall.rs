@@ -349,6 +349,7 @@ fn info(what: usize, arg: usize) -> SysResult {
         Info::TscPerMs => time::tsc_per_ms(),
         Info::Rings => ipc::ring::count() as u64,
         Info::ColocatedCalls => services::sysserver::colocated_calls(),
+        Info::ReferenceMicros => crate::arch::pm_timer::micros().ok_or(Error::NotFound)?,
     };
     Ok(value as usize)
 }

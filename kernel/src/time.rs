@@ -14,6 +14,10 @@ static TSC_PER_MS: AtomicU64 = AtomicU64::new(0);
 
 fn on_tick(_frame: &mut interrupts::TrapFrame) {
     let now = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    if now.is_multiple_of(HZ) {
+        // Keeps the reference clock's 64-bit count exact across its counter's wrap.
+        crate::arch::pm_timer::counts();
+    }
     lapic::end_of_interrupt();
     crate::sched::tick(now);
 }

@@ -82,8 +82,9 @@ fn batch_example() -> Result<(), Error> {
     batch.push(&Message::Tclunk { fid })?;
     let replies = batch.run()?; // one submission, four replies, in order
     let read = replies[2].as_ref().map_err(Error::clone)?;
-    if let Message::Rread { data } = read.message()? {
-        assert_eq!(data, b"hello");
+    match read.message()? {
+        Message::Rread { data } => assert_eq!(data, b"hello"),
+        other => panic!("expected the Rread, got {other:?}"),
     }
     assert_eq!(client.stats().submissions, 2); // the Tattach, then the whole batch
     Ok(())
@@ -103,10 +104,15 @@ fn async_example() -> Result<(), Error> {
     assert!(matches!(reply.message()?, Message::Rstat { .. }));
 
     // Callbacks: run when the client is next pumped.
-    client.start_with(&Message::Tstat { fid: root }, |reply| {
-        let _ = reply.map(|r| r.as_bytes().len());
+    let seen = std::rc::Rc::new(std::cell::Cell::new(None));
+    let record = seen.clone();
+    client.start_with(&Message::Tstat { fid: root }, move |reply| {
+        let is_rstat = reply.is_ok_and(|r| matches!(r.message(), Ok(Message::Rstat { .. })));
+        record.set(Some(is_rstat));
     })?;
+    assert_eq!(seen.get(), None); // not before the client is pumped
     client.run_until_idle()?;
+    assert_eq!(seen.get(), Some(true)); // the callback ran, with the Rstat
 
     // Dropping a handle before its reply abandons it with Tflush.
     drop(client.start(&Message::Tstat { fid: root })?);

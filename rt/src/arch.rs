@@ -121,6 +121,37 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// Reads the TSC twice around ten `nop`s, then twice around nothing, with the same arithmetic
+/// between the reads in both; returns the two differences. Their difference is what ten
+/// instructions cost on the TSC: 10 ticks under QEMU's `-icount shift=0` (BENCHMARKS.md).
+#[inline(never)]
+pub fn tsc_across_ten_nops() -> (u64, u64) {
+    let with: u64;
+    let without: u64;
+    // SAFETY: RDTSC is allowed in ring 3 and the rest is register arithmetic and `nop`s; no
+    // memory or stack is touched.
+    unsafe {
+        core::arch::asm!(
+            "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {start}, rax",
+            "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop", "nop",
+            "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {start}",
+            start = out(reg) _,
+            out("rax") with,
+            out("rdx") _,
+            options(nostack, nomem),
+        );
+        core::arch::asm!(
+            "rdtsc", "shl rdx, 32", "or rax, rdx", "mov {start}, rax",
+            "rdtsc", "shl rdx, 32", "or rax, rdx", "sub rax, {start}",
+            start = out(reg) _,
+            out("rax") without,
+            out("rdx") _,
+            options(nostack, nomem),
+        );
+    }
+    (with, without)
+}
+
 /// Issues an IPC message system call: peer in `rdi`, info in `rsi`, eight words in `rdx`, `r10`,
 /// `r8`, `r9`, `r12`-`r15`. Returns (error, peer, info, words).
 #[inline(always)]

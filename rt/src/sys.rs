@@ -120,6 +120,12 @@ pub fn rdtsc() -> u64 {
     crate::arch::rdtsc()
 }
 
+/// TSC ticks across ten `nop`s and across nothing, measured back to back (see
+/// `bench`'s `calibration_nop10`).
+pub fn tsc_across_ten_nops() -> (u64, u64) {
+    crate::arch::tsc_across_ten_nops()
+}
+
 /// Reads console input (see `lux9_abi::syscall::console` for the flags). Cooked mode gives one
 /// line; raw mode the bytes that have arrived.
 pub fn console_read(buf: &mut [u8], flags: usize) -> Result<usize> {

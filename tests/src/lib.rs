@@ -2,9 +2,12 @@
 //!
 //! `qemu` builds QEMU command lines for the machines Lux9 must boot on and runs them with a
 //! timeout while reading the serial console; `results` reads the kernel's result lines and the
-//! summaries of `cargo test`, and keeps the overall tally that `cargo xtask test` prints.
+//! summaries of `cargo test`, and keeps the overall tally that `cargo xtask test` prints;
+//! `session` drives the serial console of a running QEMU and `qmp` its machine protocol (keys,
+//! screenshots, power events).
 #![deny(unsafe_code)]
 
 pub mod qemu;
+pub mod qmp;
 pub mod results;
 pub mod session;

@@ -84,6 +84,9 @@ pub struct QemuConfig {
     /// machine then carries the SMBIOS system version `lux9-nomenu` ([`SKIP_BOOT_MENU`]) and
     /// GRUB boots the first entry at once.
     pub boot_menu: bool,
+    /// Let a guest reset restart the machine. Off by default (`-no-reboot`): a reset, or a
+    /// triple fault, then ends QEMU like a power-off would.
+    pub reboot: bool,
     /// Extra raw arguments.
     pub extra: Vec<String>,
 }
@@ -104,6 +107,7 @@ impl QemuConfig {
             display: false,
             accel: "tcg".into(),
             boot_menu: false,
+            reboot: false,
             extra: Vec::new(),
         }
     }
@@ -138,11 +142,10 @@ impl QemuConfig {
             push(&SKIP_BOOT_MENU);
         }
         push(&["-accel", &self.accel]);
-        push(&[
-            "-no-reboot",
-            "-device",
-            "isa-debug-exit,iobase=0xf4,iosize=0x04",
-        ]);
+        if !self.reboot {
+            push(&["-no-reboot"]);
+        }
+        push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
         if self.interactive {
             push(&["-serial", "mon:stdio"]);
         } else {
@@ -348,6 +351,10 @@ mod tests {
         assert!(uefi.contains("readonly=on,file=/fw/CODE.fd"));
         assert!(uefi.contains("if=pflash,format=raw,file=/tmp/vars.fd"));
         assert!(q35.contains("isa-debug-exit,iobase=0xf4"));
+        assert!(q35.contains("-no-reboot"));
+        let mut rebooting = QemuConfig::new(Machine::PcIde, "/x/lux9.iso");
+        rebooting.reboot = true;
+        assert!(!rebooting.args().join(" ").contains("-no-reboot"));
     }
 
     #[test]

@@ -49,6 +49,43 @@ pub fn parse_bench_line(line: &str) -> Option<BenchLine> {
     })
 }
 
+/// The figures of a `test=bench` boot (the default hybrid preset), in the order printed.
+pub const KERNEL_FIGURES: [&str; 12] = [
+    "calibration_nop10",
+    "null_syscall",
+    "yield_pair",
+    "ipc_fastpath_roundtrip",
+    "ipc_slowpath_roundtrip",
+    "ring_roundtrip",
+    "ring_batch64_per_op",
+    "ring_futex_skip",
+    "sys_stat_colocated",
+    "sys_read4k_colocated",
+    "sys_read16k_pipelined_colocated",
+    "sys_stat_raw_colocated",
+];
+
+/// The QEMU arguments under which a tick is a guest instruction.
+pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off"];
+
+/// Checks the `calibration_nop10` line: ten `nop`s must measure exactly 10 ticks, or ticks are
+/// not instructions (QEMU without `-icount shift=0`, or a TSC that does not follow it).
+pub fn check_calibration(lines: &[BenchLine]) -> Result<(), String> {
+    let line = lines
+        .iter()
+        .find(|line| line.name == "calibration_nop10")
+        .ok_or("no BENCH line for calibration_nop10")?;
+    if line.ticks_per_op == 10 && line.switches_per_op == "0.00" {
+        Ok(())
+    } else {
+        Err(format!(
+            "calibration_nop10 measured {} ticks for ten nops ({} switches per op), not 10: \
+             ticks are not instructions in this run",
+            line.ticks_per_op, line.switches_per_op
+        ))
+    }
+}
+
 pub fn bench_command(args: &[String]) -> Result<(), String> {
     let options = Options::parse(args, &["--verbose"], &[])?;
     tools::ensure(&[tools::FOR_ISO, tools::FOR_RUN])?;
@@ -69,7 +106,7 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
         build::make_iso(&kernel, &cmdline, Vec::new(), &iso)?;
         let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
         config.cpu = "max".into();
-        config.extra = vec!["-icount".into(), "shift=0,align=off".into()];
+        config.extra = ICOUNT.iter().map(|a| a.to_string()).collect();
         eprintln!(
             "xtask: benchmarking ({}) under QEMU -icount shift=0,align=off -cpu max (ticks = guest instructions)",
             words.join(" ")
@@ -99,6 +136,7 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
         }
         lines.extend(found);
     }
+    check_calibration(&lines)?;
     eprintln!(
         "\n{:<24} {:>12} {:>14} {:>12}",
         "benchmark", "Lux9 ticks", "Linux ticks", "switches/op"
@@ -131,5 +169,19 @@ mod tests {
         assert_eq!(line.switches_per_op, "0.00");
         assert_eq!(parse_bench_line("BENCH name=x ops=1"), None);
         assert_eq!(parse_bench_line("hello"), None);
+    }
+
+    #[test]
+    fn calibration_must_be_ten_ticks() {
+        let line = |text: &str| parse_bench_line(text).unwrap();
+        let ok = line("BENCH name=calibration_nop10 ops=1000 ticks_per_op=10 switches_per_op=0.00");
+        assert!(check_calibration(&[ok]).is_ok());
+        let off = line("BENCH name=calibration_nop10 ops=1000 ticks_per_op=3 switches_per_op=0.00");
+        assert!(check_calibration(&[off]).is_err());
+        let switched =
+            line("BENCH name=calibration_nop10 ops=1000 ticks_per_op=10 switches_per_op=0.01");
+        assert!(check_calibration(&[switched]).is_err());
+        let other = line("BENCH name=null_syscall ops=1 ticks_per_op=10 switches_per_op=0.00");
+        assert!(check_calibration(&[other]).is_err());
     }
 }

@@ -1,14 +1,16 @@
-//! The scripted console session of `cargo xtask test`: boots Lux9 in each isolation mode, types
-//! commands at the shell over the serial line and checks what comes back.
+//! The scripted console sessions of `cargo xtask test`: boot Lux9 on every machine in every
+//! isolation preset, type commands at the shell over the serial line and on the PS/2 keyboard,
+//! check what comes back on the serial line and on the screen, then reboot or power off and
+//! check how the machine stopped.
 
 use std::time::Duration;
 
-use lux9_tests::qemu::QemuConfig;
+use lux9_tests::qemu::{Machine, QemuConfig};
+use lux9_tests::qmp::Qmp;
+
+use crate::power::{attach_qmp, power_off, reboot};
 use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
-
-/// The isolation presets the session runs under (the kernel command line's `isolation=`).
-pub const MODES: [&str; 2] = ["hybrid", "strict"];
 
 pub const PROMPT: &str = "lux9% ";
 /// A configuration word with a bad value, on every session's command line.
@@ -138,7 +140,7 @@ fn check_bench(out: &str, mode: &str) -> Result<(), String> {
     }
 }
 
-/// The commands, each checked by its output.
+/// The commands, each checked by its output: the full list, run on one machine per preset.
 const STEPS: [(&str, Check); 8] = [
     ("ls /dev", check_ls_dev),
     ("cat /proc/uptime", check_uptime),
@@ -150,55 +152,71 @@ const STEPS: [(&str, Check); 8] = [
     ("bench sys", check_bench),
 ];
 
-/// Presses `keys` (QEMU key names: `e`, `spc`, `ret`, `esc`, `down`) one after the other on the
-/// emulated PS/2 keyboard with the monitor's `sendkey`, as a person at the screen would.
-pub fn press_keys(monitor: &std::path::Path, keys: &[&str]) -> Result<(), String> {
-    use std::io::Write;
-    let mut socket = std::os::unix::net::UnixStream::connect(monitor).map_err(|e| {
-        format!(
-            "cannot reach the QEMU monitor at {}: {e}",
-            monitor.display()
-        )
-    })?;
-    for key in keys {
-        socket
-            .write_all(format!("sendkey {key}\n").as_bytes())
-            .map_err(|e| format!("monitor: {e}"))?;
-        std::thread::sleep(Duration::from_millis(30));
-    }
-    Ok(())
+/// The short list for the other sessions: two user programs, one of them through sysserver.
+const SHORT_STEPS: [(&str, Check); 2] = [
+    ("ls /dev", check_ls_dev),
+    ("cat /sys/isolation", check_isolation),
+];
+
+/// One session of the matrix: a machine, an isolation preset, and what it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub machine: Machine,
+    pub preset: &'static str,
+    /// The full step list ([`STEPS`]) instead of [`SHORT_STEPS`].
+    pub full: bool,
+    /// `reboot` before the final `poweroff`: the machine must come back to the prompt.
+    pub reboot: bool,
 }
 
-/// A QEMU monitor on a Unix socket for one run, to type on the emulated keyboard; the socket
-/// file is removed when this is dropped, however the run ends.
-pub struct Monitor(pub std::path::PathBuf);
+/// The sessions: every machine in every preset. Each row and each column of the 3 x 3 square
+/// gets the full step list once and a reboot once, on different sessions.
+pub const MATRIX: [Plan; 9] = {
+    const fn plan(machine: Machine, preset: &'static str, full: bool, reboot: bool) -> Plan {
+        Plan {
+            machine,
+            preset,
+            full,
+            reboot,
+        }
+    }
+    use Machine::{PcIde, Q35Bios, Q35Uefi};
+    [
+        plan(Q35Bios, "hybrid", true, false),
+        plan(Q35Bios, "strict", false, true),
+        plan(Q35Bios, "off", false, false),
+        plan(PcIde, "hybrid", false, false),
+        plan(PcIde, "strict", true, false),
+        plan(PcIde, "off", false, true),
+        plan(Q35Uefi, "hybrid", false, true),
+        plan(Q35Uefi, "strict", false, false),
+        plan(Q35Uefi, "off", true, false),
+    ]
+};
 
-impl Monitor {
-    /// Adds the monitor to `config` under a name unique to this process and `tag`.
-    pub fn attach(config: &mut QemuConfig, tag: &str) -> Monitor {
-        let path =
-            std::env::temp_dir().join(format!("lux9-monitor-{}-{tag}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        config.extra.extend([
-            "-monitor".into(),
-            format!("unix:{},server,nowait", path.display()),
-        ]);
-        Monitor(path)
+impl Plan {
+    /// The job's name (`console q35-bios hybrid`), which `--only` matches.
+    pub fn job(&self) -> String {
+        format!("console {} {}", self.machine.name(), self.preset)
+    }
+
+    /// The preset of `target/lux9.iso`'s configuration (`grub/lux9.conf`): its sessions boot
+    /// that ISO unchanged; the others boot one with `isolation=PRESET` and [`BAD_SETTING`].
+    pub fn uses_default_iso(&self) -> bool {
+        self.preset == DEFAULT_PRESET
     }
 }
 
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
+/// The preset `grub/lux9.conf` selects.
+pub const DEFAULT_PRESET: &str = "hybrid";
 
-/// Types `echo kbd` and Enter on the PS/2 keyboard and expects the shell to run it.
-fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(), String> {
-    press_keys(monitor, &["e", "c", "h", "o", "spc", "k", "b", "d", "ret"])?;
+/// Types `echo kbd` and Enter on the PS/2 keyboard and expects the shell to run it; returns
+/// what the serial console showed (the echoed line, the output and the prompt).
+fn keyboard_step(session: &mut Session, qmp: &mut Qmp) -> Result<String, String> {
+    qmp.press_keys(&["e", "c", "h", "o", "spc", "k", "b", "d", "ret"])?;
     let seen = session.expect(PROMPT, COMMAND_TIMEOUT)?;
     if command_output(&seen).trim() == "kbd" && seen.starts_with("echo kbd") {
-        Ok(())
+        Ok(seen)
     } else {
         Err(format!(
             "expected the shell to echo and run `echo kbd`, got:\n{seen}"
@@ -206,15 +224,41 @@ fn keyboard_step(session: &mut Session, monitor: &std::path::Path) -> Result<(),
     }
 }
 
-/// Runs the session in isolation mode `mode`; one tally entry per step.
-pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
-    let mode = job.strip_prefix("console ").unwrap_or(job);
+/// Checks that the screen ends with the prompt, the command `seen` shows on the serial console
+/// (its echo and output) and the new prompt. The screen is drawn right after the serial line,
+/// so it is read a few times before giving up.
+fn screen_step(qmp: &mut Qmp, machine: Machine, seen: &str, tag: &str) -> Result<(), String> {
+    let transcript = format!("{PROMPT}{seen}");
+    let expected: Vec<&str> = transcript.lines().collect();
+    let scratch = std::env::temp_dir().join(format!(
+        "lux9-screen-{}-{}.bin",
+        std::process::id(),
+        tag.replace(' ', "-")
+    ));
+    let mut verdict = Err(String::new());
+    for _ in 0..5 {
+        verdict = crate::screen::read(qmp, machine == Machine::Q35Uefi, &scratch)
+            .and_then(|rows| crate::screen::ends_with(&rows, &expected));
+        if verdict.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_file(&scratch);
+    verdict
+}
+
+/// Runs one session of the matrix; one tally entry per step. After a step that ends QEMU, the
+/// rest are not run.
+pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
+    let tag = format!("{} {}", plan.machine.name(), plan.preset);
+    let mode = plan.preset;
     let mut tally = Tally::default();
-    let name = |step: &str| format!("console[{mode}]::{step}");
-    // The QEMU monitor on a socket, to type on the emulated PS/2 keyboard (`sendkey`).
+    let name = |step: &str| format!("console[{tag}]::{step}");
     let mut config = config.clone();
-    let socket = Monitor::attach(&mut config, mode);
-    let monitor = socket.0.clone();
+    config.reboot = plan.reboot;
+    let socket = attach_qmp(&mut config, &tag.replace(' ', "-"));
+    let started = std::time::Instant::now();
     let mut session = match Session::start(config.command()) {
         Ok(session) => session,
         Err(error) => {
@@ -227,27 +271,49 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally;
         }
     };
+    let mut qmp = match Qmp::connect(&socket.0, COMMAND_TIMEOUT) {
+        Ok(qmp) => qmp,
+        Err(why) => {
+            tally.record("qemu", &name("boot"), false, why);
+            return tally;
+        }
+    };
+    match session.expect("lux9: ready", BOOT_TIMEOUT) {
+        Ok(_) => tally.record(
+            "qemu",
+            &name("reaches lux9: ready"),
+            true,
+            format!("after {:.1} s", started.elapsed().as_secs_f64()),
+        ),
+        Err(why) => {
+            tally.record("qemu", &name("reaches lux9: ready"), false, why);
+            return tally;
+        }
+    }
     if let Err(why) = session.expect(PROMPT, BOOT_TIMEOUT) {
         tally.record("qemu", &name("boot to the prompt"), false, why);
         return tally;
     }
     tally.record("qemu", &name("boot to the prompt"), true, "");
-    let booted = session.output();
-    let warned = booted.lines().any(|line| {
-        line.contains("config: command line: ext4srv = \"sideways\" is not valid")
-            && line.contains("keeping the default")
-    });
-    tally.record(
-        "qemu",
-        &name("a bad configuration value is reported at boot"),
-        warned,
-        if warned {
-            String::new()
-        } else {
-            format!("no warning about {BAD_SETTING} in the boot output")
-        },
-    );
-    for (command, check) in STEPS {
+    if !plan.uses_default_iso() {
+        let booted = session.output();
+        let warned = booted.lines().any(|line| {
+            line.contains("config: command line: ext4srv = \"sideways\" is not valid")
+                && line.contains("keeping the default")
+        });
+        tally.record(
+            "qemu",
+            &name("a bad configuration value is reported at boot"),
+            warned,
+            if warned {
+                String::new()
+            } else {
+                format!("no warning about {BAD_SETTING} in the boot output")
+            },
+        );
+    }
+    let steps: &[(&str, Check)] = if plan.full { &STEPS } else { &SHORT_STEPS };
+    for &(command, check) in steps {
         let verdict = session
             .send(&format!("{command}\r"))
             .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
@@ -273,28 +339,50 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally; // the remaining steps cannot run
         }
     }
-    let verdict = keyboard_step(&mut session, &monitor);
+    let typed = keyboard_step(&mut session, &mut qmp);
     tally.record(
         "qemu",
         &name("typing on the PS/2 keyboard"),
-        verdict.is_ok(),
-        verdict.err().unwrap_or_default(),
+        typed.is_ok(),
+        typed.as_ref().err().cloned().unwrap_or_default(),
     );
-    let verdict =
-        session
-            .send("poweroff\r")
-            .and_then(|()| match session.wait_exit(COMMAND_TIMEOUT) {
-                Some(0) => Ok(()),
-                Some(status) => Err(format!("QEMU exited with status {status}, expected 0")),
-                None => Err(format!(
-                    "QEMU was still running {} s after poweroff; output:\n{}",
-                    COMMAND_TIMEOUT.as_secs(),
-                    session.unmatched()
-                )),
-            });
+    if let Ok(seen) = &typed {
+        let verdict = screen_step(&mut qmp, plan.machine, seen, &tag);
+        let what = if plan.machine == Machine::Q35Uefi {
+            "the framebuffer shows the prompt and `echo kbd`"
+        } else {
+            "the VGA text screen shows the prompt and `echo kbd`"
+        };
+        tally.record(
+            "qemu",
+            &name(what),
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
+        );
+    }
+    if plan.reboot {
+        let verdict = reboot(&mut session, &mut qmp).and_then(|()| {
+            // The shell works after the reboot, in the same preset.
+            session
+                .send("cat /sys/isolation\r")
+                .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
+                .and_then(|seen| check_isolation(command_output(&seen), mode))
+        });
+        let ok = verdict.is_ok();
+        tally.record(
+            "qemu",
+            &name("reboot comes back to lux9: ready and the prompt"),
+            ok,
+            verdict.err().unwrap_or_default(),
+        );
+        if !ok {
+            return tally;
+        }
+    }
+    let verdict = power_off(&mut session, &mut qmp);
     tally.record(
         "qemu",
-        &name("poweroff"),
+        &name("poweroff turns the machine off (ACPI S5, not a reset)"),
         verdict.is_ok(),
         verdict.err().unwrap_or_default(),
     );
@@ -312,6 +400,44 @@ mod tests {
             "cons\nnull\n"
         );
         assert_eq!(command_output("echo hi > /dev/null\nlux9% "), "");
+    }
+
+    #[test]
+    fn the_matrix_covers_every_machine_and_preset_once() {
+        let presets = ["hybrid", "strict", "off"];
+        for machine in Machine::ALL {
+            for preset in presets {
+                let runs = MATRIX
+                    .iter()
+                    .filter(|p| p.machine == machine && p.preset == preset)
+                    .count();
+                assert_eq!(runs, 1, "{} {preset}", machine.name());
+            }
+        }
+        assert_eq!(MATRIX.len(), Machine::ALL.len() * presets.len());
+        // Each machine and each preset gets the full list once and a reboot once, apart.
+        for plan in MATRIX {
+            assert!(!(plan.full && plan.reboot), "{}", plan.job());
+        }
+        for machine in Machine::ALL {
+            let on = |f: fn(&Plan) -> bool| {
+                MATRIX
+                    .iter()
+                    .filter(|p| p.machine == machine && f(p))
+                    .count()
+            };
+            assert_eq!(
+                (on(|p| p.full), on(|p| p.reboot)),
+                (1, 1),
+                "{}",
+                machine.name()
+            );
+        }
+        for preset in presets {
+            let on =
+                |f: fn(&Plan) -> bool| MATRIX.iter().filter(|p| p.preset == preset && f(p)).count();
+            assert_eq!((on(|p| p.full), on(|p| p.reboot)), (1, 1), "{preset}");
+        }
     }
 
     #[test]

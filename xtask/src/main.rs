@@ -7,8 +7,11 @@
 
 mod bench;
 mod build;
+mod cases;
 mod console;
 mod menu;
+mod power;
+mod screen;
 mod test;
 mod tools;
 
@@ -32,10 +35,10 @@ commands:
                                menu), which QEMU runs from xtask otherwise skip
   test [--host-only | --qemu-only] [--verbose] [--jobs N] [--only TEXT]
                                run every test: host unit tests, in-QEMU kernel tests, the
-                               ISO boot test on q35/BIOS, pc/IDE and q35/UEFI, and the scripted
-                               console session in isolation=hybrid and isolation=strict;
+                               boot menu, and the scripted console session on q35/BIOS, pc/IDE
+                               and q35/UEFI in each of isolation=hybrid, strict and off;
                                --only runs just the QEMU runs whose name contains TEXT
-                               (e.g. `strict`, `boot`, `user`)
+                               (e.g. `strict`, `q35-uefi`, `user`)
   bench [--verbose]            boot with -icount shift=0,align=off -cpu max and print one
                                `BENCH name=... ops=... ticks_per_op=... switches_per_op=...`
                                line per figure (ticks = guest instructions)

@@ -3,15 +3,17 @@
 //! checks that the kernel booted with that entry's words and reaches the shell.
 //!
 //! Two runs: one types on the serial console (q35, BIOS), the other on the screen's PS/2
-//! keyboard through QEMU's `sendkey` (q35, UEFI), so the menu is shown to be reachable from both.
+//! keyboard through QMP's `send-key` (q35, UEFI), so the menu is shown to be reachable from both.
 
 use std::time::Duration;
 
 use lux9_tests::qemu::QemuConfig;
+use lux9_tests::qmp::Qmp;
 use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
 
-use crate::console::{BOOT_TIMEOUT, COMMAND_TIMEOUT, Monitor, PROMPT, command_output, press_keys};
+use crate::console::{BOOT_TIMEOUT, COMMAND_TIMEOUT, PROMPT, command_output};
+use crate::power::{attach_qmp, power_off};
 
 /// What GRUB prints before its countdown (grub/grub.cfg).
 const COUNTDOWN: &str = "press Esc within 3 seconds for the boot menu";
@@ -54,14 +56,9 @@ pub fn run_for(job: &str) -> MenuRun {
     }
 }
 
-fn press(
-    session: &mut Session,
-    monitor: &std::path::Path,
-    keys: Keys,
-    key: &str,
-) -> Result<(), String> {
+fn press(session: &mut Session, qmp: &mut Qmp, keys: Keys, key: &str) -> Result<(), String> {
     match keys {
-        Keys::Keyboard => press_keys(monitor, &[key]),
+        Keys::Keyboard => qmp.press_keys(&[key]),
         Keys::Serial => {
             let bytes = match key {
                 "esc" => "\x1b",
@@ -79,7 +76,7 @@ fn press(
 
 fn steps(
     session: &mut Session,
-    monitor: &std::path::Path,
+    qmp: &mut Qmp,
     run: &MenuRun,
     verbose: bool,
     mut record: impl FnMut(&str, Result<(), String>) -> bool,
@@ -89,7 +86,7 @@ fn steps(
     if !record("GRUB shows its countdown", countdown) {
         return;
     }
-    let menu = press(session, monitor, keys, "esc")
+    let menu = press(session, qmp, keys, "esc")
         .and_then(|()| session.expect(LAST_ENTRY, COMMAND_TIMEOUT))
         .map(|seen| {
             if verbose {
@@ -101,8 +98,8 @@ fn steps(
     }
     let preset = run.preset;
     let chosen = (0..run.downs)
-        .try_for_each(|_| press(session, monitor, keys, "down"))
-        .and_then(|()| press(session, monitor, keys, "ret"))
+        .try_for_each(|_| press(session, qmp, keys, "down"))
+        .and_then(|()| press(session, qmp, keys, "ret"))
         .and_then(|()| {
             session.expect(
                 &format!("command line: \"isolation={preset}\""),
@@ -132,14 +129,10 @@ fn steps(
     if !record(&format!("/sys/isolation says preset {preset}"), isolation) {
         return;
     }
-    let off = session
-        .send("poweroff\r")
-        .and_then(|()| match session.wait_exit(COMMAND_TIMEOUT) {
-            Some(0) => Ok(()),
-            Some(status) => Err(format!("QEMU exited with status {status}, expected 0")),
-            None => Err("QEMU still running after poweroff".into()),
-        });
-    record("poweroff", off);
+    record(
+        "poweroff turns the machine off (ACPI S5, not a reset)",
+        power_off(session, qmp),
+    );
 }
 
 /// Runs one menu test; one tally entry per step, and none after the first that fails.
@@ -149,7 +142,7 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
     let mut tally = Tally::default();
     let mut config = config.clone();
     config.boot_menu = true;
-    let socket = Monitor::attach(&mut config, &tag);
+    let socket = attach_qmp(&mut config, &tag);
     let name = |step: &str| format!("{job}::{step}");
     let mut session = match Session::start(config.command()) {
         Ok(session) => session,
@@ -163,7 +156,14 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
             return tally;
         }
     };
-    steps(&mut session, &socket.0, &run, verbose, |step, verdict| {
+    let mut qmp = match Qmp::connect(&socket.0, COMMAND_TIMEOUT) {
+        Ok(qmp) => qmp,
+        Err(why) => {
+            tally.record("qemu", &name("boot"), false, why);
+            return tally;
+        }
+    };
+    steps(&mut session, &mut qmp, &run, verbose, |step, verdict| {
         let ok = verdict.is_ok();
         tally.record("qemu", &name(step), ok, verdict.err().unwrap_or_default());
         ok

@@ -1,4 +1,5 @@
-//! `cargo xtask test`: host unit tests, in-QEMU kernel scenarios and ISO boot tests, with one
+//! `cargo xtask test`: host unit tests, in-QEMU kernel scenarios, the boot menu and the console
+//! sessions on every machine, with one
 //! tally at the end (`N passed, N failed`) and a failing exit status if anything failed.
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ const QEMU_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Fault scenarios: the kernel must print a report containing every listed text and then exit
 /// QEMU with the failure status.
-const FAULT_SCENARIOS: [(&str, &[&str]); 4] = [
+const FAULT_SCENARIOS: [(&str, &[&str]); 6] = [
     (
         "pagefault",
         &[
@@ -49,6 +50,23 @@ const FAULT_SCENARIOS: [(&str, &[&str]); 4] = [
     (
         "panic",
         &["lux9: panic: deliberate panic from the panic test scenario at kernel/src/ktest.rs:"],
+    ),
+    (
+        "smap",
+        &[
+            "lux9: panic: CPU exception 14 #PF (page fault) in kernel mode",
+            "error code 0x1 (read, protection violation, kernel)",
+            "cr2 0x0000000000400000",
+        ],
+    ),
+    (
+        "smep",
+        &[
+            "lux9: panic: CPU exception 14 #PF (page fault) in kernel mode",
+            "error code 0x11 (instruction fetch, protection violation, kernel)",
+            "cr2 0x0000000000400000",
+            "rip 0x0000000000400000",
+        ],
     ),
 ];
 
@@ -135,14 +153,16 @@ fn host_tests(tally: &mut Tally, verbose: bool) -> Result<(), String> {
 /// Turns one QEMU run into tally entries.
 type Judge = Box<dyn Fn(&QemuRun, &mut Tally) + Send + Sync>;
 
+/// A scripted session on a QEMU configuration (with `--verbose`), one tally entry per step.
+type Session = Box<dyn Fn(&QemuConfig, bool) -> Tally + Send + Sync>;
+
 /// One QEMU boot to run, and how to judge it.
 struct Job {
     name: String,
     config: QemuConfig,
-    stop_at: Option<&'static str>,
     judge: Judge,
     /// A scripted console session instead of a plain run (the judge is then unused).
-    session: Option<fn(&str, &QemuConfig, bool) -> Tally>,
+    session: Option<Session>,
 }
 
 fn qemu_tests(
@@ -162,6 +182,7 @@ fn qemu_tests(
     let ovmf = qemu::find_ovmf().ok_or("OVMF firmware not found (apt-get install ovmf)")?;
 
     let mut work: Vec<Job> = Vec::new();
+    let mut iso_built: Vec<&str> = Vec::new();
     let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
         let iso = dir.join(format!("test-{scenario}.iso"));
         let module = Module {
@@ -173,12 +194,29 @@ fn qemu_tests(
         Ok(iso)
     };
 
-    for scenario in ["kernel", "user"] {
+    // The case scenarios on q35 with `-cpu max`, and the user scenario once more on the pc
+    // machine with `-cpu qemu64`: no SMEP or SMAP, so ring 3's pointers and faults are checked
+    // on the kernel's path for CPUs without them.
+    for (label, scenario, machine) in [
+        ("kernel", "kernel", Machine::Q35Bios),
+        ("user", "user", Machine::Q35Bios),
+        ("user[pc-ide-bios]", "user", Machine::PcIde),
+    ] {
+        let iso = dir.join(format!("test-{scenario}.iso"));
+        let iso = if iso_built.contains(&scenario) {
+            iso
+        } else {
+            iso_built.push(scenario);
+            scenario_iso(scenario)?
+        };
+        let mut config = QemuConfig::new(machine, iso);
+        if machine == Machine::PcIde {
+            config.cpu = "qemu64".into();
+        }
         work.push(Job {
-            name: scenario.into(),
-            config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
-            stop_at: None,
-            judge: Box::new(move |run, tally| judge_cases(scenario, run, tally)),
+            name: label.into(),
+            config,
+            judge: Box::new(move |run, tally| judge_cases(label, scenario, run, tally)),
             session: None,
         });
     }
@@ -195,8 +233,7 @@ fn qemu_tests(
     work.push(Job {
         name: "user strict".into(),
         config: QemuConfig::new(Machine::Q35Bios, strict_iso),
-        stop_at: None,
-        judge: Box::new(|run, tally| judge_cases("user[strict]", run, tally)),
+        judge: Box::new(|run, tally| judge_cases("user[strict]", "user", run, tally)),
         session: None,
     });
     for (scenario, expected) in FAULT_SCENARIOS {
@@ -204,32 +241,21 @@ fn qemu_tests(
         work.push(Job {
             name: name.clone(),
             config: QemuConfig::new(Machine::Q35Bios, scenario_iso(scenario)?),
-            stop_at: None,
             judge: Box::new(move |run, tally| judge_fault(&name, expected, run, tally)),
             session: None,
         });
     }
-    for machine in Machine::ALL {
-        let mut config = QemuConfig::new(machine, &real_iso);
-        config.memory = "512M".into();
-        if machine == Machine::PcIde {
-            // An older, plainer CPU model, closer to what VirtualBox exposes by default.
-            config.cpu = "qemu64".into();
-        }
-        if machine == Machine::Q35Uefi {
-            config.ovmf = Some((ovmf.clone(), dir.join("ovmf-vars.fd")));
-        }
-        config
-            .prepare()
-            .map_err(|e| format!("preparing {}: {e}", machine.name()))?;
-        work.push(Job {
-            name: format!("boot {}", machine.name()),
-            config,
-            stop_at: Some("lux9: ready"),
-            judge: Box::new(move |run, tally| judge_boot(machine, run, tally)),
-            session: None,
-        });
-    }
+    // The benchmarks as `cargo xtask bench` runs them (under -icount, about 15 s): they must
+    // finish, guard themselves (a fastpath figure without the fastpath fails the run), print
+    // every figure, and ten nops must measure 10 ticks.
+    let mut config = QemuConfig::new(Machine::Q35Bios, scenario_iso("bench")?);
+    config.extra = crate::bench::ICOUNT.iter().map(|a| a.to_string()).collect();
+    work.push(Job {
+        name: "bench".into(),
+        config,
+        judge: Box::new(judge_bench),
+        session: None,
+    });
     // The boot menu, reached as a user would: Esc during GRUB's countdown on the serial console
     // (BIOS) and on the screen's keyboard (UEFI).
     for (job, machine) in [
@@ -247,27 +273,50 @@ fn qemu_tests(
         work.push(Job {
             name: job.into(),
             config,
-            stop_at: None,
             judge: Box::new(|_, _| {}),
-            session: Some(crate::menu::session),
+            session: Some(Box::new(move |config, verbose| {
+                crate::menu::session(job, config, verbose)
+            })),
         });
     }
-    for mode in crate::console::MODES {
-        let iso = dir.join(format!("console-{mode}.iso"));
-        // Plus a bad value, which must be reported at boot without stopping it.
-        let words = [
-            format!("isolation={mode}"),
-            crate::console::BAD_SETTING.into(),
-        ];
-        build::make_iso(&kernel, &words, Vec::new(), &iso)?;
-        let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
+    // The console sessions, every machine in every preset (see console::MATRIX). The default
+    // preset boots target/lux9.iso itself; the others an ISO with `isolation=PRESET` and a bad
+    // value, which must be reported at boot without stopping it.
+    for plan in crate::console::MATRIX {
+        let iso = if plan.uses_default_iso() {
+            real_iso.clone()
+        } else {
+            let iso = dir.join(format!("console-{}.iso", plan.preset));
+            if !iso_built.contains(&plan.preset) {
+                let words = [
+                    format!("isolation={}", plan.preset),
+                    crate::console::BAD_SETTING.into(),
+                ];
+                build::make_iso(&kernel, &words, Vec::new(), &iso)?;
+                iso_built.push(plan.preset);
+            }
+            iso
+        };
+        let mut config = QemuConfig::new(plan.machine, &iso);
         config.memory = "512M".into();
+        if plan.machine == Machine::PcIde {
+            // An older, plainer CPU model without SMEP or SMAP, like older VirtualBox hosts.
+            config.cpu = "qemu64".into();
+        }
+        if plan.machine == Machine::Q35Uefi {
+            let vars = dir.join(format!("ovmf-vars-{}.fd", plan.preset));
+            config.ovmf = Some((ovmf.clone(), vars));
+        }
+        config
+            .prepare()
+            .map_err(|e| format!("preparing {}: {e}", plan.job()))?;
         work.push(Job {
-            name: format!("console {mode}"),
+            name: plan.job(),
             config,
-            stop_at: None,
             judge: Box::new(|_, _| {}),
-            session: Some(crate::console::session),
+            session: Some(Box::new(move |config, verbose| {
+                crate::console::session(plan, config, verbose)
+            })),
         });
     }
 
@@ -293,12 +342,12 @@ fn qemu_tests(
                     let Some(job) = work.get(index) else { break };
                     println!("xtask: qemu: {} ...", job.name);
                     let mut local = Tally::default();
-                    if let Some(session) = job.session {
-                        local = session(&job.name, &job.config, verbose);
+                    if let Some(session) = &job.session {
+                        local = session(&job.config, verbose);
                         outcomes.lock().expect("outcomes").push((index, local));
                         continue;
                     }
-                    match qemu::run(job.config.command(), QEMU_TIMEOUT, job.stop_at, verbose) {
+                    match qemu::run(job.config.command(), QEMU_TIMEOUT, None, verbose) {
                         Ok(run) => (job.judge)(&run, &mut local),
                         Err(e) => local.record(
                             "qemu",
@@ -343,14 +392,34 @@ fn abnormal_end(run: &QemuRun) -> Option<String> {
 
 /// Judges a scenario that reports `ktest: case` lines (`kernel` from the kernel, `user` from the
 /// `utest` program).
-fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
+fn judge_cases(label: &str, scenario: &str, run: &QemuRun, tally: &mut Tally) {
     let cases = results::kernel_cases(&run.output);
+    let expected = crate::cases::expected(scenario);
+    let reported: Vec<&str> = cases.iter().map(|case| case.name.as_str()).collect();
+    let (missing, unexpected, repeated) = crate::cases::differences(expected, &reported);
     for case in &cases {
+        let detail = if unexpected.contains(&case.name.as_str()) {
+            "not in the list of expected cases: add it to xtask/src/cases.rs".to_string()
+        } else if repeated.contains(&case.name.as_str()) {
+            format!("reported more than once; {}", case.detail)
+        } else {
+            case.detail.clone()
+        };
+        let expected_once =
+            !unexpected.contains(&case.name.as_str()) && !repeated.contains(&case.name.as_str());
         tally.record(
             "qemu",
-            &format!("{scenario}::{}", case.name),
-            case.passed,
-            case.detail.clone(),
+            &format!("{label}::{}", case.name),
+            case.passed && expected_once,
+            detail,
+        );
+    }
+    for name in missing {
+        tally.record(
+            "qemu",
+            &format!("{label}::{name}"),
+            false,
+            "expected (xtask/src/cases.rs) but not reported",
         );
     }
     let complete = match (results::kernel_summary(&run.output), run.status) {
@@ -376,18 +445,61 @@ fn judge_cases(scenario: &str, run: &QemuRun, tally: &mut Tally) {
         (Some(_), None) => Err("QEMU ended without an exit status".into()),
     };
     if let Err(why) = complete {
-        tally.record(
-            "qemu",
-            &format!("{scenario} (scenario completed)"),
-            false,
-            why,
-        );
+        tally.record("qemu", &format!("{label} (scenario completed)"), false, why);
     } else if cases.is_empty() {
         tally.record(
             "qemu",
-            &format!("{scenario} (scenario completed)"),
+            &format!("{label} (scenario completed)"),
             false,
             "no cases ran",
+        );
+    }
+}
+
+/// The `bench` program under `-icount shift=0`: a clean exit, every kernel figure printed, and
+/// ten nops measured as 10 ticks.
+fn judge_bench(run: &QemuRun, tally: &mut Tally) {
+    if let Some(why) = abnormal_end(run) {
+        tally.record("qemu", "bench::runs to the end", false, why);
+        return;
+    }
+    let lines: Vec<_> = run
+        .output
+        .lines()
+        .filter_map(crate::bench::parse_bench_line)
+        .collect();
+    let status = if run.status == Some(EXIT_SUCCESS) {
+        Ok(())
+    } else {
+        Err(format!(
+            "QEMU exited with {:?}; last output:\n{}",
+            run.status,
+            run.tail(15)
+        ))
+    };
+    let missing: Vec<&str> = crate::bench::KERNEL_FIGURES
+        .iter()
+        .copied()
+        .filter(|name| !lines.iter().any(|line| line.name == *name))
+        .collect();
+    let figures = if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("no BENCH line for {}", missing.join(", ")))
+    };
+    for (name, verdict) in [
+        ("bench::runs to the end", status),
+        ("bench::prints every figure", figures),
+        (
+            "bench::ten nops measure 10 ticks under icount",
+            crate::bench::check_calibration(&lines),
+        ),
+    ] {
+        tally.record(
+            "qemu",
+            name,
+            verdict.is_ok(),
+            verdict.err().unwrap_or_default(),
         );
     }
 }
@@ -416,29 +528,5 @@ fn judge_fault(name: &str, expected: &[&str], run: &QemuRun, tally: &mut Tally) 
             "reported and stopped",
         ),
         Err(why) => tally.record("qemu", &format!("fault::{name}"), false, why),
-    }
-}
-
-fn judge_boot(machine: Machine, run: &QemuRun, tally: &mut Tally) {
-    let name = format!("{} reaches lux9: ready", machine.name());
-    match run.stopped_at {
-        Some(at) if !run.contains("lux9: panic") => tally.record(
-            "boot",
-            &name,
-            true,
-            format!("after {:.1} s", at.as_secs_f64()),
-        ),
-        _ => tally.record(
-            "boot",
-            &name,
-            false,
-            abnormal_end(run).unwrap_or_else(|| {
-                format!(
-                    "exit status {:?}; last output:\n{}",
-                    run.status,
-                    run.tail(15)
-                )
-            }),
-        ),
     }
 }

@@ -84,6 +84,9 @@ pub struct PowerControl {
     pub acpi_enable: u8,
     /// The FADT's reset register (I/O space) and value, when it has one.
     pub reset: Option<(u16, u8)>,
+    /// The PM timer's port and whether it counts 32 bits (else 24), when it has one in I/O
+    /// space.
+    pub pm_timer: Option<(u16, bool)>,
 }
 
 fn io_port(address: &acpi::address::GenericAddress) -> Option<u16> {
@@ -110,6 +113,13 @@ pub fn power_control(root: RootTable) -> Result<PowerControl, acpi::AcpiError> {
         ..Default::default()
     };
     let flags = fadt.flags;
+    control.pm_timer = fadt
+        .pm_timer_block()
+        .ok()
+        .flatten()
+        .as_ref()
+        .and_then(io_port)
+        .map(|port| (port, flags.pm_timer_is_32_bit()));
     if flags.supports_system_reset_via_fadt()
         && let Ok(register) = fadt.reset_register()
         && let Some(port) = io_port(&register)

@@ -122,3 +122,65 @@ pub fn breakpoint_round_trip() -> ([u64; 15], [u64; 15]) {
     }
     (after, REGISTER_PATTERN)
 }
+
+/// The lower-half address of the user page that [`smap_violation`] and [`smep_violation`] point
+/// the kernel at.
+pub const USER_TEST_PAGE: u64 = 0x40_0000;
+
+/// Which protection a deliberate user-page access is aimed at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserProtection {
+    /// SMAP: the kernel reads a user page without `stac`.
+    Access,
+    /// SMEP: the kernel jumps into a user page.
+    Execution,
+}
+
+/// Builds an address space whose only lower-half page is a user-accessible, writable,
+/// executable page at [`USER_TEST_PAGE`] holding `ret`, switches to it with interrupts off (so
+/// nothing switches back), and reads it (SMAP) or calls it (SMEP) from ring 0. With the
+/// protection on, the CPU raises a fatal page fault (protection violation, kernel mode); the
+/// function panics instead if the protection is off, so the scenario fails either way unless
+/// the fault report appears.
+pub fn user_page_violation(protection: UserProtection) -> ! {
+    use super::address_space::{AddressSpace, PageRights};
+    use x86_64::registers::control::{Cr4, Cr4Flags};
+    let (flag, name) = match protection {
+        UserProtection::Access => (Cr4Flags::SUPERVISOR_MODE_ACCESS_PREVENTION, "SMAP"),
+        UserProtection::Execution => (Cr4Flags::SUPERVISOR_MODE_EXECUTION_PROTECTION, "SMEP"),
+    };
+    assert!(
+        Cr4::read().contains(flag),
+        "{name} is off: this CPU does not offer it (QEMU needs -cpu max)"
+    );
+    let mut space = AddressSpace::new().expect("an address space for the SMAP/SMEP test");
+    let frame = crate::memory::frames::alloc().expect("a frame for the SMAP/SMEP test");
+    let rights = PageRights {
+        write: true,
+        execute: true,
+        user: true,
+    };
+    space
+        .map(USER_TEST_PAGE, frame, rights)
+        .expect("mapping the SMAP/SMEP test page");
+    space
+        .write(USER_TEST_PAGE, &[0xc3])
+        .expect("writing `ret` into the test page");
+    x86_64::instructions::interrupts::disable();
+    space.activation().activate();
+    // The address space must outlive the access, which never returns.
+    core::mem::forget(space);
+    match protection {
+        // SAFETY: the page is mapped (above) and holds a byte; with SMAP on the read faults
+        // before reading, and the fault is fatal in kernel mode, so control never comes back.
+        UserProtection::Access => unsafe {
+            asm!("mov {tmp}, byte ptr [{page}]", page = in(reg) USER_TEST_PAGE, tmp = out(reg_byte) _, options(nostack, readonly));
+        },
+        // SAFETY: the page holds `ret`; with SMEP on the fetch faults before anything runs, and
+        // the fault is fatal in kernel mode, so control never comes back.
+        UserProtection::Execution => unsafe {
+            asm!("call {page}", page = in(reg) USER_TEST_PAGE, clobber_abi("C"));
+        },
+    }
+    panic!("the kernel touched a user page from ring 0 and {name} did not stop it");
+}

@@ -23,6 +23,7 @@ pub mod paging;
 pub mod percpu;
 pub mod pic;
 pub mod pit;
+pub mod pm_timer;
 pub mod power;
 pub mod ps2;
 pub mod qemu;

@@ -6,14 +6,10 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
+use lux9_kernel::screen_font;
 use lux9_kernel::text_cursor::{Step, TextCursor};
-use noto_sans_mono_bitmap::{FontWeight, RasterHeight, get_raster, get_raster_width};
 
 use crate::arch::framebuffer::{Framebuffer, FramebufferInfo};
-
-const WEIGHT: FontWeight = FontWeight::Regular;
-const HEIGHT: RasterHeight = RasterHeight::Size16;
-const FOREGROUND: (u32, u32, u32) = (0xcc, 0xcc, 0xcc);
 
 pub struct FramebufferConsole {
     framebuffer: Framebuffer,
@@ -28,8 +24,7 @@ pub struct FramebufferConsole {
 impl FramebufferConsole {
     pub fn new(info: FramebufferInfo) -> Option<Self> {
         let framebuffer = Framebuffer::new(info)?;
-        let glyph_width = get_raster_width(WEIGHT, HEIGHT);
-        let glyph_height = HEIGHT.val();
+        let (glyph_width, glyph_height) = screen_font::cell_size();
         let columns = info.width / glyph_width;
         let rows = info.height / glyph_height;
         if columns == 0 || rows == 0 {
@@ -55,20 +50,16 @@ impl FramebufferConsole {
     }
 
     fn encode(info: &FramebufferInfo, intensity: u8) -> u32 {
-        let channel = |(position, size): (u8, u8), full: u32| {
-            let value = full * u32::from(intensity) / 255;
-            (value >> 8u32.saturating_sub(u32::from(size))) << position
+        let channel = |(position, size): (u8, u8), value: u8| {
+            (u32::from(value) >> 8u32.saturating_sub(u32::from(size))) << position
         };
-        channel(info.red, FOREGROUND.0)
-            | channel(info.green, FOREGROUND.1)
-            | channel(info.blue, FOREGROUND.2)
+        let [red, green, blue] = screen_font::rgb(intensity);
+        channel(info.red, red) | channel(info.green, green) | channel(info.blue, blue)
     }
 
     fn draw(&mut self, column: usize, row: usize, ch: Option<char>) {
         let info = *self.framebuffer.info();
-        let raster = ch.and_then(|ch| {
-            get_raster(ch, WEIGHT, HEIGHT).or_else(|| get_raster('\u{fffd}', WEIGHT, HEIGHT))
-        });
+        let raster = ch.and_then(screen_font::glyph);
         let top = row * self.glyph_height;
         let left = column * self.glyph_width;
         for y in 0..self.glyph_height {

@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+use lux9_rt::abi::Error;
 use lux9_rt::abi::syscall::Info;
 use lux9_rt::{ipc, println, sys};
 
@@ -18,8 +19,45 @@ const YIELD_OPS: u64 = 5_000;
 /// side always has someone to yield to.
 const PARTNER_ARGS: &str = "yield-partner 5000";
 
-fn switches() -> u64 {
-    sys::info(Info::TotalSwitches, 0).unwrap_or(0)
+/// [`switches`] for the benchmarks whose errors are text.
+fn switches_text() -> Result<u64, alloc::string::String> {
+    switches().map_err(|e| alloc::format!("reading the switch counter: {e}"))
+}
+
+/// The kernel's context-switch counter. A failed read is an error, never 0: a "0 switches"
+/// figure must come from the counter.
+fn switches() -> Result<u64, Error> {
+    sys::info(Info::TotalSwitches, 0).inspect_err(|e| println!("bench: switch counter: {e}"))
+}
+
+/// Times a thread of process `pid` was switched in.
+fn switches_into(pid: usize) -> Result<u64, Error> {
+    sys::info(Info::ProcessSwitches, pid)
+        .inspect_err(|e| println!("bench: switch counter of pid {pid}: {e}"))
+}
+
+const CALIBRATION_OPS: u64 = 1_000;
+
+/// `calibration_nop10`: what ten `nop`s cost on the TSC, with the cost of the TSC reads
+/// themselves taken out. Under `-icount shift=0` it must be 10 ticks, which is what makes a
+/// tick an instruction; `cargo xtask bench` and the tests check it.
+fn calibration() -> Result<(), Error> {
+    for _ in 0..100 {
+        sys::tsc_across_ten_nops();
+    }
+    let switches_before = switches()?;
+    let mut ticks = 0u64;
+    for _ in 0..CALIBRATION_OPS {
+        let (with, without) = sys::tsc_across_ten_nops();
+        ticks += with.saturating_sub(without);
+    }
+    report(
+        "calibration_nop10",
+        CALIBRATION_OPS,
+        ticks,
+        switches()? - switches_before,
+    );
+    Ok(())
 }
 
 fn report(name: &str, ops: u64, ticks: u64, switches: u64) {
@@ -32,11 +70,11 @@ fn report(name: &str, ops: u64, ticks: u64, switches: u64) {
     );
 }
 
-fn null_syscall() {
+fn null_syscall() -> Result<(), Error> {
     for _ in 0..1000 {
         let _ = sys::null();
     }
-    let switches_before = switches();
+    let switches_before = switches()?;
     let start = sys::rdtsc();
     for _ in 0..NULL_OPS {
         let _ = sys::null();
@@ -46,24 +84,34 @@ fn null_syscall() {
         "null_syscall",
         NULL_OPS,
         ticks,
-        switches() - switches_before,
+        switches()? - switches_before,
     );
+    Ok(())
 }
 
-fn yield_pair() -> Result<(), lux9_rt::abi::Error> {
+fn yield_pair() -> Result<(), Error> {
     let partner = sys::spawn("bench", PARTNER_ARGS)?;
     // Let the partner reach its loop.
     sys::yield_now();
-    let switches_before = switches();
+    let switches_before = switches()?;
+    let partner_before = switches_into(partner)?;
     let start = sys::rdtsc();
     for _ in 0..YIELD_OPS {
         sys::yield_now();
     }
     let ticks = sys::rdtsc() - start;
-    let switched = switches() - switches_before;
+    let switched = switches()? - switches_before;
+    // The partner's loop does nothing but yield, so each time it was switched in it yielded
+    // once: its yields in the window are its switch-ins, counted by the kernel. Ours are the
+    // loop's.
+    let partner_yields = switches_into(partner)? - partner_before;
     sys::wait(partner)?;
-    // Both processes yield once per round: 2 yields per round.
-    report("yield_pair", 2 * YIELD_OPS, ticks, switched);
+    let yields = YIELD_OPS + partner_yields;
+    if partner_yields == 0 {
+        println!("bench: yield_pair: the partner never ran during the loop");
+        return Err(Error::InvalidArgument);
+    }
+    report("yield_pair", yields, ticks, switched);
     Ok(())
 }
 
@@ -72,7 +120,7 @@ const IPC_OPS: u64 = 10_000;
 /// Round trips to the `ipcpeer echo` server: `call` on the client side, `reply_recv` on the
 /// server side. Short messages take the fastpath; 256-byte ones are long messages, copied
 /// through the kernel on the slowpath.
-fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
+fn ipc_roundtrips() -> Result<(), Error> {
     use lux9_rt::abi::ipc::{Knob, MsgInfo};
     use lux9_rt::shared::IpcBuffer;
     ipc::set_knob(Knob::Fastpath, 1)?;
@@ -86,7 +134,7 @@ fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
         ipc::call_in_place(server, short, &mut words);
     }
     let before = (
-        switches(),
+        switches()?,
         ipc::stats(0)
             .inspect_err(|e| println!("bench: stats {e}"))?
             .fastpath_hits,
@@ -101,16 +149,16 @@ fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
         println!("bench: fastpath round trips failed or changed the message");
         return Err(lux9_rt::abi::Error::InvalidArgument);
     }
+    let switched = switches()? - before.0;
     let fast_hits = ipc::stats(0)?.fastpath_hits - before.1;
-    report(
-        "ipc_fastpath_roundtrip",
-        IPC_OPS,
-        ticks,
-        switches() - before.0,
-    );
+    // Each round trip is two messages (the call and the reply), both on the fastpath, or the
+    // figure is not the fastpath's.
+    println!("bench: ipc_fastpath_roundtrip: {fast_hits} fastpath hits in {IPC_OPS} round trips");
     if fast_hits < 2 * IPC_OPS {
-        println!("bench: only {fast_hits} fastpath hits in {IPC_OPS} round trips");
+        println!("bench: ipc_fastpath_roundtrip: the fastpath was not taken every time");
+        return Err(Error::InvalidArgument);
     }
+    report("ipc_fastpath_roundtrip", IPC_OPS, ticks, switched);
 
     ipc::call(server, MsgInfo::short(0, 0xdead), [0; 8])?;
     sys::wait(server)?;
@@ -128,7 +176,7 @@ fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
     for _ in 0..1000 {
         ipc::call_with(echo, long, [0; 8], &mut buffer)?;
     }
-    let switches_before = switches();
+    let switches_before = switches()?;
     let start = sys::rdtsc();
     for _ in 0..IPC_OPS {
         ipc::call_with(echo, long, [0; 8], &mut buffer)?;
@@ -138,7 +186,7 @@ fn ipc_roundtrips() -> Result<(), lux9_rt::abi::Error> {
         "ipc_slowpath_roundtrip",
         IPC_OPS,
         ticks,
-        switches() - switches_before,
+        switches()? - switches_before,
     );
     ipc::call(echo, MsgInfo::short(0, 0xdead), [0; 8])?;
     sys::wait(echo)?;
@@ -161,7 +209,8 @@ const BATCH_ROUNDS: u64 = 50;
 /// - `ring_roundtrip`: one request, the server asleep each time and woken by notify;
 /// - `ring_batch64_per_op`: 64 requests submitted at once, one notify, 64 replies;
 /// - `ring_futex_skip`: the replies are already on the ring when the client looks, so taking
-///   one costs no system call and no switch (measured over the taking only).
+///   one (the whole take: look at the ring, sleep on its futex only if nothing is there) costs
+///   no system call and no switch.
 fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
     use lux9_rt::abi::ipc::MsgInfo;
     use lux9_rt::shared::Ring;
@@ -177,17 +226,19 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
     let mut request = [0u8; 64];
     let mut reply = [0u8; 64];
 
-    // Waits for one reply, sleeping if there is none yet.
+    // Waits for one reply, sleeping if there is none yet; returns how often it slept.
     fn take(
         ring: &Ring,
         client: &mut lux9_ring::Client<lux9_rt::shared::Memory>,
         reply: &mut [u8],
-    ) -> Result<(), lux9_rt::shared::RingFailure> {
+    ) -> Result<u64, lux9_rt::shared::RingFailure> {
+        let mut sleeps = 0;
         loop {
             if client.poll_reply(reply)?.is_some() {
-                return Ok(());
+                return Ok(sleeps);
             }
             ring.client_sleep(client, 0)?;
+            sleeps += 1;
         }
     }
     let mut round_trip =
@@ -196,12 +247,12 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
             if client.peer_waiting()? {
                 ring.notify()?;
             }
-            take(&ring, client, &mut reply)
+            take(&ring, client, &mut reply).map(|_| ())
         };
     for tag in 0..200 {
         round_trip(tag, &mut client)?;
     }
-    let switches_before = switches();
+    let switches_before = switches()?;
     let start = sys::rdtsc();
     for tag in 0..RING_OPS {
         round_trip(tag as u16, &mut client)?;
@@ -211,7 +262,7 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
         "ring_roundtrip",
         RING_OPS,
         ticks,
-        switches() - switches_before,
+        switches()? - switches_before,
     );
 
     let mut requests = [[0u8; 64]; BATCH];
@@ -230,7 +281,7 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
         }
         Ok(())
     };
-    let switches_before = switches();
+    let switches_before = switches()?;
     let start = sys::rdtsc();
     for _ in 0..BATCH_ROUNDS {
         batch(&mut client)?;
@@ -244,33 +295,31 @@ fn ring_benchmarks() -> Result<(), lux9_rt::shared::RingFailure> {
         "ring_batch64_per_op",
         ops,
         ticks,
-        switches() - switches_before,
+        switches()? - switches_before,
     );
 
     // The server answers a whole batch with one publication, so once the first reply is in,
-    // the other 63 are there too: taking each is a look at the ring, no sleep, no switch.
-    let (mut ticks, mut switched, mut missing) = (0, 0, 0);
+    // the other 63 are there too: taking each is a look at the ring, no sleep, no switch. The
+    // figure covers the whole take, as a user of the ring calls it (`take` sleeps on the
+    // ring's futex when a reply is missing), and the switches of the whole stretch.
+    let (mut ticks, mut switched, mut slept) = (0, 0, 0);
     for _ in 0..BATCH_ROUNDS {
         batch(&mut client)?;
         take(&ring, &mut client, &mut reply)?;
+        let switches_before = switches()?;
+        let start = sys::rdtsc();
         while client.outstanding() > 0 {
-            let switches_before = switches();
-            let start = sys::rdtsc();
-            let got = client.poll_reply(&mut reply)?;
-            ticks += sys::rdtsc() - start;
-            switched += switches() - switches_before;
-            if got.is_none() {
-                missing += 1;
-                ring.client_sleep(&mut client, 0)?;
-            }
+            slept += take(&ring, &mut client, &mut reply)?;
         }
+        ticks += sys::rdtsc() - start;
+        switched += switches()? - switches_before;
     }
-    if missing > 0 {
-        println!("bench: ring_futex_skip found {missing} replies missing when it looked");
+    if slept > 0 {
+        println!("bench: ring_futex_skip slept {slept} times on a reply that was not there yet");
     }
     report(
         "ring_futex_skip",
-        (BATCH as u64 - 1) * BATCH_ROUNDS + missing,
+        (BATCH as u64 - 1) * BATCH_ROUNDS,
         ticks,
         switched,
     );
@@ -298,7 +347,7 @@ fn sys_benchmarks() -> Result<(), alloc::string::String> {
     for _ in 0..100 {
         ns::stat("/proc/uptime").map_err(|e| fail("stat /proc/uptime", e))?;
     }
-    let switches_before = switches();
+    let switches_before = switches_text()?;
     let start = sys::rdtsc();
     for _ in 0..SYS_STAT_OPS {
         ns::stat("/proc/uptime").map_err(|e| fail("stat /proc/uptime", e))?;
@@ -308,7 +357,7 @@ fn sys_benchmarks() -> Result<(), alloc::string::String> {
         &alloc::format!("sys_stat_{placement}"),
         SYS_STAT_OPS,
         ticks,
-        switches() - switches_before,
+        switches_text()? - switches_before,
     );
 
     let zero =
@@ -318,7 +367,7 @@ fn sys_benchmarks() -> Result<(), alloc::string::String> {
         zero.read_at(&mut buf, 0)
             .map_err(|e| fail("read /dev/zero", e))?;
     }
-    let switches_before = switches();
+    let switches_before = switches_text()?;
     let start = sys::rdtsc();
     for _ in 0..SYS_READ_OPS {
         let n = zero
@@ -335,7 +384,7 @@ fn sys_benchmarks() -> Result<(), alloc::string::String> {
         &alloc::format!("sys_read4k_{placement}"),
         SYS_READ_OPS,
         ticks,
-        switches() - switches_before,
+        switches_text()? - switches_before,
     );
     if buf.iter().any(|&b| b != 0) {
         return Err("/dev/zero returned a nonzero byte".into());
@@ -368,7 +417,7 @@ fn pipelined_reads(placement: &str) -> Result<(), alloc::string::String> {
     })
     .map_err(|e| fail("read /dev/zero", e))?;
     let mut reads = 0u64;
-    let switches_before = switches();
+    let switches_before = switches_text()?;
     let start = sys::rdtsc();
     zero.read_each(|data| {
         nonzero |= data.first().is_some_and(|&b| b != 0);
@@ -377,7 +426,7 @@ fn pipelined_reads(placement: &str) -> Result<(), alloc::string::String> {
     })
     .map_err(|e| fail("read /dev/zero", e))?;
     let ticks = sys::rdtsc() - start;
-    let switched = switches() - switches_before;
+    let switched = switches_text()? - switches_before;
     if nonzero {
         return Err("/dev/zero returned a nonzero byte".into());
     }
@@ -460,7 +509,7 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
         sys::sys9p(conn, &setup, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
         let n = sys::sys9p(conn, &request, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
         expect_replies(&replies[..n])?;
-        switches_before = switches();
+        switches_before = switches_text()?;
         start = sys::rdtsc();
         for _ in 0..SYS_STAT_OPS {
             sys::sys9p(conn, &request, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
@@ -493,7 +542,7 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
             ipc::call_with(server, info, words, &mut buffer).map_err(|e| format!("call: {e}"))?;
         let len = reply.info.len.min(LONG_MAX);
         expect_replies(&buffer.bytes()[..len])?;
-        switches_before = switches();
+        switches_before = switches_text()?;
         start = sys::rdtsc();
         for _ in 0..SYS_STAT_OPS {
             ipc::call_with(server, info, words, &mut buffer).map_err(|e| format!("call: {e}"))?;
@@ -504,12 +553,34 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
         &format!("sys_stat_raw_{placement}"),
         SYS_STAT_OPS,
         ticks,
-        switches() - switches_before,
+        switches_text()? - switches_before,
     );
     Ok(())
 }
 
+const USAGE: &str = "\
+usage: bench [sys | calibrate]
+  Measures system calls, context switches, IPC, rings and sysserver, and prints one line per
+  figure: BENCH name=<id> ops=<n> ticks_per_op=<n> switches_per_op=<x>.
+  Ticks are TSC counts: guest instructions under QEMU's -icount shift=0 (cargo xtask bench).
+  (no argument)  every figure, calibration_nop10 first
+  sys            only the sysserver figures (named after where sysserver runs)
+  calibrate      only calibration_nop10: ten nops, which must measure 10 ticks under icount";
+
 fn run(args: &str) -> i32 {
+    if matches!(args, "--help" | "-h" | "help") {
+        println!("{USAGE}");
+        return 0;
+    }
+    if args == "calibrate" {
+        return match calibration() {
+            Ok(()) => 0,
+            Err(error) => {
+                println!("bench: calibration failed: {error}");
+                1
+            }
+        };
+    }
     if args == "sys" {
         return match sys_benchmarks() {
             Ok(()) => 0,
@@ -526,7 +597,14 @@ fn run(args: &str) -> i32 {
         }
         return 0;
     }
-    null_syscall();
+    if !args.is_empty() {
+        println!("bench: unknown argument {args:?}\n{USAGE}");
+        return 2;
+    }
+    if let Err(error) = calibration().and_then(|()| null_syscall()) {
+        println!("bench: calibration or null_syscall failed: {error}");
+        return 1;
+    }
     if let Err(error) = yield_pair() {
         println!("bench: yield_pair failed: {error}");
         return 1;
