@@ -194,11 +194,13 @@ fn qemu_tests(
         Ok(iso)
     };
 
-    // The case scenarios on q35 with `-cpu max`, and the user scenario once more on the pc
-    // machine with `-cpu qemu64`: no SMEP or SMAP, so ring 3's pointers and faults are checked
-    // on the kernel's path for CPUs without them.
+    // The case scenarios on q35 with `-cpu max`, and both once more on the pc machine with
+    // `-cpu qemu64`: no SMEP or SMAP, so ring 3's pointers and faults are checked on the
+    // kernel's path for CPUs without them, and the kernel cases (the I/O APIC routing of the
+    // PIT's IRQ 0 through the pc's own MADT among them) run on the other chipset.
     for (label, scenario, machine) in [
         ("kernel", "kernel", Machine::Q35Bios),
+        ("kernel[pc-ide-bios]", "kernel", Machine::PcIde),
         ("user", "user", Machine::Q35Bios),
         ("user[pc-ide-bios]", "user", Machine::PcIde),
     ] {
