@@ -205,23 +205,7 @@ fn symlinks_follow_the_policy() {
     // A failed element after the first gives a partial Rwalk (the client
     // reports the name); the Rerror text shows when it is the first element.
     let fs_raw = Ext4Fs::open(Box::new(MemoryDevice(bytes.clone())), 1 << 20).unwrap();
-    let mut s = lib9pclient::Server::new(fs_raw, 8192 + 24);
-    raw(
-        &mut s,
-        &Message::Tversion {
-            msize: 8192 + 24,
-            version: "9P2000",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Tattach {
-            fid: 0,
-            afid: NOFID,
-            uname: "u",
-            aname: "",
-        },
-    );
+    let mut s = attached(fs_raw, 8192 + 24);
     raw(
         &mut s,
         &Message::Twalk {
@@ -304,18 +288,13 @@ fn walk<'a>(names: &'a [&'a str]) -> WalkNames<'a> {
     WalkNames::new(names).unwrap()
 }
 
-#[test]
-fn errors_are_the_right_rerrors_and_the_server_keeps_serving() {
-    let dir = TempDir::new("errors");
-    let tree = dir.path().join("tree");
-    fixture(&tree);
-    let (_, bytes) = image(&tree, &dir, "img", &[]);
-    let fs = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
-    let mut s = lib9pclient::Server::new(fs, 8192 + 24);
+/// A server on `fs` with the version negotiated at `msize` and the root attached as fid 0.
+fn attached(fs: Ext4Fs, msize: u32) -> lib9pclient::Server<Ext4Fs> {
+    let mut s = lib9pclient::Server::new(fs, msize);
     raw(
         &mut s,
         &Message::Tversion {
-            msize: 8192 + 24,
+            msize,
             version: "9P2000",
         },
     );
@@ -328,6 +307,36 @@ fn errors_are_the_right_rerrors_and_the_server_keeps_serving() {
             aname: "",
         },
     );
+    s
+}
+
+/// Walks fid 0 to the directory `names` as fid 1 and opens it for reading.
+fn open_dir(s: &mut lib9pclient::Server<Ext4Fs>, names: &[&str]) {
+    raw(
+        s,
+        &Message::Twalk {
+            fid: 0,
+            newfid: 1,
+            wnames: walk(names),
+        },
+    );
+    raw(
+        s,
+        &Message::Topen {
+            fid: 1,
+            mode: OREAD,
+        },
+    );
+}
+
+#[test]
+fn errors_are_the_right_rerrors_and_the_server_keeps_serving() {
+    let dir = TempDir::new("errors");
+    let tree = dir.path().join("tree");
+    fixture(&tree);
+    let (_, bytes) = image(&tree, &dir, "img", &[]);
+    let fs = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
+    let mut s = attached(fs, 8192 + 24);
     let ro = "read-only file system";
     // Unknown fid.
     expect_error(&mut s, &Message::Tstat { fid: 99 }, "unknown fid");
@@ -552,23 +561,7 @@ fn partial_walk_below_a_file_returns_the_qids_walked() {
     fixture(&tree);
     let (_, bytes) = image(&tree, &dir, "img", &[]);
     let fs = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
-    let mut s = lib9pclient::Server::new(fs, 8192 + 24);
-    raw(
-        &mut s,
-        &Message::Tversion {
-            msize: 8192 + 24,
-            version: "9P2000",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Tattach {
-            fid: 0,
-            afid: NOFID,
-            uname: "u",
-            aname: "",
-        },
-    );
+    let mut s = attached(fs, 8192 + 24);
     let out = raw(
         &mut s,
         &Message::Twalk {
@@ -776,38 +769,8 @@ fn directory_reads_continue_at_the_previous_offset_only() {
     fixture(&tree);
     let (_, bytes) = image(&tree, &dir, "img", &[]);
     let fs = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
-    let mut s = lib9pclient::Server::new(fs, 8192 + 24);
-    raw(
-        &mut s,
-        &Message::Tversion {
-            msize: 8192 + 24,
-            version: "9P2000",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Tattach {
-            fid: 0,
-            afid: NOFID,
-            uname: "u",
-            aname: "",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Twalk {
-            fid: 0,
-            newfid: 1,
-            wnames: walk(&[]),
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Topen {
-            fid: 1,
-            mode: OREAD,
-        },
-    );
+    let mut s = attached(fs, 8192 + 24);
+    open_dir(&mut s, &[]);
     let mut offset = 0;
     let mut names = Vec::new();
     loop {
@@ -884,38 +847,8 @@ fn a_client_with_a_fixed_buffer_lists_a_3000_entry_directory() {
     }
     // A count of 1 at offset 0: 0 bytes and no error; then the listing works.
     let ext4 = Ext4Fs::open(Box::new(MemoryDevice(bytes)), 1 << 20).unwrap();
-    let mut s = lib9pclient::Server::new(ext4, 8192);
-    raw(
-        &mut s,
-        &Message::Tversion {
-            msize: 8192,
-            version: "9P2000",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Tattach {
-            fid: 0,
-            afid: NOFID,
-            uname: "u",
-            aname: "",
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Twalk {
-            fid: 0,
-            newfid: 1,
-            wnames: walk(&["many"]),
-        },
-    );
-    raw(
-        &mut s,
-        &Message::Topen {
-            fid: 1,
-            mode: OREAD,
-        },
-    );
+    let mut s = attached(ext4, 8192);
+    open_dir(&mut s, &["many"]);
     for (count, empty) in [(1, true), (0, true), (8000, false)] {
         let out = raw(
             &mut s,

@@ -8,7 +8,7 @@ use std::time::Duration;
 use lux9_tests::qemu::{Machine, QemuConfig};
 use lux9_tests::qmp::Qmp;
 
-use crate::power::{attach_qmp, power_off, reboot};
+use crate::power::{Started, power_off, reboot, start_session};
 use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
 
@@ -257,22 +257,13 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
     let name = |step: &str| format!("console[{tag}]::{step}");
     let mut config = config.clone();
     config.reboot = plan.reboot;
-    let socket = attach_qmp(&mut config, &tag.replace(' ', "-"));
     let started = std::time::Instant::now();
-    let mut session = match Session::start(config.command()) {
-        Ok(session) => session,
-        Err(error) => {
-            tally.record(
-                "qemu",
-                &name("boot"),
-                false,
-                format!("cannot start QEMU: {error}"),
-            );
-            return tally;
-        }
-    };
-    let mut qmp = match Qmp::connect(&socket.0, COMMAND_TIMEOUT) {
-        Ok(qmp) => qmp,
+    let Started {
+        mut session,
+        mut qmp,
+        socket: _socket,
+    } = match start_session(&config, &tag) {
+        Ok(started) => started,
         Err(why) => {
             tally.record("qemu", &name("boot"), false, why);
             return tally;

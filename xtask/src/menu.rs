@@ -13,7 +13,7 @@ use lux9_tests::results::Tally;
 use lux9_tests::session::Session;
 
 use crate::console::{BOOT_TIMEOUT, COMMAND_TIMEOUT, PROMPT, command_output};
-use crate::power::{attach_qmp, power_off};
+use crate::power::{Started, power_off, start_session};
 
 /// What GRUB prints before its countdown (grub/grub.cfg).
 const COUNTDOWN: &str = "press Esc within 3 seconds for the boot menu";
@@ -142,22 +142,13 @@ pub fn session(job: &str, config: &QemuConfig, verbose: bool) -> Tally {
     let mut tally = Tally::default();
     let mut config = config.clone();
     config.boot_menu = true;
-    let socket = attach_qmp(&mut config, &tag);
     let name = |step: &str| format!("{job}::{step}");
-    let mut session = match Session::start(config.command()) {
-        Ok(session) => session,
-        Err(error) => {
-            tally.record(
-                "qemu",
-                &name("boot"),
-                false,
-                format!("cannot start QEMU: {error}"),
-            );
-            return tally;
-        }
-    };
-    let mut qmp = match Qmp::connect(&socket.0, COMMAND_TIMEOUT) {
-        Ok(qmp) => qmp,
+    let Started {
+        mut session,
+        mut qmp,
+        socket: _socket,
+    } = match start_session(&config, &tag) {
+        Ok(started) => started,
         Err(why) => {
             tally.record("qemu", &name("boot"), false, why);
             return tally;

@@ -17,6 +17,29 @@ pub fn attach_qmp(config: &mut QemuConfig, tag: &str) -> QmpSocket {
     QmpSocket::attach(config, tag)
 }
 
+/// A started session: QEMU on the serial console, its QMP connection, and the socket (removed
+/// when dropped).
+pub struct Started {
+    pub session: Session,
+    pub qmp: Qmp,
+    pub socket: QmpSocket,
+}
+
+/// Starts QEMU for a session with a QMP socket ([`attach_qmp`]) and connects to it; the error
+/// says why it could not, for the session's `boot` step.
+pub fn start_session(config: &QemuConfig, tag: &str) -> Result<Started, String> {
+    let mut config = config.clone();
+    let socket = attach_qmp(&mut config, &tag.replace(' ', "-"));
+    let session =
+        Session::start(config.command()).map_err(|e| format!("cannot start QEMU: {e}"))?;
+    let qmp = Qmp::connect(&socket.0, COMMAND_TIMEOUT)?;
+    Ok(Started {
+        session,
+        qmp,
+        socket,
+    })
+}
+
 /// Types `poweroff` and checks that the program says so and that the machine turned itself off
 /// through ACPI S5: QMP's `SHUTDOWN` event with reason `guest-shutdown`. A reset (a triple
 /// fault, or the reset register) is reported as `RESET` or as `SHUTDOWN` with reason
