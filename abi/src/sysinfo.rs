@@ -158,6 +158,8 @@ pub enum SysInfo {
     Random = 9,
     /// The names of the programs in the initial archive, one per line.
     Programs = 10,
+    /// Every PCI function, one per line, as `/sys/pci` shows it.
+    Pci = 11,
 }
 
 impl SysInfo {
@@ -174,6 +176,7 @@ impl SysInfo {
             SysInfo::Mounts,
             SysInfo::Random,
             SysInfo::Programs,
+            SysInfo::Pci,
         ]
         .get(number)
         .copied()

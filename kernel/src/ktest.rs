@@ -196,7 +196,7 @@ impl Usage {
 }
 
 fn run_cases(boot: &'static BootInfo) -> ! {
-    let cases: [Case; 14] = [
+    let cases: [Case; 15] = [
         (
             "frames_never_overlap_reserved",
             frames_never_overlap_reserved,
@@ -215,6 +215,7 @@ fn run_cases(boot: &'static BootInfo) -> ! {
         ("heap_counts_bytes_in_use", heap_counts_bytes_in_use),
         ("timer_ticks_arrive", timer_ticks_arrive),
         ("ioapic_routes_pit_irq0", ioapic_routes_pit_irq0),
+        ("pci_buses_are_enumerated", pci_buses_are_enumerated),
         (
             "breakpoint_returns_registers_intact",
             breakpoint_returns_registers_intact,
@@ -595,6 +596,48 @@ fn timer_ticks_arrive(_: &'static BootInfo) -> CaseResult {
     ensure!(
         tsc_us * 10 >= slept_us * 9 && tsc_us * 10 <= slept_us * 11,
         "the TSC measured {tsc_us} us where the PM timer measured {slept_us} us"
+    );
+    Ok(())
+}
+
+/// The boot's enumeration found the host bridge at 00:00.0 and the ISA bridge the chipset
+/// carries; where ECAM is in use, the configuration ports see the same functions on bus 0
+/// (the two access paths agree), and a function's header reads the same both ways.
+fn pci_buses_are_enumerated(_: &'static BootInfo) -> CaseResult {
+    use lux9_kernel::pci;
+    let found = crate::pci_bus::functions();
+    let first = found.first().ok_or("no PCI function found")?;
+    ensure!(
+        (
+            first.address.bus(),
+            first.address.device(),
+            first.address.function()
+        ) == (0, 0, 0)
+            && (first.class, first.subclass) == (6, 0),
+        "00:00.0 is not a host bridge: {first:?}"
+    );
+    ensure!(
+        found.iter().any(|f| (f.class, f.subclass) == (6, 1)),
+        "no ISA bridge among {} functions",
+        found.len()
+    );
+    let ports = arch::pci::ConfigAccess::new(alloc::vec::Vec::new());
+    let by_ports = pci::enumerate(&ports, 0, 0..=0);
+    let by_boot: alloc::vec::Vec<_> = found
+        .iter()
+        .filter(|f| f.address.segment() == 0 && f.address.bus() == 0)
+        .cloned()
+        .collect();
+    ensure!(
+        by_ports == by_boot,
+        "bus 0 through the ports ({} functions) differs from the boot's ({} functions, {})",
+        by_ports.len(),
+        by_boot.len(),
+        if crate::pci_bus::uses_ecam() {
+            "ECAM"
+        } else {
+            "ports"
+        }
     );
     Ok(())
 }

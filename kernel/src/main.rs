@@ -29,6 +29,7 @@ mod irq;
 mod ktest;
 mod memory;
 mod panic;
+mod pci_bus;
 mod process;
 mod random;
 mod sched;
@@ -205,6 +206,7 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
             Err(error) => warn!("ACPI: no FADT ({error:?}); poweroff will not work"),
         }
     }
+    pci_bus::init(boot.acpi_root().map(acpi::ecam_regions).unwrap_or_default());
     pic::init_and_mask();
     lapic::init(controllers.local_apic_address);
     let pins = irq::init(&controllers);

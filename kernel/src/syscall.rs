@@ -448,6 +448,7 @@ fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, us
         SysInfo::Config => copy_text(services::config().text().as_bytes(), ptr, len),
         SysInfo::Isolation => copy_text(services::config().isolation_text().as_bytes(), ptr, len),
         SysInfo::Mounts => copy_text(services::mounts_text().as_bytes(), ptr, len),
+        SysInfo::Pci => copy_text(crate::pci_bus::text().as_bytes(), ptr, len),
         SysInfo::Random => {
             let out = UserSlice::new(ptr, len)?;
             let mut buf = alloc::vec![0u8; len];

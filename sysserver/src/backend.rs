@@ -41,6 +41,9 @@ pub trait Backend {
     fn config(&mut self) -> String;
     /// The isolation mode of each server, one `server mode` per line.
     fn isolation(&mut self) -> String;
+    /// Every PCI function, one per line: address, vendor:device, class and the driver bound
+    /// to it (see `/sys/pci` in docs/sysserver.md).
+    fn pci(&mut self) -> String;
     /// The standard namespace, one `path server mode` per line, as `/proc/mounts` shows it.
     fn mounts(&mut self) -> String;
     /// Writes to the console (serial and screen).

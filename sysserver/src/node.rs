@@ -56,6 +56,8 @@ pub enum Kind {
     Config,
     /// `/sys/isolation`.
     Isolation,
+    /// `/sys/pci`.
+    Pci,
     /// `/sys/knobs`.
     KnobsDir,
     /// `/sys/knobs/<name>`.
@@ -127,10 +129,11 @@ pub static DEV_ENTRIES: [Kind; 6] = [
 ];
 /// The fixed files of `/proc` (listed after the process directories).
 pub static PROC_FILES: [Kind; 4] = [Kind::IpcStats, Kind::MemInfo, Kind::Uptime, Kind::Mounts];
-pub static SYS_ENTRIES: [Kind; 4] = [
+pub static SYS_ENTRIES: [Kind; 5] = [
     Kind::KernelDir,
     Kind::Config,
     Kind::Isolation,
+    Kind::Pci,
     Kind::KnobsDir,
 ];
 pub static KERNEL_ENTRIES: [Kind; 2] = [Kind::Version, Kind::KernelCmdline];
@@ -161,6 +164,7 @@ mod tag {
     pub const KNOBS_DIR: u64 = 22;
     pub const KNOB: u64 = 23;
     pub const CONS_CTL: u64 = 24;
+    pub const PCI: u64 = 25;
 }
 
 /// FNV-1a: a stable qid for a knob from its name, whatever order the backend lists knobs in.
@@ -224,6 +228,7 @@ impl Kind {
             Self::Version => "version",
             Self::Config => "config",
             Self::Isolation => "isolation",
+            Self::Pci => "pci",
             Self::KnobsDir => "knobs",
             Self::Pid(_) | Self::Knob(_) => return None,
         })
@@ -240,7 +245,9 @@ impl Kind {
                 Self::ProcDir
             }
             Self::Status(pid) | Self::Cmdline(pid) => Self::Pid(*pid),
-            Self::KernelDir | Self::Config | Self::Isolation | Self::KnobsDir => Self::SysDir,
+            Self::KernelDir | Self::Config | Self::Isolation | Self::Pci | Self::KnobsDir => {
+                Self::SysDir
+            }
             Self::Version | Self::KernelCmdline => Self::KernelDir,
             Self::Knob(_) => Self::KnobsDir,
         }
@@ -281,6 +288,7 @@ impl Kind {
             Self::KernelCmdline => (tag::KERNEL_CMDLINE, 0),
             Self::Config => (tag::CONFIG, 0),
             Self::Isolation => (tag::ISOLATION, 0),
+            Self::Pci => (tag::PCI, 0),
             Self::KnobsDir => (tag::KNOBS_DIR, 0),
             Self::Knob(name) => (tag::KNOB, name_hash(name)),
         };
@@ -347,6 +355,7 @@ mod tests {
             Kind::KernelCmdline,
             Kind::Config,
             Kind::Isolation,
+            Kind::Pci,
             Kind::KnobsDir,
             Kind::Knob("a".into()),
             Kind::Knob("b".into()),

@@ -41,6 +41,7 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
         Kind::KernelCmdline => line(&backend.kernel_cmdline()),
         Kind::Config => line(&backend.config()),
         Kind::Isolation => line(&backend.isolation()),
+        Kind::Pci => line(&backend.pci()),
         Kind::Knob(name) => {
             let value = knob_value(backend, name).ok_or(ServerError::NotFound)?;
             let mut s = String::new();

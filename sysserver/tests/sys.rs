@@ -9,7 +9,10 @@ use lib9pclient::codec::{ORDWR, OREAD, OTRUNC, OWRITE};
 fn ls_sys() {
     let fake = FakeBackend::new();
     let fs = root(&fake);
-    assert_eq!(ls(&fs, "/sys"), ["kernel", "config", "isolation", "knobs"]);
+    assert_eq!(
+        ls(&fs, "/sys"),
+        ["kernel", "config", "isolation", "pci", "knobs"]
+    );
     assert_eq!(ls(&fs, "/sys/kernel"), ["version", "cmdline"]);
     assert_eq!(ls(&fs, "/sys/knobs"), ["fastpath", "poll_spins"]);
     let modes: Vec<u32> = fs
@@ -20,7 +23,13 @@ fn ls_sys() {
         .collect();
     assert_eq!(
         modes,
-        [0x8000_0000 | 0o555, 0o444, 0o444, 0x8000_0000 | 0o555]
+        [
+            0x8000_0000 | 0o555,
+            0o444,
+            0o444,
+            0o444,
+            0x8000_0000 | 0o555
+        ]
     );
     for d in fs.read_dir("/sys/knobs").unwrap() {
         assert_eq!((d.mode, d.length), (0o644, 2), "{}", d.name);
@@ -51,6 +60,29 @@ fn kernel_config_isolation() {
     );
     fake.state().kernel_cmdline.clear();
     assert_eq!(cat(&fs, "/sys/kernel/cmdline"), "");
+}
+
+#[test]
+fn pci_lists_the_backends_functions() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    assert_eq!(
+        cat(&fs, "/sys/pci"),
+        "0000:00:00.0 8086:29c0 06.00.00 bridge/host -\n"
+    );
+    // Each open reads the backend anew; a backend without a trailing newline gets one.
+    fake.state().pci = "0000:00:00.0 8086:1237 06.00.00 bridge/host -\n\
+                        0000:00:01.1 8086:7010 01.01.80 storage/ide -"
+        .into();
+    assert_eq!(
+        cat(&fs, "/sys/pci"),
+        "0000:00:00.0 8086:1237 06.00.00 bridge/host -\n0000:00:01.1 8086:7010 01.01.80 storage/ide -\n"
+    );
+    let error = fs
+        .open("/sys/pci", lib9pclient::codec::OWRITE)
+        .err()
+        .map(|e| e.to_string());
+    assert!(error.is_some(), "/sys/pci is read-only");
 }
 
 #[test]

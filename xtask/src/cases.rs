@@ -15,6 +15,7 @@ pub const KERNEL: &[&str] = &[
     "heap_counts_bytes_in_use",
     "timer_ticks_arrive",
     "ioapic_routes_pit_irq0",
+    "pci_buses_are_enumerated",
     "breakpoint_returns_registers_intact",
     "boot_info_survives",
     "kernel_thread_runs_in_its_own_address_space",

@@ -136,6 +136,27 @@ pub fn power_control(root: RootTable) -> Result<PowerControl, acpi::AcpiError> {
     Ok(control)
 }
 
+/// The ECAM regions of ACPI's MCFG table (none when the firmware has no MCFG, as on the pc
+/// machine: configuration mechanism #1 then reaches segment 0).
+pub fn ecam_regions(root: RootTable) -> Vec<super::pci::EcamRegion> {
+    let Ok(tables) = tables(root) else {
+        return Vec::new();
+    };
+    let Ok(mcfg) = tables.find_table::<acpi::mcfg::Mcfg>() else {
+        return Vec::new();
+    };
+    mcfg.get()
+        .entries()
+        .iter()
+        .map(|entry| super::pci::EcamRegion {
+            base: entry.base_address,
+            segment: entry.pci_segment_group,
+            bus_start: entry.bus_number_start,
+            bus_end: entry.bus_number_end,
+        })
+        .collect()
+}
+
 /// Parses the MADT.
 pub fn interrupt_controllers(root: RootTable) -> Result<InterruptControllers, AcpiError> {
     let tables = tables(root).map_err(AcpiError::RootTable)?;

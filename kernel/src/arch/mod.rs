@@ -20,6 +20,7 @@ pub mod ioapic;
 pub mod lapic;
 pub mod multiboot;
 pub mod paging;
+pub mod pci;
 pub mod percpu;
 pub mod pic;
 pub mod pit;

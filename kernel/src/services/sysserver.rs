@@ -280,6 +280,10 @@ impl Backend for KernelBackend {
         super::mounts_text()
     }
 
+    fn pci(&mut self) -> String {
+        crate::pci_bus::text()
+    }
+
     fn console_write(&mut self, data: &[u8]) {
         crate::console::write_bytes(data);
     }

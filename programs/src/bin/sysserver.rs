@@ -104,6 +104,10 @@ impl Backend for UserBackend {
         text(SysInfo::Mounts, 0)
     }
 
+    fn pci(&mut self) -> String {
+        text(SysInfo::Pci, 0)
+    }
+
     fn console_write(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             match sys::debug_write(data) {

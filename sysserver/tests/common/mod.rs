@@ -32,6 +32,7 @@ pub struct FakeState {
     pub kernel_cmdline: String,
     pub config: String,
     pub isolation: String,
+    pub pci: String,
     pub mounts: String,
     pub console_out: Vec<u8>,
     /// Input the console will deliver, one entry per read.
@@ -117,6 +118,7 @@ impl FakeBackend {
             s.kernel_cmdline = "isolation=hybrid log=info".into();
             s.config = "isolation = hybrid\nsysserver = colocated\n".into();
             s.isolation = "preset hybrid\nsysserver colocated\next4srv isolated\n".into();
+            s.pci = "0000:00:00.0 8086:29c0 06.00.00 bridge/host -\n".into();
             s.mounts = "/dev sysserver dev colocated\n/proc sysserver proc colocated".into();
             s.random_seed = 1;
             s.knobs = vec![("fastpath".into(), 1), ("poll_spins".into(), 0)];
@@ -173,6 +175,9 @@ impl Backend for FakeBackend {
     }
     fn mounts(&mut self) -> String {
         self.state().mounts.clone()
+    }
+    fn pci(&mut self) -> String {
+        self.state().pci.clone()
     }
     fn console_write(&mut self, data: &[u8]) {
         self.state().console_out.extend_from_slice(data);
