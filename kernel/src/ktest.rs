@@ -592,9 +592,12 @@ fn timer_ticks_arrive(_: &'static BootInfo) -> CaseResult {
         ticks >= 50 && ticks >= expected / 2 && ticks <= expected * 11 / 10 + 2,
         "{ticks} ticks in {slept_us} us by the PM timer (1000 Hz expected)"
     );
-    // The TSC's calibrated rate agrees with the reference within 10%.
+    // The TSC's calibrated rate agrees with the reference within 25%. Under TCG the TSC follows
+    // the host's clock and was calibrated against the emulated PIT over 20 ms at boot, so a
+    // loaded host skews the calibration by several percent (15% seen with three builds running
+    // beside the tests); a wrong rate (a factor of two, a unit mistake) is far outside.
     ensure!(
-        tsc_us * 10 >= slept_us * 9 && tsc_us * 10 <= slept_us * 11,
+        tsc_us * 4 >= slept_us * 3 && tsc_us * 4 <= slept_us * 5,
         "the TSC measured {tsc_us} us where the PM timer measured {slept_us} us"
     );
     Ok(())
