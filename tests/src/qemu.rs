@@ -87,8 +87,110 @@ pub struct QemuConfig {
     /// Let a guest reset restart the machine. Off by default (`-no-reboot`): a reset, or a
     /// triple fault, then ends QEMU like a power-off would.
     pub reboot: bool,
+    /// Disk images to attach, in order.
+    pub disks: Vec<Disk>,
     /// Extra raw arguments.
     pub extra: Vec<String>,
+}
+
+/// The controller a disk image is attached to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskBus {
+    /// virtio-blk on PCI, modern transport only (`disable-legacy=on`: device 1af4:1042).
+    Virtio,
+    /// A SATA port of an AHCI controller: q35's own ICH9 controller, or one added on pc.
+    Ahci,
+    /// The PIIX IDE controller's channels (pc only).
+    Ide,
+}
+
+impl DiskBus {
+    pub fn parse(name: &str) -> Option<DiskBus> {
+        match name {
+            "virtio" => Some(DiskBus::Virtio),
+            "ahci" => Some(DiskBus::Ahci),
+            "ide" => Some(DiskBus::Ide),
+            _ => None,
+        }
+    }
+
+    /// virtio on q35, IDE on pc (the controller each machine's firmware and VirtualBox's
+    /// defaults use).
+    pub fn default_for(machine: Machine) -> DiskBus {
+        match machine {
+            Machine::Q35Bios | Machine::Q35Uefi => DiskBus::Virtio,
+            Machine::PcIde => DiskBus::Ide,
+        }
+    }
+}
+
+/// A raw disk image and its controller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Disk {
+    pub image: PathBuf,
+    pub bus: DiskBus,
+}
+
+/// Ports of q35's AHCI controller and channels of pc's IDE controller, in the order disks take
+/// them; the CD sits on the third (index 2) of each.
+const AHCI_PORTS: [u8; 5] = [0, 1, 3, 4, 5];
+const IDE_INDEXES: [u8; 3] = [0, 1, 3];
+
+impl QemuConfig {
+    /// The QEMU arguments that attach [`QemuConfig::disks`], or why they cannot be attached
+    /// (IDE on q35, more disks than a controller has ports).
+    pub fn disk_args(&self) -> Result<Vec<String>, String> {
+        let mut args = Vec::new();
+        let (mut ahci, mut ide) = (0, 0);
+        let mut added_ahci = false;
+        for (n, disk) in self.disks.iter().enumerate() {
+            let file = disk.image.display();
+            let id = format!("disk{n}");
+            match disk.bus {
+                DiskBus::Virtio => args.extend([
+                    "-drive".into(),
+                    format!("file={file},format=raw,if=none,id={id}"),
+                    "-device".into(),
+                    format!("virtio-blk-pci,drive={id},disable-legacy=on"),
+                ]),
+                DiskBus::Ahci => {
+                    let (controller, port) = if self.machine == Machine::PcIde {
+                        if !added_ahci {
+                            args.extend(["-device".into(), "ahci,id=ahci0".into()]);
+                            added_ahci = true;
+                        }
+                        ("ahci0", (ahci < 6).then_some(ahci as u8))
+                    } else {
+                        ("ide", AHCI_PORTS.get(ahci).copied())
+                    };
+                    let port = port.ok_or("more AHCI disks than free SATA ports")?;
+                    ahci += 1;
+                    args.extend([
+                        "-drive".into(),
+                        format!("file={file},format=raw,if=none,id={id}"),
+                        "-device".into(),
+                        format!("ide-hd,drive={id},bus={controller}.{port}"),
+                    ]);
+                }
+                DiskBus::Ide => {
+                    if self.machine != Machine::PcIde {
+                        return Err(
+                            "IDE disks need the pc machine (--machine pc); q35 has AHCI".into()
+                        );
+                    }
+                    let index = IDE_INDEXES
+                        .get(ide)
+                        .ok_or("more IDE disks than free IDE positions (3)")?;
+                    ide += 1;
+                    args.extend([
+                        "-drive".into(),
+                        format!("file={file},format=raw,if=ide,index={index}"),
+                    ]);
+                }
+            }
+        }
+        Ok(args)
+    }
 }
 
 /// The QEMU arguments that make `grub/grub.cfg` skip its boot-menu countdown: the SMBIOS
@@ -106,6 +208,7 @@ impl QemuConfig {
             interactive: false,
             display: false,
             accel: "tcg".into(),
+            disks: Vec::new(),
             boot_menu: false,
             reboot: false,
             extra: Vec::new(),
@@ -154,6 +257,9 @@ impl QemuConfig {
         if !self.display {
             push(&["-display", "none"]);
         }
+        // Disks that cannot be attached are refused by `disk_args` where the config is built
+        // (`cargo xtask run` checks it first); here they are left out.
+        args.extend(self.disk_args().unwrap_or_default());
         args.extend(self.extra.iter().cloned());
         args
     }
@@ -375,6 +481,56 @@ mod tests {
         assert!(cfg.contains(&format!("\"$lux9_system_version\" = \"{value}\"")));
         assert!(cfg.contains("set timeout_style=countdown"));
         assert!(cfg.lines().any(|l| l.trim() == "set timeout=3"));
+    }
+
+    #[test]
+    fn disks_go_on_their_controllers() {
+        let disk = |image: &str, bus| Disk {
+            image: image.into(),
+            bus,
+        };
+        let mut q35 = QemuConfig::new(Machine::Q35Bios, "a.iso");
+        q35.disks = vec![
+            disk("v.img", DiskBus::Virtio),
+            disk("s0.img", DiskBus::Ahci),
+            disk("s1.img", DiskBus::Ahci),
+            disk("s2.img", DiskBus::Ahci),
+        ];
+        let args = q35.disk_args().unwrap().join(" ");
+        assert_eq!(
+            args,
+            "-drive file=v.img,format=raw,if=none,id=disk0 \
+             -device virtio-blk-pci,drive=disk0,disable-legacy=on \
+             -drive file=s0.img,format=raw,if=none,id=disk1 -device ide-hd,drive=disk1,bus=ide.0 \
+             -drive file=s1.img,format=raw,if=none,id=disk2 -device ide-hd,drive=disk2,bus=ide.1 \
+             -drive file=s2.img,format=raw,if=none,id=disk3 -device ide-hd,drive=disk3,bus=ide.3"
+        );
+        assert!(q35.args().join(" ").contains(&args));
+        // The CD keeps port 2; five disks fill the other ports, a sixth does not fit.
+        q35.disks = (0..6).map(|_| disk("s.img", DiskBus::Ahci)).collect();
+        assert!(q35.disk_args().is_err());
+        q35.disks = vec![disk("i.img", DiskBus::Ide)];
+        assert!(q35.disk_args().unwrap_err().contains("pc machine"));
+
+        let mut pc = QemuConfig::new(Machine::PcIde, "a.iso");
+        pc.disks = vec![
+            disk("i0.img", DiskBus::Ide),
+            disk("i1.img", DiskBus::Ide),
+            disk("a.img", DiskBus::Ahci),
+        ];
+        assert_eq!(
+            pc.disk_args().unwrap().join(" "),
+            "-drive file=i0.img,format=raw,if=ide,index=0 \
+             -drive file=i1.img,format=raw,if=ide,index=1 \
+             -device ahci,id=ahci0 \
+             -drive file=a.img,format=raw,if=none,id=disk2 -device ide-hd,drive=disk2,bus=ahci0.0"
+        );
+        pc.disks = (0..4).map(|_| disk("i.img", DiskBus::Ide)).collect();
+        assert!(pc.disk_args().is_err());
+        assert_eq!(DiskBus::default_for(Machine::PcIde), DiskBus::Ide);
+        assert_eq!(DiskBus::default_for(Machine::Q35Uefi), DiskBus::Virtio);
+        assert_eq!(DiskBus::parse("ahci"), Some(DiskBus::Ahci));
+        assert_eq!(DiskBus::parse("scsi"), None);
     }
 
     #[test]

@@ -218,7 +218,14 @@ pub fn run_command(args: &[String]) -> Result<(), String> {
     let options = Options::parse(
         args,
         &["--uefi", "--debug", "--display", "--kvm", "--menu"],
-        &["--machine", "--memory", "--cpu", "--cmdline"],
+        &[
+            "--machine",
+            "--memory",
+            "--cpu",
+            "--cmdline",
+            "--disk",
+            "--disk-bus",
+        ],
     )?;
     let uefi = options.flag("--uefi");
     let machine = match (options.value("--machine").unwrap_or("q35"), uefi) {
@@ -251,6 +258,19 @@ pub fn run_command(args: &[String]) -> Result<(), String> {
     config.interactive = true;
     config.display = options.flag("--display");
     config.boot_menu = options.flag("--menu");
+    let bus = match options.value("--disk-bus") {
+        Some(name) => qemu::DiskBus::parse(name)
+            .ok_or(format!("unknown --disk-bus '{name}' (virtio, ahci or ide)"))?,
+        None => qemu::DiskBus::default_for(machine),
+    };
+    for image in options.all("--disk") {
+        let image = PathBuf::from(image);
+        if !image.is_file() {
+            return Err(format!("--disk {}: no such file", image.display()));
+        }
+        config.disks.push(qemu::Disk { image, bus });
+    }
+    config.disk_args()?;
     if options.flag("--kvm") {
         config.accel = "kvm".into();
     }

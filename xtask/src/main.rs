@@ -27,12 +27,15 @@ commands:
                                build the kernel and write the hybrid BIOS+UEFI ISO
                                (default target/lux9.iso)
   run [--uefi] [--machine q35|pc] [--memory SIZE] [--cpu MODEL] [--display] [--kvm] [--debug]
-      [--menu] [-- WORDS...]   build the ISO and boot it in QEMU with COM1 on this terminal;
+      [--menu] [--disk IMG]... [--disk-bus virtio|ahci|ide] [-- WORDS...]
+                               build the ISO and boot it in QEMU with COM1 on this terminal;
                                WORDS are appended to the kernel command line (e.g. log=debug);
                                --display opens a window showing the screen console;
                                --kvm uses hardware virtualisation instead of TCG;
                                --menu keeps GRUB's 3-second countdown (Esc opens the boot
-                               menu), which QEMU runs from xtask otherwise skip
+                               menu), which QEMU runs from xtask otherwise skip;
+                               --disk attaches a raw disk image (repeatable) on the
+                               --disk-bus controller (default virtio on q35, ide on pc)
   test [--host-only | --qemu-only] [--verbose] [--jobs N] [--only TEXT]
                                run every test: host unit tests, in-QEMU kernel tests, the
                                boot menu, and the scripted console session on q35/BIOS, pc/IDE
@@ -118,6 +121,15 @@ impl Options {
 
     fn flag(&self, name: &str) -> bool {
         self.flags.iter().any(|f| f == name)
+    }
+
+    /// Every value given for a repeatable option, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.values
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     fn value(&self, name: &str) -> Option<&str> {
