@@ -18,3 +18,4 @@ pub mod fuzz;
 pub mod history;
 pub mod lex;
 pub mod procfs;
+pub mod sha256;

@@ -29,9 +29,28 @@ pub fn command_output(seen: &str) -> &str {
     }
 }
 
-type Check = fn(&str, &str) -> Result<(), String>;
+/// What a check knows besides the output of its own command.
+pub struct Context<'a> {
+    /// The isolation preset of the session.
+    pub mode: &'a str,
+    /// The commands run before this one in the session, with their outputs.
+    pub earlier: &'a [(&'a str, String)],
+}
 
-fn check_ls_dev(out: &str, _: &str) -> Result<(), String> {
+impl Context<'_> {
+    /// The output of an earlier command of the session.
+    fn output_of(&self, command: &str) -> Result<&str, String> {
+        self.earlier
+            .iter()
+            .find(|(run, _)| *run == command)
+            .map(|(_, out)| out.as_str())
+            .ok_or_else(|| format!("`{command}` did not run before this step"))
+    }
+}
+
+type Check = fn(&str, &Context) -> Result<(), String>;
+
+fn check_ls_dev(out: &str, _: &Context) -> Result<(), String> {
     let names: Vec<&str> = out.split_whitespace().collect();
     for wanted in ["cons", "consctl", "null", "zero", "random", "kmsg"] {
         if !names.contains(&wanted) {
@@ -41,7 +60,7 @@ fn check_ls_dev(out: &str, _: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_uptime(out: &str, _: &str) -> Result<(), String> {
+fn check_uptime(out: &str, _: &Context) -> Result<(), String> {
     let line = out.trim();
     let seconds: f64 = line
         .parse()
@@ -54,7 +73,7 @@ fn check_uptime(out: &str, _: &str) -> Result<(), String> {
     }
 }
 
-fn check_ipcstats(out: &str, _: &str) -> Result<(), String> {
+fn check_ipcstats(out: &str, _: &Context) -> Result<(), String> {
     for key in ["total_switches ", "fastpath_hits ", "colocated_calls "] {
         if !out.lines().any(|line| line.starts_with(key)) {
             return Err(format!("no {key:?}line in:\n{out}"));
@@ -63,7 +82,7 @@ fn check_ipcstats(out: &str, _: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_silent(out: &str, _: &str) -> Result<(), String> {
+fn check_silent(out: &str, _: &Context) -> Result<(), String> {
     if out.trim().is_empty() {
         Ok(())
     } else {
@@ -71,7 +90,8 @@ fn check_silent(out: &str, _: &str) -> Result<(), String> {
     }
 }
 
-fn check_isolation(out: &str, mode: &str) -> Result<(), String> {
+fn check_isolation(out: &str, context: &Context) -> Result<(), String> {
+    let mode = context.mode;
     let placement = if mode == "strict" {
         "isolated"
     } else {
@@ -87,7 +107,7 @@ fn check_isolation(out: &str, mode: &str) -> Result<(), String> {
     }
 }
 
-fn check_missing_file(out: &str, _: &str) -> Result<(), String> {
+fn check_missing_file(out: &str, _: &Context) -> Result<(), String> {
     if out.contains("/nonexistent") && out.contains("does not exist") {
         Ok(())
     } else {
@@ -97,7 +117,78 @@ fn check_missing_file(out: &str, _: &str) -> Result<(), String> {
     }
 }
 
-fn check_alive(out: &str, _: &str) -> Result<(), String> {
+fn check_config(out: &str, context: &Context) -> Result<(), String> {
+    let wanted = format!("isolation = {}", context.mode);
+    if !out.lines().any(|line| line.starts_with(&wanted)) {
+        return Err(format!("no line starting {wanted:?} in:\n{out}"));
+    }
+    if !out.ends_with('\n') {
+        return Err(format!(
+            "expected a text ending with a newline, got:\n{out}"
+        ));
+    }
+    Ok(())
+}
+
+/// The command whose output [`check_sha256sum`] hashes on the host, and the command it checks:
+/// the same file by name and as standard input, with a missing file between them.
+const CAT_CONFIG: &str = "cat /sys/config";
+const SHA256SUM: &str = "sha256sum /sys/config /nonexistent - < /sys/config";
+
+/// The SHA-256 of `bytes` from the host's coreutils `sha256sum`: 64 hex digits.
+fn host_sha256(bytes: &[u8]) -> Result<String, String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run the host's sha256sum: {e}"))?;
+    let written = child
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(bytes))
+        .unwrap_or(Ok(()));
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("the host's sha256sum: {e}"))?;
+    written.map_err(|e| format!("feeding the host's sha256sum: {e}"))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    match text.split_once("  ") {
+        Some((hex, _)) if output.status.success() && hex.len() == 64 => Ok(hex.to_string()),
+        _ => Err(format!(
+            "unexpected output from the host's sha256sum: {text:?}"
+        )),
+    }
+}
+
+/// `sha256sum` in Lux9 prints coreutils' lines, with the sum the host computes from the bytes
+/// that `cat` showed of the same file, and reports the missing file between them.
+fn check_sha256sum(out: &str, context: &Context) -> Result<(), String> {
+    let expected = host_sha256(context.output_of(CAT_CONFIG)?.as_bytes())?;
+    let wanted = [
+        format!("{expected}  /sys/config"),
+        "sha256sum: /nonexistent: ".to_string(),
+        format!("{expected}  -"),
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    let matches = lines.len() == 3
+        && lines[0] == wanted[0]
+        && lines[1].starts_with(&wanted[1])
+        && lines[1].ends_with("does not exist")
+        && lines[2] == wanted[2];
+    if matches {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected\n{}...does not exist\n{}\ngot:\n{out}",
+            wanted[0..2].join("\n"),
+            wanted[2]
+        ))
+    }
+}
+
+fn check_alive(out: &str, _: &Context) -> Result<(), String> {
     if out.trim() == "alive" {
         Ok(())
     } else {
@@ -108,7 +199,8 @@ fn check_alive(out: &str, _: &str) -> Result<(), String> {
 /// `bench sys`: the sysserver benchmarks run from the shell. Colocated, no operation may
 /// switch context; isolated, a stat costs 2 switches and pipelined reads travel through the
 /// ring, 8 to a notify (at most 0.5 switches per read).
-fn check_bench(out: &str, mode: &str) -> Result<(), String> {
+fn check_bench(out: &str, context: &Context) -> Result<(), String> {
+    let mode = context.mode;
     let placement = if mode == "strict" {
         "isolated"
     } else {
@@ -141,12 +233,14 @@ fn check_bench(out: &str, mode: &str) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 8] = [
+const STEPS: [(&str, Check); 10] = [
     ("ls /dev", check_ls_dev),
     ("cat /proc/uptime", check_uptime),
     ("cat /proc/ipcstats", check_ipcstats),
     ("echo hi > /dev/null", check_silent),
     ("cat /sys/isolation", check_isolation),
+    (CAT_CONFIG, check_config),
+    (SHA256SUM, check_sha256sum),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
     ("bench sys", check_bench),
@@ -304,6 +398,7 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
         );
     }
     let steps: &[(&str, Check)] = if plan.full { &STEPS } else { &SHORT_STEPS };
+    let mut earlier: Vec<(&str, String)> = Vec::new();
     for &(command, check) in steps {
         let verdict = session
             .send(&format!("{command}\r"))
@@ -315,7 +410,14 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
                 if !seen.starts_with(command) {
                     return Err(format!("the shell did not echo {command:?}:\n{seen}"));
                 }
-                check(command_output(&seen), mode)
+                let out = command_output(&seen);
+                let context = Context {
+                    mode,
+                    earlier: &earlier,
+                };
+                let verdict = check(out, &context);
+                earlier.push((command, out.to_string()));
+                verdict
             });
         let gone = verdict
             .as_ref()
@@ -357,7 +459,10 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
             session
                 .send("cat /sys/isolation\r")
                 .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
-                .and_then(|seen| check_isolation(command_output(&seen), mode))
+                .and_then(|seen| {
+                    let context = Context { mode, earlier: &[] };
+                    check_isolation(command_output(&seen), &context)
+                })
         });
         let ok = verdict.is_ok();
         tally.record(
@@ -431,25 +536,61 @@ mod tests {
         }
     }
 
+    fn mode(mode: &str) -> Context<'_> {
+        Context { mode, earlier: &[] }
+    }
+
     #[test]
     fn checks_reject_wrong_output() {
-        assert!(check_uptime("12.345\n", "").is_ok());
-        assert!(check_uptime("12.3\n", "").is_err());
-        assert!(check_uptime("soon\n", "").is_err());
+        assert!(check_uptime("12.345\n", &mode("")).is_ok());
+        assert!(check_uptime("12.3\n", &mode("")).is_err());
+        assert!(check_uptime("soon\n", &mode("")).is_err());
         assert!(
             check_isolation(
                 "preset strict\nsysserver isolated\next4srv isolated\n",
-                "strict"
+                &mode("strict")
             )
             .is_ok()
         );
-        assert!(check_isolation("preset hybrid\nsysserver colocated\n", "strict").is_err());
-        assert!(check_ls_dev("cons consctl null zero random kmsg\n", "").is_ok());
-        assert!(check_ls_dev("cons null\n", "").is_err());
+        assert!(check_isolation("preset hybrid\nsysserver colocated\n", &mode("strict")).is_err());
+        assert!(check_ls_dev("cons consctl null zero random kmsg\n", &mode("")).is_ok());
+        assert!(check_ls_dev("cons null\n", &mode("")).is_err());
         assert!(
-            check_missing_file("cat: /nonexistent: 'nonexistent' file does not exist\n", "")
-                .is_ok()
+            check_missing_file(
+                "cat: /nonexistent: 'nonexistent' file does not exist\n",
+                &mode("")
+            )
+            .is_ok()
         );
-        assert!(check_silent("hi\n", "").is_err());
+        assert!(check_silent("hi\n", &mode("")).is_err());
+        let config = "isolation = strict  # command line\nlog = info  # default\n";
+        assert!(check_config(config, &mode("strict")).is_ok());
+        assert!(check_config(config, &mode("hybrid")).is_err());
+        assert!(check_config(config.trim_end(), &mode("strict")).is_err());
+    }
+
+    /// The sums are what the host's sha256sum prints for "abc\n" (`printf 'abc\n' |
+    /// sha256sum`) and for no bytes at all.
+    #[test]
+    fn the_sha256sum_check_hashes_what_cat_showed() {
+        let abc = "edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb";
+        let earlier = [(CAT_CONFIG, "abc\n".to_string())];
+        let context = Context {
+            mode: "hybrid",
+            earlier: &earlier,
+        };
+        let missing = "sha256sum: /nonexistent: file does not exist";
+        let good = format!("{abc}  /sys/config\n{missing}\n{abc}  -\n");
+        assert_eq!(check_sha256sum(&good, &context), Ok(()));
+        // Another sum, a missing error line, one space, or no earlier `cat`: all refused.
+        let other = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        for bad in [
+            format!("{other}  /sys/config\n{missing}\n{other}  -\n"),
+            format!("{abc}  /sys/config\n{abc}  -\n"),
+            format!("{abc} /sys/config\n{missing}\n{abc}  -\n"),
+        ] {
+            assert!(check_sha256sum(&bad, &context).is_err(), "{bad}");
+        }
+        assert!(check_sha256sum(&good, &mode("hybrid")).is_err());
     }
 }
