@@ -33,6 +33,8 @@ pub fn command_output(seen: &str) -> &str {
 pub struct Context<'a> {
     /// The isolation preset of the session.
     pub mode: &'a str,
+    /// The machine the session runs on.
+    pub machine: Machine,
     /// The commands run before this one in the session, with their outputs.
     pub earlier: &'a [(&'a str, String)],
 }
@@ -232,9 +234,52 @@ fn check_bench(out: &str, context: &Context) -> Result<(), String> {
     }
 }
 
+/// `cat /sys/pci`: well-formed lines, the chipset's host bridge and disk controller, and the
+/// controllers of the disks the session attached (xtask/src/test.rs: the machine's default bus
+/// and AHCI).
+fn check_pci(out: &str, context: &Context) -> Result<(), String> {
+    for line in out.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let well_formed = fields.len() == 5
+            && fields[0].len() == 12
+            && fields[1].len() == 9
+            && fields[1].as_bytes()[4] == b':'
+            && fields[2].len() == 8;
+        if !well_formed {
+            return Err(format!("malformed line {line:?} in:\n{out}"));
+        }
+    }
+    let wanted: &[(&str, &str)] = match context.machine {
+        Machine::PcIde => &[
+            ("8086:1237", "the i440FX host bridge"),
+            (
+                "8086:7010",
+                "the PIIX3 IDE controller (the CD and the IDE disk)",
+            ),
+            ("8086:2922", "the AHCI controller added for the SATA disk"),
+        ],
+        Machine::Q35Bios | Machine::Q35Uefi => &[
+            ("8086:29c0", "the q35 host bridge"),
+            (
+                "8086:2922",
+                "the ICH9 AHCI controller (the CD and the SATA disk)",
+            ),
+            ("1af4:1042", "the virtio-blk disk (modern transport)"),
+        ],
+    };
+    match wanted.iter().find(|(id, _)| {
+        !out.lines()
+            .any(|line| line.split_whitespace().nth(1) == Some(*id))
+    }) {
+        None => Ok(()),
+        Some((id, what)) => Err(format!("no {id} ({what}) in:\n{out}")),
+    }
+}
+
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 10] = [
+const STEPS: [(&str, Check); 11] = [
     ("ls /dev", check_ls_dev),
+    ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
     ("cat /proc/ipcstats", check_ipcstats),
     ("echo hi > /dev/null", check_silent),
@@ -247,8 +292,9 @@ const STEPS: [(&str, Check); 10] = [
 ];
 
 /// The short list for the other sessions: two user programs, one of them through sysserver.
-const SHORT_STEPS: [(&str, Check); 2] = [
+const SHORT_STEPS: [(&str, Check); 3] = [
     ("ls /dev", check_ls_dev),
+    ("cat /sys/pci", check_pci),
     ("cat /sys/isolation", check_isolation),
 ];
 
@@ -413,6 +459,7 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
                 let out = command_output(&seen);
                 let context = Context {
                     mode,
+                    machine: plan.machine,
                     earlier: &earlier,
                 };
                 let verdict = check(out, &context);
@@ -460,7 +507,11 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
                 .send("cat /sys/isolation\r")
                 .and_then(|()| session.expect(PROMPT, COMMAND_TIMEOUT))
                 .and_then(|seen| {
-                    let context = Context { mode, earlier: &[] };
+                    let context = Context {
+                        mode,
+                        machine: plan.machine,
+                        earlier: &[],
+                    };
                     check_isolation(command_output(&seen), &context)
                 })
         });
@@ -537,7 +588,33 @@ mod tests {
     }
 
     fn mode(mode: &str) -> Context<'_> {
-        Context { mode, earlier: &[] }
+        Context {
+            mode,
+            machine: Machine::Q35Bios,
+            earlier: &[],
+        }
+    }
+
+    #[test]
+    fn the_pci_check_wants_the_attached_controllers() {
+        let q35 = "0000:00:00.0 8086:29c0 06.00.00 bridge/host -\n\
+                   0000:00:03.0 1af4:1042 01.00.00 storage/scsi -\n\
+                   0000:00:1f.2 8086:2922 01.06.01 storage/sata -\n";
+        assert_eq!(check_pci(q35, &mode("")), Ok(()));
+        // Without the virtio disk, on the wrong machine, or with a malformed line: refused.
+        let no_virtio: String = q35
+            .lines()
+            .filter(|l| !l.contains("1af4"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(check_pci(&no_virtio, &mode("")).is_err());
+        let pc = Context {
+            mode: "",
+            machine: Machine::PcIde,
+            earlier: &[],
+        };
+        assert!(check_pci(q35, &pc).is_err());
+        assert!(check_pci(&format!("{q35}0000:00:04.0 8086:2922\n"), &mode("")).is_err());
     }
 
     #[test]
@@ -577,6 +654,7 @@ mod tests {
         let earlier = [(CAT_CONFIG, "abc\n".to_string())];
         let context = Context {
             mode: "hybrid",
+            machine: Machine::Q35Bios,
             earlier: &earlier,
         };
         let missing = "sha256sum: /nonexistent: file does not exist";

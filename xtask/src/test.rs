@@ -309,6 +309,27 @@ fn qemu_tests(
             let vars = dir.join(format!("ovmf-vars-{}.fd", plan.preset));
             config.ovmf = Some((ovmf.clone(), vars));
         }
+        // Two blank disks on the machine's controllers, which `cat /sys/pci` must show: the
+        // machine's default bus (virtio on q35, IDE on pc) and AHCI. Each session has its own
+        // files, since QEMU locks an image it has open.
+        for (n, bus) in [
+            qemu::DiskBus::default_for(plan.machine),
+            qemu::DiskBus::Ahci,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let image = dir.join(format!(
+                "disk-{}-{}-{n}.img",
+                plan.machine.name(),
+                plan.preset
+            ));
+            std::fs::File::create(&image)
+                .and_then(|file| file.set_len(1 << 20))
+                .map_err(|e| format!("creating {}: {e}", image.display()))?;
+            config.disks.push(qemu::Disk { image, bus });
+        }
+        config.disk_args()?;
         config
             .prepare()
             .map_err(|e| format!("preparing {}: {e}", plan.job()))?;
