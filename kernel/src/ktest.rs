@@ -196,7 +196,7 @@ impl Usage {
 }
 
 fn run_cases(boot: &'static BootInfo) -> ! {
-    let cases: [Case; 15] = [
+    let cases: [Case; 16] = [
         (
             "frames_never_overlap_reserved",
             frames_never_overlap_reserved,
@@ -216,6 +216,7 @@ fn run_cases(boot: &'static BootInfo) -> ! {
         ("timer_ticks_arrive", timer_ticks_arrive),
         ("ioapic_routes_pit_irq0", ioapic_routes_pit_irq0),
         ("pci_buses_are_enumerated", pci_buses_are_enumerated),
+        ("boot_module_disk_reads_back", boot_module_disk_reads_back),
         (
             "breakpoint_returns_registers_intact",
             breakpoint_returns_registers_intact,
@@ -642,6 +643,59 @@ fn pci_buses_are_enumerated(_: &'static BootInfo) -> CaseResult {
             "ports"
         }
     );
+    Ok(())
+}
+
+/// The test ISO's boot-module pattern disk is `rd0`, read-only, of the size written; single
+/// sectors at both ends, a 64 KiB read, and reads at scattered places come back sector for
+/// sector; reads past the end, overflowing ones and partial sectors are refused.
+fn boot_module_disk_reads_back(_: &'static BootInfo) -> CaseResult {
+    use crate::block::{self, BlockError};
+    use lux9_kernel::pattern_disk::{self, MODULE_SECTORS, SECTOR};
+    let disk = block::find("rd0").ok_or("no rd0: the test ISO's pattern disk was not found")?;
+    ensure!(
+        (disk.sectors, disk.sector_size, disk.read_only) == (MODULE_SECTORS, SECTOR as u32, true),
+        "rd0 is {} sectors of {} bytes (read-only {}), expected {MODULE_SECTORS} of {SECTOR}",
+        disk.sectors,
+        disk.sector_size,
+        disk.read_only
+    );
+    let mut one = [0u8; SECTOR];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let scattered = core::iter::from_fn(|| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Some(seed % MODULE_SECTORS)
+    });
+    for sector in [0, 1, MODULE_SECTORS - 1]
+        .into_iter()
+        .chain(scattered.take(200))
+    {
+        disk.read(sector, &mut one)
+            .map_err(|e| format!("reading sector {sector}: {e:?}"))?;
+        pattern_disk::check(sector, &one).map_err(|why| format!("sector {sector}: {why}"))?;
+    }
+    let mut span = alloc::vec![0u8; 128 * SECTOR];
+    let first = MODULE_SECTORS - 128;
+    disk.read(first, &mut span)
+        .map_err(|e| format!("reading 64 KiB at {first}: {e:?}"))?;
+    for (i, bytes) in span.chunks(SECTOR).enumerate() {
+        let sector = first + i as u64;
+        pattern_disk::check(sector, bytes).map_err(|why| format!("sector {sector}: {why}"))?;
+    }
+    for (sector, len, want) in [
+        (MODULE_SECTORS, SECTOR, BlockError::OutOfRange),
+        (MODULE_SECTORS - 1, 2 * SECTOR, BlockError::OutOfRange),
+        (u64::MAX, SECTOR, BlockError::OutOfRange),
+        (0, SECTOR + 1, BlockError::PartialSector),
+    ] {
+        let mut buf = alloc::vec![0u8; len];
+        ensure!(
+            disk.read(sector, &mut buf) == Err(want),
+            "a read of {len} bytes at sector {sector} was not refused with {want:?}"
+        );
+    }
     Ok(())
 }
 

@@ -22,6 +22,7 @@ extern crate alloc;
     reason = "the unsafe fence: all raw hardware and memory access"
 )]
 mod arch;
+mod block;
 mod boot_info;
 mod console;
 mod ipc;
@@ -207,6 +208,7 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
         }
     }
     pci_bus::init(boot.acpi_root().map(acpi::ecam_regions).unwrap_or_default());
+    block::init(boot);
     pic::init_and_mask();
     lapic::init(controllers.local_apic_address);
     let pins = irq::init(&controllers);

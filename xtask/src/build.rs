@@ -201,15 +201,46 @@ pub fn build_command(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The boot-module disk of `--disk-module IMG`: GRUB loads the image next to the kernel with the
+/// word `lux9-disk`, and the kernel serves it as `rd0` (read-only, 512-byte sectors).
+fn disk_module(options: &Options) -> Result<Vec<Module>, String> {
+    let Some(image) = options.value("--disk-module") else {
+        return Ok(Vec::new());
+    };
+    let size = std::fs::metadata(image)
+        .map_err(|e| format!("--disk-module {image}: {e}"))?
+        .len();
+    let sector = lux9_kernel::pattern_disk::SECTOR as u64;
+    if size == 0 || !size.is_multiple_of(sector) {
+        return Err(format!(
+            "--disk-module {image}: {size} bytes is not a whole number of {sector}-byte sectors"
+        ));
+    }
+    Ok(vec![Module {
+        source: PathBuf::from(image),
+        name: "lux9-disk.img".into(),
+        cmdline: lux9_kernel::pattern_disk::MODULE_WORD.into(),
+    }])
+}
+
 pub fn iso_command(args: &[String]) -> Result<(), String> {
-    let options = Options::parse(args, &["--debug"], &["--cmdline", "--output"])?;
+    let options = Options::parse(
+        args,
+        &["--debug"],
+        &["--cmdline", "--output", "--disk-module"],
+    )?;
     tools::ensure(&[tools::FOR_ISO])?;
     let kernel = build_kernel(Profile::from_options(&options))?;
     let output = options
         .value("--output")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("lux9.iso"));
-    make_iso(&kernel, &cmdline_words(&options), Vec::new(), &output)?;
+    make_iso(
+        &kernel,
+        &cmdline_words(&options),
+        disk_module(&options)?,
+        &output,
+    )?;
     println!("xtask: wrote {}", output.display());
     Ok(())
 }
@@ -225,6 +256,7 @@ pub fn run_command(args: &[String]) -> Result<(), String> {
             "--cmdline",
             "--disk",
             "--disk-bus",
+            "--disk-module",
         ],
     )?;
     let uefi = options.flag("--uefi");
@@ -242,13 +274,15 @@ pub fn run_command(args: &[String]) -> Result<(), String> {
     tools::ensure(&needed)?;
     let kernel = build_kernel(Profile::from_options(&options))?;
     let words = cmdline_words(&options);
-    // Extra words go into a separate image so that target/lux9.iso stays the plain one.
-    let iso = if words.is_empty() {
+    let modules = disk_module(&options)?;
+    // Extra words or a disk module go into a separate image so that target/lux9.iso stays the
+    // plain one.
+    let iso = if words.is_empty() && modules.is_empty() {
         target_dir().join("lux9.iso")
     } else {
         target_dir().join("lux9-custom.iso")
     };
-    make_iso(&kernel, &words, Vec::new(), &iso)?;
+    make_iso(&kernel, &words, modules, &iso)?;
 
     let mut config = QemuConfig::new(machine, &iso);
     config.memory = options.value("--memory").unwrap_or("512M").to_string();

@@ -16,6 +16,7 @@ pub const KERNEL: &[&str] = &[
     "timer_ticks_arrive",
     "ioapic_routes_pit_irq0",
     "pci_buses_are_enumerated",
+    "boot_module_disk_reads_back",
     "breakpoint_returns_registers_intact",
     "boot_info_survives",
     "kernel_thread_runs_in_its_own_address_space",

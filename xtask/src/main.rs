@@ -23,11 +23,12 @@ usage: cargo xtask <command> [options]
 
 commands:
   build [--debug]              build the kernel (release unless --debug)
-  iso [--debug] [--cmdline WORDS] [--output PATH]
+  iso [--debug] [--cmdline WORDS] [--output PATH] [--disk-module IMG]
                                build the kernel and write the hybrid BIOS+UEFI ISO
-                               (default target/lux9.iso)
+                               (default target/lux9.iso); --disk-module puts a raw disk
+                               image in it, which the kernel serves as rd0 (read-only)
   run [--uefi] [--machine q35|pc] [--memory SIZE] [--cpu MODEL] [--display] [--kvm] [--debug]
-      [--menu] [--disk IMG]... [--disk-bus virtio|ahci|ide] [-- WORDS...]
+      [--menu] [--disk IMG]... [--disk-bus virtio|ahci|ide] [--disk-module IMG] [-- WORDS...]
                                build the ISO and boot it in QEMU with COM1 on this terminal;
                                WORDS are appended to the kernel command line (e.g. log=debug);
                                --display opens a window showing the screen console;

@@ -183,14 +183,22 @@ fn qemu_tests(
 
     let mut work: Vec<Job> = Vec::new();
     let mut iso_built: Vec<&str> = Vec::new();
+    let pattern_disk = write_pattern_disk(&dir)?;
     let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
         let iso = dir.join(format!("test-{scenario}.iso"));
-        let module = Module {
-            source: blob.clone(),
-            name: "lux9-test-blob.bin".into(),
-            cmdline: test_pattern::MODULE_NAME.into(),
-        };
-        build::make_iso(&kernel, &[format!("test={scenario}")], vec![module], &iso)?;
+        let modules = vec![
+            Module {
+                source: blob.clone(),
+                name: "lux9-test-blob.bin".into(),
+                cmdline: test_pattern::MODULE_NAME.into(),
+            },
+            Module {
+                source: pattern_disk.clone(),
+                name: "lux9-pattern-disk.img".into(),
+                cmdline: lux9_kernel::pattern_disk::MODULE_WORD.into(),
+            },
+        ];
+        build::make_iso(&kernel, &[format!("test={scenario}")], modules, &iso)?;
         Ok(iso)
     };
 
@@ -390,6 +398,15 @@ fn qemu_tests(
         tally.entries.extend(local.entries);
     }
     Ok(())
+}
+
+/// The boot-module pattern disk of the test ISOs (`lux9_kernel::pattern_disk`).
+fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
+    use lux9_kernel::pattern_disk::{MODULE_SECTORS, sector};
+    let path = dir.join("lux9-pattern-disk.img");
+    let bytes: Vec<u8> = (0..MODULE_SECTORS).flat_map(sector).collect();
+    std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    Ok(path)
 }
 
 fn write_test_blob(dir: &Path) -> Result<PathBuf, String> {

@@ -1,0 +1,121 @@
+//! Block devices, by name, each read in whole sectors with every request checked against its
+//! size. Today the boot-module disk (`rd0`, a disk image GRUB loaded next to the kernel); the
+//! PCI drivers' disks (`sdN`) join the same registry.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use log::{info, warn};
+use lux9_kernel::pattern_disk;
+
+use crate::boot_info::BootInfo;
+
+/// Why a request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockError {
+    /// It starts or ends past the last sector (or its end overflows).
+    OutOfRange,
+    /// The buffer is not a whole number of sectors.
+    PartialSector,
+}
+
+/// Where a device's bytes come from.
+enum Source {
+    /// Memory that stays reserved for as long as the kernel runs (a boot module).
+    Memory(&'static [u8]),
+}
+
+pub struct BlockDevice {
+    pub name: String,
+    pub model: &'static str,
+    pub driver: &'static str,
+    pub sector_size: u32,
+    pub sectors: u64,
+    pub read_only: bool,
+    source: Source,
+}
+
+impl BlockDevice {
+    /// Reads `buf.len() / sector_size` sectors starting at `sector`.
+    pub fn read(&self, sector: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        let size = u64::from(self.sector_size);
+        if !(buf.len() as u64).is_multiple_of(size) {
+            return Err(BlockError::PartialSector);
+        }
+        let count = buf.len() as u64 / size;
+        let end = sector.checked_add(count).ok_or(BlockError::OutOfRange)?;
+        if end > self.sectors {
+            return Err(BlockError::OutOfRange);
+        }
+        match self.source {
+            Source::Memory(bytes) => {
+                // In range: `end * size <= sectors * size <= bytes.len()`.
+                let start = (sector * size) as usize;
+                buf.copy_from_slice(&bytes[start..start + buf.len()]);
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes in all.
+    pub fn size(&self) -> u64 {
+        self.sectors * u64::from(self.sector_size)
+    }
+}
+
+static DEVICES: spin::Mutex<Vec<Arc<BlockDevice>>> = spin::Mutex::new(Vec::new());
+
+fn register(device: BlockDevice) {
+    info!(
+        "block: {}: {} ({}), {} sectors of {} bytes ({} KiB){}",
+        device.name,
+        device.model,
+        device.driver,
+        device.sectors,
+        device.sector_size,
+        device.size() / 1024,
+        if device.read_only { ", read-only" } else { "" }
+    );
+    DEVICES.lock().push(Arc::new(device));
+}
+
+/// The device called `name`.
+pub fn find(name: &str) -> Option<Arc<BlockDevice>> {
+    DEVICES.lock().iter().find(|d| d.name == name).cloned()
+}
+
+/// Registers the boot-module disk, if GRUB loaded one: the module whose command line holds the
+/// word `lux9-disk` (`cargo xtask iso --disk-module IMG`) becomes `rd0`, read-only, in 512-byte
+/// sectors. An image that is not a whole number of sectors is refused with a warning.
+pub fn init(boot: &'static BootInfo) {
+    let mut disks = boot.modules().filter(|m| {
+        m.cmdline
+            .split_whitespace()
+            .any(|w| w == pattern_disk::MODULE_WORD)
+    });
+    let Some(module) = disks.next() else {
+        return;
+    };
+    if disks.next().is_some() {
+        warn!("block: more than one boot-module disk; only the first is rd0");
+    }
+    let bytes = crate::arch::module_bytes(module.range);
+    let sector_size = pattern_disk::SECTOR as u64;
+    if bytes.is_empty() || !(bytes.len() as u64).is_multiple_of(sector_size) {
+        warn!(
+            "block: the boot-module disk is {} bytes, not a whole number of {sector_size}-byte sectors; ignored",
+            bytes.len()
+        );
+        return;
+    }
+    register(BlockDevice {
+        name: "rd0".into(),
+        model: "boot-module disk",
+        driver: "bootmodule",
+        sector_size: sector_size as u32,
+        sectors: bytes.len() as u64 / sector_size,
+        read_only: true,
+        source: Source::Memory(bytes),
+    });
+}

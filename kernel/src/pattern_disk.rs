@@ -1,0 +1,73 @@
+//! The pattern disk of the block tests: every 512-byte sector holds its own number, bytes that
+//! depend on that number, and a checksum of both, so a read of the wrong sector, a shifted
+//! read or a torn one is caught. `cargo xtask test` writes such an image on the host and the
+//! kernel checks what it reads back.
+
+use crate::test_pattern;
+
+/// Bytes per sector of the pattern.
+pub const SECTOR: usize = 512;
+/// Sectors of the boot-module pattern disk the test ISOs carry: 2 MiB.
+pub const MODULE_SECTORS: u64 = 4096;
+/// GRUB module word that marks a boot-module disk (`module2 /boot/... lux9-disk`).
+pub const MODULE_WORD: &str = "lux9-disk";
+
+/// FNV-1a, 64 bits: enough to tell a sector from any other.
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Sector `number` of the pattern.
+pub fn sector(number: u64) -> [u8; SECTOR] {
+    let mut out = [0u8; SECTOR];
+    out[..8].copy_from_slice(&number.to_le_bytes());
+    for (i, b) in out[8..SECTOR - 8].iter_mut().enumerate() {
+        *b = test_pattern::byte(number * SECTOR as u64 + i as u64);
+    }
+    let sum = checksum(&out[..SECTOR - 8]);
+    out[SECTOR - 8..].copy_from_slice(&sum.to_le_bytes());
+    out
+}
+
+/// Checks that `bytes` is sector `number` of the pattern; the error says what is wrong.
+pub fn check(number: u64, bytes: &[u8]) -> Result<(), &'static str> {
+    if bytes.len() != SECTOR {
+        return Err("not a whole sector");
+    }
+    let sum = checksum(&bytes[..SECTOR - 8]).to_le_bytes();
+    if bytes[SECTOR - 8..] != sum {
+        return Err("checksum mismatch: a torn or foreign sector");
+    }
+    if bytes[..8] != number.to_le_bytes() {
+        return Err("a whole pattern sector, but another one");
+    }
+    if bytes != sector(number) {
+        return Err("the sector's number and checksum match but its body does not");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sectors_check_and_differ() {
+        for n in [0, 1, 2, 4095, 1 << 40] {
+            assert_eq!(check(n, &sector(n)), Ok(()));
+        }
+        assert_eq!(
+            check(5, &sector(6)),
+            Err("a whole pattern sector, but another one")
+        );
+        let mut torn = sector(7);
+        torn[100] ^= 1;
+        assert!(check(7, &torn).is_err());
+        let mut shifted = [0u8; SECTOR];
+        shifted[..SECTOR - 1].copy_from_slice(&sector(7)[1..]);
+        assert!(check(7, &shifted).is_err());
+        assert!(check(7, &sector(7)[..100]).is_err());
+    }
+}
