@@ -5,7 +5,8 @@
 //! and translates each request before a driver sees it. The crate is `no_std` with `alloc`
 //! (one `Vec` for the partitions found and one sector buffer; the GPT entry array is read and
 //! checksummed a sector at a time, never whole), has no unsafe code, and is tested on the host.
-//! The kernel's block layer and ext4srv are its users. See docs/block.md.
+//! It is written for the kernel's block layer and for ext4srv (which still has its own parser).
+//! See docs/block.md.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]

@@ -2,8 +2,8 @@
 //! headers; hostile and mutated tables, which must give an answer or an error, never a panic.
 
 use lux9_blk::{
-    Error, GptDamage, GptPartitionType, MbrDamage, MemoryDisk, PartitionKind, PartitionTable,
-    RefusedReason, Scheme, read_table,
+    Error, FnDisk, GptDamage, GptPartitionType, MbrDamage, MemoryDisk, PartitionKind,
+    PartitionTable, RefusedReason, Scheme, read_table,
 };
 
 mod common;
@@ -89,14 +89,19 @@ fn mbr_chain_that_loops_is_an_error() {
         16 * MIB,
         "label: dos\nstart=8192, size=20000, type=5\nstart=10240, size=4096, type=83\nstart=16384, size=2048, type=83\n",
     );
-    // The second boot record (at 16384 - 2048) links back to the first (relative sector 0 is
-    // "end of chain", so link to itself: relative 16384 - 2048 - 8192).
+    assert_eq!(
+        layout(&table(&disk, 512)),
+        [(5, 10240, 4096), (6, 16384, 2048)]
+    );
+    // sfdisk puts the second extended boot record 2048 sectors before its partition. Make its
+    // link point to itself (links are relative to the extended partition, at 8192; relative 0
+    // would mean "end of chain").
     let second = 16384 - 2048;
-    let link = 446 + 16 + 8;
-    let relative = (second - 8192) as u32;
-    disk[second * 512 + link..second * 512 + link + 4].copy_from_slice(&relative.to_le_bytes());
-    disk[second * 512 + 446 + 16 + 4] = 0x05;
-    disk[second * 512 + 446 + 16 + 12] = 1;
+    assert_eq!(disk[second * 512 + 510..second * 512 + 512], [0x55, 0xaa]);
+    let link = second * 512 + 446 + 16;
+    disk[link + 4] = 0x05;
+    disk[link + 8..link + 12].copy_from_slice(&((second - 8192) as u32).to_le_bytes());
+    disk[link + 12..link + 16].copy_from_slice(&1u32.to_le_bytes());
     let e = read_table(&mut MemoryDisk::new(&disk, 512)).unwrap_err();
     assert_eq!(e, Error::Mbr(MbrDamage::ChainTooLong));
 }
@@ -263,4 +268,36 @@ fn blank_and_tiny_disks_have_no_table() {
     }
     let e = read_table(&mut MemoryDisk::new(&[0; 4096], 1000)).unwrap_err();
     assert_eq!(e, Error::SectorSize(1000));
+}
+
+#[test]
+fn read_errors_name_their_sector() {
+    let image = sfdisk_image(16 * MIB, GPT_SCRIPT);
+    // A closure disk that fails on one sector: the primary header, then the entry array.
+    for bad in [1u64, 2, 0] {
+        let mut disk = FnDisk::new(512, image.len() as u64 / 512, |lba: u64, buf: &mut [u8]| {
+            if lba == bad {
+                return Err("medium error");
+            }
+            let at = lba as usize * 512;
+            buf.copy_from_slice(&image[at..at + 512]);
+            Ok(())
+        });
+        let e = read_table(&mut disk).unwrap_err();
+        assert_eq!(
+            e,
+            Error::Io {
+                lba: bad,
+                error: "medium error"
+            }
+        );
+        assert_eq!(e.to_string(), format!("reading sector {bad}: medium error"));
+    }
+    // The same disk through the closure, read without errors.
+    let mut disk = FnDisk::new(512, image.len() as u64 / 512, |lba: u64, buf: &mut [u8]| {
+        let at = lba as usize * 512;
+        buf.copy_from_slice(&image[at..at + 512]);
+        Ok::<(), ()>(())
+    });
+    check_gpt_layout(&read_table(&mut disk).unwrap().unwrap());
 }
