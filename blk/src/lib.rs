@@ -5,7 +5,7 @@
 //! and translates each request before a driver sees it. The crate is `no_std` with `alloc`
 //! (one `Vec` for the partitions found and one sector buffer; the GPT entry array is read and
 //! checksummed a sector at a time, never whole), has no unsafe code, and is tested on the host.
-//! It is written for the kernel's block layer and for ext4srv (which still has its own parser).
+//! ext4srv reads its whole-disk images through it; the kernel's block layer is next.
 //! See docs/block.md.
 
 #![cfg_attr(not(test), no_std)]
