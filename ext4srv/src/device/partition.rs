@@ -407,4 +407,61 @@ mod tests {
         let dev = Box::new(MemoryDevice(vec![0u8; 10]));
         assert!(Partition::new(dev, 8, 4).is_err());
     }
+
+    /// A disk of 2048 sectors of 4096 bytes with a protective MBR and a primary GPT whose
+    /// entry 2 is a partition at sectors 256-511 (no backup: the primary is enough).
+    fn gpt_4096() -> Vec<u8> {
+        use bytemuck::bytes_of;
+        use gpt_disk_types::{
+            Crc32, GptHeader, GptPartitionEntry, GptPartitionType, LbaLe, MasterBootRecord, U32Le,
+        };
+        let ss = 4096;
+        let mut disk = vec![0u8; 2048 * ss];
+        disk[..512].copy_from_slice(bytes_of(&MasterBootRecord::protective_mbr(2048)));
+        let mut array = vec![0u8; 128 * 128];
+        let entry = GptPartitionEntry {
+            partition_type_guid: GptPartitionType::BASIC_DATA,
+            starting_lba: LbaLe::from_u64(256),
+            ending_lba: LbaLe::from_u64(511),
+            name: "data".parse().unwrap(),
+            ..Default::default()
+        };
+        array[128..256].copy_from_slice(bytes_of(&entry));
+        let crc = crc::Crc::<u32>::new(&Crc32::ALGORITHM);
+        let mut header = GptHeader {
+            my_lba: LbaLe::from_u64(1),
+            alternate_lba: LbaLe::from_u64(2047),
+            first_usable_lba: LbaLe::from_u64(6),
+            last_usable_lba: LbaLe::from_u64(2042),
+            partition_entry_lba: LbaLe::from_u64(2),
+            number_of_partition_entries: U32Le::from_u32(128),
+            partition_entry_array_crc32: Crc32(U32Le::from_u32(crc.checksum(&array))),
+            ..Default::default()
+        };
+        header.update_header_crc32();
+        disk[ss..ss + 92].copy_from_slice(bytes_of(&header));
+        disk[2 * ss..2 * ss + array.len()].copy_from_slice(&array);
+        disk
+    }
+
+    #[test]
+    fn gpt_with_4096_byte_sectors_is_found() {
+        let disk = gpt_4096();
+        let t = read_table(&mut MemoryDevice(&disk[..])).unwrap().unwrap();
+        let PartitionTable::Gpt {
+            sector_size,
+            partitions,
+        } = t
+        else {
+            panic!("{t:?}");
+        };
+        assert_eq!(sector_size, 4096);
+        assert_eq!(partitions.len(), 1);
+        let p = &partitions[0];
+        assert_eq!((p.number, p.start, p.size), (2, 256 * 4096, 256 * 4096));
+        assert_eq!(
+            p.to_string(),
+            "partition 2: 1048576 bytes at offset 1048576, GPT type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \"data\""
+        );
+    }
 }
