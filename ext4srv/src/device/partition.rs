@@ -3,22 +3,17 @@
 //! Numbering follows Linux: MBR primary partitions are 1-4 by slot, logical
 //! partitions inside an extended one are 5 and up in chain order; GPT
 //! partitions are numbered by their slot in the entry array (empty slots are
-//! skipped, not renumbered). Every field read from the disk is checked before
-//! it is used, so a damaged table is an error, never a panic or a loop.
+//! skipped, not renumbered). The tables are read by lux9-blk (docs/block.md),
+//! which checks every field before it is used, so a damaged table is an error,
+//! never a panic or a loop.
 
 use super::{BlockDevice, DeviceError, check_range};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::string::{String, ToString};
-use alloc::vec;
 use alloc::vec::Vec;
 use core::fmt;
-
-const GPT_SIGNATURE: &[u8; 8] = b"EFI PART";
-/// Most GPT entries accepted (the usual table has 128).
-const MAX_GPT_ENTRIES: u32 = 16384;
-/// Most logical partitions followed in an MBR extended partition chain.
-const MAX_LOGICAL: u32 = 256;
+use lux9_blk::{Guid, SectorRead};
 
 /// Which table a partition came from, with its type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -198,310 +193,110 @@ impl BlockDevice for Partition {
     }
 }
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn u64_at(b: &[u8], at: usize) -> u64 {
-    u64::from(u32_at(b, at)) | (u64::from(u32_at(b, at + 4)) << 32)
-}
-
 fn guid_string(g: &[u8; 16]) -> String {
-    // GUIDs are stored with their first three fields little-endian.
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        u32_at(g, 0),
-        u16_at(g, 4),
-        u16_at(g, 6),
-        g[8],
-        g[9],
-        g[10],
-        g[11],
-        g[12],
-        g[13],
-        g[14],
-        g[15]
-    )
+    // GUIDs are stored with their first three fields little-endian; this is how they are shown.
+    Guid::from_bytes(*g).to_string().to_uppercase()
 }
 
-struct MbrEntry {
-    status: u8,
-    kind: u8,
-    lba: u32,
-    sectors: u32,
+/// A [`BlockDevice`] seen as `sector_size`-byte sectors, for lux9-blk's reader.
+struct Sectors<'a> {
+    device: &'a mut dyn BlockDevice,
+    sector_size: u32,
 }
 
-fn mbr_entries(sector: &[u8]) -> [MbrEntry; 4] {
-    core::array::from_fn(|i| {
-        let e = &sector[446 + 16 * i..446 + 16 * (i + 1)];
-        MbrEntry {
-            status: e[0],
-            kind: e[4],
-            lba: u32_at(e, 8),
-            sectors: u32_at(e, 12),
-        }
-    })
-}
+impl SectorRead for Sectors<'_> {
+    type Error = DeviceError;
 
-fn is_extended(kind: u8) -> bool {
-    matches!(kind, 0x05 | 0x0f | 0x85)
+    fn sector_size(&self) -> u32 {
+        self.sector_size
+    }
+
+    fn sector_count(&self) -> u64 {
+        self.device.size() / u64::from(self.sector_size)
+    }
+
+    fn read_sector(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let offset =
+            lba.checked_mul(u64::from(self.sector_size))
+                .ok_or(DeviceError::OutOfRange {
+                    offset: u64::MAX,
+                    len: buf.len(),
+                    size: self.device.size(),
+                })?;
+        self.device.read_at(offset, buf)
+    }
 }
 
 /// Reads the partition table of `device`: `Ok(None)` if it has none.
+///
+/// The parsing is lux9-blk's (see docs/block.md). ext4srv does not know the sector size of an
+/// image file, so a GPT is looked for with 512-byte sectors, then 4096-byte ones; and it keeps
+/// its rule that a partition outside the image makes the whole table an error.
 pub fn read_table(device: &mut dyn BlockDevice) -> Result<Option<PartitionTable>, PartitionError> {
-    if device.size() < 512 {
-        return Ok(None);
-    }
-    let mut mbr = [0u8; 512];
-    device.read_at(0, &mut mbr)?;
-    let signed = mbr[510] == 0x55 && mbr[511] == 0xaa;
-    let protective = signed && mbr_entries(&mbr).iter().any(|e| e.kind == 0xee);
-    if protective || !signed {
-        for sector_size in [512u32, 4096] {
-            match read_gpt(device, sector_size)? {
-                Some(partitions) => {
-                    return Ok(Some(PartitionTable::Gpt {
-                        sector_size,
-                        partitions,
-                    }));
-                }
-                None => continue,
-            }
-        }
-        if protective {
-            return Err(PartitionError::Damaged(
-                "protective MBR but no valid GPT header at LBA 1 or at the end of the disk".into(),
-            ));
-        }
-        return Ok(None);
-    }
-    read_mbr(device, &mbr).map(|p| p.map(PartitionTable::Mbr))
-}
-
-fn read_mbr(
-    device: &mut dyn BlockDevice,
-    mbr: &[u8; 512],
-) -> Result<Option<Vec<PartitionInfo>>, PartitionError> {
-    let entries = mbr_entries(mbr);
-    // A boot sector of some filesystem also ends in 55 AA: only take it for an
-    // MBR if every used entry has a valid status byte and a length.
-    let used = entries.iter().filter(|e| e.kind != 0);
-    if used
-        .clone()
-        .any(|e| (e.status != 0 && e.status != 0x80) || e.sectors == 0)
-    {
-        return Ok(None);
-    }
-    let mut out = Vec::new();
-    let mut extended = None;
-    for (i, e) in entries.iter().enumerate() {
-        if e.kind == 0 {
-            continue;
-        }
-        if is_extended(e.kind) {
-            if extended.is_none() {
-                extended = Some((u64::from(e.lba), u64::from(e.sectors)));
-            }
-            continue;
-        }
-        out.push(mbr_partition(
-            device,
-            i as u32 + 1,
-            u64::from(e.lba),
-            e.sectors,
-            e.kind,
-        )?);
-    }
-    if let Some((ext_start, ext_len)) = extended {
-        read_logical(device, ext_start, ext_len, &mut out)?;
-    }
-    Ok(Some(out))
-}
-
-fn mbr_partition(
-    device: &dyn BlockDevice,
-    number: u32,
-    lba: u64,
-    sectors: u32,
-    kind: u8,
-) -> Result<PartitionInfo, PartitionError> {
-    let start = lba * 512;
-    let size = u64::from(sectors) * 512;
-    if lba == 0 || start + size > device.size() {
+    let first = read_with(device, 512);
+    let (table, sector_size) = match first {
+        Ok(Some(t)) => (t, 512),
+        Ok(None) | Err(lux9_blk::Error::Gpt { .. }) => match read_with(device, 4096) {
+            Ok(Some(t)) if t.scheme != lux9_blk::Scheme::Mbr => (t, 4096),
+            _ => return first.map(|_| None).map_err(table_error),
+        },
+        Err(e) => return Err(table_error(e)),
+    };
+    let ss = u64::from(sector_size);
+    let name = match table.scheme {
+        lux9_blk::Scheme::Mbr => "MBR",
+        lux9_blk::Scheme::Gpt { .. } => "GPT",
+    };
+    if let Some(r) = table.refused.first() {
         return Err(PartitionError::Damaged(format!(
-            "MBR partition {number} ({size} bytes at {start}) does not lie inside the {}-byte image",
-            device.size()
+            "{name} partition {} ({} sectors at sector {}) {}",
+            r.number, r.count, r.first, r.reason
         )));
     }
-    Ok(PartitionInfo {
-        number,
-        start,
-        size,
-        kind: PartitionKind::Mbr(kind),
+    let partitions = table
+        .partitions
+        .iter()
+        .map(|p| PartitionInfo {
+            number: p.number,
+            // Inside the image, so these products fit.
+            start: p.extent.first() * ss,
+            size: p.extent.count() * ss,
+            kind: match &p.kind {
+                lux9_blk::PartitionKind::Mbr { kind, .. } => PartitionKind::Mbr(*kind),
+                lux9_blk::PartitionKind::Gpt { kind, name, .. } => PartitionKind::Gpt {
+                    type_guid: kind.0.to_bytes(),
+                    name: name.to_string(),
+                },
+            },
+        })
+        .collect();
+    Ok(Some(match table.scheme {
+        lux9_blk::Scheme::Mbr => PartitionTable::Mbr(partitions),
+        lux9_blk::Scheme::Gpt { .. } => PartitionTable::Gpt {
+            sector_size,
+            partitions,
+        },
+    }))
+}
+
+fn read_with(
+    device: &mut dyn BlockDevice,
+    sector_size: u32,
+) -> Result<Option<lux9_blk::PartitionTable>, lux9_blk::Error<DeviceError>> {
+    lux9_blk::read_table(&mut Sectors {
+        device,
+        sector_size,
     })
 }
 
-fn read_logical(
-    device: &mut dyn BlockDevice,
-    ext_start: u64,
-    ext_len: u64,
-    out: &mut Vec<PartitionInfo>,
-) -> Result<(), PartitionError> {
-    let mut ebr_lba = ext_start;
-    let mut number = 5;
-    let mut seen = Vec::new();
-    loop {
-        if seen.contains(&ebr_lba) || seen.len() as u32 >= MAX_LOGICAL {
-            return Err(PartitionError::Damaged(
-                "the extended partition chain loops".into(),
-            ));
-        }
-        seen.push(ebr_lba);
-        let mut ebr = [0u8; 512];
-        device.read_at(ebr_lba * 512, &mut ebr).map_err(|_| {
-            PartitionError::Damaged(format!(
-                "extended boot record at sector {ebr_lba} is outside the image"
-            ))
-        })?;
-        if ebr[510] != 0x55 || ebr[511] != 0xaa {
-            return Err(PartitionError::Damaged(format!(
-                "no signature on the extended boot record at sector {ebr_lba}"
-            )));
-        }
-        let [first, link, ..] = mbr_entries(&ebr);
-        if first.kind != 0 && first.sectors != 0 {
-            out.push(mbr_partition(
-                device,
-                number,
-                ebr_lba + u64::from(first.lba),
-                first.sectors,
-                first.kind,
-            )?);
-            number += 1;
-        }
-        if link.kind == 0 || link.lba == 0 {
-            return Ok(());
-        }
-        if u64::from(link.lba) >= ext_len {
-            return Err(PartitionError::Damaged(
-                "an extended boot record points outside the extended partition".into(),
-            ));
-        }
-        ebr_lba = ext_start + u64::from(link.lba);
+fn table_error(e: lux9_blk::Error<DeviceError>) -> PartitionError {
+    match e {
+        lux9_blk::Error::Io { error, .. } => PartitionError::Device(error),
+        lux9_blk::Error::Gpt { primary, backup } => PartitionError::Damaged(format!(
+            "GPT primary header: {primary}; backup header: {backup}"
+        )),
+        other => PartitionError::Damaged(other.to_string()),
     }
-}
-
-fn read_gpt(
-    device: &mut dyn BlockDevice,
-    sector_size: u32,
-) -> Result<Option<Vec<PartitionInfo>>, PartitionError> {
-    let ss = u64::from(sector_size);
-    let sectors = device.size() / ss;
-    if sectors < 3 {
-        return Ok(None);
-    }
-    let primary = read_gpt_at(device, ss, 1);
-    match primary {
-        Ok(Some(p)) => Ok(Some(p)),
-        // Primary missing or damaged: the backup header is in the last sector.
-        _ => match read_gpt_at(device, ss, sectors - 1) {
-            Ok(Some(p)) => Ok(Some(p)),
-            Ok(None) => primary.map_err(PartitionError::Damaged),
-            Err(backup) => Err(PartitionError::Damaged(match primary {
-                Err(p) => format!("{p}; backup: {backup}"),
-                Ok(_) => backup,
-            })),
-        },
-    }
-}
-
-fn read_gpt_at(
-    device: &mut dyn BlockDevice,
-    ss: u64,
-    lba: u64,
-) -> Result<Option<Vec<PartitionInfo>>, String> {
-    const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-    let mut header = vec![0u8; ss as usize];
-    device
-        .read_at(lba * ss, &mut header)
-        .map_err(|e| format!("GPT header: {e}"))?;
-    if &header[..8] != GPT_SIGNATURE {
-        return Ok(None);
-    }
-    let header_size = u32_at(&header, 12) as usize;
-    if !(92..=header.len()).contains(&header_size) {
-        return Err(format!(
-            "GPT header at LBA {lba} has a bad size {header_size}"
-        ));
-    }
-    let stored = u32_at(&header, 16);
-    let mut digest = CRC.digest();
-    digest.update(&header[..16]);
-    digest.update(&[0; 4]);
-    digest.update(&header[20..header_size]);
-    if digest.finalize() != stored {
-        return Err(format!("GPT header at LBA {lba} fails its CRC"));
-    }
-    let entries_lba = u64_at(&header, 72);
-    let count = u32_at(&header, 80);
-    let entry_size = u32_at(&header, 84) as usize;
-    let entries_crc = u32_at(&header, 88);
-    if count > MAX_GPT_ENTRIES
-        || !(128..=4096).contains(&entry_size)
-        || !entry_size.is_multiple_of(8)
-    {
-        return Err(format!(
-            "GPT header at LBA {lba}: unusable entry array ({count} entries of {entry_size} bytes)"
-        ));
-    }
-    let len = count as usize * entry_size;
-    let at = entries_lba
-        .checked_mul(ss)
-        .filter(|&at| check_range(at, len, device.size()).is_ok())
-        .ok_or_else(|| "GPT entry array is outside the image".to_string())?;
-    let mut entries = vec![0u8; len];
-    device
-        .read_at(at, &mut entries)
-        .map_err(|_| "GPT entry array is outside the image".to_string())?;
-    if CRC.checksum(&entries) != entries_crc {
-        return Err(format!(
-            "GPT entry array of the header at LBA {lba} fails its CRC"
-        ));
-    }
-    let sectors = device.size() / ss;
-    let mut out = Vec::new();
-    for (i, e) in entries.chunks_exact(entry_size).enumerate() {
-        let mut type_guid = [0u8; 16];
-        type_guid.copy_from_slice(&e[..16]);
-        if type_guid == [0; 16] {
-            continue;
-        }
-        let number = i as u32 + 1;
-        let (first, last) = (u64_at(e, 32), u64_at(e, 40));
-        if first == 0 || last < first || last >= sectors {
-            return Err(format!(
-                "GPT partition {number} (sectors {first}-{last}) does not lie inside the image"
-            ));
-        }
-        let name: String = char::decode_utf16(
-            (0..36)
-                .map(|k| u16_at(e, 56 + 2 * k))
-                .take_while(|&c| c != 0),
-        )
-        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-        .collect();
-        out.push(PartitionInfo {
-            number,
-            start: first * ss,
-            size: (last - first + 1) * ss,
-            kind: PartitionKind::Gpt { type_guid, name },
-        });
-    }
-    Ok(Some(out))
 }
 
 #[cfg(test)]
@@ -611,5 +406,62 @@ mod tests {
         assert!(p.read_at(30, &mut b).is_err());
         let dev = Box::new(MemoryDevice(vec![0u8; 10]));
         assert!(Partition::new(dev, 8, 4).is_err());
+    }
+
+    /// A disk of 2048 sectors of 4096 bytes with a protective MBR and a primary GPT whose
+    /// entry 2 is a partition at sectors 256-511 (no backup: the primary is enough).
+    fn gpt_4096() -> Vec<u8> {
+        use bytemuck::bytes_of;
+        use gpt_disk_types::{
+            Crc32, GptHeader, GptPartitionEntry, GptPartitionType, LbaLe, MasterBootRecord, U32Le,
+        };
+        let ss = 4096;
+        let mut disk = vec![0u8; 2048 * ss];
+        disk[..512].copy_from_slice(bytes_of(&MasterBootRecord::protective_mbr(2048)));
+        let mut array = vec![0u8; 128 * 128];
+        let entry = GptPartitionEntry {
+            partition_type_guid: GptPartitionType::BASIC_DATA,
+            starting_lba: LbaLe::from_u64(256),
+            ending_lba: LbaLe::from_u64(511),
+            name: "data".parse().unwrap(),
+            ..Default::default()
+        };
+        array[128..256].copy_from_slice(bytes_of(&entry));
+        let crc = crc::Crc::<u32>::new(&Crc32::ALGORITHM);
+        let mut header = GptHeader {
+            my_lba: LbaLe::from_u64(1),
+            alternate_lba: LbaLe::from_u64(2047),
+            first_usable_lba: LbaLe::from_u64(6),
+            last_usable_lba: LbaLe::from_u64(2042),
+            partition_entry_lba: LbaLe::from_u64(2),
+            number_of_partition_entries: U32Le::from_u32(128),
+            partition_entry_array_crc32: Crc32(U32Le::from_u32(crc.checksum(&array))),
+            ..Default::default()
+        };
+        header.update_header_crc32();
+        disk[ss..ss + 92].copy_from_slice(bytes_of(&header));
+        disk[2 * ss..2 * ss + array.len()].copy_from_slice(&array);
+        disk
+    }
+
+    #[test]
+    fn gpt_with_4096_byte_sectors_is_found() {
+        let disk = gpt_4096();
+        let t = read_table(&mut MemoryDevice(&disk[..])).unwrap().unwrap();
+        let PartitionTable::Gpt {
+            sector_size,
+            partitions,
+        } = t
+        else {
+            panic!("{t:?}");
+        };
+        assert_eq!(sector_size, 4096);
+        assert_eq!(partitions.len(), 1);
+        let p = &partitions[0];
+        assert_eq!((p.number, p.start, p.size), (2, 256 * 4096, 256 * 4096));
+        assert_eq!(
+            p.to_string(),
+            "partition 2: 1048576 bytes at offset 1048576, GPT type EBD0A0A2-B9E5-4433-87C0-68B6B72699C7 \"data\""
+        );
     }
 }
