@@ -14,8 +14,9 @@ use crate::boot_info::BootInfo;
 /// Why a request was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockError {
-    /// It starts or ends past the last sector (or its end overflows).
-    OutOfRange,
+    /// It is empty, or starts or ends past the last sector (or its end overflows): the
+    /// device's extent refused it (`lux9_blk::Extent`).
+    OutOfRange(lux9_blk::RangeError),
     /// The buffer is not a whole number of sectors.
     PartialSector,
 }
@@ -44,14 +45,16 @@ impl BlockDevice {
             return Err(BlockError::PartialSector);
         }
         let count = buf.len() as u64 / size;
-        let end = sector.checked_add(count).ok_or(BlockError::OutOfRange)?;
-        if end > self.sectors {
-            return Err(BlockError::OutOfRange);
-        }
+        let whole = lux9_blk::Extent::new(0, self.sectors)
+            .ok_or(BlockError::OutOfRange(lux9_blk::RangeError::Empty))?;
+        let first = whole
+            .translate(sector, count)
+            .map_err(BlockError::OutOfRange)?;
         match self.source {
             Source::Memory(bytes) => {
-                // In range: `end * size <= sectors * size <= bytes.len()`.
-                let start = (sector * size) as usize;
+                // In range: the extent checked `first + count <= sectors`, and the memory holds
+                // `sectors * size` bytes.
+                let start = (first * size) as usize;
                 buf.copy_from_slice(&bytes[start..start + buf.len()]);
             }
         }

@@ -684,16 +684,34 @@ fn boot_module_disk_reads_back(_: &'static BootInfo) -> CaseResult {
         let sector = first + i as u64;
         pattern_disk::check(sector, bytes).map_err(|why| format!("sector {sector}: {why}"))?;
     }
-    for (sector, len, want) in [
-        (MODULE_SECTORS, SECTOR, BlockError::OutOfRange),
-        (MODULE_SECTORS - 1, 2 * SECTOR, BlockError::OutOfRange),
-        (u64::MAX, SECTOR, BlockError::OutOfRange),
-        (0, SECTOR + 1, BlockError::PartialSector),
-    ] {
+    use lux9_blk::RangeError;
+    let refused = |sector: u64, len: usize| {
         let mut buf = alloc::vec![0u8; len];
+        disk.read(sector, &mut buf)
+    };
+    let cases = [
+        (MODULE_SECTORS, SECTOR, "starts past the end"),
+        (MODULE_SECTORS - 1, 2 * SECTOR, "ends past the end"),
+        (u64::MAX, SECTOR, "overflows"),
+        (0, 0, "is empty"),
+        (0, SECTOR + 1, "is not whole sectors"),
+    ];
+    for (sector, len, what) in cases {
+        let got = refused(sector, len);
+        let right = match got {
+            Err(BlockError::OutOfRange(RangeError::StartsPastEnd { .. })) => {
+                sector >= MODULE_SECTORS
+            }
+            Err(BlockError::OutOfRange(RangeError::EndsPastEnd { .. })) => {
+                sector < MODULE_SECTORS && len > SECTOR
+            }
+            Err(BlockError::OutOfRange(RangeError::Empty)) => len == 0,
+            Err(BlockError::PartialSector) => len % SECTOR != 0,
+            _ => false,
+        };
         ensure!(
-            disk.read(sector, &mut buf) == Err(want),
-            "a read of {len} bytes at sector {sector} was not refused with {want:?}"
+            right,
+            "a read of {len} bytes at sector {sector} ({what}) gave {got:?}"
         );
     }
     Ok(())
