@@ -252,7 +252,15 @@ fn concurrent_clients_and_sigint() {
         format!("tcp!127.0.0.1!{}", free_port()),
         format!("unix!{}/sock", dir.path().display()),
     ] {
-        let server = Server::start(&["--listen", &addr, "--msize", "65560", img.to_str().unwrap()]);
+        // --verbose logs each connection's end, which the test waits for below.
+        let server = Server::start(&[
+            "--listen",
+            &addr,
+            "--msize",
+            "65560",
+            "--verbose",
+            img.to_str().unwrap(),
+        ]);
         // One client stays connected, idle, through the shutdown.
         let idle =
             lib9pclient::Client::connect(lib9pclient::stream::dial(&addr).unwrap(), 8216).unwrap();
@@ -282,11 +290,17 @@ fn concurrent_clients_and_sigint() {
         for t in threads {
             t.join().unwrap();
         }
-        assert_eq!(
-            server.lines("connection "),
-            5,
-            "{addr}: one line per connection"
-        );
+        // The four clients have hung up; the server sees each end on its own thread, so wait
+        // for all four before the SIGINT (which counts the connections still open).
+        let start = Instant::now();
+        while server.lines(" closed after ") < 4 {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{addr}: the four finished connections were not all seen to close"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(server.lines(" from "), 5, "{addr}: one line per connection");
         let (status, log) = server.interrupt();
         drop(idle);
         assert!(status.success(), "{addr}: {status}");
