@@ -91,10 +91,17 @@ pub enum Syscall {
     Mount = 32,
     /// `power(op)`: [`power::OFF`] (ACPI S5) or [`power::REBOOT`]. Returns only on failure.
     Power = 33,
+    /// `disk_read(disk, offset, buf, len)`: reads up to `len` bytes of block device number
+    /// `disk` (in the order of [`crate::sysinfo::SysInfo::Disks`]) at byte `offset`; returns
+    /// the count, 0 at or past the end. At most [`DISK_READ_MAX`] bytes a call.
+    DiskRead = 34,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 34;
+pub const SYSCALL_COUNT: usize = 35;
+
+/// The most bytes one `disk_read` copies.
+pub const DISK_READ_MAX: usize = 64 * 1024;
 
 impl Syscall {
     pub const ALL: [Syscall; SYSCALL_COUNT] = [
@@ -132,6 +139,7 @@ impl Syscall {
         Syscall::Sys9pClose,
         Syscall::Mount,
         Syscall::Power,
+        Syscall::DiskRead,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {

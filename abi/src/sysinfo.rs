@@ -160,6 +160,10 @@ pub enum SysInfo {
     Programs = 10,
     /// Every PCI function, one per line, as `/sys/pci` shows it.
     Pci = 11,
+    /// The block devices, one per line in their stable order (the `disk` numbers of
+    /// `disk_read`): `name`, sectors, sector size, `ro` or `rw`, driver and model, separated by
+    /// tabs (the model last, as it may hold spaces).
+    Disks = 12,
 }
 
 impl SysInfo {
@@ -177,6 +181,7 @@ impl SysInfo {
             SysInfo::Random,
             SysInfo::Programs,
             SysInfo::Pci,
+            SysInfo::Disks,
         ]
         .get(number)
         .copied()

@@ -18,6 +18,8 @@ mod gpt;
 mod mbr;
 mod table;
 
+pub mod pattern;
+
 pub use extent::{Extent, RangeError};
 pub use gpt::GptDamage;
 pub use gpt_disk_types::{GptPartitionName, GptPartitionType, Guid};

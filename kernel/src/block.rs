@@ -7,7 +7,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use log::{info, warn};
-use lux9_kernel::pattern_disk;
+use lux9_blk::pattern as pattern_disk;
 
 use crate::boot_info::BootInfo;
 
@@ -61,6 +61,24 @@ impl BlockDevice {
         Ok(())
     }
 
+    /// Reads up to `buf.len()` bytes at byte `offset` through the whole sectors around them;
+    /// returns the count, 0 at or past the end.
+    pub fn read_bytes(&self, offset: u64, buf: &mut [u8]) -> Result<usize, BlockError> {
+        let size = self.size();
+        if offset >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = (buf.len() as u64).min(size - offset) as usize;
+        let sector_size = u64::from(self.sector_size);
+        let first = offset / sector_size;
+        let last = (offset + n as u64 - 1) / sector_size;
+        let mut sectors = alloc::vec![0u8; ((last - first + 1) * sector_size) as usize];
+        self.read(first, &mut sectors)?;
+        let skip = (offset - first * sector_size) as usize;
+        buf[..n].copy_from_slice(&sectors[skip..skip + n]);
+        Ok(n)
+    }
+
     /// Bytes in all.
     pub fn size(&self) -> u64 {
         self.sectors * u64::from(self.sector_size)
@@ -81,6 +99,28 @@ fn register(device: BlockDevice) {
         if device.read_only { ", read-only" } else { "" }
     );
     DEVICES.lock().push(Arc::new(device));
+}
+
+/// Every device, in registration order (the order of `/dev` and of `disk_read`'s numbers).
+pub fn all() -> Vec<Arc<BlockDevice>> {
+    DEVICES.lock().clone()
+}
+
+/// `SysInfo::Disks`: one tab-separated line per device.
+pub fn text() -> String {
+    let mut out = String::new();
+    for d in all() {
+        out.push_str(&alloc::format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            d.name,
+            d.sectors,
+            d.sector_size,
+            if d.read_only { "ro" } else { "rw" },
+            d.driver,
+            d.model
+        ));
+    }
+    out
 }
 
 /// The device called `name`.

@@ -651,7 +651,7 @@ fn pci_buses_are_enumerated(_: &'static BootInfo) -> CaseResult {
 /// sector; reads past the end, overflowing ones and partial sectors are refused.
 fn boot_module_disk_reads_back(_: &'static BootInfo) -> CaseResult {
     use crate::block::{self, BlockError};
-    use lux9_kernel::pattern_disk::{self, MODULE_SECTORS, SECTOR};
+    use lux9_blk::pattern::{self as pattern_disk, MODULE_SECTORS, SECTOR};
     let disk = block::find("rd0").ok_or("no rd0: the test ISO's pattern disk was not found")?;
     ensure!(
         (disk.sectors, disk.sector_size, disk.read_only) == (MODULE_SECTORS, SECTOR as u32, true),

@@ -15,7 +15,6 @@ pub mod irq_routing;
 pub mod line_discipline;
 pub mod log_ring;
 pub mod memory_plan;
-pub mod pattern_disk;
 pub mod pci;
 pub mod phys_range;
 pub mod screen_font;

@@ -126,6 +126,7 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             }
             Syscall::Mount => mount(args),
             Syscall::Power => power(args[0]),
+            Syscall::DiskRead => disk_read(args),
             Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
                 match ipc::ring::syscall(call, args) {
                     Ok((first, second)) => {
@@ -408,6 +409,26 @@ fn words_to_bytes(words: &[u64]) -> Vec<u8> {
 /// Longest `sysinfo` buffer.
 const SYSINFO_MAX: usize = 1 << 20;
 
+/// `disk_read(disk, offset, buf, len)`: bytes of block device number `disk` at `offset`.
+fn disk_read(args: [usize; 6]) -> Result<usize, Error> {
+    let [disk, offset, ptr, len, ..] = args;
+    let device = crate::block::all()
+        .get(disk)
+        .cloned()
+        .ok_or(Error::NotFound)?;
+    let out = UserSlice::new(ptr, len.min(lux9_abi::syscall::DISK_READ_MAX))?;
+    let mut buf = alloc::vec![0u8; out.len()];
+    let n = device
+        .read_bytes(offset as u64, &mut buf)
+        .map_err(|_| Error::InvalidArgument)?;
+    if n > 0 {
+        out.prefix(n)
+            .ok_or(Error::BadAddress)?
+            .write_from(&buf[..n])?;
+    }
+    Ok(n)
+}
+
 fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {
     use lux9_abi::sysinfo::{ProcInfo, SysInfo};
     let len = len.min(SYSINFO_MAX);
@@ -449,6 +470,7 @@ fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, us
         SysInfo::Isolation => copy_text(services::config().isolation_text().as_bytes(), ptr, len),
         SysInfo::Mounts => copy_text(services::mounts_text().as_bytes(), ptr, len),
         SysInfo::Pci => copy_text(crate::pci_bus::text().as_bytes(), ptr, len),
+        SysInfo::Disks => copy_text(crate::block::text().as_bytes(), ptr, len),
         SysInfo::Random => {
             let out = UserSlice::new(ptr, len)?;
             let mut buf = alloc::vec![0u8; len];

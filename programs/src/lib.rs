@@ -12,6 +12,7 @@ extern crate alloc;
 pub mod args;
 pub mod cli;
 pub mod cmdline;
+pub mod disks;
 pub mod editor;
 pub mod format;
 pub mod fuzz;

@@ -17,6 +17,25 @@ pub enum KnobError {
     BadValue,
 }
 
+/// A block device as `/dev/<name>` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiskInfo {
+    /// `rd0` for the boot-module disk, `sdN` for the drivers' disks.
+    pub name: String,
+    pub model: String,
+    pub driver: String,
+    pub sector_size: u32,
+    pub sectors: u64,
+    pub read_only: bool,
+}
+
+impl DiskInfo {
+    /// Bytes in all.
+    pub fn size(&self) -> u64 {
+        self.sectors * u64::from(self.sector_size)
+    }
+}
+
 pub trait Backend {
     /// Every live process (zombies included), in pid order.
     fn processes(&mut self) -> Vec<ProcInfo>;
@@ -58,6 +77,12 @@ pub trait Backend {
     fn console_set_raw(&mut self, raw: bool);
     /// Fills `buf` with random bytes (RDRAND/RDSEED, or a seeded CSPRNG).
     fn random(&mut self, buf: &mut [u8]);
+    /// The block devices, in their stable order (`/dev/rd0`, `/dev/sd0`, ...).
+    fn disks(&mut self) -> Vec<DiskInfo>;
+    /// Reads up to `buf.len()` bytes of disk `name` at byte `offset` (any offset: the backend
+    /// reads the whole sectors around it). Returns the count, 0 at or past the end, or why the
+    /// disk could not be read.
+    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String>;
     /// The knobs under `/sys/knobs`, as (name, value).
     fn knobs(&mut self) -> Vec<(String, u64)>;
     /// Sets knob `name` to `value`.

@@ -1,8 +1,13 @@
-//! `/dev`: the console, null, zero, random and the kernel log, straight to the backend.
+//! `/dev`: the console, null, zero, random, the kernel log and the block devices, straight to
+//! the backend.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use lib9pclient::server::ServerError;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, DiskInfo};
 use crate::error::bad_console_control;
 use crate::node::Kind;
 
@@ -31,6 +36,10 @@ pub fn read<B: Backend>(
             buf.len()
         }
         Kind::Kmsg => backend.kmsg(offset, buf),
+        // Any byte offset; past the end reads nothing.
+        Kind::DiskData(name) => backend
+            .disk_read(name, offset, buf)
+            .map_err(ServerError::Other)?,
         _ => return Err(ServerError::PermissionDenied),
     };
     // The backend is trusted, but a count past the buffer would make a malformed reply.
@@ -53,4 +62,38 @@ pub fn write<B: Backend>(backend: &mut B, kind: &Kind, data: &[u8]) -> Result<us
         _ => return Err(ServerError::PermissionDenied),
     }
     Ok(data.len())
+}
+
+/// The block device called `name`, if the backend has one.
+pub fn disk<B: Backend>(backend: &mut B, name: &str) -> Option<DiskInfo> {
+    backend.disks().into_iter().find(|d| d.name == name)
+}
+
+/// The disk directories of `/dev`, in the backend's order.
+pub fn disk_entries<B: Backend>(backend: &mut B) -> Vec<Kind> {
+    backend
+        .disks()
+        .into_iter()
+        .map(|d| Kind::Disk(d.name))
+        .collect()
+}
+
+/// `/dev/<name>`, if it is a disk.
+pub fn walk_disk<B: Backend>(backend: &mut B, name: &str) -> Option<Kind> {
+    disk(backend, name).map(|d| Kind::Disk(d.name))
+}
+
+/// `/dev/<name>/ctl`: one `key value` line each for the model, the driver, the sector size,
+/// the sector count, the size in bytes and whether the disk is read-only.
+pub fn ctl_text<B: Backend>(backend: &mut B, name: &str) -> Result<String, ServerError> {
+    let d = disk(backend, name).ok_or(ServerError::NotFound)?;
+    Ok(format!(
+        "model {}\ndriver {}\nsector_size {}\nsectors {}\nsize {}\nread_only {}\n",
+        crate::text::one_line(&d.model),
+        crate::text::one_line(&d.driver),
+        d.sector_size,
+        d.sectors,
+        d.size(),
+        if d.read_only { "yes" } else { "no" }
+    ))
 }

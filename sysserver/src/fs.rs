@@ -70,6 +70,9 @@ impl<B: Backend> SysFs<B> {
                 proc::alive(&mut self.backend, *pid)
             }
             Kind::Knob(name) => sys::walk_knob(&mut self.backend, name).is_some(),
+            Kind::Disk(name) | Kind::DiskCtl(name) | Kind::DiskData(name) => {
+                dev::disk(&mut self.backend, name).is_some()
+            }
             _ => true,
         }
     }
@@ -91,6 +94,7 @@ impl<B: Backend> SysFs<B> {
             | Kind::MemInfo
             | Kind::Uptime
             | Kind::Mounts => proc::text(&mut self.backend, kind)?,
+            Kind::DiskCtl(name) => dev::ctl_text(&mut self.backend, name)?,
             _ => sys::text(&mut self.backend, kind)?,
         };
         Ok(text.into_bytes())
@@ -113,7 +117,14 @@ impl<B: Backend> SysFs<B> {
     fn children(&mut self, kind: &Kind) -> Result<Vec<Kind>, ServerError> {
         Ok(match kind {
             Kind::Root => ROOT_ENTRIES.to_vec(),
-            Kind::DevDir => DEV_ENTRIES.to_vec(),
+            Kind::DevDir => {
+                let mut entries = DEV_ENTRIES.to_vec();
+                entries.extend(dev::disk_entries(&mut self.backend));
+                entries
+            }
+            Kind::Disk(name) => {
+                alloc::vec![Kind::DiskCtl(name.clone()), Kind::DiskData(name.clone())]
+            }
             Kind::ProcDir => proc::entries(&mut self.backend),
             Kind::Pid(pid) => alloc::vec![Kind::Status(*pid), Kind::Cmdline(*pid)],
             Kind::SysDir => SYS_ENTRIES.to_vec(),
@@ -127,6 +138,13 @@ impl<B: Backend> SysFs<B> {
     /// gives the length.
     fn length(&mut self, kind: &Kind, open: Option<&Node>) -> Result<u64, ServerError> {
         let length = match kind.class() {
+            // A disk's data file is as long as the disk.
+            Class::Stream if matches!(kind, Kind::DiskData(_)) => match kind {
+                Kind::DiskData(name) => dev::disk(&mut self.backend, name)
+                    .ok_or(ServerError::NotFound)?
+                    .size() as usize,
+                _ => 0,
+            },
             Class::Dir | Class::Stream => 0,
             Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
                 Some(text) => text.len(),
@@ -149,7 +167,7 @@ impl<B: Backend> SysFs<B> {
 fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a> {
     let name = match kind {
         Kind::Pid(pid) => decimal(*pid, digits),
-        Kind::Knob(name) => name.as_str(),
+        Kind::Knob(name) | Kind::Disk(name) => name.as_str(),
         _ => kind.fixed_name().unwrap_or_default(),
     };
     Stat {
@@ -223,6 +241,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
                     Some(kind) => Some(kind),
                     None if dir.kind == Kind::ProcDir => proc::walk_pid(&mut self.backend, name),
                     None if dir.kind == Kind::KnobsDir => sys::walk_knob(&mut self.backend, name),
+                    None if dir.kind == Kind::DevDir => dev::walk_disk(&mut self.backend, name),
                     None => None,
                 };
                 found.ok_or(ServerError::NotFound)?
@@ -262,7 +281,13 @@ impl<B: Backend> Filesystem for SysFs<B> {
         check_offset(offset)?;
         match node.kind.class() {
             Class::Dir => Err(ServerError::IsDirectory),
-            Class::Stream => dev::read(&mut self.backend, &node.kind, offset, buf),
+            Class::Stream => {
+                // A disk can go away under an open fid.
+                if matches!(node.kind, Kind::DiskData(_)) {
+                    self.require(&node.kind)?;
+                }
+                dev::read(&mut self.backend, &node.kind, offset, buf)
+            }
             Class::Text => {
                 // A process that ended (or a knob that went away) takes its files with it,
                 // snapshots included, as in Plan 9's /proc.

@@ -28,6 +28,12 @@ pub enum Kind {
     Random,
     /// `/dev/kmsg`: the kernel log ring.
     Kmsg,
+    /// `/dev/<disk>`: a block device's directory.
+    Disk(String),
+    /// `/dev/<disk>/ctl`.
+    DiskCtl(String),
+    /// `/dev/<disk>/data`.
+    DiskData(String),
     /// `/proc`.
     ProcDir,
     /// `/proc/<pid>`.
@@ -165,6 +171,9 @@ mod tag {
     pub const KNOB: u64 = 23;
     pub const CONS_CTL: u64 = 24;
     pub const PCI: u64 = 25;
+    pub const DISK: u64 = 26;
+    pub const DISK_CTL: u64 = 27;
+    pub const DISK_DATA: u64 = 28;
 }
 
 /// FNV-1a: a stable qid for a knob from its name, whatever order the backend lists knobs in.
@@ -187,10 +196,15 @@ impl Kind {
             | Self::Pid(_)
             | Self::SysDir
             | Self::KernelDir
-            | Self::KnobsDir => Class::Dir,
-            Self::Cons | Self::ConsCtl | Self::Null | Self::Zero | Self::Random | Self::Kmsg => {
-                Class::Stream
-            }
+            | Self::KnobsDir
+            | Self::Disk(_) => Class::Dir,
+            Self::Cons
+            | Self::ConsCtl
+            | Self::Null
+            | Self::Zero
+            | Self::Random
+            | Self::Kmsg
+            | Self::DiskData(_) => Class::Stream,
             _ => Class::Text,
         }
     }
@@ -199,7 +213,7 @@ impl Kind {
     pub fn name(&self) -> String {
         match self {
             Self::Pid(pid) => format!("{pid}"),
-            Self::Knob(name) => name.clone(),
+            Self::Knob(name) | Self::Disk(name) => name.clone(),
             _ => String::from(self.fixed_name().unwrap_or_default()),
         }
     }
@@ -230,7 +244,9 @@ impl Kind {
             Self::Isolation => "isolation",
             Self::Pci => "pci",
             Self::KnobsDir => "knobs",
-            Self::Pid(_) | Self::Knob(_) => return None,
+            Self::DiskCtl(_) => "ctl",
+            Self::DiskData(_) => "data",
+            Self::Pid(_) | Self::Knob(_) | Self::Disk(_) => return None,
         })
     }
 
@@ -250,6 +266,8 @@ impl Kind {
             }
             Self::Version | Self::KernelCmdline => Self::KernelDir,
             Self::Knob(_) => Self::KnobsDir,
+            Self::Disk(_) => Self::DevDir,
+            Self::DiskCtl(name) | Self::DiskData(name) => Self::Disk(name.clone()),
         }
     }
 
@@ -291,6 +309,9 @@ impl Kind {
             Self::Pci => (tag::PCI, 0),
             Self::KnobsDir => (tag::KNOBS_DIR, 0),
             Self::Knob(name) => (tag::KNOB, name_hash(name)),
+            Self::Disk(name) => (tag::DISK, name_hash(name)),
+            Self::DiskCtl(name) => (tag::DISK_CTL, name_hash(name)),
+            Self::DiskData(name) => (tag::DISK_DATA, name_hash(name)),
         };
         Qid {
             typ: if self.is_dir() { QTDIR } else { QTFILE },
@@ -312,6 +333,13 @@ impl Kind {
                 return match name {
                     "status" => Some(Self::Status(*pid)),
                     "cmdline" => Some(Self::Cmdline(*pid)),
+                    _ => None,
+                };
+            }
+            Self::Disk(disk) => {
+                return match name {
+                    "ctl" => Some(Self::DiskCtl(disk.clone())),
+                    "data" => Some(Self::DiskData(disk.clone())),
                     _ => None,
                 };
             }
@@ -359,6 +387,11 @@ mod tests {
             Kind::KnobsDir,
             Kind::Knob("a".into()),
             Kind::Knob("b".into()),
+            Kind::Disk("rd0".into()),
+            Kind::DiskCtl("rd0".into()),
+            Kind::DiskData("rd0".into()),
+            Kind::Disk("sd0".into()),
+            Kind::DiskData("sd0".into()),
         ];
         for (i, a) in kinds.iter().enumerate() {
             assert_eq!(a.qid().typ == QTDIR, a.mode() & DMDIR != 0, "{a:?}");

@@ -213,3 +213,81 @@ fn kmsg_reads_the_log_at_offsets() {
     let n = f.read_at(&mut buf, 106).unwrap();
     assert_eq!(&buf[..n], b"news\n");
 }
+
+fn disk(name: &str, sectors: u64) -> (sysserver::DiskInfo, Vec<u8>) {
+    let info = sysserver::DiskInfo {
+        name: name.into(),
+        model: "test\ndisk".into(),
+        driver: "fake".into(),
+        sector_size: 512,
+        sectors,
+        read_only: true,
+    };
+    let bytes = (0..sectors * 512).map(|i| (i % 251) as u8).collect();
+    (info, bytes)
+}
+
+/// Disks are directories of `/dev` with `ctl` and `data`, in the backend's order, and come and
+/// go with the backend's list.
+#[test]
+fn disks_appear_with_ctl_and_data() {
+    let fake = FakeBackend::new();
+    fake.state().disks = vec![disk("rd0", 8), disk("sd0", 2)];
+    let fs = root(&fake);
+    assert_eq!(
+        ls(&fs, "/dev"),
+        [
+            "cons", "consctl", "null", "zero", "random", "kmsg", "rd0", "sd0"
+        ]
+    );
+    assert_eq!(ls(&fs, "/dev/rd0"), ["ctl", "data"]);
+    let entries: Vec<(String, u32, u64)> = fs
+        .read_dir("/dev/rd0")
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.name, d.mode, d.length))
+        .collect();
+    assert_eq!(entries[1], ("data".to_string(), 0o444, 4096));
+    assert_eq!(fs.stat("/dev/rd0").unwrap().mode, 0x8000_0000 | 0o555);
+    // A newline in the model cannot break the one-line-per-key format.
+    assert_eq!(
+        cat(&fs, "/dev/rd0/ctl"),
+        "model test?disk\ndriver fake\nsector_size 512\nsectors 8\nsize 4096\nread_only yes\n"
+    );
+    assert_eq!(
+        error_text(fs.open("/dev/sd1/ctl", OREAD)),
+        "'sd1' file does not exist"
+    );
+    assert_eq!(
+        error_text(fs.open("/dev/rd0/nothing", OREAD)),
+        "'nothing' file does not exist"
+    );
+    fake.state().disks.remove(1);
+    assert_eq!(ls(&fs, "/dev").last().map(String::as_str), Some("rd0"));
+}
+
+/// `data` reads at any offset, never past the end, and cannot be written.
+#[test]
+fn disk_data_reads_at_any_offset() {
+    let fake = FakeBackend::new();
+    fake.state().disks = vec![disk("rd0", 8)];
+    let want: Vec<u8> = fake.state().disks[0].1.clone();
+    let fs = root(&fake);
+    let data = fs.open("/dev/rd0/data", OREAD).unwrap();
+    for (offset, len) in [(0, 512), (511, 3), (1000, 3000), (4000, 500), (4095, 10)] {
+        let mut buf = vec![0u8; len];
+        let n = data.read_at(&mut buf, offset).unwrap();
+        let end = (offset as usize + len).min(want.len());
+        assert_eq!(&buf[..n], &want[offset as usize..end], "at {offset}");
+    }
+    let mut buf = [0u8; 16];
+    assert_eq!(data.read_at(&mut buf, 4096).unwrap(), 0);
+    assert_eq!(data.read_at(&mut buf, u64::MAX / 2).unwrap(), 0);
+    assert_eq!(
+        error_text(fs.open("/dev/rd0/data", OWRITE)),
+        "permission denied"
+    );
+    // A disk that went away under an open fid: reads fail, nothing else breaks.
+    fake.state().disks.clear();
+    assert_eq!(error_text(data.read_at(&mut buf, 0)), "file does not exist");
+}

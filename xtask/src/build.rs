@@ -210,7 +210,7 @@ fn disk_module(options: &Options) -> Result<Vec<Module>, String> {
     let size = std::fs::metadata(image)
         .map_err(|e| format!("--disk-module {image}: {e}"))?
         .len();
-    let sector = lux9_kernel::pattern_disk::SECTOR as u64;
+    let sector = lux9_blk::pattern::SECTOR as u64;
     if size == 0 || !size.is_multiple_of(sector) {
         return Err(format!(
             "--disk-module {image}: {size} bytes is not a whole number of {sector}-byte sectors"
@@ -219,7 +219,7 @@ fn disk_module(options: &Options) -> Result<Vec<Module>, String> {
     Ok(vec![Module {
         source: PathBuf::from(image),
         name: "lux9-disk.img".into(),
-        cmdline: lux9_kernel::pattern_disk::MODULE_WORD.into(),
+        cmdline: lux9_blk::pattern::MODULE_WORD.into(),
     }])
 }
 

@@ -46,6 +46,7 @@ pub const USER: &[&str] = &[
     "a_hostile_ring_peer_crashes_nobody",
     "ring_notifications_reach_a_receiving_server",
     "sysserver_serves_concurrent_clients",
+    "a_disk_reads_through_dev",
 ];
 
 /// The scenarios that report cases, with their lists.

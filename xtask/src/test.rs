@@ -195,7 +195,7 @@ fn qemu_tests(
             Module {
                 source: pattern_disk.clone(),
                 name: "lux9-pattern-disk.img".into(),
-                cmdline: lux9_kernel::pattern_disk::MODULE_WORD.into(),
+                cmdline: lux9_blk::pattern::MODULE_WORD.into(),
             },
         ];
         build::make_iso(&kernel, &[format!("test={scenario}")], modules, &iso)?;
@@ -233,13 +233,20 @@ fn qemu_tests(
     // utest once more with every server isolated: sysserver_serves_concurrent_clients then
     // starts the isolated sysserver (as init would) and goes through it.
     let strict_iso = dir.join("test-user-strict.iso");
-    let module = Module {
-        source: blob.clone(),
-        name: "lux9-test-blob.bin".into(),
-        cmdline: test_pattern::MODULE_NAME.into(),
-    };
+    let modules = vec![
+        Module {
+            source: blob.clone(),
+            name: "lux9-test-blob.bin".into(),
+            cmdline: test_pattern::MODULE_NAME.into(),
+        },
+        Module {
+            source: pattern_disk.clone(),
+            name: "lux9-pattern-disk.img".into(),
+            cmdline: lux9_blk::pattern::MODULE_WORD.into(),
+        },
+    ];
     let words = ["test=user".to_string(), "isolation=strict".to_string()];
-    build::make_iso(&kernel, &words, vec![module], &strict_iso)?;
+    build::make_iso(&kernel, &words, modules, &strict_iso)?;
     work.push(Job {
         name: "user strict".into(),
         config: QemuConfig::new(Machine::Q35Bios, strict_iso),
@@ -400,9 +407,9 @@ fn qemu_tests(
     Ok(())
 }
 
-/// The boot-module pattern disk of the test ISOs (`lux9_kernel::pattern_disk`).
+/// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`).
 fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
-    use lux9_kernel::pattern_disk::{MODULE_SECTORS, sector};
+    use lux9_blk::pattern::{MODULE_SECTORS, sector};
     let path = dir.join("lux9-pattern-disk.img");
     let bytes: Vec<u8> = (0..MODULE_SECTORS).flat_map(sector).collect();
     std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;

@@ -284,6 +284,26 @@ impl Backend for KernelBackend {
         crate::pci_bus::text()
     }
 
+    fn disks(&mut self) -> Vec<sysserver::DiskInfo> {
+        crate::block::all()
+            .iter()
+            .map(|d| sysserver::DiskInfo {
+                name: d.name.clone(),
+                model: d.model.into(),
+                driver: d.driver.into(),
+                sector_size: d.sector_size,
+                sectors: d.sectors,
+                read_only: d.read_only,
+            })
+            .collect()
+    }
+
+    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+        let disk = crate::block::find(name).ok_or_else(|| alloc::format!("no disk {name}"))?;
+        disk.read_bytes(offset, buf)
+            .map_err(|e| alloc::format!("{name}: {e:?}"))
+    }
+
     fn console_write(&mut self, data: &[u8]) {
         crate::console::write_bytes(data);
     }

@@ -108,6 +108,20 @@ impl Backend for UserBackend {
         text(SysInfo::Pci, 0)
     }
 
+    fn disks(&mut self) -> Vec<sysserver::DiskInfo> {
+        lux9_programs::disks::parse(&text(SysInfo::Disks, 0))
+    }
+
+    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+        let number = self
+            .disks()
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| alloc::format!("no disk {name}"))?;
+        let len = buf.len().min(lux9_rt::abi::syscall::DISK_READ_MAX);
+        sys::disk_read(number, offset, &mut buf[..len]).map_err(|e| alloc::format!("{name}: {e}"))
+    }
+
     fn console_write(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             match sys::debug_write(data) {

@@ -522,6 +522,78 @@ fn sys_reader(rounds: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// The test ISO's boot-module pattern disk through sysserver, as a user reads it (colocated in
+/// `user`, isolated in `user strict`): `/dev` lists `rd0`, its `ctl` gives the geometry, and
+/// `data` read at sector starts, at odd offsets across sector ends, in 16 KiB pieces and at
+/// the very end gives the pattern's bytes, each sector checked; past the end reads nothing,
+/// and the disk cannot be opened for writing.
+fn a_disk_reads_through_dev() -> CaseResult {
+    use lib9pclient::codec::{OREAD, OWRITE};
+    use lux9_blk::pattern::{self, MODULE_SECTORS, SECTOR};
+    use lux9_rt::ns;
+    ns::set_up_standard().map_err(|e| format!("mount the standard name space: {e}"))?;
+    let names: Vec<String> = ns::read_dir("/dev")
+        .map_err(|e| format!("ls /dev: {e}"))?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    ensure!(
+        names.iter().any(|n| n == "rd0"),
+        "no rd0 in /dev: {names:?}"
+    );
+    let ctl = ns::read("/dev/rd0/ctl").map_err(|e| format!("read /dev/rd0/ctl: {e}"))?;
+    let ctl = String::from_utf8_lossy(&ctl);
+    let size = MODULE_SECTORS * SECTOR as u64;
+    let want = format!(
+        "model boot-module disk\ndriver bootmodule\nsector_size {SECTOR}\nsectors {MODULE_SECTORS}\nsize {size}\nread_only yes\n"
+    );
+    ensure!(ctl == want, "/dev/rd0/ctl is {ctl:?}");
+    let stat = ns::stat("/dev/rd0/data").map_err(|e| format!("stat data: {e}"))?;
+    ensure!(stat.length == size, "data's length is {}", stat.length);
+    let data = ns::open("/dev/rd0/data", OREAD).map_err(|e| format!("open data: {e}"))?;
+    // Whole sectors: both ends, and a stretch read in 16 KiB pieces.
+    let expected = |first: u64, len: usize| -> Vec<u8> {
+        let last = (first + len as u64).div_ceil(SECTOR as u64);
+        let start = first / SECTOR as u64;
+        let all: Vec<u8> = (start..last).flat_map(pattern::sector).collect();
+        let skip = (first - start * SECTOR as u64) as usize;
+        all[skip..skip + len].to_vec()
+    };
+    let mut piece = alloc::vec![0u8; 16 * 1024];
+    for offset in [
+        0,
+        size - 16 * 1024,
+        7 * SECTOR as u64,
+        100 * SECTOR as u64 + 13,
+        size - 100,
+    ] {
+        let n = data
+            .read_at(&mut piece, offset)
+            .map_err(|e| format!("read at {offset}: {e}"))?;
+        let len = (size - offset).min(piece.len() as u64) as usize;
+        ensure!(n == len, "read at {offset} gave {n} bytes, not {len}");
+        ensure!(
+            piece[..n] == expected(offset, n)[..],
+            "the bytes at {offset} are not the pattern's"
+        );
+        if offset.is_multiple_of(SECTOR as u64) {
+            for (i, bytes) in piece[..n].chunks(SECTOR).enumerate() {
+                let sector = offset / SECTOR as u64 + i as u64;
+                pattern::check(sector, bytes).map_err(|why| format!("sector {sector}: {why}"))?;
+            }
+        }
+    }
+    let n = data
+        .read_at(&mut piece, size)
+        .map_err(|e| format!("read at the end: {e}"))?;
+    ensure!(n == 0, "a read at the end gave {n} bytes");
+    ensure!(
+        ns::open("/dev/rd0/data", OWRITE).is_err(),
+        "the read-only disk opened for writing"
+    );
+    Ok(())
+}
+
 /// Three processes read and write `/proc` and `/dev` files at once through the sysserver the
 /// boot placed (colocated in the `user` scenario), each on its own connection; their console
 /// lines must arrive whole, in order, and interleaved.
@@ -610,7 +682,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 20] = [
+    let cases: [Case; 21] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -670,6 +742,7 @@ fn run(args: &str) -> i32 {
             "sysserver_serves_concurrent_clients",
             sysserver_serves_concurrent_clients,
         ),
+        ("a_disk_reads_through_dev", a_disk_reads_through_dev),
     ];
     let mut failed = 0;
     for (name, case) in cases {

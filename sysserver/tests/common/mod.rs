@@ -33,6 +33,8 @@ pub struct FakeState {
     pub config: String,
     pub isolation: String,
     pub pci: String,
+    /// Disks and their bytes.
+    pub disks: Vec<(sysserver::DiskInfo, Vec<u8>)>,
     pub mounts: String,
     pub console_out: Vec<u8>,
     /// Input the console will deliver, one entry per read.
@@ -178,6 +180,23 @@ impl Backend for FakeBackend {
     }
     fn pci(&mut self) -> String {
         self.state().pci.clone()
+    }
+    fn disks(&mut self) -> Vec<sysserver::DiskInfo> {
+        self.state().disks.iter().map(|(d, _)| d.clone()).collect()
+    }
+    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+        let state = self.state();
+        let (_, bytes) = state
+            .disks
+            .iter()
+            .find(|(d, _)| d.name == name)
+            .ok_or_else(|| format!("no disk {name}"))?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let n = (bytes.len() - start).min(buf.len());
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
     }
     fn console_write(&mut self, data: &[u8]) {
         self.state().console_out.extend_from_slice(data);
