@@ -91,9 +91,10 @@ pub enum Syscall {
     Mount = 32,
     /// `power(op)`: [`power::OFF`] (ACPI S5) or [`power::REBOOT`]. Returns only on failure.
     Power = 33,
-    /// `disk_read(disk, offset, buf, len)`: reads up to `len` bytes of block device number
-    /// `disk` (in the order of [`crate::sysinfo::SysInfo::Disks`]) at byte `offset`; returns
-    /// the count, 0 at or past the end. At most [`DISK_READ_MAX`] bytes a call.
+    /// `disk_read(disk, part, offset, buf, len)`: reads up to `len` bytes of partition `part`
+    /// (0: the whole disk) of block device number `disk` (in the order of
+    /// [`crate::sysinfo::SysInfo::Disks`]) at byte `offset`; returns the count, 0 at or past
+    /// the end. At most [`DISK_READ_MAX`] bytes a call.
     DiskRead = 34,
 }
 

@@ -161,8 +161,9 @@ pub enum SysInfo {
     /// Every PCI function, one per line, as `/sys/pci` shows it.
     Pci = 11,
     /// The block devices, one per line in their stable order (the `disk` numbers of
-    /// `disk_read`): `name`, sectors, sector size, `ro` or `rw`, driver and model, separated by
-    /// tabs (the model last, as it may hold spaces).
+    /// `disk_read`): `name`, sectors, sector size, `ro` or `rw`, driver, the partitions as
+    /// `number:first:count` joined by commas, and the model, separated by tabs (the model
+    /// last, as it may hold spaces).
     Disks = 12,
 }
 

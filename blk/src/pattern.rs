@@ -15,6 +15,11 @@ const fn body_byte(index: u64) -> u8 {
 pub const SECTOR: usize = 512;
 /// Sectors of the boot-module pattern disk the test ISOs carry: 2 MiB.
 pub const MODULE_SECTORS: u64 = 4096;
+/// The partitions `cargo xtask test` writes over the test ISOs' pattern disk with `sfdisk`
+/// (an MBR in sector 0, which so no longer holds the pattern): (number, first sector, sector
+/// count, MBR type).
+pub const PARTITIONS: [(u32, u64, u64, u8); 2] = [(1, 2048, 1024, 0x83), (2, 3072, 1024, 0x07)];
+
 /// GRUB module word that marks a boot-module disk (`module2 /boot/... lux9-disk`).
 pub const MODULE_WORD: &str = "lux9-disk";
 

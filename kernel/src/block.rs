@@ -34,6 +34,9 @@ pub struct BlockDevice {
     pub sector_size: u32,
     pub sectors: u64,
     pub read_only: bool,
+    /// The partitions of its MBR or GPT, as (number in the table, sectors), in number order;
+    /// each is read as a block device of its own (`/dev/<disk>/p<number>`).
+    pub partitions: Vec<(u32, lux9_blk::Extent)>,
     source: Source,
 }
 
@@ -61,19 +64,37 @@ impl BlockDevice {
         Ok(())
     }
 
-    /// Reads up to `buf.len()` bytes at byte `offset` through the whole sectors around them;
-    /// returns the count, 0 at or past the end.
-    pub fn read_bytes(&self, offset: u64, buf: &mut [u8]) -> Result<usize, BlockError> {
-        let size = self.size();
+    /// The sectors of partition `part`, or of the whole disk for 0.
+    pub fn extent(&self, part: u32) -> Option<lux9_blk::Extent> {
+        if part == 0 {
+            return lux9_blk::Extent::new(0, self.sectors);
+        }
+        self.partitions
+            .iter()
+            .find(|(number, _)| *number == part)
+            .map(|(_, extent)| *extent)
+    }
+
+    /// Reads up to `buf.len()` bytes at byte `offset` of partition `part` (0: the whole disk)
+    /// through the whole sectors around them; returns the count, 0 at or past its end.
+    pub fn read_bytes(&self, part: u32, offset: u64, buf: &mut [u8]) -> Result<usize, BlockError> {
+        let extent = self
+            .extent(part)
+            .ok_or(BlockError::OutOfRange(lux9_blk::RangeError::Empty))?;
+        let sector_size = u64::from(self.sector_size);
+        let size = extent.count() * sector_size;
         if offset >= size || buf.is_empty() {
             return Ok(0);
         }
         let n = (buf.len() as u64).min(size - offset) as usize;
-        let sector_size = u64::from(self.sector_size);
         let first = offset / sector_size;
         let last = (offset + n as u64 - 1) / sector_size;
-        let mut sectors = alloc::vec![0u8; ((last - first + 1) * sector_size) as usize];
-        self.read(first, &mut sectors)?;
+        let count = last - first + 1;
+        let disk_first = extent
+            .translate(first, count)
+            .map_err(BlockError::OutOfRange)?;
+        let mut sectors = alloc::vec![0u8; (count * sector_size) as usize];
+        self.read(disk_first, &mut sectors)?;
         let skip = (offset - first * sector_size) as usize;
         buf[..n].copy_from_slice(&sectors[skip..skip + n]);
         Ok(n)
@@ -87,7 +108,54 @@ impl BlockDevice {
 
 static DEVICES: spin::Mutex<Vec<Arc<BlockDevice>>> = spin::Mutex::new(Vec::new());
 
-fn register(device: BlockDevice) {
+/// The device's sectors for the partition-table reader.
+struct Sectors<'a>(&'a BlockDevice);
+
+impl lux9_blk::SectorRead for Sectors<'_> {
+    type Error = BlockError;
+
+    fn sector_size(&self) -> u32 {
+        self.0.sector_size
+    }
+
+    fn sector_count(&self) -> u64 {
+        self.0.sectors
+    }
+
+    fn read_sector(&mut self, lba: u64, buf: &mut [u8]) -> Result<(), BlockError> {
+        self.0.read(lba, buf)
+    }
+}
+
+fn register(mut device: BlockDevice) {
+    match lux9_blk::read_table(&mut Sectors(&device)) {
+        Ok(Some(table)) => {
+            for refused in &table.refused {
+                warn!("block: {}: partition {refused:?} refused", device.name);
+            }
+            device.partitions = table
+                .partitions
+                .iter()
+                .map(|p| (p.number, p.extent))
+                .collect();
+            let list: Vec<String> = device
+                .partitions
+                .iter()
+                .map(|(n, e)| alloc::format!("p{n} ({} sectors at {})", e.count(), e.first()))
+                .collect();
+            info!(
+                "block: {}: {:?}: {}",
+                device.name,
+                table.scheme,
+                list.join(", ")
+            );
+        }
+        Ok(None) => {}
+        Err(error) => warn!(
+            "block: {}: unreadable partition table: {error:?}",
+            device.name
+        ),
+    }
     info!(
         "block: {}: {} ({}), {} sectors of {} bytes ({} KiB){}",
         device.name,
@@ -106,17 +174,24 @@ pub fn all() -> Vec<Arc<BlockDevice>> {
     DEVICES.lock().clone()
 }
 
-/// `SysInfo::Disks`: one tab-separated line per device.
+/// `SysInfo::Disks`: one tab-separated line per device (the partitions as `number:first:count`
+/// joined by commas, before the model).
 pub fn text() -> String {
     let mut out = String::new();
     for d in all() {
+        let parts: Vec<String> = d
+            .partitions
+            .iter()
+            .map(|(n, e)| alloc::format!("{n}:{}:{}", e.first(), e.count()))
+            .collect();
         out.push_str(&alloc::format!(
-            "{}\t{}\t{}\t{}\t{}\t{}\n",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
             d.name,
             d.sectors,
             d.sector_size,
             if d.read_only { "ro" } else { "rw" },
             d.driver,
+            parts.join(","),
             d.model
         ));
     }
@@ -159,6 +234,7 @@ pub fn init(boot: &'static BootInfo) {
         sector_size: sector_size as u32,
         sectors: bytes.len() as u64 / sector_size,
         read_only: true,
+        partitions: Vec::new(),
         source: Source::Memory(bytes),
     });
 }

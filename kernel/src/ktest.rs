@@ -646,9 +646,10 @@ fn pci_buses_are_enumerated(_: &'static BootInfo) -> CaseResult {
     Ok(())
 }
 
-/// The test ISO's boot-module pattern disk is `rd0`, read-only, of the size written; single
-/// sectors at both ends, a 64 KiB read, and reads at scattered places come back sector for
-/// sector; reads past the end, overflowing ones and partial sectors are refused.
+/// The test ISO's boot-module pattern disk is `rd0`, read-only, of the size written, with the
+/// partitions of the MBR xtask wrote; single sectors at both ends, a 64 KiB read, and reads at
+/// scattered places come back sector for sector; reads past the end, overflowing ones and
+/// partial sectors are refused.
 fn boot_module_disk_reads_back(_: &'static BootInfo) -> CaseResult {
     use crate::block::{self, BlockError};
     use lux9_blk::pattern::{self as pattern_disk, MODULE_SECTORS, SECTOR};
@@ -668,9 +669,24 @@ fn boot_module_disk_reads_back(_: &'static BootInfo) -> CaseResult {
         seed ^= seed << 17;
         Some(seed % MODULE_SECTORS)
     });
-    for sector in [0, 1, MODULE_SECTORS - 1]
+    // Sector 0 holds the MBR that xtask wrote over the pattern; the partitions it lists must be
+    // the ones found.
+    let partitions: alloc::vec::Vec<(u32, u64, u64)> = disk
+        .partitions
+        .iter()
+        .map(|(n, e)| (*n, e.first(), e.count()))
+        .collect();
+    let want: alloc::vec::Vec<(u32, u64, u64)> = pattern_disk::PARTITIONS
+        .iter()
+        .map(|&(n, first, count, _)| (n, first, count))
+        .collect();
+    ensure!(
+        partitions == want,
+        "rd0's partitions are {partitions:?}, not {want:?}"
+    );
+    for sector in [1, MODULE_SECTORS - 1]
         .into_iter()
-        .chain(scattered.take(200))
+        .chain(scattered.take(200).filter(|&s| s != 0))
     {
         disk.read(sector, &mut one)
             .map_err(|e| format!("reading sector {sector}: {e:?}"))?;

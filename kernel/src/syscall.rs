@@ -409,17 +409,20 @@ fn words_to_bytes(words: &[u64]) -> Vec<u8> {
 /// Longest `sysinfo` buffer.
 const SYSINFO_MAX: usize = 1 << 20;
 
-/// `disk_read(disk, offset, buf, len)`: bytes of block device number `disk` at `offset`.
+/// `disk_read(disk, part, offset, buf, len)`: bytes of partition `part` (0: all) of block
+/// device number `disk` at `offset`.
 fn disk_read(args: [usize; 6]) -> Result<usize, Error> {
-    let [disk, offset, ptr, len, ..] = args;
+    let [disk, part, offset, ptr, len, _] = args;
+    let part = u32::try_from(part).map_err(|_| Error::NotFound)?;
     let device = crate::block::all()
         .get(disk)
         .cloned()
         .ok_or(Error::NotFound)?;
     let out = UserSlice::new(ptr, len.min(lux9_abi::syscall::DISK_READ_MAX))?;
     let mut buf = alloc::vec![0u8; out.len()];
+    device.extent(part).ok_or(Error::NotFound)?;
     let n = device
-        .read_bytes(offset as u64, &mut buf)
+        .read_bytes(part, offset as u64, &mut buf)
         .map_err(|_| Error::InvalidArgument)?;
     if n > 0 {
         out.prefix(n)

@@ -1,5 +1,6 @@
 //! The kernel's list of block devices (`sysinfo(Disks)`), as the isolated sysserver reads it:
-//! one line per disk, `name`, sectors, sector size, `ro`/`rw`, driver and model, by tabs.
+//! one line per disk, `name`, sectors, sector size, `ro`/`rw`, driver, partitions
+//! (`number:first:count` by commas) and model, by tabs.
 
 use alloc::string::ToString;
 use alloc::vec::Vec;
@@ -10,7 +11,7 @@ use sysserver::DiskInfo;
 pub fn parse(text: &str) -> Vec<DiskInfo> {
     text.lines()
         .filter_map(|line| {
-            let mut fields = line.splitn(6, '\t');
+            let mut fields = line.splitn(7, '\t');
             let name = fields.next()?.to_string();
             let sectors = fields.next()?.parse().ok()?;
             let sector_size = fields.next()?.parse().ok()?;
@@ -20,6 +21,16 @@ pub fn parse(text: &str) -> Vec<DiskInfo> {
                 _ => return None,
             };
             let driver = fields.next()?.to_string();
+            let partitions = fields
+                .next()?
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let mut numbers = p.split(':').map(|n| n.parse::<u64>().ok());
+                    let number = u32::try_from(numbers.next()??).ok()?;
+                    Some((number, numbers.next()??, numbers.next()??))
+                })
+                .collect::<Option<Vec<_>>>()?;
             let model = fields.next()?.to_string();
             (!name.is_empty()).then_some(DiskInfo {
                 name,
@@ -28,6 +39,7 @@ pub fn parse(text: &str) -> Vec<DiskInfo> {
                 sector_size,
                 sectors,
                 read_only,
+                partitions,
             })
         })
         .collect()
@@ -40,10 +52,11 @@ mod tests {
     #[test]
     fn lines_become_disks_and_bad_lines_are_left_out() {
         let disks = parse(
-            "rd0\t4096\t512\tro\tbootmodule\tboot-module disk\n\
-             sd0\t8\t4096\trw\tvirtio-blk\tQEMU HARDDISK\n\
-             bad\tx\t512\tro\td\tm\n\
-             bad2\t1\t512\tmaybe\td\tm\n\
+            "rd0\t4096\t512\tro\tbootmodule\t1:2048:1024,2:3072:1024\tboot-module disk\n\
+             sd0\t8\t4096\trw\tvirtio-blk\t\tQEMU HARDDISK\n\
+             bad\tx\t512\tro\td\t\tm\n\
+             bad2\t1\t512\tmaybe\td\t\tm\n\
+             bad3\t1\t512\tro\td\t1:2\tm\n\
              short\t1\t512\n",
         );
         assert_eq!(
@@ -56,6 +69,7 @@ mod tests {
                     sector_size: 512,
                     sectors: 4096,
                     read_only: true,
+                    partitions: vec![(1, 2048, 1024), (2, 3072, 1024)],
                 },
                 DiskInfo {
                     name: "sd0".into(),
@@ -64,6 +78,7 @@ mod tests {
                     sector_size: 4096,
                     sectors: 8,
                     read_only: false,
+                    partitions: Vec::new(),
                 },
             ]
         );

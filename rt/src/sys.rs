@@ -301,17 +301,18 @@ pub fn mount(path: &str, spec: &str) -> Result<()> {
 }
 
 /// Turns the machine off (ACPI S5) or restarts it; returns only if that failed.
-/// Reads up to `buf.len()` bytes (at most `DISK_READ_MAX` a call) of block device number
-/// `disk` (the order of `SysInfo::Disks`) at byte `offset`; 0 at or past the end.
-pub fn disk_read(disk: usize, offset: u64, buf: &mut [u8]) -> Result<usize> {
+/// Reads up to `buf.len()` bytes (at most `DISK_READ_MAX` a call) of partition `part` (0: the
+/// whole disk) of block device number `disk` (the order of `SysInfo::Disks`) at byte
+/// `offset`; 0 at or past the end.
+pub fn disk_read(disk: usize, part: u32, offset: u64, buf: &mut [u8]) -> Result<usize> {
     call(
         Syscall::DiskRead,
         [
             disk,
+            part as usize,
             offset as usize,
             buf.as_mut_ptr() as usize,
             buf.len(),
-            0,
             0,
         ],
     )

@@ -27,6 +27,8 @@ pub struct DiskInfo {
     pub sector_size: u32,
     pub sectors: u64,
     pub read_only: bool,
+    /// Its partitions as (number in the table, first sector, sector count), in number order.
+    pub partitions: Vec<(u32, u64, u64)>,
 }
 
 impl DiskInfo {
@@ -79,10 +81,16 @@ pub trait Backend {
     fn random(&mut self, buf: &mut [u8]);
     /// The block devices, in their stable order (`/dev/rd0`, `/dev/sd0`, ...).
     fn disks(&mut self) -> Vec<DiskInfo>;
-    /// Reads up to `buf.len()` bytes of disk `name` at byte `offset` (any offset: the backend
-    /// reads the whole sectors around it). Returns the count, 0 at or past the end, or why the
-    /// disk could not be read.
-    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String>;
+    /// Reads up to `buf.len()` bytes of partition `part` (0: the whole disk) of disk `name` at
+    /// byte `offset` (any offset: the backend reads the whole sectors around it). Returns the
+    /// count, 0 at or past the end, or why the disk could not be read.
+    fn disk_read(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, String>;
     /// The knobs under `/sys/knobs`, as (name, value).
     fn knobs(&mut self) -> Vec<(String, u64)>;
     /// Sets knob `name` to `value`.

@@ -38,7 +38,10 @@ pub fn read<B: Backend>(
         Kind::Kmsg => backend.kmsg(offset, buf),
         // Any byte offset; past the end reads nothing.
         Kind::DiskData(name) => backend
-            .disk_read(name, offset, buf)
+            .disk_read(name, 0, offset, buf)
+            .map_err(ServerError::Other)?,
+        Kind::DiskPart(name, number) => backend
+            .disk_read(name, *number, offset, buf)
             .map_err(ServerError::Other)?,
         _ => return Err(ServerError::PermissionDenied),
     };
@@ -96,4 +99,52 @@ pub fn ctl_text<B: Backend>(backend: &mut B, name: &str) -> Result<String, Serve
         d.size(),
         if d.read_only { "yes" } else { "no" }
     ))
+}
+
+/// Partition `number` of disk `name` as (first sector, sector count), if it exists.
+pub fn partition<B: Backend>(backend: &mut B, name: &str, number: u32) -> Option<(u64, u64)> {
+    disk(backend, name)?
+        .partitions
+        .iter()
+        .find(|(n, _, _)| *n == number)
+        .map(|&(_, first, count)| (first, count))
+}
+
+/// The files of a disk's directory: `ctl`, `data` and one `p<N>` per partition.
+pub fn disk_children<B: Backend>(backend: &mut B, name: &str) -> Vec<Kind> {
+    let mut children = alloc::vec![Kind::DiskCtl(name.into()), Kind::DiskData(name.into())];
+    if let Some(d) = disk(backend, name) {
+        children.extend(
+            d.partitions
+                .iter()
+                .map(|(number, _, _)| Kind::DiskPart(name.into(), *number)),
+        );
+    }
+    children
+}
+
+/// `p<N>` in the directory of a disk, if that partition exists (`p0` and leading zeros are
+/// not partition names).
+pub fn walk_partition<B: Backend>(backend: &mut B, dir: &Kind, name: &str) -> Option<Kind> {
+    let Kind::Disk(disk_name) = dir else {
+        return None;
+    };
+    let digits = name.strip_prefix('p')?;
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let number: u32 = digits.parse().ok()?;
+    partition(backend, disk_name, number).map(|_| Kind::DiskPart(disk_name.clone(), number))
+}
+
+/// The length of a disk's `data` or of a partition file, in bytes.
+pub fn length<B: Backend>(backend: &mut B, kind: &Kind) -> Option<u64> {
+    match kind {
+        Kind::DiskData(name) => disk(backend, name).map(|d| d.size()),
+        Kind::DiskPart(name, number) => {
+            let sector_size = u64::from(disk(backend, name)?.sector_size);
+            partition(backend, name, *number).map(|(_, count)| count * sector_size)
+        }
+        _ => None,
+    }
 }

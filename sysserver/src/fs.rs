@@ -73,6 +73,9 @@ impl<B: Backend> SysFs<B> {
             Kind::Disk(name) | Kind::DiskCtl(name) | Kind::DiskData(name) => {
                 dev::disk(&mut self.backend, name).is_some()
             }
+            Kind::DiskPart(name, number) => {
+                dev::partition(&mut self.backend, name, *number).is_some()
+            }
             _ => true,
         }
     }
@@ -122,9 +125,7 @@ impl<B: Backend> SysFs<B> {
                 entries.extend(dev::disk_entries(&mut self.backend));
                 entries
             }
-            Kind::Disk(name) => {
-                alloc::vec![Kind::DiskCtl(name.clone()), Kind::DiskData(name.clone())]
-            }
+            Kind::Disk(name) => dev::disk_children(&mut self.backend, name),
             Kind::ProcDir => proc::entries(&mut self.backend),
             Kind::Pid(pid) => alloc::vec![Kind::Status(*pid), Kind::Cmdline(*pid)],
             Kind::SysDir => SYS_ENTRIES.to_vec(),
@@ -139,12 +140,9 @@ impl<B: Backend> SysFs<B> {
     fn length(&mut self, kind: &Kind, open: Option<&Node>) -> Result<u64, ServerError> {
         let length = match kind.class() {
             // A disk's data file is as long as the disk.
-            Class::Stream if matches!(kind, Kind::DiskData(_)) => match kind {
-                Kind::DiskData(name) => dev::disk(&mut self.backend, name)
-                    .ok_or(ServerError::NotFound)?
-                    .size() as usize,
-                _ => 0,
-            },
+            Class::Stream if matches!(kind, Kind::DiskData(_) | Kind::DiskPart(..)) => {
+                dev::length(&mut self.backend, kind).ok_or(ServerError::NotFound)? as usize
+            }
             Class::Dir | Class::Stream => 0,
             Class::Text => match open.and_then(|n| self.snapshots.get(&n.handle)) {
                 Some(text) => text.len(),
@@ -167,6 +165,7 @@ impl<B: Backend> SysFs<B> {
 fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a> {
     let name = match kind {
         Kind::Pid(pid) => decimal(*pid, digits),
+        Kind::DiskPart(_, number) => partition_name(*number, digits),
         Kind::Knob(name) | Kind::Disk(name) => name.as_str(),
         _ => kind.fixed_name().unwrap_or_default(),
     };
@@ -183,6 +182,14 @@ fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a
         gid: OWNER,
         muid: OWNER,
     }
+}
+
+/// `p<number>`, written at the end of `digits`.
+fn partition_name(number: u32, digits: &mut [u8; 20]) -> &str {
+    let len = decimal(u64::from(number), digits).len();
+    let at = digits.len() - len - 1;
+    digits[at] = b'p';
+    core::str::from_utf8(&digits[at..]).unwrap_or_default()
 }
 
 /// `n` in decimal, written at the end of `digits`.
@@ -241,6 +248,9 @@ impl<B: Backend> Filesystem for SysFs<B> {
                     Some(kind) => Some(kind),
                     None if dir.kind == Kind::ProcDir => proc::walk_pid(&mut self.backend, name),
                     None if dir.kind == Kind::KnobsDir => sys::walk_knob(&mut self.backend, name),
+                    None if matches!(dir.kind, Kind::Disk(_)) => {
+                        dev::walk_partition(&mut self.backend, &dir.kind, name)
+                    }
                     None if dir.kind == Kind::DevDir => dev::walk_disk(&mut self.backend, name),
                     None => None,
                 };
@@ -283,7 +293,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
             Class::Dir => Err(ServerError::IsDirectory),
             Class::Stream => {
                 // A disk can go away under an open fid.
-                if matches!(node.kind, Kind::DiskData(_)) {
+                if matches!(node.kind, Kind::DiskData(_) | Kind::DiskPart(..)) {
                     self.require(&node.kind)?;
                 }
                 dev::read(&mut self.backend, &node.kind, offset, buf)

@@ -34,6 +34,8 @@ pub enum Kind {
     DiskCtl(String),
     /// `/dev/<disk>/data`.
     DiskData(String),
+    /// `/dev/<disk>/p<N>`: partition N as numbered in the disk's table.
+    DiskPart(String, u32),
     /// `/proc`.
     ProcDir,
     /// `/proc/<pid>`.
@@ -174,6 +176,7 @@ mod tag {
     pub const DISK: u64 = 26;
     pub const DISK_CTL: u64 = 27;
     pub const DISK_DATA: u64 = 28;
+    pub const DISK_PART: u64 = 29;
 }
 
 /// FNV-1a: a stable qid for a knob from its name, whatever order the backend lists knobs in.
@@ -204,7 +207,8 @@ impl Kind {
             | Self::Zero
             | Self::Random
             | Self::Kmsg
-            | Self::DiskData(_) => Class::Stream,
+            | Self::DiskData(_)
+            | Self::DiskPart(..) => Class::Stream,
             _ => Class::Text,
         }
     }
@@ -214,6 +218,7 @@ impl Kind {
         match self {
             Self::Pid(pid) => format!("{pid}"),
             Self::Knob(name) | Self::Disk(name) => name.clone(),
+            Self::DiskPart(_, number) => format!("p{number}"),
             _ => String::from(self.fixed_name().unwrap_or_default()),
         }
     }
@@ -246,7 +251,7 @@ impl Kind {
             Self::KnobsDir => "knobs",
             Self::DiskCtl(_) => "ctl",
             Self::DiskData(_) => "data",
-            Self::Pid(_) | Self::Knob(_) | Self::Disk(_) => return None,
+            Self::Pid(_) | Self::Knob(_) | Self::Disk(_) | Self::DiskPart(..) => return None,
         })
     }
 
@@ -267,7 +272,9 @@ impl Kind {
             Self::Version | Self::KernelCmdline => Self::KernelDir,
             Self::Knob(_) => Self::KnobsDir,
             Self::Disk(_) => Self::DevDir,
-            Self::DiskCtl(name) | Self::DiskData(name) => Self::Disk(name.clone()),
+            Self::DiskCtl(name) | Self::DiskData(name) | Self::DiskPart(name, _) => {
+                Self::Disk(name.clone())
+            }
         }
     }
 
@@ -312,6 +319,11 @@ impl Kind {
             Self::Disk(name) => (tag::DISK, name_hash(name)),
             Self::DiskCtl(name) => (tag::DISK_CTL, name_hash(name)),
             Self::DiskData(name) => (tag::DISK_DATA, name_hash(name)),
+            // The partition number in the low 16 bits of the argument, the name's hash above.
+            Self::DiskPart(name, number) => (
+                tag::DISK_PART,
+                (name_hash(name) << 16) | u64::from(*number & 0xffff),
+            ),
         };
         Qid {
             typ: if self.is_dir() { QTDIR } else { QTFILE },
@@ -392,6 +404,9 @@ mod tests {
             Kind::DiskData("rd0".into()),
             Kind::Disk("sd0".into()),
             Kind::DiskData("sd0".into()),
+            Kind::DiskPart("rd0".into(), 1),
+            Kind::DiskPart("rd0".into(), 2),
+            Kind::DiskPart("sd0".into(), 1),
         ];
         for (i, a) in kinds.iter().enumerate() {
             assert_eq!(a.qid().typ == QTDIR, a.mode() & DMDIR != 0, "{a:?}");

@@ -222,6 +222,7 @@ fn disk(name: &str, sectors: u64) -> (sysserver::DiskInfo, Vec<u8>) {
         sector_size: 512,
         sectors,
         read_only: true,
+        partitions: Vec::new(),
     };
     let bytes = (0..sectors * 512).map(|i| (i % 251) as u8).collect();
     (info, bytes)
@@ -290,4 +291,37 @@ fn disk_data_reads_at_any_offset() {
     // A disk that went away under an open fid: reads fail, nothing else breaks.
     fake.state().disks.clear();
     assert_eq!(error_text(data.read_at(&mut buf, 0)), "file does not exist");
+}
+
+/// Partitions are files `p<N>` numbered as in the table, each reading its own sectors only.
+#[test]
+fn partitions_are_files_of_their_own() {
+    let fake = FakeBackend::new();
+    let (mut info, bytes) = disk("rd0", 8);
+    info.partitions = vec![(1, 2, 3), (5, 6, 2)];
+    fake.state().disks = vec![(info, bytes.clone())];
+    let fs = root(&fake);
+    assert_eq!(ls(&fs, "/dev/rd0"), ["ctl", "data", "p1", "p5"]);
+    assert_eq!(fs.stat("/dev/rd0/p1").unwrap().length, 3 * 512);
+    assert_eq!(fs.stat("/dev/rd0/p5").unwrap().length, 2 * 512);
+    let p1 = fs.open("/dev/rd0/p1", OREAD).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = p1.read_at(&mut buf, 100).unwrap();
+    assert_eq!(&buf[..n], &bytes[2 * 512 + 100..5 * 512]);
+    assert_eq!(p1.read_at(&mut buf, 3 * 512).unwrap(), 0);
+    for missing in ["p2", "p0", "p01", "p", "px", "p1x"] {
+        assert_eq!(
+            error_text(fs.open(&format!("/dev/rd0/{missing}"), OREAD)),
+            format!("'{missing}' file does not exist"),
+            "{missing}"
+        );
+    }
+    // Qids tell the partitions apart from each other and from the disk's other files.
+    let qids: Vec<u64> = ["/dev/rd0", "/dev/rd0/data", "/dev/rd0/p1", "/dev/rd0/p5"]
+        .iter()
+        .map(|p| fs.stat(p).unwrap().qid.path)
+        .collect();
+    for (i, a) in qids.iter().enumerate() {
+        assert!(!qids[i + 1..].contains(a), "{qids:?}");
+    }
 }

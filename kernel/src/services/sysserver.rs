@@ -294,13 +294,24 @@ impl Backend for KernelBackend {
                 sector_size: d.sector_size,
                 sectors: d.sectors,
                 read_only: d.read_only,
+                partitions: d
+                    .partitions
+                    .iter()
+                    .map(|(n, e)| (*n, e.first(), e.count()))
+                    .collect(),
             })
             .collect()
     }
 
-    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+    fn disk_read(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, String> {
         let disk = crate::block::find(name).ok_or_else(|| alloc::format!("no disk {name}"))?;
-        disk.read_bytes(offset, buf)
+        disk.read_bytes(part, offset, buf)
             .map_err(|e| alloc::format!("{name}: {e:?}"))
     }
 

@@ -112,14 +112,21 @@ impl Backend for UserBackend {
         lux9_programs::disks::parse(&text(SysInfo::Disks, 0))
     }
 
-    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+    fn disk_read(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, String> {
         let number = self
             .disks()
             .iter()
             .position(|d| d.name == name)
             .ok_or_else(|| alloc::format!("no disk {name}"))?;
         let len = buf.len().min(lux9_rt::abi::syscall::DISK_READ_MAX);
-        sys::disk_read(number, offset, &mut buf[..len]).map_err(|e| alloc::format!("{name}: {e}"))
+        sys::disk_read(number, part, offset, &mut buf[..len])
+            .map_err(|e| alloc::format!("{name}: {e}"))
     }
 
     fn console_write(&mut self, mut data: &[u8]) {

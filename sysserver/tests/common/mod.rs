@@ -184,13 +184,30 @@ impl Backend for FakeBackend {
     fn disks(&mut self) -> Vec<sysserver::DiskInfo> {
         self.state().disks.iter().map(|(d, _)| d.clone()).collect()
     }
-    fn disk_read(&mut self, name: &str, offset: u64, buf: &mut [u8]) -> Result<usize, String> {
+    fn disk_read(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, String> {
         let state = self.state();
-        let (_, bytes) = state
+        let (info, bytes) = state
             .disks
             .iter()
             .find(|(d, _)| d.name == name)
             .ok_or_else(|| format!("no disk {name}"))?;
+        let sector = info.sector_size as usize;
+        let bytes: &[u8] = if part == 0 {
+            bytes
+        } else {
+            let &(_, first, count) = info
+                .partitions
+                .iter()
+                .find(|(n, _, _)| *n == part)
+                .ok_or_else(|| format!("no partition {part}"))?;
+            &bytes[first as usize * sector..(first + count) as usize * sector]
+        };
         let start = usize::try_from(offset)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
