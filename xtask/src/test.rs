@@ -184,9 +184,9 @@ fn qemu_tests(
     let mut work: Vec<Job> = Vec::new();
     let mut iso_built: Vec<&str> = Vec::new();
     let pattern_disk = write_pattern_disk(&dir)?;
-    let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
-        let iso = dir.join(format!("test-{scenario}.iso"));
-        let modules = vec![
+    // What every scenario ISO carries: the test blob and the pattern disk.
+    let test_modules = || {
+        vec![
             Module {
                 source: blob.clone(),
                 name: "lux9-test-blob.bin".into(),
@@ -197,8 +197,11 @@ fn qemu_tests(
                 name: "lux9-pattern-disk.img".into(),
                 cmdline: lux9_blk::pattern::MODULE_WORD.into(),
             },
-        ];
-        build::make_iso(&kernel, &[format!("test={scenario}")], modules, &iso)?;
+        ]
+    };
+    let scenario_iso = |scenario: &str| -> Result<PathBuf, String> {
+        let iso = dir.join(format!("test-{scenario}.iso"));
+        build::make_iso(&kernel, &[format!("test={scenario}")], test_modules(), &iso)?;
         Ok(iso)
     };
 
@@ -233,20 +236,8 @@ fn qemu_tests(
     // utest once more with every server isolated: sysserver_serves_concurrent_clients then
     // starts the isolated sysserver (as init would) and goes through it.
     let strict_iso = dir.join("test-user-strict.iso");
-    let modules = vec![
-        Module {
-            source: blob.clone(),
-            name: "lux9-test-blob.bin".into(),
-            cmdline: test_pattern::MODULE_NAME.into(),
-        },
-        Module {
-            source: pattern_disk.clone(),
-            name: "lux9-pattern-disk.img".into(),
-            cmdline: lux9_blk::pattern::MODULE_WORD.into(),
-        },
-    ];
     let words = ["test=user".to_string(), "isolation=strict".to_string()];
-    build::make_iso(&kernel, &words, modules, &strict_iso)?;
+    build::make_iso(&kernel, &words, test_modules(), &strict_iso)?;
     work.push(Job {
         name: "user strict".into(),
         config: QemuConfig::new(Machine::Q35Bios, strict_iso),
