@@ -912,24 +912,7 @@ pub fn partitioned_disk(
     let f = std::fs::File::create(&disk).unwrap();
     f.set_len(32 << 20).unwrap();
     drop(f);
-    let mut child = Command::new(tool("sfdisk", "fdisk"))
-        .args(["--quiet", "--no-reread", "--no-tell-kernel"])
-        .arg(&disk)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    assert!(
-        child.wait().unwrap().success(),
-        "sfdisk failed on:\n{script}"
-    );
+    lux9_tests::host_tools::sfdisk(&disk, script).unwrap_or_else(|why| panic!("{why}"));
     let mut bytes = std::fs::read(&disk).unwrap();
     let at = (fs_start_sector * 512) as usize;
     bytes[at..at + fs_image.len()].copy_from_slice(fs_image);

@@ -4,9 +4,11 @@
 //! timeout while reading the serial console; `results` reads the kernel's result lines and the
 //! summaries of `cargo test`, and keeps the overall tally that `cargo xtask test` prints;
 //! `session` drives the serial console of a running QEMU and `qmp` its machine protocol (keys,
-//! screenshots, power events).
+//! screenshots, power events); `host_tools` finds and runs the Debian tools that make test
+//! images.
 #![deny(unsafe_code)]
 
+pub mod host_tools;
 pub mod qemu;
 pub mod qmp;
 pub mod results;

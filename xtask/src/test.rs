@@ -403,38 +403,17 @@ fn qemu_tests(
 /// last sector).
 fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
     use lux9_blk::pattern::{MODULE_SECTORS, PARTITIONS, sector};
-    use std::io::Write;
     let path = dir.join("lux9-pattern-disk.img");
     let bytes: Vec<u8> = (0..MODULE_SECTORS).flat_map(sector).collect();
     std::fs::write(&path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
-    let script: String = PARTITIONS
-        .iter()
-        .map(|(_, first, count, kind)| format!("{first},{count},{kind:x}\n"))
+    let script: String = std::iter::once("label: dos\n".to_string())
+        .chain(
+            PARTITIONS
+                .iter()
+                .map(|(_, first, count, kind)| format!("{first},{count},{kind:x}\n")),
+        )
         .collect();
-    // Debian keeps sfdisk in /sbin, which a user's PATH may lack.
-    let sfdisk = if Path::new("/sbin/sfdisk").exists() {
-        "/sbin/sfdisk"
-    } else {
-        "sfdisk"
-    };
-    let mut child = Command::new(sfdisk)
-        .args(["--quiet", "--wipe", "never", "--wipe-partitions", "never"])
-        .args(["--label", "dos"])
-        .arg(&path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("running sfdisk: {e}"))?;
-    child
-        .stdin
-        .take()
-        .ok_or("sfdisk's stdin")?
-        .write_all(script.as_bytes())
-        .map_err(|e| format!("writing to sfdisk: {e}"))?;
-    let status = child.wait().map_err(|e| format!("sfdisk: {e}"))?;
-    if !status.success() {
-        return Err(format!("sfdisk {} failed ({status})", path.display()));
-    }
+    lux9_tests::host_tools::sfdisk(&path, &script)?;
     Ok(path)
 }
 

@@ -59,13 +59,13 @@ pub const OVMF: Tool = Tool {
 pub const MKFS_EXT4: Tool = Tool {
     what: "mkfs.ext4",
     package: "e2fsprogs",
-    present: || on_path("mkfs.ext4") || Path::new("/sbin/mkfs.ext4").exists(),
+    present: || lux9_tests::host_tools::find("mkfs.ext4").is_some(),
 };
 
 pub const SFDISK: Tool = Tool {
     what: "sfdisk",
     package: "fdisk",
-    present: || on_path("sfdisk") || Path::new("/sbin/sfdisk").exists(),
+    present: || lux9_tests::host_tools::find("sfdisk").is_some(),
 };
 
 /// What building the ISO needs.

@@ -6,23 +6,9 @@ use bytemuck::{bytes_of, pod_read_unaligned};
 use gpt_disk_types::{
     Crc32, GptHeader, GptPartitionEntry, GptPartitionType, Guid, LbaLe, MasterBootRecord, U32Le,
 };
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const MIB: usize = 1 << 20;
-
-fn sfdisk() -> PathBuf {
-    for dir in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
-        let p = PathBuf::from(dir).join("sfdisk");
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "sfdisk is not installed: these tests need the Debian package fdisk (apt-get install fdisk)"
-    );
-}
 
 /// A `size`-byte disk image partitioned by sfdisk from `script`; `NAME` in the script stands
 /// for the image's path (sfdisk takes `NAME3 : ...` as partition 3).
@@ -41,24 +27,7 @@ pub fn sfdisk_image(size: usize, script: &str) -> Vec<u8> {
         .set_len(size as u64)
         .unwrap();
     let script = script.replace("NAME", disk.to_str().unwrap());
-    let mut child = Command::new(sfdisk())
-        .args(["--quiet", "--no-reread", "--no-tell-kernel"])
-        .arg(&disk)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(script.as_bytes())
-        .unwrap();
-    assert!(
-        child.wait().unwrap().success(),
-        "sfdisk failed on:\n{script}"
-    );
+    lux9_tests::host_tools::sfdisk(&disk, &script).unwrap_or_else(|why| panic!("{why}"));
     let bytes = std::fs::read(&disk).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     bytes

@@ -40,18 +40,11 @@ impl Drop for TempDir {
 /// Finds a host tool in PATH or the sbin directories; panics naming the
 /// Debian package that provides it.
 pub fn tool(name: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin", "/usr/bin", "/bin"].map(PathBuf::from));
-    for d in dirs {
-        let p = d.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "{name} is not installed: these tests need the Debian package {package} (apt-get install {package})"
-    );
+    lux9_tests::host_tools::find(name).unwrap_or_else(|| {
+        panic!(
+            "{name} is not installed: these tests need the Debian package {package} (apt-get install {package})"
+        )
+    })
 }
 
 pub fn run(cmd: &mut Command) {
