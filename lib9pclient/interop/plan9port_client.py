@@ -54,6 +54,24 @@ def main():
             names.append(decode_dir(raw[:n]).name)
             raw = raw[n:]
         check(sorted(names) == ["README", "tmp"], f"root listing {names}")
+        # As Linux's v9fs reads a directory: each Tread asks for the space left in a fixed
+        # buffer; a reply of 0 bytes while the buffer holds entries means "the next one does
+        # not fit" (the buffer is emptied and the offset kept), and with an empty buffer the
+        # end. A count of 1 is no error.
+        check(c.read(2, 1, 0) == b"", "a count of 1 at offset 0 reads 0 bytes")
+        small, offset, buf, names = 80, 0, b"", []
+        while True:
+            got = c.read(2, small - len(buf), offset)
+            if got:
+                buf, offset = buf + got, offset + len(got)
+                continue
+            if not buf:
+                break
+            while buf:
+                n = int.from_bytes(buf[:2], "little") + 2
+                names.append(decode_dir(buf[:n]).name)
+                buf = buf[n:]
+        check(sorted(names) == ["README", "tmp"], f"root listing through 80 bytes {names}")
         c.clunk(2)
 
         # Create, write, read back, wstat rename, remove.
