@@ -24,7 +24,18 @@ extern crate alloc;
 mod arch;
 mod block;
 mod boot_info;
+mod completion;
 mod console;
+#[allow(
+    unsafe_code,
+    reason = "DMA memory: frames the kernel and a device share, reached through the direct map"
+)]
+mod dma;
+#[allow(
+    unsafe_code,
+    reason = "disk controllers: device registers, DMA descriptors and the virtio crate's Hal"
+)]
+mod drivers;
 mod ipc;
 mod irq;
 mod ktest;
@@ -260,6 +271,8 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
     let reserved: u64 = memory::reservations().iter().map(|range| range.len()).sum();
     services::init(config, cmdline.raw(), memory.available_bytes, reserved);
     x86_64::instructions::interrupts::enable();
+    // Disk drivers wait for their devices' interrupts, so they start once interrupts run.
+    drivers::probe();
 
     let boot_ms = cpu::rdtsc().saturating_sub(started_tsc) / time::tsc_per_ms().max(1);
     println!(

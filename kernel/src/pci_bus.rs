@@ -10,6 +10,9 @@ use crate::arch::pci::{ConfigAccess, EcamRegion};
 
 static ACCESS: spin::Once<ConfigAccess> = spin::Once::new();
 static FUNCTIONS: spin::Once<Vec<Function>> = spin::Once::new();
+/// The driver bound to each function that has one.
+static BOUND: spin::Mutex<Vec<(pci_types::PciAddress, &'static str)>> =
+    spin::Mutex::new(Vec::new());
 
 /// Enumerates every bus: those of the MCFG's ECAM regions, or segment 0's 256 buses through
 /// the configuration ports when there are none.
@@ -48,7 +51,28 @@ pub fn uses_ecam() -> bool {
     ACCESS.get().is_some_and(|a| !a.ecam().is_empty())
 }
 
+/// How configuration space is reached (after `init`).
+pub fn access() -> &'static ConfigAccess {
+    ACCESS.get().expect("pci_bus::init runs before drivers")
+}
+
+/// Records that `driver` drives the function at `address` (shown in `/sys/pci`).
+pub fn bind(address: pci_types::PciAddress, driver: &'static str) {
+    BOUND.lock().push((address, driver));
+}
+
 /// `/sys/pci`'s text.
 pub fn text() -> String {
-    pci::text(functions())
+    let bound = BOUND.lock().clone();
+    let functions: Vec<Function> = functions()
+        .iter()
+        .map(|f| Function {
+            driver: bound
+                .iter()
+                .find(|(address, _)| *address == f.address)
+                .map(|(_, driver)| *driver),
+            ..f.clone()
+        })
+        .collect();
+    pci::text(&functions)
 }

@@ -469,6 +469,34 @@ pub fn wake(tid: Tid) {
     })
 }
 
+/// Makes a blocked thread ready from an interrupt handler, and switches to it at once when the
+/// CPU was idle or it outranks the running thread, so that a device's completion does not wait
+/// for the next timer tick. Must run with interrupts disabled, after the interrupt's EOI.
+pub fn wake_from_interrupt(tid: Tid) {
+    let preempt = with(|s| {
+        let Some(woken) = s.threads.get(tid).and_then(|t| t.as_deref()) else {
+            return false;
+        };
+        if woken.state != ThreadState::Blocked {
+            return false;
+        }
+        let priority = woken.priority;
+        s.sleepers.retain(|&t| t != tid);
+        s.make_ready(tid);
+        let current = s.current;
+        current == s.idle || priority < s.thread(current).priority
+    });
+    if preempt {
+        reschedule(true);
+    }
+}
+
+/// Whether the running thread is the idle thread (boot code before the first switch runs as
+/// it), which must never block.
+pub fn current_is_idle() -> bool {
+    SCHED.lock().as_ref().is_none_or(|s| s.current == s.idle)
+}
+
 /// Sleeps until the timer reaches `tick`.
 pub fn sleep_until(tick: u64) {
     interrupts::without_interrupts(|| {

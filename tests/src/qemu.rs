@@ -241,6 +241,8 @@ impl QemuConfig {
             ]);
         }
         push(&["-m", &self.memory, "-cpu", &self.cpu]);
+        // The CD first: an attached disk with a boot signature (an MBR) must not be booted.
+        push(&["-boot", "order=d"]);
         if !self.boot_menu {
             push(&SKIP_BOOT_MENU);
         }

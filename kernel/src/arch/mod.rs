@@ -18,6 +18,8 @@ pub mod heap;
 pub mod interrupts;
 pub mod ioapic;
 pub mod lapic;
+pub mod mmio;
+pub mod msi;
 pub mod multiboot;
 pub mod paging;
 pub mod pci;
@@ -45,6 +47,10 @@ pub const HEAP_BASE: u64 = 0xffff_c000_0000_0000;
 pub const HEAP_MAX: u64 = 64 << 30;
 /// Scratch range for tests that map and unmap pages.
 pub const TEST_MAP_BASE: u64 = 0xffff_d000_0000_0000;
+/// Device registers above the direct map (64-bit BARs), mapped uncached by `mmio::map`.
+pub const MMIO_BASE: u64 = 0xffff_d800_0000_0000;
+/// Room reserved for those mappings.
+pub const MMIO_MAX: u64 = 64 << 30;
 /// Kernel stacks of threads, one fixed-size slot each (see `memory::kstack`).
 pub const KERNEL_STACKS_BASE: u64 = 0xffff_e000_0000_0000;
 /// Size of one kernel-stack slot; stacks end at slot boundaries.

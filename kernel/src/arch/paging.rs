@@ -71,6 +71,14 @@ unsafe impl FrameAllocator<Size4KiB> for TableFrames {
 
 static KERNEL_SPACE: IrqMutex<Option<OffsetPageTable<'static>>> = IrqMutex::new(None);
 
+/// Where the direct map ends (exclusive); 0 until `init`.
+static DIRECT_MAP_END: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Where the direct map ends: physical addresses below it are reachable at `phys_to_virt`.
+pub fn direct_map_end() -> u64 {
+    DIRECT_MAP_END.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Physical address of the kernel's top-level table (0 until `init`).
 static KERNEL_PML4: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
@@ -127,6 +135,7 @@ pub fn init(direct_map_end: u64) {
 
     // Direct map, 2 MiB pages, no execute.
     let end = direct_map_end.max(4 << 30).next_multiple_of(2 << 20);
+    DIRECT_MAP_END.store(end, core::sync::atomic::Ordering::Relaxed);
     let flags = PageTableFlags::PRESENT
         | PageTableFlags::WRITABLE
         | PageTableFlags::NO_EXECUTE

@@ -50,3 +50,9 @@ pub fn is_free(phys: u64) -> bool {
 pub fn free_count() -> u64 {
     with(|bitmap| bitmap.free_count())
 }
+
+/// Allocates `count` physically contiguous frames, the first aligned to `align_frames` frames
+/// (a power of two), and returns the first one's address. For device memory (DMA).
+pub fn alloc_contiguous(count: u64, align_frames: u64) -> Option<u64> {
+    with(|bitmap| bitmap.alloc_contiguous(count, align_frames)).map(|frame| frame * PAGE_SIZE)
+}

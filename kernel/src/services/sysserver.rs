@@ -289,7 +289,7 @@ impl Backend for KernelBackend {
             .iter()
             .map(|d| sysserver::DiskInfo {
                 name: d.name.clone(),
-                model: d.model.into(),
+                model: d.model.clone(),
                 driver: d.driver.into(),
                 sector_size: d.sector_size,
                 sectors: d.sectors,
