@@ -8,7 +8,10 @@
 //! hands drivers the server's own data region instead, so nothing is copied.
 
 // Writes, flushes and direct requests are wired to /dev and the block ring next.
-#![allow(dead_code, reason = "writes and the block ring are wired up in the following commits")]
+#![allow(
+    dead_code,
+    reason = "writes and the block ring are wired up in the following commits"
+)]
 
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -44,11 +44,17 @@ macro_rules! ensure {
     };
 }
 
+mod disks;
+
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 10] = [
+const SCENARIOS: [(&str, &str); 11] = [
     (
         "kernel",
         "memory, paging, heap, timer, interrupt routing, threads, processes",
+    ),
+    (
+        "disks",
+        "PCI disks: sd0 a pattern disk, sd1 a scratch disk, read and written through their driver",
     ),
     (
         "user",
@@ -103,6 +109,7 @@ pub fn start(scenario: &'static str) {
 fn run(scenario: &str, boot: &'static BootInfo) -> ! {
     match scenario {
         "kernel" => run_cases(boot),
+        "disks" => run_list(boot, &disks::CASES),
         "user" => run_program("utest", ""),
         "bench" => run_program("bench", ""),
         "bench-sys" => run_program("bench", "sys"),
@@ -232,8 +239,13 @@ fn run_cases(boot: &'static BootInfo) -> ! {
         ),
         ("bad_programs_are_refused", bad_programs_are_refused),
     ];
+    run_list(boot, &cases)
+}
+
+/// Runs `cases` in order, prints each result and the summary, and exits QEMU.
+fn run_list(boot: &'static BootInfo, cases: &[Case]) -> ! {
     let mut failed = 0;
-    for (name, case) in cases {
+    for &(name, case) in cases {
         match case(boot) {
             Ok(()) => println!("ktest: case {name} ... ok"),
             Err(why) => {

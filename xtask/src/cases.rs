@@ -49,8 +49,16 @@ pub const USER: &[&str] = &[
     "a_disk_reads_through_dev",
 ];
 
+/// `test=disks`: `CASES` in `kernel/src/ktest/disks.rs`, run once per disk bus.
+pub const DISKS: &[&str] = &[
+    "pattern_disk_reads_back_through_its_driver",
+    "many_requests_in_flight_at_once",
+    "scratch_disk_writes_read_back",
+    "bad_requests_are_refused",
+];
+
 /// The scenarios that report cases, with their lists.
-pub const SCENARIOS: [(&str, &[&str]); 2] = [("kernel", KERNEL), ("user", USER)];
+pub const SCENARIOS: [(&str, &[&str]); 3] = [("kernel", KERNEL), ("user", USER), ("disks", DISKS)];
 
 /// The cases `scenario` must report.
 pub fn expected(scenario: &str) -> &'static [&'static str] {
@@ -85,14 +93,15 @@ pub fn differences<'a>(
     (missing, unexpected, repeated)
 }
 
-/// The case names in the `let cases: [Case; N] = [ ... ];` array of a guest source file, and
-/// its declared length `N`.
+/// The case names in the `let cases: [Case; N] = [ ... ];` (or `const CASES: [Case; N]`)
+/// array of a guest source file, and its declared length `N`.
 #[cfg(test)]
 fn names_in_source(source: &str) -> Result<(Vec<String>, usize), String> {
-    let start = source
-        .find("let cases: [Case; ")
+    let (start, opening) = ["let cases: [Case; ", "CASES: [Case; "]
+        .iter()
+        .find_map(|opening| source.find(opening).map(|at| (at, opening.len())))
         .ok_or("no `let cases: [Case; N]` array")?;
-    let rest = &source[start + "let cases: [Case; ".len()..];
+    let rest = &source[start + opening..];
     let (length, rest) = rest.split_once(']').ok_or("unterminated array type")?;
     let length: usize = length
         .trim()
@@ -140,6 +149,7 @@ mod tests {
         for (scenario, source) in [
             ("kernel", "kernel/src/ktest.rs"),
             ("user", "programs/src/bin/utest.rs"),
+            ("disks", "kernel/src/ktest/disks.rs"),
         ] {
             let (names, length) = names_in_source(&read(source)).unwrap();
             assert_eq!(names.len(), length, "{source}: names vs declared length");
