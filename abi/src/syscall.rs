@@ -96,10 +96,15 @@ pub enum Syscall {
     /// [`crate::sysinfo::SysInfo::Disks`]) at byte `offset`; returns the count, 0 at or past
     /// the end. At most [`DISK_READ_MAX`] bytes a call.
     DiskRead = 34,
+    /// `disk_write(disk, part, offset, buf, len)`: writes up to `len` bytes (at most
+    /// [`DISK_READ_MAX`]) to partition `part` (0: the whole disk) of block device number `disk`
+    /// at byte `offset` (partial sectors are read, patched and written back); returns the count,
+    /// 0 at or past the end. A read-only device refuses with [`Error::ReadOnly`].
+    DiskWrite = 35,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 35;
+pub const SYSCALL_COUNT: usize = 36;
 
 /// The most bytes one `disk_read` copies.
 pub const DISK_READ_MAX: usize = 64 * 1024;
@@ -141,6 +146,7 @@ impl Syscall {
         Syscall::Mount,
         Syscall::Power,
         Syscall::DiskRead,
+        Syscall::DiskWrite,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {
@@ -177,10 +183,12 @@ pub enum Error {
     TimedOut = 11,
     /// A long message did not fit the receiver's IPC buffer (or no buffer was registered).
     MessageTooLong = 12,
+    /// A write to a read-only device or file system.
+    ReadOnly = 13,
 }
 
 impl Error {
-    pub const ALL: [Error; 13] = [
+    pub const ALL: [Error; 14] = [
         Error::Success,
         Error::UnknownSyscall,
         Error::InvalidArgument,
@@ -194,6 +202,7 @@ impl Error {
         Error::WouldBlock,
         Error::TimedOut,
         Error::MessageTooLong,
+        Error::ReadOnly,
     ];
 
     /// The error for a raw code; unknown codes map to `None`.
@@ -216,6 +225,7 @@ impl Error {
             Error::WouldBlock => "value changed",
             Error::TimedOut => "timed out",
             Error::MessageTooLong => "message too long",
+            Error::ReadOnly => "read-only file system",
         }
     }
 }

@@ -127,6 +127,7 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             Syscall::Mount => mount(args),
             Syscall::Power => power(args[0]),
             Syscall::DiskRead => disk_read(args),
+            Syscall::DiskWrite => disk_write(args),
             Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
                 match ipc::ring::syscall(call, args) {
                     Ok((first, second)) => {
@@ -430,6 +431,30 @@ fn disk_read(args: [usize; 6]) -> Result<usize, Error> {
             .write_from(&buf[..n])?;
     }
     Ok(n)
+}
+
+/// `disk_write(disk, part, offset, buf, len)`: bytes written to partition `part` (0: all) of
+/// block device number `disk` at `offset`.
+fn disk_write(args: [usize; 6]) -> Result<usize, Error> {
+    let [disk, part, offset, ptr, len, _] = args;
+    let part = u32::try_from(part).map_err(|_| Error::NotFound)?;
+    let device = crate::block::all()
+        .get(disk)
+        .cloned()
+        .ok_or(Error::NotFound)?;
+    let from = UserSlice::new(ptr, len.min(lux9_abi::syscall::DISK_READ_MAX))?;
+    device.extent(part).ok_or(Error::NotFound)?;
+    if device.read_only {
+        return Err(Error::ReadOnly);
+    }
+    let mut buf = alloc::vec![0u8; from.len()];
+    from.read_into(&mut buf)?;
+    device
+        .write_bytes(part, offset as u64, &buf)
+        .map_err(|e| match e {
+            crate::block::BlockError::ReadOnly => Error::ReadOnly,
+            _ => Error::InvalidArgument,
+        })
 }
 
 fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {

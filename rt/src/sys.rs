@@ -301,6 +301,22 @@ pub fn mount(path: &str, spec: &str) -> Result<()> {
 }
 
 /// Turns the machine off (ACPI S5) or restarts it; returns only if that failed.
+/// Writes up to `data.len()` bytes (at most `DISK_READ_MAX` a call) to partition `part` (0: the
+/// whole disk) of block device number `disk` at byte `offset`; 0 at or past the end.
+pub fn disk_write(disk: usize, part: u32, offset: u64, data: &[u8]) -> Result<usize> {
+    call(
+        Syscall::DiskWrite,
+        [
+            disk,
+            part as usize,
+            offset as usize,
+            data.as_ptr() as usize,
+            data.len(),
+            0,
+        ],
+    )
+}
+
 /// Reads up to `buf.len()` bytes (at most `DISK_READ_MAX` a call) of partition `part` (0: the
 /// whole disk) of block device number `disk` (the order of `SysInfo::Disks`) at byte
 /// `offset`; 0 at or past the end.

@@ -91,6 +91,16 @@ pub trait Backend {
         offset: u64,
         buf: &mut [u8],
     ) -> Result<usize, String>;
+    /// Writes up to `data.len()` bytes to partition `part` (0: the whole disk) of disk `name` at
+    /// byte `offset` (the backend reads, patches and writes back partial sectors). Returns the
+    /// count, 0 at or past the end, or why the disk could not be written (a read-only disk).
+    fn disk_write(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<usize, String>;
     /// The knobs under `/sys/knobs`, as (name, value).
     fn knobs(&mut self) -> Vec<(String, u64)>;
     /// Sets knob `name` to `value`.

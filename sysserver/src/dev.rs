@@ -49,9 +49,27 @@ pub fn read<B: Backend>(
     Ok(n.min(buf.len()))
 }
 
-/// Writes a device file: the console prints, consctl switches modes, null discards.
-pub fn write<B: Backend>(backend: &mut B, kind: &Kind, data: &[u8]) -> Result<usize, ServerError> {
+/// Writes a device file: the console prints, consctl switches modes, null discards, a disk's
+/// `data` and partitions take bytes at `offset`.
+pub fn write<B: Backend>(
+    backend: &mut B,
+    kind: &Kind,
+    offset: u64,
+    data: &[u8],
+) -> Result<usize, ServerError> {
     match kind {
+        Kind::DiskData(name) => {
+            let n = backend
+                .disk_write(name, 0, offset, data)
+                .map_err(ServerError::Other)?;
+            return Ok(n.min(data.len()));
+        }
+        Kind::DiskPart(name, number) => {
+            let n = backend
+                .disk_write(name, *number, offset, data)
+                .map_err(ServerError::Other)?;
+            return Ok(n.min(data.len()));
+        }
         Kind::Cons => backend.console_write(data),
         Kind::ConsCtl => {
             let command = data.strip_suffix(b"\n").unwrap_or(data);

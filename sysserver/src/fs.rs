@@ -80,6 +80,20 @@ impl<B: Backend> SysFs<B> {
         }
     }
 
+    /// A file's permission bits: a disk's `data` and partitions are writable unless the disk
+    /// is read-only; everything else has fixed bits (`Kind::mode`).
+    fn mode_of(&mut self, kind: &Kind) -> u32 {
+        match kind {
+            Kind::DiskData(name) | Kind::DiskPart(name, _) => {
+                match dev::disk(&mut self.backend, name) {
+                    Some(disk) if !disk.read_only => 0o644,
+                    _ => 0o444,
+                }
+            }
+            _ => kind.mode(),
+        }
+    }
+
     fn require(&mut self, kind: &Kind) -> Result<(), ServerError> {
         if self.exists(kind) {
             Ok(())
@@ -156,13 +170,14 @@ impl<B: Backend> SysFs<B> {
     /// The stat of `kind`, which the caller knows exists, as [`stat_of`] builds it.
     fn dir_entry(&mut self, kind: &Kind, open: Option<&Node>) -> Result<Dir, ServerError> {
         let length = self.length(kind, open)?;
+        let mode = self.mode_of(kind);
         let mut digits = [0u8; 20];
-        Ok(stat_of(kind, length, &mut digits).to_dir())
+        Ok(stat_of(kind, length, mode, &mut digits).to_dir())
     }
 }
 
 /// The stat of `kind`, borrowing its name from `kind` (or, for a pid, from `digits`).
-fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a> {
+fn stat_of<'a>(kind: &'a Kind, length: u64, mode: u32, digits: &'a mut [u8; 20]) -> Stat<'a> {
     let name = match kind {
         Kind::Pid(pid) => decimal(*pid, digits),
         Kind::DiskPart(_, number) => partition_name(*number, digits),
@@ -173,7 +188,7 @@ fn stat_of<'a>(kind: &'a Kind, length: u64, digits: &'a mut [u8; 20]) -> Stat<'a
         typ: 0,
         dev: 0,
         qid: kind.qid(),
-        mode: kind.mode(),
+        mode,
         atime: 0,
         mtime: 0,
         length,
@@ -263,7 +278,7 @@ impl<B: Backend> Filesystem for SysFs<B> {
     fn open(&mut self, node: &Node, mode: u8) -> Result<u32, ServerError> {
         let needed = needed_access(mode);
         // Nothing here can be removed, so neither can it be removed on close.
-        if mode & ORCLOSE != 0 || node.kind.mode() & needed != needed {
+        if mode & ORCLOSE != 0 || self.mode_of(&node.kind) & needed != needed {
             return Err(ServerError::PermissionDenied);
         }
         self.require(&node.kind)?;
@@ -336,7 +351,12 @@ impl<B: Backend> Filesystem for SysFs<B> {
                 }
                 Ok(n)
             }
-            kind if kind.class() == Class::Stream => dev::write(&mut self.backend, kind, data),
+            kind if kind.class() == Class::Stream => {
+                if matches!(kind, Kind::DiskData(_) | Kind::DiskPart(..)) {
+                    self.require(kind)?;
+                }
+                dev::write(&mut self.backend, kind, offset, data)
+            }
             kind if kind.is_dir() => Err(ServerError::IsDirectory),
             _ => Err(ServerError::PermissionDenied),
         }
@@ -354,8 +374,9 @@ impl<B: Backend> Filesystem for SysFs<B> {
     ) -> Result<(), ServerError> {
         self.require(&node.kind)?;
         let length = self.length(&node.kind, Some(node))?;
+        let mode = self.mode_of(&node.kind);
         let mut digits = [0u8; 20];
-        reply(&stat_of(&node.kind, length, &mut digits))
+        reply(&stat_of(&node.kind, length, mode, &mut digits))
     }
 
     fn wstat(&mut self, _node: &Node, stat: &Stat<'_>) -> Result<(), ServerError> {

@@ -325,3 +325,38 @@ fn partitions_are_files_of_their_own() {
         assert!(!qids[i + 1..].contains(a), "{qids:?}");
     }
 }
+
+/// A writable disk's `data` and partitions take bytes at any offset (stat says 0644, a
+/// read-only disk's 0444); a write stops at the end of its file, and a partition's write never
+/// reaches another partition's sectors.
+#[test]
+fn writable_disks_take_writes_at_any_offset() {
+    let fake = FakeBackend::new();
+    let (mut info, bytes) = disk("sd0", 8);
+    info.read_only = false;
+    info.partitions = vec![(1, 2, 3)];
+    fake.state().disks = vec![(info, bytes.clone()), disk("rd0", 2)];
+    let fs = root(&fake);
+    assert_eq!(fs.stat("/dev/sd0/data").unwrap().mode & 0o777, 0o644);
+    assert_eq!(fs.stat("/dev/sd0/p1").unwrap().mode & 0o777, 0o644);
+    assert_eq!(fs.stat("/dev/rd0/data").unwrap().mode & 0o777, 0o444);
+    let data = fs.open("/dev/sd0/data", ORDWR).unwrap();
+    assert_eq!(data.write_at(&[0xaa; 700], 300).unwrap(), 700);
+    let mut want = bytes.clone();
+    want[300..1000].fill(0xaa);
+    // At the end: only what fits is written.
+    assert_eq!(data.write_at(&[0xbb; 100], 4096 - 10).unwrap(), 10);
+    want[4086..].fill(0xbb);
+    assert_eq!(data.write_at(&[0xcc; 4], 4096).unwrap(), 0);
+    let p1 = fs.open("/dev/sd0/p1", OWRITE).unwrap();
+    assert_eq!(p1.write_at(&[0xdd; 2000], 1000).unwrap(), 3 * 512 - 1000);
+    want[2 * 512 + 1000..5 * 512].fill(0xdd);
+    assert_eq!(fake.state().disks[0].1, want);
+    let mut back = vec![0u8; 4096];
+    assert_eq!(data.read_at(&mut back, 0).unwrap(), 4096);
+    assert_eq!(back, want);
+    assert_eq!(
+        error_text(fs.open("/dev/rd0/data", OWRITE)),
+        "permission denied"
+    );
+}

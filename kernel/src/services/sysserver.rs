@@ -315,6 +315,20 @@ impl Backend for KernelBackend {
             .map_err(|e| alloc::format!("{name}: {e:?}"))
     }
 
+    fn disk_write(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<usize, String> {
+        let disk = crate::block::find(name).ok_or_else(|| alloc::format!("no disk {name}"))?;
+        disk.write_bytes(part, offset, data).map_err(|e| match e {
+            crate::block::BlockError::ReadOnly => alloc::format!("{name}: read-only file system"),
+            e => alloc::format!("{name}: {e:?}"),
+        })
+    }
+
     fn console_write(&mut self, data: &[u8]) {
         crate::console::write_bytes(data);
     }

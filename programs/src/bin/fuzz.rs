@@ -117,7 +117,7 @@ fn run(args: &str) -> i32 {
         ];
         match Syscall::from_number(number) {
             // Leaving the process or the machine ends the run; waiting for the console hangs it.
-            Some(Syscall::Exit | Syscall::Power) => continue,
+            Some(Syscall::Exit | Syscall::Power | Syscall::DiskWrite) => continue,
             Some(Syscall::ConsoleRead) => args[2] |= lux9_rt::abi::syscall::console::NONBLOCK,
             // The console's mode is shared with whoever types: only read it.
             Some(Syscall::ConsoleMode) => args[0] = lux9_rt::abi::ipc::KNOB_READ,

@@ -129,6 +129,23 @@ impl Backend for UserBackend {
             .map_err(|e| alloc::format!("{name}: {e}"))
     }
 
+    fn disk_write(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<usize, String> {
+        let number = self
+            .disks()
+            .iter()
+            .position(|d| d.name == name)
+            .ok_or_else(|| alloc::format!("no disk {name}"))?;
+        let len = data.len().min(lux9_rt::abi::syscall::DISK_READ_MAX);
+        sys::disk_write(number, part, offset, &data[..len])
+            .map_err(|e| alloc::format!("{name}: {e}"))
+    }
+
     fn console_write(&mut self, mut data: &[u8]) {
         while !data.is_empty() {
             match sys::debug_write(data) {

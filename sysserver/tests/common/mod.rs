@@ -184,6 +184,41 @@ impl Backend for FakeBackend {
     fn disks(&mut self) -> Vec<sysserver::DiskInfo> {
         self.state().disks.iter().map(|(d, _)| d.clone()).collect()
     }
+    fn disk_write(
+        &mut self,
+        name: &str,
+        part: u32,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<usize, String> {
+        let mut state = self.state();
+        let (info, bytes) = state
+            .disks
+            .iter_mut()
+            .find(|(d, _)| d.name == name)
+            .ok_or_else(|| format!("no disk {name}"))?;
+        if info.read_only {
+            return Err(format!("{name}: read-only file system"));
+        }
+        let sector = info.sector_size as usize;
+        let bytes: &mut [u8] = if part == 0 {
+            bytes
+        } else {
+            let &(_, first, count) = info
+                .partitions
+                .iter()
+                .find(|(n, _, _)| *n == part)
+                .ok_or_else(|| format!("no partition {part}"))?;
+            &mut bytes[first as usize * sector..(first + count) as usize * sector]
+        };
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let n = (bytes.len() - start).min(data.len());
+        bytes[start..start + n].copy_from_slice(&data[..n]);
+        Ok(n)
+    }
+
     fn disk_read(
         &mut self,
         name: &str,
