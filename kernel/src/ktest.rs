@@ -44,10 +44,11 @@ macro_rules! ensure {
     };
 }
 
+mod bench_blk;
 mod disks;
 
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 11] = [
+const SCENARIOS: [(&str, &str); 12] = [
     (
         "kernel",
         "memory, paging, heap, timer, interrupt routing, threads, processes",
@@ -63,6 +64,10 @@ const SCENARIOS: [(&str, &str); 11] = [
     (
         "bench",
         "runs the `bench` program, which prints BENCH lines",
+    ),
+    (
+        "bench-blk",
+        "raw block reads through each PCI disk's driver; prints BENCH lines",
     ),
     (
         "bench-sys",
@@ -113,6 +118,15 @@ fn run(scenario: &str, boot: &'static BootInfo) -> ! {
         "user" => run_program("utest", ""),
         "bench" => run_program("bench", ""),
         "bench-sys" => run_program("bench", "sys"),
+        "bench-blk" => {
+            let ok = bench_blk::run();
+            qemu::exit(if ok {
+                qemu::ExitCode::Success
+            } else {
+                qemu::ExitCode::Failure
+            });
+            arch::cpu::halt_forever()
+        }
         "pagefault" => fault::page_fault_at(0xdead_b000),
         "doublefault" => fault::double_fault(),
         "stackoverflow" => {

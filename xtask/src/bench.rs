@@ -65,6 +65,10 @@ pub const KERNEL_FIGURES: [&str; 12] = [
     "sys_stat_raw_colocated",
 ];
 
+/// The disks of the q35 block benchmark run (sd0, sd1 in PCI order) and of the pc one.
+const BLOCK_BUSES_Q35: [(&str, qemu::DiskBus); 1] = [("virtio.img", qemu::DiskBus::Virtio)];
+const BLOCK_BUSES_PC: [(&str, qemu::DiskBus); 0] = [];
+
 /// The QEMU arguments under which a tick is a guest instruction.
 pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off"];
 
@@ -92,21 +96,62 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
     let kernel = build::build_kernel(Profile::Release)?;
     let mut lines: Vec<BenchLine> = Vec::new();
     // The kernel figures and sysserver colocated (the default hybrid preset), then sysserver
-    // isolated (strict): the same tree code, placed the other way.
-    for (name, words) in [
-        ("lux9-bench.iso", ["test=bench", "isolation=hybrid"]),
+    // isolated (strict): the same tree code, placed the other way. Then raw block reads through
+    // each disk driver: q35 with a virtio disk and an AHCI disk, pc with an IDE disk (16 MiB
+    // blank images, read only).
+    let scratch = target_dir().join("bench-disks");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("creating {}: {e}", scratch.display()))?;
+    let disk = |name: &str, bus: qemu::DiskBus| -> Result<qemu::Disk, String> {
+        let image = scratch.join(name);
+        std::fs::write(&image, vec![0u8; 16 << 20])
+            .map_err(|e| format!("writing {}: {e}", image.display()))?;
+        Ok(qemu::Disk { image, bus })
+    };
+    let runs = [
+        (
+            "lux9-bench.iso",
+            vec!["test=bench", "isolation=hybrid"],
+            Machine::Q35Bios,
+            vec![],
+        ),
         (
             "lux9-bench-strict.iso",
-            ["test=bench-sys", "isolation=strict"],
+            vec!["test=bench-sys", "isolation=strict"],
+            Machine::Q35Bios,
+            vec![],
         ),
-    ] {
+        (
+            "lux9-bench-blk.iso",
+            vec!["test=bench-blk"],
+            Machine::Q35Bios,
+            BLOCK_BUSES_Q35
+                .iter()
+                .map(|&(name, bus)| disk(name, bus))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        (
+            "lux9-bench-blk.iso",
+            vec!["test=bench-blk"],
+            Machine::PcIde,
+            BLOCK_BUSES_PC
+                .iter()
+                .map(|&(name, bus)| disk(name, bus))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    ];
+    for (name, words, machine, disks) in runs {
+        if disks.is_empty() && words[0] == "test=bench-blk" {
+            continue;
+        }
         let iso = target_dir().join(name);
         let mut cmdline: Vec<String> = words.iter().map(|w| w.to_string()).collect();
         cmdline.push("log=warn".into());
         build::make_iso(&kernel, &cmdline, Vec::new(), &iso)?;
-        let mut config = QemuConfig::new(Machine::Q35Bios, &iso);
+        let mut config = QemuConfig::new(machine, &iso);
         config.cpu = "max".into();
         config.extra = ICOUNT.iter().map(|a| a.to_string()).collect();
+        config.disks = disks;
         eprintln!(
             "xtask: benchmarking ({}) under QEMU -icount shift=0,align=off -cpu max (ticks = guest instructions)",
             words.join(" ")
