@@ -90,7 +90,7 @@ fn measure(disk: &block::BlockDevice) -> Result<(), alloc::string::String> {
 
     let per_request = (64 * 1024 / sector) as u32;
     let total = disk.sectors / u64::from(per_request) * u64::from(per_request);
-    let mib = total * sector >> 20;
+    let mib = (total * sector) >> 20;
     if mib == 0 {
         return Err("smaller than 1 MiB".into());
     }
