@@ -93,6 +93,12 @@ pub trait Driver: Send + Sync {
     /// Blocks the calling thread until all are done or timed out; never holds a spin lock while
     /// waiting. Requests are already checked: inside the disk, `phys` holds `sectors` sectors.
     fn run(&self, requests: &mut [Request]);
+
+    /// For the timeout test: the next batch is never shown to the device (its doorbell is
+    /// skipped), as if the device did not answer. `false` if the driver cannot do that.
+    fn lose_next_batch(&self) -> bool {
+        false
+    }
 }
 
 /// Where a device's bytes come from.
@@ -317,6 +323,14 @@ impl BlockDevice {
     /// Bytes in all.
     pub fn size(&self) -> u64 {
         self.sectors * u64::from(self.sector_size)
+    }
+
+    /// For the timeout test: see [`Driver::lose_next_batch`].
+    pub fn lose_next_batch(&self) -> bool {
+        match &self.source {
+            Source::Memory(_) => false,
+            Source::Driver { driver, .. } => driver.lose_next_batch(),
+        }
     }
 
     /// The most sectors one direct request may move (the block ring's limit).

@@ -55,6 +55,7 @@ pub const DISKS: &[&str] = &[
     "many_requests_in_flight_at_once",
     "scratch_disk_writes_read_back",
     "bad_requests_are_refused",
+    "a_device_that_does_not_answer_times_out",
 ];
 
 /// The scenarios that report cases, with their lists.

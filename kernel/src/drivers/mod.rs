@@ -13,8 +13,21 @@ use crate::pci_bus;
 
 pub mod virtio_blk;
 
-/// How long a request may take before the driver gives up on it (and says so in the log).
-pub const TIMEOUT_MS: u64 = 5_000;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// How long a request may take before the driver gives up on it (and says so in the log), in
+/// milliseconds; 5 s unless a test shortens it.
+static TIMEOUT_MS: AtomicU64 = AtomicU64::new(5_000);
+
+/// The current request timeout in milliseconds.
+pub fn timeout_ms() -> u64 {
+    TIMEOUT_MS.load(Ordering::Relaxed)
+}
+
+/// Sets the request timeout (the timeout test shortens it).
+pub fn set_timeout_ms(ms: u64) {
+    TIMEOUT_MS.store(ms.max(1), Ordering::Relaxed);
+}
 
 /// Probes every PCI function a driver knows, in address order.
 pub fn probe() {

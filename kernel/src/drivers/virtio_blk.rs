@@ -193,6 +193,8 @@ struct Inner {
     headers: DmaBuffer,
     /// The device stopped answering; every later request fails at once.
     broken: bool,
+    /// Test hook: skip the next notification, so the device never sees that batch.
+    lose_next: bool,
 }
 
 struct VirtioDisk {
@@ -287,6 +289,11 @@ impl Driver for &'static VirtioDisk {
         MAX_SECTORS
     }
 
+    fn lose_next_batch(&self) -> bool {
+        completion::lock(&self.inner).lose_next = true;
+        true
+    }
+
     fn run(&self, requests: &mut [Request]) {
         let mut inner = completion::lock(&self.inner);
         if inner.broken {
@@ -321,18 +328,20 @@ impl Driver for &'static VirtioDisk {
                     }
                 }
             }
-            if added && inner.queue.should_notify() {
+            if added && core::mem::take(&mut inner.lose_next) {
+                // The timeout test: the device is never told, so nothing completes.
+            } else if added && inner.queue.should_notify() {
                 inner.transport.notify(0);
             }
             if flight.is_empty() {
                 continue;
             }
             while !inner.queue.can_pop() {
-                if !self.done.wait(super::TIMEOUT_MS) && !inner.queue.can_pop() {
+                if !self.done.wait(super::timeout_ms()) && !inner.queue.can_pop() {
                     warn!(
                         "{}: no completion in {} ms; the device is given up",
                         self.name,
-                        super::TIMEOUT_MS
+                        super::timeout_ms()
                     );
                     // The device may still own the buffers: never reuse the queue.
                     inner.broken = true;
@@ -407,6 +416,7 @@ fn start(function: &Function, name: &str) -> Result<(), alloc::string::String> {
             queue,
             headers,
             broken: false,
+            lose_next: false,
         }),
         done: Completion::new(),
         name: name.into(),

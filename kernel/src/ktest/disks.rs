@@ -14,7 +14,7 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 4] = [
+pub const CASES: [Case; 5] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
@@ -25,6 +25,11 @@ pub const CASES: [Case; 4] = [
         scratch_disk_writes_read_back,
     ),
     ("bad_requests_are_refused", bad_requests_are_refused),
+    // Last: it leaves sd1 given up.
+    (
+        "a_device_that_does_not_answer_times_out",
+        a_device_that_does_not_answer_times_out,
+    ),
 ];
 
 fn xorshift(seed: &mut u64) -> u64 {
@@ -260,4 +265,51 @@ fn bad_requests_are_refused(_: &'static BootInfo) -> CaseResult {
         );
     }
     Ok(())
+}
+
+/// sd1's driver is told to lose the next batch (its doorbell is never rung), with the timeout
+/// cut to 300 ms: the read fails with `TimedOut` after about that long, the kernel log names the
+/// device, and the disk, given up, fails the next read at once instead of hanging.
+fn a_device_that_does_not_answer_times_out(_: &'static BootInfo) -> CaseResult {
+    use crate::block::IoError;
+    let sd1 = disk("sd1")?;
+    let before = crate::drivers::timeout_ms();
+    crate::drivers::set_timeout_ms(300);
+    let result = (|| {
+        ensure!(
+            sd1.lose_next_batch(),
+            "the {} driver cannot lose a batch for this test",
+            sd1.driver
+        );
+        let mut one = [0u8; SECTOR];
+        let start = crate::time::uptime_ms();
+        let got = sd1.read(1, &mut one);
+        let took = crate::time::uptime_ms() - start;
+        ensure!(
+            got == Err(BlockError::Io(IoError::TimedOut)),
+            "a lost request gave {got:?}, not a timeout"
+        );
+        ensure!(
+            (290..3000).contains(&took),
+            "the timeout of 300 ms took {took} ms"
+        );
+        let start = crate::time::uptime_ms();
+        let again = sd1.read(2, &mut one);
+        let took = crate::time::uptime_ms() - start;
+        ensure!(
+            again == Err(BlockError::Io(IoError::TimedOut)) && took < 100,
+            "after giving up, a read gave {again:?} in {took} ms"
+        );
+        let mut log = alloc::vec![0u8; 4096];
+        let (_, total) = crate::console::kmsg_read(u64::MAX, &mut []);
+        let (n, _) = crate::console::kmsg_read(total.saturating_sub(4096), &mut log);
+        let log = core::str::from_utf8(&log[..n]).unwrap_or("");
+        ensure!(
+            log.contains("no completion in 300 ms"),
+            "the kernel log does not say which device timed out"
+        );
+        Ok(())
+    })();
+    crate::drivers::set_timeout_ms(before);
+    result
 }
