@@ -6,6 +6,8 @@
 //! (one `Vec` for the partitions found and one sector buffer; the GPT entry array is read and
 //! checksummed a sector at a time, never whole), has no unsafe code, and is tested on the host.
 //! ext4srv reads its whole-disk images through it; the kernel's block layer is next.
+//! [`ring`] is the block ring: the shared request/response queues between a server and the
+//! kernel, their entries, the kernel's check of each request, and both endpoints.
 //! See docs/block.md.
 
 #![cfg_attr(not(test), no_std)]
@@ -19,6 +21,7 @@ mod mbr;
 mod table;
 
 pub mod pattern;
+pub mod ring;
 
 pub use extent::{Extent, RangeError};
 pub use gpt::GptDamage;
