@@ -101,10 +101,22 @@ pub enum Syscall {
     /// at byte `offset` (partial sectors are read, patched and written back); returns the count,
     /// 0 at or past the end. A read-only device refuses with [`Error::ReadOnly`].
     DiskWrite = 35,
+    /// `blk_ring_create(disk, part, entries | data_pages << 16)`: a block ring for partition
+    /// `part` (0: the whole disk) of block device number `disk`, with `entries` request and
+    /// response slots (a power of two up to 1024) and a data region of `data_pages` pages (at
+    /// most 1024), mapped one after the other into the caller. Returns the ring's id, and its
+    /// address in `rsi` (the data region starts `lux9_blk::ring::Geometry::pages()` pages later).
+    BlkRingCreate = 36,
+    /// `blk_ring_submit(id)`: runs every request waiting in the ring and publishes their
+    /// responses; returns how many. A corrupt ring fails with [`Error::InvalidArgument`] (and so
+    /// does every later call on it).
+    BlkRingSubmit = 37,
+    /// `blk_ring_destroy(id)`: unmaps the ring and its data region and frees them.
+    BlkRingDestroy = 38,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 36;
+pub const SYSCALL_COUNT: usize = 39;
 
 /// The most bytes one `disk_read` copies.
 pub const DISK_READ_MAX: usize = 64 * 1024;
@@ -147,6 +159,9 @@ impl Syscall {
         Syscall::Power,
         Syscall::DiskRead,
         Syscall::DiskWrite,
+        Syscall::BlkRingCreate,
+        Syscall::BlkRingSubmit,
+        Syscall::BlkRingDestroy,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {

@@ -190,10 +190,31 @@ impl BlockDevice {
     /// gets its error without reaching the driver. Zero-copy: the device transfers straight
     /// into or out of `phys`.
     pub fn run_direct(&self, requests: &mut [Request]) -> Result<(), BlockError> {
-        let Source::Driver { driver, .. } = &self.source else {
-            return Err(BlockError::Io(IoError::Unsupported));
-        };
         let size = self.sector_size as usize;
+        let driver = match &self.source {
+            Source::Driver { driver, .. } => driver,
+            Source::Memory(bytes) => {
+                // The boot-module disk is memory: the kernel copies (reads only).
+                for request in requests.iter_mut() {
+                    if request.op == Op::Write {
+                        return Err(BlockError::ReadOnly);
+                    }
+                    let len = request.sectors as usize * size;
+                    self.check(request.lba, len)?;
+                    if request.op == Op::Read {
+                        let at = request.lba as usize * size;
+                        // SAFETY: the caller vouches for `phys` (its own DMA memory, `sectors`
+                        // sectors long); the source range was checked against the disk.
+                        #[allow(unsafe_code, reason = "the caller vouches for the memory")]
+                        unsafe {
+                            crate::dma::copy_to_phys(request.phys, &bytes[at..at + len])
+                        };
+                    }
+                    request.result = Ok(());
+                }
+                return Ok(());
+            }
+        };
         for request in requests.iter_mut() {
             if request.op == Op::Flush {
                 continue;
@@ -325,6 +346,12 @@ impl BlockDevice {
         self.sectors * u64::from(self.sector_size)
     }
 
+    /// Whether the device is memory the kernel copies (the boot-module disk) rather than one
+    /// that moves data by DMA.
+    pub fn copies(&self) -> bool {
+        matches!(self.source, Source::Memory(_))
+    }
+
     /// For the timeout test: see [`Driver::lose_next_batch`].
     pub fn lose_next_batch(&self) -> bool {
         match &self.source {
@@ -336,7 +363,7 @@ impl BlockDevice {
     /// The most sectors one direct request may move (the block ring's limit).
     pub fn max_sectors(&self) -> u32 {
         match &self.source {
-            Source::Memory(_) => 0,
+            Source::Memory(_) => (BOUNCE_BYTES / self.sector_size as usize) as u32,
             Source::Driver { driver, .. } => driver.max_sectors(),
         }
     }

@@ -74,3 +74,83 @@ impl Drop for DmaBuffer {
 unsafe impl Send for DmaBuffer {}
 // SAFETY: as above.
 unsafe impl Sync for DmaBuffer {}
+
+/// A [`DmaBuffer`] seen as a shared region for a ring protocol (`lux9_ring::Memory`): every
+/// access is atomic and bounds-checked by `RingMemory`, since a process maps the same frames
+/// and may write them at any time. Holds the buffer alive.
+pub struct SharedRegion {
+    buffer: alloc::sync::Arc<DmaBuffer>,
+    len: usize,
+}
+
+impl SharedRegion {
+    /// The first `len` bytes of `buffer` (at most its length).
+    pub fn new(buffer: alloc::sync::Arc<DmaBuffer>, len: usize) -> Self {
+        let len = len.min(buffer.len());
+        Self { buffer, len }
+    }
+
+    fn memory(&self) -> lux9_ring::RingMemory<'_> {
+        // SAFETY: the buffer's frames stay allocated while `self.buffer` lives (at least as
+        // long as the returned value's borrow of `self`); the kernel reaches them only through
+        // RingMemory's atomic accesses, and a process that maps them may write them at will,
+        // which RingMemory allows. The direct-map address is page aligned.
+        unsafe { lux9_ring::RingMemory::new(self.buffer.virt() as *mut u8, self.len) }
+            .expect("a page-aligned, non-empty DMA buffer is a valid region")
+    }
+}
+
+impl lux9_ring::Memory for SharedRegion {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn load_u32(
+        &self,
+        offset: usize,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<u32, lux9_ring::RingError> {
+        self.memory().load_u32(offset, order)
+    }
+    fn store_u32(
+        &self,
+        offset: usize,
+        value: u32,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<(), lux9_ring::RingError> {
+        self.memory().store_u32(offset, value, order)
+    }
+    fn swap_u32(
+        &self,
+        offset: usize,
+        value: u32,
+        order: core::sync::atomic::Ordering,
+    ) -> Result<u32, lux9_ring::RingError> {
+        self.memory().swap_u32(offset, value, order)
+    }
+    fn fence_seq_cst(&self) {
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+    }
+    fn read(&self, offset: usize, destination: &mut [u8]) -> Result<(), lux9_ring::RingError> {
+        self.memory().read(offset, destination)
+    }
+    fn write(&self, offset: usize, source: &[u8]) -> Result<(), lux9_ring::RingError> {
+        self.memory().write(offset, source)
+    }
+}
+
+/// Copies `bytes` to physical memory at `phys` through the direct map. For the block layer's
+/// memory-backed disk, whose direct requests name memory the caller vouched for.
+///
+/// # Safety
+/// `phys..phys + bytes.len()` must be RAM that nothing else reads or writes meanwhile (a DMA
+/// buffer the caller owns).
+pub unsafe fn copy_to_phys(phys: u64, bytes: &[u8]) {
+    // SAFETY: the caller's contract; the direct map covers all RAM.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            bytes.as_ptr(),
+            crate::arch::phys_to_virt(phys) as *mut u8,
+            bytes.len(),
+        )
+    }
+}

@@ -22,6 +22,7 @@ extern crate alloc;
     reason = "the unsafe fence: all raw hardware and memory access"
 )]
 mod arch;
+mod blkring;
 mod block;
 mod boot_info;
 mod completion;

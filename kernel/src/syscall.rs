@@ -128,6 +128,16 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             Syscall::Power => power(args[0]),
             Syscall::DiskRead => disk_read(args),
             Syscall::DiskWrite => disk_write(args),
+            Syscall::BlkRingCreate | Syscall::BlkRingSubmit | Syscall::BlkRingDestroy => {
+                match crate::blkring::syscall(call, args) {
+                    Ok((first, second)) => {
+                        frame.set_result(0, first);
+                        frame.rsi = second as u64;
+                    }
+                    Err(error) => frame.set_result(error as usize, 0),
+                }
+                return;
+            }
             Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
                 match ipc::ring::syscall(call, args) {
                     Ok((first, second)) => {

@@ -132,6 +132,32 @@ pub fn notify(id: u64) -> Result<usize> {
     two(Syscall::Notify, [id as usize, 0, 0]).map(|(woken, _)| woken)
 }
 
+/// Creates a block ring for partition `part` (0: the whole disk) of block device number `disk`
+/// (the order of `SysInfo::Disks`), with `entries` slots each way and a data region of
+/// `data_pages` pages right after the ring region. Returns its id and the ring's address here.
+pub fn blk_ring_create(
+    disk: usize,
+    part: u32,
+    entries: u32,
+    data_pages: usize,
+) -> Result<(u64, usize)> {
+    two(
+        Syscall::BlkRingCreate,
+        [disk, part as usize, entries as usize | data_pages << 16],
+    )
+    .map(|(id, addr)| (id as u64, addr))
+}
+
+/// Runs every request waiting in block ring `id`; returns how many responses were published.
+pub fn blk_ring_submit(id: u64) -> Result<usize> {
+    two(Syscall::BlkRingSubmit, [id as usize, 0, 0]).map(|(n, _)| n)
+}
+
+/// Unmaps block ring `id` and its data region and frees them.
+pub fn blk_ring_destroy(id: u64) -> Result<()> {
+    two(Syscall::BlkRingDestroy, [id as usize, 0, 0]).map(|_| ())
+}
+
 /// Unmaps ring `id` from both sides and frees it.
 pub fn ring_destroy(id: u64) -> Result<()> {
     two(Syscall::RingDestroy, [id as usize, 0, 0]).map(|_| ())

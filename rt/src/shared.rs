@@ -226,3 +226,68 @@ impl Ring {
         Ok(())
     }
 }
+
+/// A block ring this process holds: the kernel's id, the ring region (requests and
+/// responses, `lux9_blk::ring`'s layout) and the data region right after it, where the device
+/// moves the sectors.
+pub struct BlockRing {
+    id: u64,
+    ring: SharedRegion,
+    data: SharedRegion,
+}
+
+impl BlockRing {
+    /// A ring of `entries` slots each way (a power of two up to 1024) and a data region of
+    /// `data_pages` pages, for partition `part` (0: the whole disk) of block device number
+    /// `disk` (the order of `SysInfo::Disks`).
+    pub fn create(disk: usize, part: u32, entries: u32, data_pages: usize) -> Result<Self, Error> {
+        let geometry = lux9_blk::ring::Geometry::new(entries).ok_or(Error::InvalidArgument)?;
+        let (id, addr) = ipc::blk_ring_create(disk, part, entries, data_pages)?;
+        let ring_len = geometry.pages() * 4096;
+        Ok(Self {
+            id,
+            ring: SharedRegion {
+                addr,
+                len: ring_len,
+            },
+            data: SharedRegion {
+                addr: addr + ring_len,
+                len: data_pages * 4096,
+            },
+        })
+    }
+
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The ring region (for tests that scribble on it).
+    pub fn region(&self) -> &SharedRegion {
+        &self.ring
+    }
+
+    /// The data region: requests name byte offsets in it.
+    pub fn data(&self) -> &SharedRegion {
+        &self.data
+    }
+
+    /// The server's end of the ring protocol.
+    pub fn server(&self) -> Result<lux9_blk::ring::Server<Memory>, lux9_blk::ring::Fault> {
+        // SAFETY: as for `Ring::memory`: the kernel keeps the region mapped while the ring
+        // lives, and it is reached only through `RingMemory`'s atomics.
+        let memory =
+            unsafe { lux9_ring::RingMemory::new(self.ring.addr as *mut u8, self.ring.len) }
+                .map_err(lux9_blk::ring::Fault::Memory)?;
+        lux9_blk::ring::Server::attach(memory)
+    }
+
+    /// Rings the doorbell: the kernel runs every request waiting and publishes the responses.
+    pub fn submit(&self) -> Result<usize, Error> {
+        ipc::blk_ring_submit(self.id)
+    }
+
+    /// Unmaps and frees the ring (its regions must not be used afterwards).
+    pub fn destroy(self) -> Result<(), Error> {
+        ipc::blk_ring_destroy(self.id)
+    }
+}

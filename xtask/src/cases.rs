@@ -47,6 +47,8 @@ pub const USER: &[&str] = &[
     "ring_notifications_reach_a_receiving_server",
     "sysserver_serves_concurrent_clients",
     "a_disk_reads_through_dev",
+    "a_block_ring_reads_and_refuses_bad_requests",
+    "a_hostile_block_ring_peer_crashes_nobody",
 ];
 
 /// `test=disks`: `CASES` in `kernel/src/ktest/disks.rs`, run once per disk bus.
@@ -55,6 +57,7 @@ pub const DISKS: &[&str] = &[
     "many_requests_in_flight_at_once",
     "scratch_disk_writes_read_back",
     "bad_requests_are_refused",
+    "a_user_server_reads_and_writes_through_a_block_ring",
     "a_device_that_does_not_answer_times_out",
 ];
 

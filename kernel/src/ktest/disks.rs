@@ -14,7 +14,7 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 5] = [
+pub const CASES: [Case; 6] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
@@ -25,6 +25,10 @@ pub const CASES: [Case; 5] = [
         scratch_disk_writes_read_back,
     ),
     ("bad_requests_are_refused", bad_requests_are_refused),
+    (
+        "a_user_server_reads_and_writes_through_a_block_ring",
+        block_ring_from_user_space,
+    ),
     // Last: it leaves sd1 given up.
     (
         "a_device_that_does_not_answer_times_out",
@@ -264,6 +268,21 @@ fn bad_requests_are_refused(_: &'static BootInfo) -> CaseResult {
             "a write to the read-only rd0 was not refused"
         );
     }
+    Ok(())
+}
+
+/// `utest blkring sd0 sd1` in ring 3: 48 reads in one submission into a block ring's data
+/// region, zero-copy and counted so, every refusal rule, 32 writes and a flush on the scratch
+/// disk read back, and the hostile peer (see programs/src/bin/utest/blkring.rs).
+fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
+    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", "blkring sd0 sd1")
+        .map_err(|e| format!("spawn utest: {e}"))?;
+    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+        .map_err(|e| format!("wait: {e}"))?;
+    ensure!(
+        status.success(),
+        "utest blkring ended with {status:?} (its reason is printed above)"
+    );
     Ok(())
 }
 

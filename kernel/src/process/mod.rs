@@ -206,6 +206,7 @@ pub fn exit_current(status: ExitStatus) -> ! {
     });
     // Rings go first: their frames are unmapped from the peer and freed.
     crate::ipc::ring::process_exiting(pid);
+    crate::blkring::process_exiting(pid);
     crate::services::process_exiting(pid);
     crate::console::input::thread_exiting(tid);
     // Leave the address space, then free it (unless a kernel thread still holds a reference).

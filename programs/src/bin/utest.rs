@@ -16,6 +16,9 @@ use lux9_rt::{println, sys};
 
 lux9_rt::entry!(run);
 
+#[path = "utest/blkring.rs"]
+mod blkring;
+
 type CaseResult = Result<(), String>;
 type Case = (&'static str, fn() -> CaseResult);
 
@@ -703,7 +706,53 @@ fn sysserver_serves_concurrent_clients() -> CaseResult {
     Ok(())
 }
 
+/// The boot-module pattern disk through a block ring (the kernel copies: it is memory).
+fn a_block_ring_reads_and_refuses_bad_requests() -> CaseResult {
+    blkring::reads_and_refusals("rd0")
+}
+
+/// A hostile peer on a block ring of the boot-module disk; nothing leaks.
+fn a_hostile_block_ring_peer_crashes_nobody() -> CaseResult {
+    blkring::hostile_peer("rd0")
+}
+
+/// `utest blkring PATTERN SCRATCH` (from the kernel's `disks` scenario): the block-ring cases
+/// on a PCI disk; `utest blkring-orphan DISK`: leaves rings open and exits.
+fn block_ring_mode(args: &str) -> Option<i32> {
+    let outcome = if let Some(name) = args.strip_prefix("blkring-orphan ") {
+        blkring::orphan(name.trim())
+    } else if let Some(names) = args.strip_prefix("blkring ") {
+        let mut names = names.split_whitespace();
+        let (Some(pattern), Some(scratch)) = (names.next(), names.next()) else {
+            println!("usage: utest blkring PATTERN-DISK SCRATCH-DISK");
+            return Some(2);
+        };
+        blkring::reads_and_refusals(pattern)
+            .map_err(|why| format!("reads and refusals on {pattern}: {why}"))
+            .and_then(|()| {
+                blkring::writes_read_back(scratch)
+                    .map_err(|why| format!("writes on {scratch}: {why}"))
+            })
+            .and_then(|()| {
+                blkring::hostile_peer(pattern)
+                    .map_err(|why| format!("hostile peer on {pattern}: {why}"))
+            })
+    } else {
+        return None;
+    };
+    Some(match outcome {
+        Ok(()) => 0,
+        Err(why) => {
+            println!("utest {args}: {why}");
+            1
+        }
+    })
+}
+
 fn run(args: &str) -> i32 {
+    if let Some(status) = block_ring_mode(args) {
+        return status;
+    }
     if let Some(rounds) = args.strip_prefix("sys-reader ") {
         return match rounds
             .trim()
@@ -718,7 +767,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 21] = [
+    let cases: [Case; 23] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -779,6 +828,14 @@ fn run(args: &str) -> i32 {
             sysserver_serves_concurrent_clients,
         ),
         ("a_disk_reads_through_dev", a_disk_reads_through_dev),
+        (
+            "a_block_ring_reads_and_refuses_bad_requests",
+            a_block_ring_reads_and_refuses_bad_requests,
+        ),
+        (
+            "a_hostile_block_ring_peer_crashes_nobody",
+            a_hostile_block_ring_peer_crashes_nobody,
+        ),
     ];
     let mut failed = 0;
     for (name, case) in cases {
