@@ -164,6 +164,10 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
         )
         .map_err(|e| format!("cannot start QEMU: {e}"))?;
         let found: Vec<BenchLine> = run.output.lines().filter_map(parse_bench_line).collect();
+        // The block benchmarks' notes (zero-copy transfers and doorbells per request).
+        for note in run.output.lines().filter(|l| l.starts_with("blk: ")) {
+            eprintln!("{note}");
+        }
         for line in &found {
             println!(
                 "BENCH name={} ops={} ticks_per_op={} switches_per_op={}",

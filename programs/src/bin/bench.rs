@@ -13,6 +13,9 @@ use lux9_rt::{ipc, println, sys};
 
 lux9_rt::entry!(run);
 
+#[path = "bench/blk.rs"]
+mod blk;
+
 const NULL_OPS: u64 = 20_000;
 const YIELD_OPS: u64 = 5_000;
 /// The partner's arguments: it yields one round more than the measuring side, so the measuring
@@ -559,12 +562,13 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
 }
 
 const USAGE: &str = "\
-usage: bench [sys | calibrate]
+usage: bench [sys | blk | calibrate]
   Measures system calls, context switches, IPC, rings and sysserver, and prints one line per
   figure: BENCH name=<id> ops=<n> ticks_per_op=<n> switches_per_op=<x>.
   Ticks are TSC counts: guest instructions under QEMU's -icount shift=0 (cargo xtask bench).
   (no argument)  every figure, calibration_nop10 first
   sys            only the sysserver figures (named after where sysserver runs)
+  blk            raw block reads through a block ring on every PCI disk (sdN)
   calibrate      only calibration_nop10: ten nops, which must measure 10 ticks under icount";
 
 fn run(args: &str) -> i32 {
@@ -577,6 +581,15 @@ fn run(args: &str) -> i32 {
             Ok(()) => 0,
             Err(error) => {
                 println!("bench: calibration failed: {error}");
+                1
+            }
+        };
+    }
+    if args == "blk" {
+        return match blk::run() {
+            Ok(()) => 0,
+            Err(why) => {
+                println!("bench: block benchmarks failed: {why}");
                 1
             }
         };
