@@ -20,6 +20,12 @@ pub const MODULE_SECTORS: u64 = 4096;
 /// count, MBR type).
 pub const PARTITIONS: [(u32, u64, u64, u8); 2] = [(1, 2048, 1024, 0x83), (2, 3072, 1024, 0x07)];
 
+/// Sectors of the `disks` scenario's scratch disk: 8 MiB, blank but for a GPT.
+pub const SCRATCH_SECTORS: u64 = 16384;
+/// The GPT partitions `cargo xtask test` writes on that scratch disk with `sfdisk`: (number,
+/// first sector, sector count). The kernel reads the table at boot, before the tests write.
+pub const SCRATCH_GPT: [(u32, u64, u64); 2] = [(1, 2048, 4096), (2, 6144, 8192)];
+
 /// GRUB module word that marks a boot-module disk (`module2 /boot/... lux9-disk`).
 pub const MODULE_WORD: &str = "lux9-disk";
 

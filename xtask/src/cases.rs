@@ -54,6 +54,7 @@ pub const USER: &[&str] = &[
 /// `test=disks`: `CASES` in `kernel/src/ktest/disks.rs`, run once per disk bus.
 pub const DISKS: &[&str] = &[
     "pattern_disk_reads_back_through_its_driver",
+    "scratch_disk_gpt_partitions_are_found",
     "many_requests_in_flight_at_once",
     "scratch_disk_writes_read_back",
     "bad_requests_are_refused",

@@ -244,8 +244,7 @@ fn qemu_tests(
         std::fs::copy(&pattern_disk, &pattern)
             .map_err(|e| format!("copying the pattern disk to {}: {e}", pattern.display()))?;
         let scratch = dir.join(format!("disks-{tag}-scratch.img"));
-        std::fs::write(&scratch, vec![0u8; 8 << 20])
-            .map_err(|e| format!("writing {}: {e}", scratch.display()))?;
+        write_scratch_disk(&scratch)?;
         for image in [pattern, scratch] {
             config.disks.push(qemu::Disk { image, bus });
         }
@@ -460,6 +459,22 @@ fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
         .collect();
     lux9_tests::host_tools::sfdisk(&path, &script)?;
     Ok(path)
+}
+
+/// The `disks` scenario's scratch disk: blank, with a GPT that `sfdisk` writes
+/// (`lux9_blk::pattern::SCRATCH_GPT`).
+fn write_scratch_disk(path: &Path) -> Result<(), String> {
+    use lux9_blk::pattern::{SCRATCH_GPT, SCRATCH_SECTORS, SECTOR};
+    std::fs::write(path, vec![0u8; SCRATCH_SECTORS as usize * SECTOR])
+        .map_err(|e| format!("writing {}: {e}", path.display()))?;
+    let script: String = std::iter::once("label: gpt\n".to_string())
+        .chain(
+            SCRATCH_GPT
+                .iter()
+                .map(|(_, first, count)| format!("{first},{count},L\n")),
+        )
+        .collect();
+    lux9_tests::host_tools::sfdisk(path, &script)
 }
 
 fn write_test_blob(dir: &Path) -> Result<PathBuf, String> {

@@ -14,10 +14,14 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 6] = [
+pub const CASES: [Case; 7] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
+    ),
+    (
+        "scratch_disk_gpt_partitions_are_found",
+        scratch_disk_gpt_partitions_are_found,
     ),
     ("many_requests_in_flight_at_once", many_requests_in_flight),
     (
@@ -129,6 +133,28 @@ fn pattern_disk_reads_back(_: &'static BootInfo) -> CaseResult {
             );
         }
     }
+    Ok(())
+}
+
+/// sd1 carries the GPT that xtask's sfdisk wrote: its partitions are found with their numbers,
+/// first sectors and lengths (read at boot, before the writes below wipe the primary table).
+fn scratch_disk_gpt_partitions_are_found(_: &'static BootInfo) -> CaseResult {
+    use lux9_blk::pattern::{SCRATCH_GPT, SCRATCH_SECTORS};
+    let sd1 = disk("sd1")?;
+    ensure!(
+        sd1.sectors == SCRATCH_SECTORS,
+        "sd1 has {} sectors, expected {SCRATCH_SECTORS}",
+        sd1.sectors
+    );
+    let found: Vec<(u32, u64, u64)> = sd1
+        .partitions
+        .iter()
+        .map(|(n, e)| (*n, e.first(), e.count()))
+        .collect();
+    ensure!(
+        found == SCRATCH_GPT,
+        "sd1's GPT partitions are {found:?}, not {SCRATCH_GPT:?}"
+    );
     Ok(())
 }
 

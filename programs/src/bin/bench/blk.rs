@@ -104,7 +104,12 @@ fn measure(number: usize, driver: &str, sectors: u64, sector: u64) -> Result<(),
     if slots < 16 {
         return Err("too small to measure".into());
     }
-    round(&ring, &mut server, &[Request::read(0, 0, per_4k, 0)], &mut responses)?;
+    round(
+        &ring,
+        &mut server,
+        &[Request::read(0, 0, per_4k, 0)],
+        &mut responses,
+    )?;
 
     let reads = 2_000u64;
     let mut seed = 0x2545_f491_4f6c_dd1du64;
