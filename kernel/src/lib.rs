@@ -8,6 +8,8 @@
 extern crate alloc;
 
 pub mod acpi_s5;
+pub mod ahci;
+pub mod ata;
 pub mod cmdline;
 pub mod config;
 pub mod frame_bitmap;

@@ -11,6 +11,7 @@ use pci_types::{Bar, CommandRegister, EndpointHeader, PciHeader};
 use crate::arch::msi;
 use crate::pci_bus;
 
+pub mod ahci;
 pub mod virtio_blk;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -32,8 +33,10 @@ pub fn set_timeout_ms(ms: u64) {
 /// Probes every PCI function a driver knows, in address order.
 pub fn probe() {
     for function in pci_bus::functions() {
-        if virtio_blk::matches(function) {
-            virtio_blk::probe(function);
+        match function {
+            f if virtio_blk::matches(f) => virtio_blk::probe(f),
+            f if ahci::matches(f) => ahci::probe(f),
+            _ => {}
         }
     }
 }
@@ -75,7 +78,6 @@ pub fn memory_bar(header: &EndpointHeader, slot: u8) -> Option<(u64, u64)> {
 }
 
 /// Points the function's MSI capability at `vector` and enables it; `false` when it has none.
-#[allow(dead_code, reason = "AHCI uses it")]
 pub fn enable_msi(header: &EndpointHeader, vector: u8) -> bool {
     let access = pci_bus::access();
     for capability in header.capabilities(access) {
