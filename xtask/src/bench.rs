@@ -66,7 +66,10 @@ pub const KERNEL_FIGURES: [&str; 12] = [
 ];
 
 /// The disks of the q35 block benchmark run (sd0, sd1 in PCI order) and of the pc one.
-const BLOCK_BUSES_Q35: [(&str, qemu::DiskBus); 1] = [("virtio.img", qemu::DiskBus::Virtio)];
+const BLOCK_BUSES_Q35: [(&str, qemu::DiskBus); 2] = [
+    ("virtio.img", qemu::DiskBus::Virtio),
+    ("ahci.img", qemu::DiskBus::Ahci),
+];
 const BLOCK_BUSES_PC: [(&str, qemu::DiskBus); 0] = [];
 
 /// The QEMU arguments under which a tick is a guest instruction.

@@ -32,6 +32,8 @@ struct PortState {
     memory: DmaBuffer,
     /// A command timed out: the port is stopped for good and its memory kept.
     broken: bool,
+    /// Test hook: the next batch's commands are prepared but never issued.
+    lose_next: bool,
 }
 
 pub(super) struct Disk {
@@ -62,6 +64,7 @@ pub(super) fn start(
         state: spin::Mutex::new(PortState {
             memory,
             broken: false,
+            lose_next: false,
         }),
     };
     match disk.start() {
