@@ -20,8 +20,11 @@ use lux9_rt::{ipc, println, sys};
 
 use super::{report, switches_text};
 
-/// The PCI disks: (number in the kernel's list, name, driver, sectors, sector size).
-fn disks() -> Result<Vec<(usize, String, String, u64, u64)>, String> {
+/// A PCI disk: (number in the kernel's list, name, driver, sectors, sector size).
+type Disk = (usize, String, String, u64, u64);
+
+/// The PCI disks, in the kernel's order.
+fn disks() -> Result<Vec<Disk>, String> {
     let text = sys::sysinfo_text(SysInfo::Disks, 0).map_err(|e| format!("sysinfo: {e}"))?;
     Ok(text
         .lines()
