@@ -8,6 +8,7 @@
 extern crate alloc;
 
 pub mod acpi_s5;
+pub mod ata;
 pub mod cmdline;
 pub mod config;
 pub mod frame_bitmap;
@@ -17,6 +18,7 @@ pub mod log_ring;
 pub mod memory_plan;
 pub mod pci;
 pub mod phys_range;
+pub mod prd;
 pub mod screen_font;
 pub mod test_pattern;
 pub mod text_cursor;

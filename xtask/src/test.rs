@@ -436,12 +436,15 @@ fn qemu_tests(
 }
 
 /// The `disks` scenario's boots: label, bus, machine and the driver that must serve sd0.
-const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 1] = [(
-    "disks[virtio]",
-    qemu::DiskBus::Virtio,
-    Machine::Q35Bios,
-    "virtio-blk",
-)];
+const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 2] = [
+    (
+        "disks[virtio]",
+        qemu::DiskBus::Virtio,
+        Machine::Q35Bios,
+        "virtio-blk",
+    ),
+    ("disks[ide]", qemu::DiskBus::Ide, Machine::PcIde, "ide"),
+];
 
 /// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`), with an MBR written by
 /// `sfdisk` over sector 0 (`lux9_blk::pattern::PARTITIONS`: the last one ends at the disk's

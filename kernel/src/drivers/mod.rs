@@ -11,6 +11,7 @@ use pci_types::{Bar, CommandRegister, EndpointHeader, PciHeader};
 use crate::arch::msi;
 use crate::pci_bus;
 
+pub mod ide;
 pub mod virtio_blk;
 
 /// How long a request may take before the driver gives up on it (and says so in the log).
@@ -21,6 +22,8 @@ pub fn probe() {
     for function in pci_bus::functions() {
         if virtio_blk::matches(function) {
             virtio_blk::probe(function);
+        } else if ide::matches(function) {
+            ide::probe(function);
         }
     }
 }
