@@ -443,6 +443,7 @@ const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 2] = [
         "virtio-blk",
     ),
     ("disks[ahci]", qemu::DiskBus::Ahci, Machine::Q35Bios, "ahci"),
+    ("disks[ide]", qemu::DiskBus::Ide, Machine::PcIde, "ide"),
 ];
 
 /// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`), with an MBR written by

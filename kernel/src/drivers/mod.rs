@@ -12,6 +12,7 @@ use crate::arch::msi;
 use crate::pci_bus;
 
 pub mod ahci;
+pub mod ide;
 pub mod virtio_blk;
 
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +37,7 @@ pub fn probe() {
         match function {
             f if virtio_blk::matches(f) => virtio_blk::probe(f),
             f if ahci::matches(f) => ahci::probe(f),
+            f if ide::matches(f) => ide::probe(f),
             _ => {}
         }
     }

@@ -314,7 +314,8 @@ fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
 
 /// sd1's driver is told to lose the next batch (its doorbell is never rung), with the timeout
 /// cut to 300 ms: the read fails with `TimedOut` after about that long, the kernel log names the
-/// device, and the disk, given up, fails the next read at once instead of hanging.
+/// device, and the next read neither hangs nor waits again: a driver that gave the device up
+/// fails it at once (virtio-blk, AHCI), one that reset it serves it (IDE).
 fn a_device_that_does_not_answer_times_out(_: &'static BootInfo) -> CaseResult {
     use crate::block::IoError;
     let sd1 = disk("sd1")?;
@@ -338,12 +339,14 @@ fn a_device_that_does_not_answer_times_out(_: &'static BootInfo) -> CaseResult {
             (290..3000).contains(&took),
             "the timeout of 300 ms took {took} ms"
         );
+        // Then the driver has either given the device up (the next read fails at once) or
+        // reset it (the next read works): either way, no second wait.
         let start = crate::time::uptime_ms();
         let again = sd1.read(2, &mut one);
         let took = crate::time::uptime_ms() - start;
         ensure!(
-            again == Err(BlockError::Io(IoError::TimedOut)) && took < 100,
-            "after giving up, a read gave {again:?} in {took} ms"
+            matches!(again, Ok(()) | Err(BlockError::Io(IoError::TimedOut))) && took < 100,
+            "after the timeout, a read gave {again:?} in {took} ms"
         );
         let mut log = alloc::vec![0u8; 4096];
         let (_, total) = crate::console::kmsg_read(u64::MAX, &mut []);
