@@ -70,7 +70,7 @@ const BLOCK_BUSES_Q35: [(&str, qemu::DiskBus); 2] = [
     ("virtio.img", qemu::DiskBus::Virtio),
     ("ahci.img", qemu::DiskBus::Ahci),
 ];
-const BLOCK_BUSES_PC: [(&str, qemu::DiskBus); 0] = [];
+const BLOCK_BUSES_PC: [(&str, qemu::DiskBus); 1] = [("ide.img", qemu::DiskBus::Ide)];
 
 /// The QEMU arguments under which a tick is a guest instruction.
 pub const ICOUNT: [&str; 2] = ["-icount", "shift=0,align=off"];

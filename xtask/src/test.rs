@@ -435,7 +435,7 @@ fn qemu_tests(
 }
 
 /// The `disks` scenario's boots: label, bus, machine and the driver that must serve sd0.
-const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 2] = [
+const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 3] = [
     (
         "disks[virtio]",
         qemu::DiskBus::Virtio,
