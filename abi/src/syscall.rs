@@ -107,9 +107,10 @@ pub enum Syscall {
     /// most 1024), mapped one after the other into the caller. Returns the ring's id, and its
     /// address in `rsi` (the data region starts `lux9_blk::ring::Geometry::pages()` pages later).
     BlkRingCreate = 36,
-    /// `blk_ring_submit(id)`: runs every request waiting in the ring and publishes their
+    /// `blk_ring_submit(id, flags)`: runs every request waiting in the ring and publishes their
     /// responses; returns how many. A corrupt ring fails with [`Error::InvalidArgument`] (and so
-    /// does every later call on it).
+    /// does every later call on it). With [`BLK_RING_ASYNC`] it returns 0 at once and the ring's
+    /// worker runs them, waking a server that sleeps on `server_waiting`.
     BlkRingSubmit = 37,
     /// `blk_ring_destroy(id)`: unmaps the ring and its data region and frees them.
     BlkRingDestroy = 38,
@@ -117,6 +118,9 @@ pub enum Syscall {
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
 pub const SYSCALL_COUNT: usize = 39;
+
+/// `blk_ring_submit`'s flag: the ring's worker runs the requests; the call returns at once.
+pub const BLK_RING_ASYNC: usize = 1;
 
 /// The most bytes one `disk_read` copies.
 pub const DISK_READ_MAX: usize = 64 * 1024;

@@ -15,6 +15,13 @@
 //! a completion head out of place) breaks the ring: the call fails and every later one on it,
 //! until `blk_ring_destroy(id)`.
 //!
+//! **Asynchronous doorbell.** `blk_ring_submit(id, ASYNC)` returns at once: the ring's worker
+//! (a kernel thread started on the first such call) takes the requests and runs them while the
+//! server goes on, publishing each batch's responses as it completes. A server with nothing left
+//! to do announces that it sleeps (`server_waiting`, the `lux9-ring` doorbell protocol) and
+//! sleeps with `futex_wait` on that word; the worker wakes it after publishing only if it set
+//! the word, so a server that is still busy costs no wake-up.
+//!
 //! Each request the device completes counts as a zero-copy transfer in the caller's
 //! `ipc_stats` (`zero_copy_transfers`), and each trip to the driver as a batch.
 //!
@@ -31,6 +38,7 @@ use lux9_blk::ring::{Geometry, Kernel, Status, Taken, Target};
 use crate::arch::address_space::PageRights;
 use crate::arch::sync::IrqMutex;
 use crate::block::{BlockDevice, IoError, Op, Request};
+use crate::completion::Completion;
 use crate::dma::{DmaBuffer, SharedRegion};
 use crate::ipc::futex;
 use crate::process::{self, Pid};
@@ -42,6 +50,22 @@ pub const MAX_DATA_PAGES: usize = 1024;
 pub const MAX_PER_PROCESS: usize = 4;
 /// Requests taken from the ring per trip to the driver.
 const BATCH: usize = 64;
+
+/// A ring's worker: the kernel thread that serves asynchronous doorbells.
+struct Worker {
+    owner: Pid,
+    /// Rung by `blk_ring_submit(id, ASYNC)`.
+    doorbell: Completion,
+    /// The ring was destroyed or its process ended: the worker frees it (if it holds it) and
+    /// ends.
+    exit: core::sync::atomic::AtomicBool,
+}
+
+/// Workers by ring id.
+static WORKERS: IrqMutex<BTreeMap<u64, Arc<Worker>>> = IrqMutex::new(BTreeMap::new());
+
+/// `blk_ring_submit`'s flag: hand the requests to the ring's worker and return at once.
+pub const ASYNC: usize = lux9_abi::syscall::BLK_RING_ASYNC;
 
 struct BlkRing {
     owner: Pid,
@@ -77,7 +101,11 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
     match call {
         Syscall::BlkRingCreate => create(me, args[0], args[1], args[2] & 0xffff, args[2] >> 16)
             .map(|(id, addr)| (id as usize, addr as usize)),
-        Syscall::BlkRingSubmit => submit(me, args[0] as u64).map(|n| (n, 0)),
+        Syscall::BlkRingSubmit => match args[1] {
+            0 => submit(me, args[0] as u64).map(|n| (n, 0)),
+            ASYNC => submit_async(me, args[0] as u64).map(|()| (0, 0)),
+            _ => Err(Error::InvalidArgument),
+        },
         Syscall::BlkRingDestroy => destroy(me, args[0] as u64).map(|()| (0, 0)),
         _ => Err(Error::UnknownSyscall),
     }
@@ -168,12 +196,19 @@ fn create(
     Ok((id, addr))
 }
 
-/// Takes ring `id` of `me` out of the table for a submit (put back by the caller).
+/// Takes ring `id` of `me` out of the table for a submit (put back by the caller). A ring that
+/// its worker holds right now is `WouldBlock`.
 fn take_out(me: Pid, id: u64) -> Result<BlkRing, Error> {
     let mut table = RINGS.lock();
     match table.rings.get(&id) {
         Some(ring) if ring.owner == me => {}
-        _ => return Err(Error::NotFound),
+        Some(_) => return Err(Error::NotFound),
+        None => {
+            return Err(match WORKERS.lock().get(&id) {
+                Some(worker) if worker.owner == me => Error::WouldBlock,
+                _ => Error::NotFound,
+            });
+        }
     }
     let ring = table.rings.remove(&id).ok_or(Error::NotFound)?;
     if table.rings.is_empty() {
@@ -293,9 +328,104 @@ fn unmap(ring: &BlkRing) {
 }
 
 fn destroy(me: Pid, id: u64) -> Result<(), Error> {
-    let ring = take_out(me, id)?;
-    unmap(&ring);
+    let worker = WORKERS.lock().get(&id).filter(|w| w.owner == me).cloned();
+    match take_out(me, id) {
+        Ok(ring) => {
+            unmap(&ring);
+            if let Some(worker) = worker {
+                stop(&worker);
+            }
+            Ok(())
+        }
+        // The worker holds the ring: it unmaps and frees it when its batch is done.
+        Err(Error::WouldBlock) => {
+            if let Some(worker) = worker {
+                stop(&worker);
+            }
+            Ok(())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Tells a worker to end (after its batch, freeing a ring it holds).
+fn stop(worker: &Worker) {
+    worker
+        .exit
+        .store(true, core::sync::atomic::Ordering::Release);
+    x86_64::instructions::interrupts::without_interrupts(|| worker.doorbell.signal());
+}
+
+/// `blk_ring_submit(id, ASYNC)`: rings the worker's doorbell, starting the worker first.
+fn submit_async(me: Pid, id: u64) -> Result<(), Error> {
+    {
+        let table = RINGS.lock();
+        let known = table.rings.get(&id).map(|r| r.owner == me);
+        let busy = WORKERS.lock().get(&id).is_some_and(|w| w.owner == me);
+        match known {
+            Some(true) => {}
+            Some(false) => return Err(Error::NotFound),
+            None if busy => {}
+            None => return Err(Error::NotFound),
+        }
+    }
+    let existing = WORKERS.lock().get(&id).cloned();
+    let worker = match existing {
+        Some(worker) => worker,
+        None => {
+            let worker = Arc::new(Worker {
+                owner: me,
+                doorbell: Completion::new(),
+                exit: core::sync::atomic::AtomicBool::new(false),
+            });
+            WORKERS.lock().insert(id, worker.clone());
+            if crate::sched::spawn_kernel(serve, id, None).is_err() {
+                WORKERS.lock().remove(&id);
+                return Err(Error::LimitReached);
+            }
+            worker
+        }
+    };
+    x86_64::instructions::interrupts::without_interrupts(|| worker.doorbell.signal());
     Ok(())
+}
+
+/// A worker's thread: serves ring `id`'s doorbells until told to end.
+extern "C" fn serve(id: u64) {
+    loop {
+        let Some(worker) = WORKERS.lock().get(&id).cloned() else {
+            break;
+        };
+        if !worker.doorbell.wait(1_000) && !worker.exit.load(core::sync::atomic::Ordering::Acquire)
+        {
+            continue;
+        }
+        if worker.exit.load(core::sync::atomic::Ordering::Acquire) {
+            // Destroyed or orphaned while idle: the ring is gone from the table already.
+            break;
+        }
+        let mut ring = match take_out(worker.owner, id) {
+            Ok(ring) => ring,
+            // A synchronous submit of the server holds it, and drains what we were rung for.
+            Err(Error::WouldBlock) => continue,
+            Err(_) => break,
+        };
+        if drain(&mut ring).is_err() {
+            ring.broken = true;
+        }
+        if worker.exit.load(core::sync::atomic::Ordering::Acquire) {
+            unmap(&ring);
+            break;
+        }
+        put_back(id, ring);
+    }
+    let mut workers = WORKERS.lock();
+    workers.remove(&id);
+    if workers.is_empty() {
+        *workers = BTreeMap::new();
+    }
+    drop(workers);
+    crate::sched::exit_current_kernel_thread();
 }
 
 /// Drops every block ring of process `pid`, which is ending.
@@ -319,5 +449,14 @@ pub fn process_exiting(pid: Pid) {
     };
     for ring in &ending {
         unmap(ring);
+    }
+    let workers: Vec<Arc<Worker>> = WORKERS
+        .lock()
+        .values()
+        .filter(|w| w.owner == pid)
+        .cloned()
+        .collect();
+    for worker in &workers {
+        stop(worker);
     }
 }

@@ -153,6 +153,16 @@ pub fn blk_ring_submit(id: u64) -> Result<usize> {
     two(Syscall::BlkRingSubmit, [id as usize, 0, 0]).map(|(n, _)| n)
 }
 
+/// Hands the requests waiting in block ring `id` to its worker and returns at once; the
+/// responses appear in the ring as the device completes them (sleep on `server_waiting`).
+pub fn blk_ring_submit_async(id: u64) -> Result<()> {
+    two(
+        Syscall::BlkRingSubmit,
+        [id as usize, lux9_abi::syscall::BLK_RING_ASYNC, 0],
+    )
+    .map(|_| ())
+}
+
 /// Unmaps block ring `id` and its data region and frees them.
 pub fn blk_ring_destroy(id: u64) -> Result<()> {
     two(Syscall::BlkRingDestroy, [id as usize, 0, 0]).map(|_| ())

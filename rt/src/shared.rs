@@ -286,6 +286,33 @@ impl BlockRing {
         ipc::blk_ring_submit(self.id)
     }
 
+    /// Rings the asynchronous doorbell: the ring's worker runs the requests while this
+    /// process goes on.
+    pub fn submit_async(&self) -> Result<(), Error> {
+        ipc::blk_ring_submit_async(self.id)
+    }
+
+    /// Sleeps until the kernel publishes responses or `timeout_ms` passes (0: no limit), using
+    /// the ring's doorbell protocol: nothing is slept on if responses are already there.
+    pub fn wait_for_responses(
+        &self,
+        server: &mut lux9_blk::ring::Server<Memory>,
+        timeout_ms: u64,
+    ) -> Result<(), Error> {
+        if !server.set_waiting().map_err(|_| Error::InvalidArgument)? {
+            return Ok(());
+        }
+        let word = self
+            .ring
+            .word(lux9_blk::ring::layout::offset::SERVER_WAITING);
+        let slept = ipc::futex_wait(word, 1, timeout_ms);
+        let _ = server.clear_waiting();
+        match slept {
+            Ok(()) | Err(Error::WouldBlock) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Unmaps and frees the ring (its regions must not be used afterwards).
     pub fn destroy(self) -> Result<(), Error> {
         ipc::blk_ring_destroy(self.id)

@@ -49,6 +49,7 @@ pub const USER: &[&str] = &[
     "a_disk_reads_through_dev",
     "a_block_ring_reads_and_refuses_bad_requests",
     "a_hostile_block_ring_peer_crashes_nobody",
+    "a_block_ring_completes_asynchronously",
 ];
 
 /// `test=disks`: `CASES` in `kernel/src/ktest/disks.rs`, run once per disk bus.

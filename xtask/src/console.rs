@@ -54,7 +54,10 @@ type Check = fn(&str, &Context) -> Result<(), String>;
 
 fn check_ls_dev(out: &str, _: &Context) -> Result<(), String> {
     let names: Vec<&str> = out.split_whitespace().collect();
-    for wanted in ["cons", "consctl", "null", "zero", "random", "kmsg"] {
+    // sd0 and sd1: the two blank disks every session attaches, driven.
+    for wanted in [
+        "cons", "consctl", "null", "zero", "random", "kmsg", "sd0", "sd1",
+    ] {
         if !names.contains(&wanted) {
             return Err(format!("{wanted} missing from the listing:\n{out}"));
         }
@@ -236,7 +239,7 @@ fn check_bench(out: &str, context: &Context) -> Result<(), String> {
 
 /// `cat /sys/pci`: well-formed lines, the chipset's host bridge and disk controller, and the
 /// controllers of the disks the session attached (xtask/src/test.rs: the machine's default bus
-/// and AHCI).
+/// and AHCI), each with the driver that took it.
 fn check_pci(out: &str, context: &Context) -> Result<(), String> {
     for line in out.lines() {
         let fields: Vec<&str> = line.split_whitespace().collect();
@@ -249,30 +252,44 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
             return Err(format!("malformed line {line:?} in:\n{out}"));
         }
     }
-    let wanted: &[(&str, &str)] = match context.machine {
+    let wanted: &[(&str, &str, &str)] = match context.machine {
         Machine::PcIde => &[
-            ("8086:1237", "the i440FX host bridge"),
+            ("8086:1237", "the i440FX host bridge", "-"),
             (
                 "8086:7010",
                 "the PIIX3 IDE controller (the CD and the IDE disk)",
+                "ide",
             ),
-            ("8086:2922", "the AHCI controller added for the SATA disk"),
+            (
+                "8086:2922",
+                "the AHCI controller added for the SATA disk",
+                "ahci",
+            ),
         ],
         Machine::Q35Bios | Machine::Q35Uefi => &[
-            ("8086:29c0", "the q35 host bridge"),
+            ("8086:29c0", "the q35 host bridge", "-"),
             (
                 "8086:2922",
                 "the ICH9 AHCI controller (the CD and the SATA disk)",
+                "ahci",
             ),
-            ("1af4:1042", "the virtio-blk disk (modern transport)"),
+            (
+                "1af4:1042",
+                "the virtio-blk disk (modern transport)",
+                "virtio-blk",
+            ),
         ],
     };
-    match wanted.iter().find(|(id, _)| {
-        !out.lines()
-            .any(|line| line.split_whitespace().nth(1) == Some(*id))
+    match wanted.iter().find(|(id, _, driver)| {
+        !out.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(1) == Some(id) && fields.get(4) == Some(driver)
+        })
     }) {
         None => Ok(()),
-        Some((id, what)) => Err(format!("no {id} ({what}) in:\n{out}")),
+        Some((id, what, driver)) => {
+            Err(format!("no {id} ({what}) with driver {driver} in:\n{out}"))
+        }
     }
 }
 
@@ -598,9 +615,12 @@ mod tests {
     #[test]
     fn the_pci_check_wants_the_attached_controllers() {
         let q35 = "0000:00:00.0 8086:29c0 06.00.00 bridge/host -\n\
-                   0000:00:03.0 1af4:1042 01.00.00 storage/scsi -\n\
-                   0000:00:1f.2 8086:2922 01.06.01 storage/sata -\n";
+                   0000:00:03.0 1af4:1042 01.00.00 storage/scsi virtio-blk\n\
+                   0000:00:1f.2 8086:2922 01.06.01 storage/sata ahci\n";
         assert_eq!(check_pci(q35, &mode("")), Ok(()));
+        // A controller without its driver is refused.
+        assert!(check_pci(&q35.replace(" ahci", " -"), &mode("")).is_err());
+        assert!(check_pci(&q35.replace(" virtio-blk", " -"), &mode("")).is_err());
         // Without the virtio disk, on the wrong machine, or with a malformed line: refused.
         let no_virtio: String = q35
             .lines()
@@ -630,7 +650,9 @@ mod tests {
             .is_ok()
         );
         assert!(check_isolation("preset hybrid\nsysserver colocated\n", &mode("strict")).is_err());
-        assert!(check_ls_dev("cons consctl null zero random kmsg\n", &mode("")).is_ok());
+        assert!(check_ls_dev("cons consctl null zero random kmsg sd0 sd1\n", &mode("")).is_ok());
+        // The two attached disks must be there, driven.
+        assert!(check_ls_dev("cons consctl null zero random kmsg sd0\n", &mode("")).is_err());
         assert!(check_ls_dev("cons null\n", &mode("")).is_err());
         assert!(
             check_missing_file(

@@ -716,11 +716,18 @@ fn a_hostile_block_ring_peer_crashes_nobody() -> CaseResult {
     blkring::hostile_peer("rd0")
 }
 
+/// The asynchronous doorbell on the boot-module disk: the worker runs, the server sleeps.
+fn a_block_ring_completes_asynchronously() -> CaseResult {
+    blkring::asynchronous("rd0")
+}
+
 /// `utest blkring PATTERN SCRATCH` (from the kernel's `disks` scenario): the block-ring cases
 /// on a PCI disk; `utest blkring-orphan DISK`: leaves rings open and exits.
 fn block_ring_mode(args: &str) -> Option<i32> {
     let outcome = if let Some(name) = args.strip_prefix("blkring-orphan ") {
         blkring::orphan(name.trim())
+    } else if let Some(name) = args.strip_prefix("blkring-async-orphan ") {
+        blkring::async_orphan(name.trim())
     } else if let Some(names) = args.strip_prefix("blkring ") {
         let mut names = names.split_whitespace();
         let (Some(pattern), Some(scratch)) = (names.next(), names.next()) else {
@@ -736,6 +743,10 @@ fn block_ring_mode(args: &str) -> Option<i32> {
             .and_then(|()| {
                 blkring::hostile_peer(pattern)
                     .map_err(|why| format!("hostile peer on {pattern}: {why}"))
+            })
+            .and_then(|()| {
+                blkring::asynchronous(pattern)
+                    .map_err(|why| format!("asynchronous doorbell on {pattern}: {why}"))
             })
     } else {
         return None;
@@ -767,7 +778,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 23] = [
+    let cases: [Case; 24] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -835,6 +846,10 @@ fn run(args: &str) -> i32 {
         (
             "a_hostile_block_ring_peer_crashes_nobody",
             a_hostile_block_ring_peer_crashes_nobody,
+        ),
+        (
+            "a_block_ring_completes_asynchronously",
+            a_block_ring_completes_asynchronously,
         ),
     ];
     let mut failed = 0;

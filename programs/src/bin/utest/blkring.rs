@@ -423,3 +423,124 @@ pub fn orphan(name: &str) -> CaseResult {
     }
     Ok(())
 }
+
+/// Collects `n` responses from `ring`, sleeping on `server_waiting` while none are there, for at
+/// most five seconds in all.
+fn collect(
+    ring: &BlockRing,
+    server: &mut lux9_blk::ring::Server<lux9_rt::shared::Memory>,
+    n: usize,
+) -> Result<Vec<Response>, String> {
+    let blank = Response {
+        id: 0,
+        status: Status::Ok,
+        count: 0,
+    };
+    let mut out = Vec::with_capacity(n);
+    let mut buffer = alloc::vec![blank; n];
+    let start = sys::rdtsc();
+    let limit = 5_000 * sys::info(lux9_rt::abi::syscall::Info::TscPerMs, 0).unwrap_or(1_000_000);
+    while out.len() < n {
+        let got = server
+            .poll(&mut buffer[..n - out.len()])
+            .map_err(|e| format!("poll: {e:?}"))?;
+        out.extend_from_slice(&buffer[..got]);
+        if out.len() == n {
+            break;
+        }
+        if sys::rdtsc() - start > limit {
+            return Err(format!("only {} of {n} responses in 5 s", out.len()));
+        }
+        ring.wait_for_responses(server, 1_000)
+            .map_err(|e| format!("futex_wait: {e}"))?;
+    }
+    Ok(out)
+}
+
+/// `blk_ring_submit(id, ASYNC)`: 48 reads handed to the ring's worker, the call returning at
+/// once; the server sleeps on `server_waiting` and the worker wakes it with the responses, each
+/// read checked in its place. A ring destroyed while its worker may be busy, and a child that
+/// ends right after an asynchronous doorbell, leave no frame or heap byte behind once the
+/// workers have ended.
+pub fn asynchronous(name: &str) -> CaseResult {
+    let (number, _, _) = disk(name)?;
+    // Warm-up: one worker started and ended.
+    let warm = BlockRing::create(number, 0, 8, 4).map_err(|e| format!("create: {e}"))?;
+    let mut server = warm.server().map_err(|e| format!("attach: {e:?}"))?;
+    server
+        .submit(&[Request::read(1, 1, 1, 0)])
+        .map_err(|e| format!("submit: {e:?}"))?;
+    warm.submit_async()
+        .map_err(|e| format!("async doorbell: {e}"))?;
+    collect(&warm, &mut server, 1)?;
+    warm.destroy().map_err(|e| format!("destroy: {e}"))?;
+    settle();
+    let usage = Usage::now()?;
+
+    let ring = BlockRing::create(number, 0, 64, 64).map_err(|e| format!("create: {e}"))?;
+    let mut server = ring.server().map_err(|e| format!("attach: {e:?}"))?;
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let reads: Vec<Request> = (0..48u64)
+        .map(|i| {
+            let count = 1 + (xorshift(&mut seed) % 8) as u32;
+            let first = 1 + xorshift(&mut seed) % (MODULE_SECTORS - 9);
+            Request::read(100 + i, first, count, i * 4096)
+        })
+        .collect();
+    let sent = server
+        .submit(&reads)
+        .map_err(|e| format!("submit: {e:?}"))?;
+    ensure!(sent == reads.len(), "only {sent} requests fit");
+    ring.submit_async()
+        .map_err(|e| format!("async doorbell: {e}"))?;
+    let answers = collect(&ring, &mut server, reads.len())?;
+    for request in &reads {
+        let got = answers
+            .iter()
+            .find(|a| a.id == request.id)
+            .ok_or_else(|| format!("no response for {}", request.id))?;
+        ensure!(
+            got.status == Status::Ok && got.count == request.count,
+            "read {} answered {got:?}",
+            request.id
+        );
+        check_pattern(&ring, request.offset as usize, request.first, request.count)?;
+    }
+    // Destroyed right after a doorbell: the worker may hold the ring; it frees it.
+    server
+        .submit(&reads[..8])
+        .map_err(|e| format!("submit: {e:?}"))?;
+    ring.submit_async()
+        .map_err(|e| format!("async doorbell: {e}"))?;
+    ring.destroy().map_err(|e| format!("destroy: {e}"))?;
+    let status = spawn_wait("utest", &format!("blkring-async-orphan {name}"))?;
+    ensure!(
+        status.success(),
+        "the orphaning child ended with {status:?}"
+    );
+    settle();
+    usage.unchanged_since("after asynchronous rings, a destroy under way and an orphan")
+}
+
+/// Lets ended workers and processes be reaped (their stacks go after the next switches).
+fn settle() {
+    for _ in 0..5 {
+        sys::sleep_ms(20);
+    }
+}
+
+/// `utest blkring-async-orphan DISK`: rings an asynchronous doorbell and exits at once.
+pub fn async_orphan(name: &str) -> CaseResult {
+    let (number, _, _) = disk(name)?;
+    let ring = BlockRing::create(number, 0, 32, 16).map_err(|e| format!("create: {e}"))?;
+    let mut server = ring.server().map_err(|e| format!("attach: {e:?}"))?;
+    let reads: Vec<Request> = (0..16u64)
+        .map(|i| Request::read(i, 1 + i * 8, 8, i * 4096))
+        .collect();
+    server
+        .submit(&reads)
+        .map_err(|e| format!("submit: {e:?}"))?;
+    ring.submit_async()
+        .map_err(|e| format!("async doorbell: {e}"))?;
+    Ok(())
+}
