@@ -140,6 +140,34 @@ fn check_config(out: &str, context: &Context) -> Result<(), String> {
 const CAT_CONFIG: &str = "cat /sys/config";
 const SHA256SUM: &str = "sha256sum /sys/config /nonexistent - < /sys/config";
 
+/// The raw disks the session attached, read through sysserver's `/dev/sdN/data`.
+const DISK_SUMS: &str = "sha256sum /dev/sd0/data /dev/sd1/data";
+
+/// The bytes of the session's disk `n` (1 MiB; xtask/src/test.rs writes them): different for
+/// each disk and each sector, so a wrong disk, sector or offset changes the hash.
+pub fn disk_bytes(n: usize) -> Vec<u8> {
+    (0..1usize << 20)
+        .map(|i| (i.wrapping_mul(7) ^ (i >> 9).wrapping_mul(131) ^ n.wrapping_mul(0x5b)) as u8)
+        .collect()
+}
+
+/// `sha256sum /dev/sd0/data /dev/sd1/data`: each disk's hash is the host's hash of its image.
+fn check_disk_sums(out: &str, _: &Context) -> Result<(), String> {
+    let wanted = [
+        format!("{}  /dev/sd0/data", host_sha256(&disk_bytes(0))?),
+        format!("{}  /dev/sd1/data", host_sha256(&disk_bytes(1))?),
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    if lines == wanted {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected\n{}\n{}\ngot:\n{out}",
+            wanted[0], wanted[1]
+        ))
+    }
+}
+
 /// The SHA-256 of `bytes` from the host's coreutils `sha256sum`: 64 hex digits.
 fn host_sha256(bytes: &[u8]) -> Result<String, String> {
     use std::io::Write;
@@ -294,7 +322,7 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 11] = [
+const STEPS: [(&str, Check); 12] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
@@ -303,6 +331,7 @@ const STEPS: [(&str, Check); 11] = [
     ("cat /sys/isolation", check_isolation),
     (CAT_CONFIG, check_config),
     (SHA256SUM, check_sha256sum),
+    (DISK_SUMS, check_disk_sums),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
     ("bench sys", check_bench),

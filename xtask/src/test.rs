@@ -351,9 +351,10 @@ fn qemu_tests(
             let vars = dir.join(format!("ovmf-vars-{}.fd", plan.preset));
             config.ovmf = Some((ovmf.clone(), vars));
         }
-        // Two blank disks on the machine's controllers, which `cat /sys/pci` must show: the
-        // machine's default bus (virtio on q35, IDE on pc) and AHCI. Each session has its own
-        // files, since QEMU locks an image it has open.
+        // Two disks on the machine's controllers, which `cat /sys/pci` must show and whose
+        // bytes `sha256sum /dev/sdN/data` must hash as the host does: the machine's default bus
+        // (virtio on q35, IDE on pc) and AHCI. Each session has its own files, since QEMU
+        // locks an image it has open.
         for (n, bus) in [
             qemu::DiskBus::default_for(plan.machine),
             qemu::DiskBus::Ahci,
@@ -366,8 +367,7 @@ fn qemu_tests(
                 plan.machine.name(),
                 plan.preset
             ));
-            std::fs::File::create(&image)
-                .and_then(|file| file.set_len(1 << 20))
+            std::fs::write(&image, crate::console::disk_bytes(n))
                 .map_err(|e| format!("creating {}: {e}", image.display()))?;
             config.disks.push(qemu::Disk { image, bus });
         }
