@@ -19,4 +19,5 @@ pub mod fuzz;
 pub mod history;
 pub mod lex;
 pub mod procfs;
+pub mod serve;
 pub mod sha256;
