@@ -19,5 +19,7 @@ pub mod fuzz;
 pub mod history;
 pub mod lex;
 pub mod procfs;
+pub mod ringdev;
 pub mod serve;
 pub mod sha256;
+pub mod volume;

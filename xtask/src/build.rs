@@ -69,6 +69,13 @@ fn program_names() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The name a program has in Lux9: its binary's, without a `lux9-` prefix, which marks a
+/// program whose name a host binary of the workspace already has (`lux9-ext4srv` is Lux9's
+/// `ext4srv`; the host's is ext4srv's own binary).
+fn archive_name(bin: &str) -> &str {
+    bin.strip_prefix("lux9-").unwrap_or(bin)
+}
+
 /// Builds the user programs and packs them into the initial program archive. Returns its path.
 pub fn build_programs(profile: Profile) -> Result<PathBuf, String> {
     let mut command = cargo();
@@ -94,7 +101,7 @@ pub fn build_programs(profile: Profile) -> Result<PathBuf, String> {
     for name in &names {
         let path = dir.join(name);
         let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        images.push((name.as_str(), bytes));
+        images.push((archive_name(name), bytes));
     }
     let files: Vec<(&str, &[u8])> = images
         .iter()

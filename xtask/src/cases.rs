@@ -60,6 +60,7 @@ pub const DISKS: &[&str] = &[
     "scratch_disk_writes_read_back",
     "bad_requests_are_refused",
     "a_user_server_reads_and_writes_through_a_block_ring",
+    "an_ext4_partition_mounts_and_every_file_reads_back",
     "a_device_that_does_not_answer_times_out",
 ];
 

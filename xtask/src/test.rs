@@ -237,6 +237,7 @@ fn qemu_tests(
     // pattern disk as sd0 and a blank scratch disk as sd1 on that bus. The judge also wants
     // the kernel's word that sd0 went through the driver meant.
     let disks_iso = scenario_iso("disks")?;
+    let ext4_disk = write_ext4_disk(&dir)?;
     for (label, bus, machine, driver) in DISK_JOBS {
         let mut config = QemuConfig::new(machine, disks_iso.clone());
         let tag = label.trim_start_matches("disks[").trim_end_matches(']');
@@ -245,7 +246,10 @@ fn qemu_tests(
             .map_err(|e| format!("copying the pattern disk to {}: {e}", pattern.display()))?;
         let scratch = dir.join(format!("disks-{tag}-scratch.img"));
         write_scratch_disk(&scratch)?;
-        for image in [pattern, scratch] {
+        let ext4 = dir.join(format!("disks-{tag}-ext4.img"));
+        std::fs::copy(&ext4_disk, &ext4)
+            .map_err(|e| format!("copying the ext4 disk to {}: {e}", ext4.display()))?;
+        for image in [pattern, scratch, ext4] {
             config.disks.push(qemu::Disk { image, bus });
         }
         work.push(Job {
@@ -463,6 +467,76 @@ fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
         .collect();
     lux9_tests::host_tools::sfdisk(&path, &script)?;
     Ok(path)
+}
+
+/// The `disks` scenario's third disk: an MBR whose partition 1 holds an ext4 filesystem (4 KiB
+/// blocks) made by `mkfs.ext4 -d` from a tree of files, among them `SHA256SUMS`, the host's
+/// `sha256sum` of every other file, which `utest ext4-check` reads back through ext4srv.
+fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
+    let tree = dir.join("ext4-tree");
+    let _ = std::fs::remove_dir_all(&tree);
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+        }
+        std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    write(&tree.join("hello.txt"), b"hello from ext4 inside Lux9\n")?;
+    write(&tree.join("empty"), b"")?;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let big: Vec<u8> = (0..1_200_000)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    write(&tree.join("big.bin"), &big)?;
+    write(&tree.join("dir/sub/deep.txt"), b"three levels down\n")?;
+    for n in 0..200 {
+        write(
+            &tree.join(format!("many/file-{n:03}")),
+            format!("file {n} of the many\n")
+                .repeat(n % 7 + 1)
+                .as_bytes(),
+        )?;
+    }
+    let mut files = vec!["hello.txt".to_string(), "empty".into(), "big.bin".into()];
+    files.push("dir/sub/deep.txt".into());
+    files.extend((0..200).map(|n| format!("many/file-{n:03}")));
+    let sums = Command::new("sha256sum")
+        .args(&files)
+        .current_dir(&tree)
+        .output()
+        .map_err(|e| format!("cannot run sha256sum: {e}"))?;
+    if !sums.status.success() {
+        return Err("sha256sum of the ext4 tree failed".into());
+    }
+    write(&tree.join("SHA256SUMS"), &sums.stdout)?;
+    let fs = dir.join("ext4-fs.img");
+    let _ = std::fs::remove_file(&fs);
+    let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
+        .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
+    let status = Command::new(mkfs)
+        .args(["-q", "-F", "-b", "4096", "-d"])
+        .arg(&tree)
+        .arg(&fs)
+        .arg("8M")
+        .status()
+        .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
+    if !status.success() {
+        return Err("mkfs.ext4 failed".into());
+    }
+    let fs_bytes = std::fs::read(&fs).map_err(|e| format!("reading {}: {e}", fs.display()))?;
+    let disk = dir.join("lux9-ext4-disk.img");
+    let mut bytes = vec![0u8; (1 << 20) + fs_bytes.len()];
+    bytes[1 << 20..].copy_from_slice(&fs_bytes);
+    std::fs::write(&disk, &bytes).map_err(|e| format!("writing {}: {e}", disk.display()))?;
+    let sectors = fs_bytes.len() / 512;
+    lux9_tests::host_tools::sfdisk(&disk, &format!("label: dos\n2048,{sectors},83\n"))?;
+    Ok(disk)
 }
 
 /// The `disks` scenario's scratch disk: blank, with a GPT that `sfdisk` writes

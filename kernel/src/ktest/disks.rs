@@ -14,7 +14,7 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 7] = [
+pub const CASES: [Case; 8] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
@@ -32,6 +32,10 @@ pub const CASES: [Case; 7] = [
     (
         "a_user_server_reads_and_writes_through_a_block_ring",
         block_ring_from_user_space,
+    ),
+    (
+        "an_ext4_partition_mounts_and_every_file_reads_back",
+        ext4_partition_reads_back,
     ),
     // Last: it leaves sd1 given up.
     (
@@ -308,6 +312,21 @@ fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
     ensure!(
         status.success(),
         "utest blkring ended with {status:?} (its reason is printed above)"
+    );
+    Ok(())
+}
+
+/// `utest ext4 /dev/sd2/p1` in ring 3: `mount ext4` starts an isolated ext4srv on the third
+/// disk's partition, which reads it through a block ring; every file of the tree xtask made is
+/// read back through 9P and hashed against its `SHA256SUMS` (see programs/src/bin/utest/ext4.rs).
+fn ext4_partition_reads_back(_: &'static BootInfo) -> CaseResult {
+    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", "ext4 /dev/sd2/p1")
+        .map_err(|e| format!("spawn utest: {e}"))?;
+    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+        .map_err(|e| format!("wait: {e}"))?;
+    ensure!(
+        status.success(),
+        "utest ext4 ended with {status:?} (its reason is printed above)"
     );
     Ok(())
 }

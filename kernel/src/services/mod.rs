@@ -40,6 +40,19 @@ static REGISTRY: IrqMutex<Registry> = IrqMutex::new(Registry {
     mounts: Vec::new(),
 });
 
+/// Whether `name` is an ext4 volume's service (`ext4.` and a device name of letters and
+/// digits), which ext4srv declares when it registers.
+fn is_volume_service(name: &str) -> bool {
+    name.strip_prefix("ext4.").is_some_and(|device| {
+        !device.is_empty()
+            && device.len() <= 32
+            && device.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
+}
+
+/// Most services known at once (the configured ones and the volumes' ext4srv).
+const SERVICES_MAX: usize = 64;
+
 /// Most entries in the standard name space.
 const MOUNTS_MAX: usize = 32;
 /// Longest mount path or spec.
@@ -100,6 +113,16 @@ pub fn lookup(name: &str) -> Result<(usize, usize), Error> {
 /// `service(REGISTER)`: `pid` becomes the isolated server for `name`.
 pub fn register(name: &str, pid: Pid) -> Result<(), Error> {
     let mut registry = REGISTRY.lock();
+    if is_volume_service(name) && !registry.services.contains_key(name) {
+        // One ext4srv per mounted volume, each under a name of its own (`ext4.sd0p1`): the
+        // first to ask declares it, isolated.
+        if registry.services.len() >= SERVICES_MAX {
+            return Err(Error::LimitReached);
+        }
+        registry
+            .services
+            .insert(name.to_string(), (Placement::Isolated, None));
+    }
     let entry = registry.services.get_mut(name).ok_or(Error::NotFound)?;
     match *entry {
         // The configuration runs it colocated: a process may not take its name.

@@ -15,10 +15,12 @@ lux9_rt::entry!(run);
 
 const USAGE: Usage = Usage {
     name: "mount",
-    synopsis: "[SERVICE PATH [ANAME] | -u PATH]",
+    synopsis: "[SERVICE PATH [ANAME] | ext4 PATH DEVICE | -u PATH]",
     about: "Without operands, lists the standard name space (/proc/mounts). With SERVICE and \
             PATH, mounts file server SERVICE (attach name ANAME, default the server's root) at \
-            PATH; processes started afterwards see it. -u PATH removes the mount at PATH.",
+            PATH; processes started afterwards see it. `ext4 PATH DEVICE` starts an ext4srv \
+            for DEVICE (/dev/sdN/data for a whole disk, /dev/sdN/pM for a partition) and \
+            mounts its read-only volume at PATH. -u PATH removes the mount at PATH.",
     flags: &[('u', "unmount PATH")],
 };
 
@@ -36,6 +38,7 @@ fn run(args: &str) -> i32 {
     }
     match operands.as_slice() {
         [] => list(),
+        ["ext4", path, device] => mount_ext4(path, device),
         [service, path] => mount(service, path, ""),
         [service, path, aname] => mount(service, path, aname),
         _ => cli::usage_error(&USAGE, "too many operands"),
@@ -64,6 +67,51 @@ fn mount(service: &str, path: &str, aname: &str) -> i32 {
     }
     let aname = if aname.is_empty() { "-" } else { aname };
     set(path, &format!("{service} {aname}"))
+}
+
+/// `mount ext4 PATH DEVICE`: starts `ext4srv DEVICE`, waits until it serves (or says why it
+/// cannot, and ends), then mounts its service at PATH.
+fn mount_ext4(path: &str, device: &str) -> i32 {
+    let volume = match lux9_programs::volume::find(device) {
+        Ok(volume) => volume,
+        Err(why) => {
+            lux9_rt::eprintln!("mount: {device}: {why}");
+            return 1;
+        }
+    };
+    let service = volume.service();
+    if let Ok(sys::Placement::Isolated { .. }) = sys::service_lookup(&service) {
+        lux9_rt::eprintln!("mount: {device} is already mounted (served as {service})");
+        return 1;
+    }
+    let pid = match sys::spawn("ext4srv", device) {
+        Ok(pid) => pid,
+        Err(error) => return cli::fail("mount", "ext4srv", error),
+    };
+    // The server registers once the volume opened; if it cannot, it says why and ends.
+    let start = sys::rdtsc();
+    let second = sys::info(lux9_rt::abi::syscall::Info::TscPerMs, 0).unwrap_or(1_000_000) * 1000;
+    loop {
+        if let Ok(sys::Placement::Isolated { .. }) = sys::service_lookup(&service) {
+            break;
+        }
+        let ended = sys::processes().is_ok_and(|list| {
+            !list.iter().any(|p| {
+                p.pid == pid as u64 && p.state != lux9_rt::abi::sysinfo::ProcInfo::STATE_ZOMBIE
+            })
+        });
+        if ended {
+            let _ = sys::wait(pid);
+            lux9_rt::eprintln!("mount: {device}: not mounted");
+            return 1;
+        }
+        if sys::rdtsc() - start > 10 * second {
+            lux9_rt::eprintln!("mount: {device}: ext4srv did not start in 10 s");
+            return 1;
+        }
+        sys::sleep_ms(5);
+    }
+    set(path, &format!("{service} -"))
 }
 
 /// Sets the entry for `path` to `spec` (empty: removes it).

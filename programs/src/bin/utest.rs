@@ -18,6 +18,8 @@ lux9_rt::entry!(run);
 
 #[path = "utest/blkring.rs"]
 mod blkring;
+#[path = "utest/ext4.rs"]
+mod ext4;
 
 type CaseResult = Result<(), String>;
 type Case = (&'static str, fn() -> CaseResult);
@@ -724,7 +726,11 @@ fn a_block_ring_completes_asynchronously() -> CaseResult {
 /// `utest blkring PATTERN SCRATCH` (from the kernel's `disks` scenario): the block-ring cases
 /// on a PCI disk; `utest blkring-orphan DISK`: leaves rings open and exits.
 fn block_ring_mode(args: &str) -> Option<i32> {
-    let outcome = if let Some(name) = args.strip_prefix("blkring-orphan ") {
+    let outcome = if let Some(device) = args.strip_prefix("ext4 ") {
+        ext4::mount_and_check(device.trim())
+    } else if let Some(mount) = args.strip_prefix("ext4-check ") {
+        ext4::check(mount.trim())
+    } else if let Some(name) = args.strip_prefix("blkring-orphan ") {
         blkring::orphan(name.trim())
     } else if let Some(name) = args.strip_prefix("blkring-async-orphan ") {
         blkring::async_orphan(name.trim())
