@@ -7,7 +7,10 @@
 //!   colocated and ext4srv isolated; strict runs both isolated; off runs both colocated;
 //! - `sysserver = colocated | isolated` and `ext4srv = colocated | isolated`: override the preset
 //!   for one server;
-//! - `log = off | error | warn | info | debug | trace`.
+//! - `log = off | error | warn | info | debug | trace`;
+//! - `mount = auto | none | DEVICE:PATH[,DEVICE:PATH...]`: the ext4 volumes init mounts at
+//!   boot. `auto` (the default) mounts the first ext4 volume found at `/mnt`; `none` mounts
+//!   nothing; a list mounts each `DEVICE` (`/dev/sd0/p1`, `/dev/sd0/data`) at its `PATH`.
 //!
 //! Anything else is a warning (with the line number for the file), and the default stands.
 //! Command-line words that are not configuration keys (`test=`, `init=`, ...) are not
@@ -83,6 +86,51 @@ impl Preset {
     }
 }
 
+/// The ext4 volumes mounted at boot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mounts {
+    /// The first ext4 volume found, at `/mnt`.
+    Auto,
+    /// None.
+    None,
+    /// Each (device, path).
+    List(Vec<(String, String)>),
+}
+
+impl Mounts {
+    fn parse(value: &str) -> Option<Self> {
+        match value {
+            "auto" => Some(Mounts::Auto),
+            "none" => Some(Mounts::None),
+            list => list
+                .split(',')
+                .map(|entry| {
+                    let (device, path) = entry.trim().split_once(':')?;
+                    let ok = device.starts_with("/dev/")
+                        && path.starts_with('/')
+                        && !device.contains(char::is_whitespace)
+                        && !path.contains(char::is_whitespace);
+                    ok.then(|| (String::from(device), String::from(path)))
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(Mounts::List),
+        }
+    }
+
+    /// As `/sys/config` shows it (and as it is written).
+    pub fn text(&self) -> String {
+        match self {
+            Mounts::Auto => "auto".into(),
+            Mounts::None => "none".into(),
+            Mounts::List(list) => list
+                .iter()
+                .map(|(device, path)| format!("{device}:{path}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+}
+
 /// The configuration in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -90,8 +138,9 @@ pub struct Config {
     pub sysserver: Placement,
     pub ext4srv: Placement,
     pub log: LevelFilter,
+    pub mount: Mounts,
     /// Where each value came from: "default", "lux9.conf" or "command line".
-    sources: [&'static str; 4],
+    sources: [&'static str; 5],
 }
 
 /// A problem found while reading the configuration, for the boot log.
@@ -106,13 +155,14 @@ impl Default for Config {
             sysserver,
             ext4srv,
             log: LevelFilter::Info,
-            sources: ["default"; 4],
+            mount: Mounts::Auto,
+            sources: ["default"; 5],
         }
     }
 }
 
 /// The keys `lux9.conf` accepts.
-pub const KEYS: [&str; 4] = ["isolation", "sysserver", "ext4srv", "log"];
+pub const KEYS: [&str; 5] = ["isolation", "sysserver", "ext4srv", "log", "mount"];
 
 /// Raw settings before the preset is applied, so that a per-server key wins over the preset
 /// wherever each came from.
@@ -122,6 +172,7 @@ struct Settings {
     sysserver: Option<(Placement, &'static str)>,
     ext4srv: Option<(Placement, &'static str)>,
     log: Option<(LevelFilter, &'static str)>,
+    mount: Option<(Mounts, &'static str)>,
 }
 
 impl Settings {
@@ -155,6 +206,13 @@ impl Settings {
             "log" => match parse_log_level(value) {
                 Some(level) => self.log = Some((level, source)),
                 None => bad(warn, "off, error, warn, info, debug or trace"),
+            },
+            "mount" => match Mounts::parse(value) {
+                Some(mounts) => self.mount = Some((mounts, source)),
+                None => bad(
+                    warn,
+                    "auto, none, or /dev/DISK/PART:/PATH entries by commas",
+                ),
             },
             _ => unreachable!("only known keys are applied"),
         }
@@ -206,8 +264,9 @@ pub fn load(file: Option<&str>, cmdline: &CommandLine<'_>) -> (Config, Vec<Warni
     if let Some((preset, source)) = settings.isolation {
         config.isolation = preset;
         (config.sysserver, config.ext4srv) = preset.placements();
-        config.sources = [source; 4];
+        config.sources = [source; 5];
         config.sources[3] = "default";
+        config.sources[4] = "default";
     }
     if let Some((placement, source)) = settings.sysserver {
         config.sysserver = placement;
@@ -220,6 +279,10 @@ pub fn load(file: Option<&str>, cmdline: &CommandLine<'_>) -> (Config, Vec<Warni
     if let Some((level, source)) = settings.log {
         config.log = level;
         config.sources[3] = source;
+    }
+    if let Some((mounts, source)) = settings.mount {
+        config.mount = mounts;
+        config.sources[4] = source;
     }
     (config, warnings)
 }
@@ -235,11 +298,13 @@ impl Config {
             LevelFilter::Debug => "debug",
             LevelFilter::Trace => "trace",
         };
+        let mount = self.mount.text();
         let values = [
             self.isolation.name(),
             self.sysserver.name(),
             self.ext4srv.name(),
             level,
+            mount.as_str(),
         ];
         let mut text = String::new();
         for ((key, value), source) in KEYS.iter().zip(values).zip(self.sources) {
@@ -248,13 +313,18 @@ impl Config {
         text
     }
 
-    /// Each server's placement as `/sys/isolation` shows it.
+    /// Each server's placement as `/sys/isolation` shows it: where it runs, which for ext4srv
+    /// is isolated even when configured colocated (its colocated placement does not exist
+    /// yet), and then says so.
     pub fn isolation_text(&self) -> String {
+        let ext4srv = match self.ext4srv {
+            Placement::Isolated => "isolated",
+            Placement::Colocated => "isolated (configured colocated, which ext4srv cannot run yet)",
+        };
         format!(
-            "preset {}\nsysserver {}\next4srv {}\n",
+            "preset {}\nsysserver {}\next4srv {ext4srv}\n",
             self.isolation.name(),
             self.sysserver.name(),
-            self.ext4srv.name()
         )
     }
 }
@@ -323,5 +393,49 @@ mod tests {
         assert!(warnings[1].0.contains("unknown key \"colour\""));
         assert!(warnings[2].0.contains("line 5"));
         assert!(warnings[3].0.contains("command line") && warnings[3].0.contains("sideways"));
+    }
+
+    #[test]
+    fn isolation_says_where_ext4srv_really_runs() {
+        let (hybrid, _) = load_both("", "");
+        assert!(hybrid.isolation_text().ends_with("ext4srv isolated\n"));
+        let (off, _) = load_both("isolation = off\n", "");
+        assert!(
+            off.isolation_text()
+                .contains("ext4srv isolated (configured colocated, which ext4srv cannot run yet)")
+        );
+    }
+
+    #[test]
+    fn mounts_are_auto_none_or_a_list() {
+        assert_eq!(Config::default().mount, Mounts::Auto);
+        let (config, warnings) = load_both("mount = none\n", "");
+        assert_eq!((config.mount, warnings.len()), (Mounts::None, 0));
+        let (config, _) = load_both(
+            "mount = none\n",
+            "mount=/dev/sd0/p1:/mnt,/dev/sd1/data:/data",
+        );
+        assert_eq!(
+            config.mount,
+            Mounts::List(alloc::vec![
+                ("/dev/sd0/p1".into(), "/mnt".into()),
+                ("/dev/sd1/data".into(), "/data".into())
+            ])
+        );
+        assert!(
+            config
+                .text()
+                .contains("mount = /dev/sd0/p1:/mnt,/dev/sd1/data:/data  # command line")
+        );
+        for bad in [
+            "sd0:/mnt",
+            "/dev/sd0/p1",
+            "/dev/sd0/p1:mnt",
+            "/dev/sd0/p1:/mnt,",
+        ] {
+            let (config, warnings) = load_both(&format!("mount = {bad}\n"), "");
+            assert_eq!(config.mount, Mounts::Auto, "{bad}");
+            assert_eq!(warnings.len(), 1, "{bad}");
+        }
     }
 }

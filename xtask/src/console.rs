@@ -143,6 +143,44 @@ const SHA256SUM: &str = "sha256sum /sys/config /nonexistent - < /sys/config";
 /// The raw disks the session attached, read through sysserver's `/dev/sdN/data`.
 const DISK_SUMS: &str = "sha256sum /dev/sd0/data /dev/sd1/data";
 
+/// Files of the ext4 disk read back through the volume init mounted at boot.
+const EXT4_SUMS: &str = "sha256sum /mnt/hello.txt /mnt/big.bin /mnt/dir/sub/deep.txt";
+
+/// `sha256sum /mnt/...`: each file's hash is the one the host computed for it.
+fn check_ext4_sums(out: &str, _: &Context) -> Result<(), String> {
+    let sums = ext4_sums()?;
+    let wanted: Vec<String> = ["hello.txt", "big.bin", "dir/sub/deep.txt"]
+        .iter()
+        .map(|name| {
+            sums.lines()
+                .find_map(|l| l.strip_suffix(&format!("  {name}")))
+                .map(|hex| format!("{hex}  /mnt/{name}"))
+                .ok_or_else(|| format!("{name} is not in SHA256SUMS"))
+        })
+        .collect::<Result<_, _>>()?;
+    let lines: Vec<&str> = out.lines().collect();
+    if lines == wanted {
+        Ok(())
+    } else {
+        Err(format!("expected\n{}\ngot:\n{out}", wanted.join("\n")))
+    }
+}
+
+/// `cat /proc/mounts`: init mounted the ext4 disk's partition at /mnt at boot, served by an
+/// isolated ext4srv.
+fn check_boot_mount(out: &str, _: &Context) -> Result<(), String> {
+    if out
+        .lines()
+        .any(|l| l.starts_with("/mnt ext4.sd1p1 - isolated:"))
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "no line \"/mnt ext4.sd1p1 - isolated:PID\" in:\n{out}"
+        ))
+    }
+}
+
 /// The bytes of the session's disk `n` (1 MiB; xtask/src/test.rs writes them): different for
 /// each disk and each sector, so a wrong disk, sector or offset changes the hash.
 pub fn disk_bytes(n: usize) -> Vec<u8> {
@@ -151,11 +189,28 @@ pub fn disk_bytes(n: usize) -> Vec<u8> {
         .collect()
 }
 
+/// The ext4 disk xtask writes (xtask/src/test.rs), the sessions' second disk, which init mounts
+/// at `/mnt`, and the host's `sha256sum` of the files on it.
+fn ext4_disk() -> std::path::PathBuf {
+    crate::build::target_dir()
+        .join("lux9-test")
+        .join("lux9-ext4-disk.img")
+}
+
+fn ext4_sums() -> Result<String, String> {
+    let path = crate::build::target_dir()
+        .join("lux9-test")
+        .join("ext4-tree")
+        .join("SHA256SUMS");
+    std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
 /// `sha256sum /dev/sd0/data /dev/sd1/data`: each disk's hash is the host's hash of its image.
 fn check_disk_sums(out: &str, _: &Context) -> Result<(), String> {
+    let ext4 = std::fs::read(ext4_disk()).map_err(|e| format!("reading the ext4 disk: {e}"))?;
     let wanted = [
         format!("{}  /dev/sd0/data", host_sha256(&disk_bytes(0))?),
-        format!("{}  /dev/sd1/data", host_sha256(&disk_bytes(1))?),
+        format!("{}  /dev/sd1/data", host_sha256(&ext4)?),
     ];
     let lines: Vec<&str> = out.lines().collect();
     if lines == wanted {
@@ -322,7 +377,7 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 12] = [
+const STEPS: [(&str, Check); 14] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
@@ -332,16 +387,19 @@ const STEPS: [(&str, Check); 12] = [
     (CAT_CONFIG, check_config),
     (SHA256SUM, check_sha256sum),
     (DISK_SUMS, check_disk_sums),
+    ("cat /proc/mounts", check_boot_mount),
+    (EXT4_SUMS, check_ext4_sums),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
     ("bench sys", check_bench),
 ];
 
 /// The short list for the other sessions: two user programs, one of them through sysserver.
-const SHORT_STEPS: [(&str, Check); 3] = [
+const SHORT_STEPS: [(&str, Check); 4] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /sys/isolation", check_isolation),
+    ("cat /proc/mounts", check_boot_mount),
 ];
 
 /// One session of the matrix: a machine, an isolation preset, and what it runs.

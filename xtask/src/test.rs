@@ -357,7 +357,7 @@ fn qemu_tests(
         }
         // Two disks on the machine's controllers, which `cat /sys/pci` must show and whose
         // bytes `sha256sum /dev/sdN/data` must hash as the host does: the machine's default bus
-        // (virtio on q35, IDE on pc) and AHCI. Each session has its own files, since QEMU
+        // (virtio on q35, IDE on pc) with a pattern, and AHCI with the ext4 disk. Each session has its own files, since QEMU
         // locks an image it has open.
         for (n, bus) in [
             qemu::DiskBus::default_for(plan.machine),
@@ -371,7 +371,14 @@ fn qemu_tests(
                 plan.machine.name(),
                 plan.preset
             ));
-            std::fs::write(&image, crate::console::disk_bytes(n))
+            // The second is the ext4 disk, which init mounts at /mnt at boot.
+            let bytes = if n == 1 {
+                std::fs::read(&ext4_disk)
+                    .map_err(|e| format!("reading {}: {e}", ext4_disk.display()))?
+            } else {
+                crate::console::disk_bytes(n)
+            };
+            std::fs::write(&image, bytes)
                 .map_err(|e| format!("creating {}: {e}", image.display()))?;
             config.disks.push(qemu::Disk { image, bus });
         }
