@@ -47,7 +47,7 @@ macro_rules! ensure {
 mod disks;
 
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 12] = [
+const SCENARIOS: [(&str, &str); 13] = [
     (
         "kernel",
         "memory, paging, heap, timer, interrupt routing, threads, processes",
@@ -67,6 +67,10 @@ const SCENARIOS: [(&str, &str); 12] = [
     (
         "bench-blk",
         "runs `bench blk`: raw block reads through a block ring on each PCI disk",
+    ),
+    (
+        "bench-ext4",
+        "runs `bench ext4 /dev/sd0/p1`: file reads through an isolated ext4srv",
     ),
     (
         "bench-sys",
@@ -118,6 +122,7 @@ fn run(scenario: &str, boot: &'static BootInfo) -> ! {
         "bench" => run_program("bench", ""),
         "bench-sys" => run_program("bench", "sys"),
         "bench-blk" => run_program("bench", "blk"),
+        "bench-ext4" => run_program("bench", "ext4 /dev/sd0/p1"),
         "pagefault" => fault::page_fault_at(0xdead_b000),
         "doublefault" => fault::double_fault(),
         "stackoverflow" => {

@@ -134,6 +134,18 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         (
+            "lux9-bench-ext4.iso",
+            vec!["test=bench-ext4"],
+            Machine::Q35Bios,
+            {
+                let image = crate::test::write_ext4_disk(&scratch)?;
+                vec![qemu::Disk {
+                    image,
+                    bus: qemu::DiskBus::Virtio,
+                }]
+            },
+        ),
+        (
             "lux9-bench-blk.iso",
             vec!["test=bench-blk"],
             Machine::PcIde,

@@ -479,7 +479,7 @@ fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
 /// The `disks` scenario's third disk: an MBR whose partition 1 holds an ext4 filesystem (4 KiB
 /// blocks) made by `mkfs.ext4 -d` from a tree of files, among them `SHA256SUMS`, the host's
 /// `sha256sum` of every other file, which `utest ext4-check` reads back through ext4srv.
-fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
+pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
     let tree = dir.join("ext4-tree");
     let _ = std::fs::remove_dir_all(&tree);
     let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
@@ -492,7 +492,7 @@ fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
     write(&tree.join("hello.txt"), b"hello from ext4 inside Lux9\n")?;
     write(&tree.join("empty"), b"")?;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let big: Vec<u8> = (0..1_200_000)
+    let big: Vec<u8> = (0..4 << 20)
         .map(|_| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -502,17 +502,23 @@ fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
         .collect();
     write(&tree.join("big.bin"), &big)?;
     write(&tree.join("dir/sub/deep.txt"), b"three levels down\n")?;
-    for n in 0..200 {
+    for n in 0..1000 {
         write(
-            &tree.join(format!("many/file-{n:03}")),
+            &tree.join(format!("many/file-{n:04}")),
             format!("file {n} of the many\n")
                 .repeat(n % 7 + 1)
                 .as_bytes(),
         )?;
     }
+    for n in 0..3000 {
+        write(&tree.join(format!("dir3000/f-{n:04}")), b"")?;
+    }
+    std::os::unix::fs::symlink("hello.txt", tree.join("link-to-hello"))
+        .map_err(|e| format!("making a symlink: {e}"))?;
     let mut files = vec!["hello.txt".to_string(), "empty".into(), "big.bin".into()];
     files.push("dir/sub/deep.txt".into());
-    files.extend((0..200).map(|n| format!("many/file-{n:03}")));
+    files.push("link-to-hello".into());
+    files.extend((0..1000).map(|n| format!("many/file-{n:04}")));
     let sums = Command::new("sha256sum")
         .args(&files)
         .current_dir(&tree)
@@ -530,7 +536,7 @@ fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
         .args(["-q", "-F", "-b", "4096", "-d"])
         .arg(&tree)
         .arg(&fs)
-        .arg("8M")
+        .arg("24M")
         .status()
         .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
     if !status.success() {

@@ -46,6 +46,11 @@ impl<T: Transport> File<T> {
         }
     }
 
+    /// The connection the file was opened on (for batches of requests on its fid).
+    pub fn client(&self) -> &Client<T> {
+        &self.client
+    }
+
     /// The fid this file is open on.
     pub fn fid(&self) -> u32 {
         self.fid

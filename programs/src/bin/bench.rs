@@ -15,6 +15,8 @@ lux9_rt::entry!(run);
 
 #[path = "bench/blk.rs"]
 mod blk;
+#[path = "bench/ext4.rs"]
+mod ext4;
 
 const NULL_OPS: u64 = 20_000;
 const YIELD_OPS: u64 = 5_000;
@@ -562,13 +564,14 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
 }
 
 const USAGE: &str = "\
-usage: bench [sys | blk | calibrate]
+usage: bench [sys | blk | ext4 DEVICE | calibrate]
   Measures system calls, context switches, IPC, rings and sysserver, and prints one line per
   figure: BENCH name=<id> ops=<n> ticks_per_op=<n> switches_per_op=<x>.
   Ticks are TSC counts: guest instructions under QEMU's -icount shift=0 (cargo xtask bench).
   (no argument)  every figure, calibration_nop10 first
   sys            only the sysserver figures (named after where sysserver runs)
   blk            raw block reads through a block ring on every PCI disk (sdN)
+  ext4 DEVICE    mounts the ext4 volume on DEVICE and reads files through its ext4srv
   calibrate      only calibration_nop10: ten nops, which must measure 10 ticks under icount";
 
 fn run(args: &str) -> i32 {
@@ -581,6 +584,15 @@ fn run(args: &str) -> i32 {
             Ok(()) => 0,
             Err(error) => {
                 println!("bench: calibration failed: {error}");
+                1
+            }
+        };
+    }
+    if let Some(device) = args.strip_prefix("ext4 ") {
+        return match ext4::run(device.trim()) {
+            Ok(()) => 0,
+            Err(why) => {
+                println!("bench: ext4 benchmarks failed: {why}");
                 1
             }
         };

@@ -72,7 +72,14 @@ pub fn check(mount: &str) -> CaseResult {
         checked += 1;
         many += usize::from(name.starts_with("many/"));
     }
-    ensure!(checked >= 200, "only {checked} files in SHA256SUMS");
+    ensure!(checked >= 1000, "only {checked} files in SHA256SUMS");
+    let big_dir = ns::read_dir(&format!("{mount}/dir3000"))
+        .map_err(|e| format!("listing {mount}/dir3000: {e}"))?;
+    ensure!(
+        big_dir.len() == 3000,
+        "{mount}/dir3000 lists {} entries, not 3000",
+        big_dir.len()
+    );
     let listed: Vec<String> = ns::read_dir(&format!("{mount}/many"))
         .map_err(|e| format!("listing {mount}/many: {e}"))?
         .into_iter()

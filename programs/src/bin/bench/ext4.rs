@@ -1,0 +1,138 @@
+//! `bench ext4 DEVICE`: mounts the ext4 volume on DEVICE (an isolated ext4srv reading it through
+//! a block ring) and measures file work through it, one `BENCH` line per figure, named after
+//! the placement (`_isolated`; a colocated ext4srv does not exist yet):
+//!
+//! - `ext4_read1000_naive_isolated`: 1000 reads of 1 KiB at distinct offsets of one file, one
+//!   request per round trip (the file's blocks are in ext4srv's cache: a warm-up pass read
+//!   them);
+//! - `ext4_read1000_batch64_isolated`: the same 1000 reads in submissions of 64 (one batch of
+//!   Treads each, which the client library sends on the connection's ring);
+//! - `ext4_open_read_close_1000_files_isolated`: walk, open, read and clunk 1000 different
+//!   small files;
+//! - `ext4_stat_open_read1k_close_isolated`: stat, open, read 1 KiB and close one file, 1000
+//!   times;
+//! - `ext4_seqread_4MiB_isolated_cold` and `_warm`: a 4 MiB file read in order with 16 reads
+//!   in flight, the first time after mounting (every block from the disk) and again (from the
+//!   cache); ticks per MiB;
+//! - `ext4_list_3000_isolated`: the listing of a 3,000-entry directory; ticks per listing.
+
+use alloc::format;
+use alloc::string::String;
+
+use lib9pclient::codec::{Message, OREAD};
+use lux9_rt::{ns, sys};
+
+use super::{report, switches_text};
+
+/// Where the volume is mounted for the run.
+const AT: &str = "/bench-ext4";
+
+fn fail(what: &str, error: impl core::fmt::Display) -> String {
+    format!("{what}: {error}")
+}
+
+/// Runs `body` `ops` times under the clock and reports `name`.
+fn measure(
+    name: &str,
+    ops: u64,
+    mut body: impl FnMut(u64) -> Result<(), String>,
+) -> Result<(), String> {
+    let switches = switches_text()?;
+    let start = sys::rdtsc();
+    for i in 0..ops {
+        body(i)?;
+    }
+    let ticks = sys::rdtsc() - start;
+    report(name, ops, ticks, switches_text()? - switches);
+    Ok(())
+}
+
+pub fn run(device: &str) -> Result<(), String> {
+    let status = sys::spawn("mount", &format!("ext4 {AT} {device}"))
+        .and_then(sys::wait)
+        .map_err(|e| fail("mount", e))?;
+    if !status.success() {
+        return Err(format!("mount ext4 {AT} {device} failed"));
+    }
+    // Cold first: nothing of the 4 MiB file has been read yet.
+    seqread("ext4_seqread_4MiB_isolated_cold")?;
+    seqread("ext4_seqread_4MiB_isolated_warm")?;
+
+    let file = ns::open(&format!("{AT}/big.bin"), OREAD).map_err(|e| fail("open big.bin", e))?;
+    let mut buf = [0u8; 1024];
+    let offset = |i: u64| (i * 4099) % (4 << 20) / 1024 * 1024;
+    for i in 0..1000 {
+        file.read_at(&mut buf, offset(i))
+            .map_err(|e| fail("read", e))?;
+    }
+    measure("ext4_read1000_naive_isolated", 1000, |i| {
+        match file.read_at(&mut buf, offset(i)) {
+            Ok(1024) => Ok(()),
+            Ok(n) => Err(format!("a 1 KiB read returned {n} bytes")),
+            Err(e) => Err(fail("read", e)),
+        }
+    })?;
+    let batches = 1000u64.div_ceil(64);
+    let switches = switches_text()?;
+    let start = sys::rdtsc();
+    for b in 0..batches {
+        let mut batch = file.client().batch();
+        for i in b * 64..((b + 1) * 64).min(1000) {
+            batch
+                .push(&Message::Tread {
+                    fid: file.fid(),
+                    offset: offset(i),
+                    count: 1024,
+                })
+                .map_err(|e| fail("batch", e))?;
+        }
+        for reply in batch.run().map_err(|e| fail("batch", e))? {
+            reply.map_err(|e| fail("batched read", e))?;
+        }
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        "ext4_read1000_batch64_isolated",
+        1000,
+        ticks,
+        switches_text()? - switches,
+    );
+
+    measure("ext4_open_read_close_1000_files_isolated", 1000, |i| {
+        let path = format!("{AT}/many/file-{i:04}");
+        let f = ns::open(&path, OREAD).map_err(|e| fail(&path, e))?;
+        let mut small = [0u8; 256];
+        f.read_at(&mut small, 0).map_err(|e| fail(&path, e))?;
+        f.close().map_err(|e| fail(&path, e))
+    })?;
+    measure("ext4_stat_open_read1k_close_isolated", 1000, |_| {
+        let path = format!("{AT}/hello.txt");
+        ns::stat(&path).map_err(|e| fail("stat", e))?;
+        let f = ns::open(&path, OREAD).map_err(|e| fail("open", e))?;
+        f.read_at(&mut buf, 0).map_err(|e| fail("read", e))?;
+        f.close().map_err(|e| fail("close", e))
+    })?;
+    measure("ext4_list_3000_isolated", 10, |_| {
+        let listed = ns::read_dir(&format!("{AT}/dir3000")).map_err(|e| fail("list", e))?;
+        if listed.len() == 3000 {
+            Ok(())
+        } else {
+            Err(format!("dir3000 lists {} entries", listed.len()))
+        }
+    })
+}
+
+/// Reads big.bin (4 MiB) to the end with 16 reads in flight; reports ticks per MiB.
+fn seqread(name: &str) -> Result<(), String> {
+    let mut file =
+        ns::open(&format!("{AT}/big.bin"), OREAD).map_err(|e| fail("open big.bin", e))?;
+    let switches = switches_text()?;
+    let start = sys::rdtsc();
+    let bytes = file.read_each(|_| true).map_err(|e| fail("read", e))?;
+    let ticks = sys::rdtsc() - start;
+    if bytes != 4 << 20 {
+        return Err(format!("big.bin read {bytes} bytes, not 4 MiB"));
+    }
+    report(name, 4, ticks, switches_text()? - switches);
+    Ok(())
+}
