@@ -238,6 +238,7 @@ fn qemu_tests(
     // the kernel's word that sd0 went through the driver meant.
     let disks_iso = scenario_iso("disks")?;
     let ext4_disk = write_ext4_disk(&dir)?;
+    let ext4_gpt_disk = write_ext4_gpt_disk(&dir)?;
     for (label, bus, machine, driver) in DISK_JOBS {
         let mut config = QemuConfig::new(machine, disks_iso.clone());
         let tag = label.trim_start_matches("disks[").trim_end_matches(']');
@@ -247,7 +248,7 @@ fn qemu_tests(
         let scratch = dir.join(format!("disks-{tag}-scratch.img"));
         write_scratch_disk(&scratch)?;
         let ext4 = dir.join(format!("disks-{tag}-ext4.img"));
-        std::fs::copy(&ext4_disk, &ext4)
+        std::fs::copy(&ext4_gpt_disk, &ext4)
             .map_err(|e| format!("copying the ext4 disk to {}: {e}", ext4.display()))?;
         for image in [pattern, scratch, ext4] {
             config.disks.push(qemu::Disk { image, bus });
@@ -476,11 +477,17 @@ fn write_pattern_disk(dir: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-/// The `disks` scenario's third disk: an MBR whose partition 1 holds an ext4 filesystem (4 KiB
-/// blocks) made by `mkfs.ext4 -d` from a tree of files, among them `SHA256SUMS`, the host's
-/// `sha256sum` of every other file, which `utest ext4-check` reads back through ext4srv.
-pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
-    let tree = dir.join("ext4-tree");
+/// A file tree for an ext4 image, made under `dir/name`: `files` (path, bytes) and `symlinks`
+/// (path, target), plus `SHA256SUMS` (the host's `sha256sum` of every file and symlink, in
+/// coreutils' format) and `LISTINGS` (`directory count` lines for the checker to list).
+fn write_ext4_tree(
+    dir: &Path,
+    name: &str,
+    files: &[(String, Vec<u8>)],
+    symlinks: &[(&str, &str)],
+    listings: &[(&str, usize)],
+) -> Result<PathBuf, String> {
+    let tree = dir.join(name);
     let _ = std::fs::remove_dir_all(&tree);
     let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
         if let Some(parent) = path.parent() {
@@ -489,8 +496,77 @@ pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
         }
         std::fs::write(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
     };
-    write(&tree.join("hello.txt"), b"hello from ext4 inside Lux9\n")?;
-    write(&tree.join("empty"), b"")?;
+    for (path, bytes) in files {
+        write(&tree.join(path), bytes)?;
+    }
+    for (path, target) in symlinks {
+        std::os::unix::fs::symlink(target, tree.join(path))
+            .map_err(|e| format!("making the symlink {path}: {e}"))?;
+    }
+    let names: Vec<&str> = files
+        .iter()
+        .map(|(path, _)| path.as_str())
+        .filter(|path| !path.starts_with("dir3000/"))
+        .chain(symlinks.iter().map(|(path, _)| *path))
+        .collect();
+    let sums = Command::new("sha256sum")
+        .args(&names)
+        .current_dir(&tree)
+        .output()
+        .map_err(|e| format!("cannot run sha256sum: {e}"))?;
+    if !sums.status.success() {
+        return Err(format!("sha256sum of {} failed", tree.display()));
+    }
+    write(&tree.join("SHA256SUMS"), &sums.stdout)?;
+    let listings: String = listings
+        .iter()
+        .map(|(dir, count)| format!("{dir} {count}\n"))
+        .collect();
+    write(&tree.join("LISTINGS"), listings.as_bytes())?;
+    Ok(tree)
+}
+
+/// `mkfs.ext4 -d TREE` into an image of `size` with `block` bytes per block; its bytes.
+fn mkfs_ext4(tree: &Path, image: &Path, block: u32, size: &str) -> Result<Vec<u8>, String> {
+    let _ = std::fs::remove_file(image);
+    let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
+        .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
+    let status = Command::new(mkfs)
+        .args(["-q", "-F", "-b", &block.to_string(), "-d"])
+        .arg(tree)
+        .arg(image)
+        .arg(size)
+        .status()
+        .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
+    if !status.success() {
+        return Err("mkfs.ext4 failed".into());
+    }
+    std::fs::read(image).map_err(|e| format!("reading {}: {e}", image.display()))
+}
+
+/// A disk of `filesystems` one after the other from sector 2048, under a partition table that
+/// `sfdisk` writes (`label` dos or gpt), one partition each.
+fn partitioned_disk(path: &Path, label: &str, filesystems: &[&[u8]]) -> Result<(), String> {
+    let mut bytes = vec![0u8; 1 << 20];
+    let mut script = format!("label: {label}\n");
+    for fs in filesystems {
+        let first = bytes.len() / 512;
+        script.push_str(&format!(
+            "{first},{},{}\n",
+            fs.len() / 512,
+            if label == "gpt" { "L" } else { "83" }
+        ));
+        bytes.extend_from_slice(fs);
+    }
+    // Room for the backup GPT.
+    bytes.resize(bytes.len() + (1 << 20), 0);
+    std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    lux9_tests::host_tools::sfdisk(path, &script)
+}
+
+/// The big tree: a text file, an empty file, 4 MiB of random bytes, a file three directories
+/// down, a symlink, 1,000 small files and a 3,000-entry directory, in ext4 with 4 KiB blocks.
+fn big_ext4(dir: &Path) -> Result<Vec<u8>, String> {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let big: Vec<u8> = (0..4 << 20)
         .map(|_| {
@@ -500,55 +576,71 @@ pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
             seed as u8
         })
         .collect();
-    write(&tree.join("big.bin"), &big)?;
-    write(&tree.join("dir/sub/deep.txt"), b"three levels down\n")?;
-    for n in 0..1000 {
-        write(
-            &tree.join(format!("many/file-{n:04}")),
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (
+            "hello.txt".into(),
+            b"hello from ext4 inside Lux9\n".to_vec(),
+        ),
+        ("empty".into(), Vec::new()),
+        ("big.bin".into(), big),
+        ("dir/sub/deep.txt".into(), b"three levels down\n".to_vec()),
+    ];
+    files.extend((0..1000).map(|n| {
+        (
+            format!("many/file-{n:04}"),
             format!("file {n} of the many\n")
                 .repeat(n % 7 + 1)
-                .as_bytes(),
-        )?;
-    }
-    for n in 0..3000 {
-        write(&tree.join(format!("dir3000/f-{n:04}")), b"")?;
-    }
-    std::os::unix::fs::symlink("hello.txt", tree.join("link-to-hello"))
-        .map_err(|e| format!("making a symlink: {e}"))?;
-    let mut files = vec!["hello.txt".to_string(), "empty".into(), "big.bin".into()];
-    files.push("dir/sub/deep.txt".into());
-    files.push("link-to-hello".into());
-    files.extend((0..1000).map(|n| format!("many/file-{n:04}")));
-    let sums = Command::new("sha256sum")
-        .args(&files)
-        .current_dir(&tree)
-        .output()
-        .map_err(|e| format!("cannot run sha256sum: {e}"))?;
-    if !sums.status.success() {
-        return Err("sha256sum of the ext4 tree failed".into());
-    }
-    write(&tree.join("SHA256SUMS"), &sums.stdout)?;
-    let fs = dir.join("ext4-fs.img");
-    let _ = std::fs::remove_file(&fs);
-    let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
-        .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
-    let status = Command::new(mkfs)
-        .args(["-q", "-F", "-b", "4096", "-d"])
-        .arg(&tree)
-        .arg(&fs)
-        .arg("24M")
-        .status()
-        .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
-    if !status.success() {
-        return Err("mkfs.ext4 failed".into());
-    }
-    let fs_bytes = std::fs::read(&fs).map_err(|e| format!("reading {}: {e}", fs.display()))?;
+                .into_bytes(),
+        )
+    }));
+    files.extend((0..3000).map(|n| (format!("dir3000/f-{n:04}"), Vec::new())));
+    let tree = write_ext4_tree(
+        dir,
+        "ext4-tree",
+        &files,
+        &[("link-to-hello", "hello.txt")],
+        &[("many", 1000), ("dir3000", 3000)],
+    )?;
+    mkfs_ext4(&tree, &dir.join("ext4-fs.img"), 4096, "24M")
+}
+
+/// The small tree in ext4 with 1 KiB blocks: a file of 300,000 bytes (three levels of 1 KiB
+/// blocks' extents), a symlink into a directory, and 500 files.
+fn small_ext4(dir: &Path) -> Result<Vec<u8>, String> {
+    let mut files: Vec<(String, Vec<u8>)> = vec![
+        (
+            "middle.bin".into(),
+            (0..300_000u32).map(|i| (i * 31 + i / 1024) as u8).collect(),
+        ),
+        ("notes/readme.txt".into(), b"1 KiB blocks\n".to_vec()),
+    ];
+    files.extend((0..500).map(|n| (format!("five-hundred/{n}"), format!("{n}\n").into_bytes())));
+    let tree = write_ext4_tree(
+        dir,
+        "ext4-tree-1k",
+        &files,
+        &[("readme-link", "notes/readme.txt")],
+        &[("five-hundred", 500)],
+    )?;
+    mkfs_ext4(&tree, &dir.join("ext4-fs-1k.img"), 1024, "4M")
+}
+
+/// The ext4 disk of the console sessions and the ext4 benchmarks: an MBR whose partition 1
+/// holds [`big_ext4`]. Returns its path.
+pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
+    let fs = big_ext4(dir)?;
     let disk = dir.join("lux9-ext4-disk.img");
-    let mut bytes = vec![0u8; (1 << 20) + fs_bytes.len()];
-    bytes[1 << 20..].copy_from_slice(&fs_bytes);
-    std::fs::write(&disk, &bytes).map_err(|e| format!("writing {}: {e}", disk.display()))?;
-    let sectors = fs_bytes.len() / 512;
-    lux9_tests::host_tools::sfdisk(&disk, &format!("label: dos\n2048,{sectors},83\n"))?;
+    partitioned_disk(&disk, "dos", &[&fs])?;
+    Ok(disk)
+}
+
+/// The `disks` scenario's ext4 disk: a GPT with [`big_ext4`] (4 KiB blocks) as partition 1 and
+/// [`small_ext4`] (1 KiB blocks) as partition 2. Returns its path.
+fn write_ext4_gpt_disk(dir: &Path) -> Result<PathBuf, String> {
+    let big = big_ext4(dir)?;
+    let small = small_ext4(dir)?;
+    let disk = dir.join("lux9-ext4-gpt-disk.img");
+    partitioned_disk(&disk, "gpt", &[&big, &small])?;
     Ok(disk)
 }
 

@@ -316,18 +316,21 @@ fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
     Ok(())
 }
 
-/// `utest ext4 /dev/sd2/p1` in ring 3: `mount ext4` starts an isolated ext4srv on the third
-/// disk's partition, which reads it through a block ring; every file of the tree xtask made is
-/// read back through 9P and hashed against its `SHA256SUMS` (see programs/src/bin/utest/ext4.rs).
+/// `utest ext4 /dev/sd2/pN MOUNT` in ring 3 for both partitions of the third disk (a GPT: ext4
+/// with 4 KiB blocks, then with 1 KiB blocks): `mount ext4` starts an isolated ext4srv on each,
+/// which reads it through a block ring; every file of each tree xtask made is read back through
+/// 9P and hashed against its `SHA256SUMS` (see programs/src/bin/utest/ext4.rs).
 fn ext4_partition_reads_back(_: &'static BootInfo) -> CaseResult {
-    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", "ext4 /dev/sd2/p1")
-        .map_err(|e| format!("spawn utest: {e}"))?;
-    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-        .map_err(|e| format!("wait: {e}"))?;
-    ensure!(
-        status.success(),
-        "utest ext4 ended with {status:?} (its reason is printed above)"
-    );
+    for args in ["ext4 /dev/sd2/p1 /ext4", "ext4 /dev/sd2/p2 /ext4-1k"] {
+        let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
+            .map_err(|e| format!("spawn utest: {e}"))?;
+        let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+            .map_err(|e| format!("wait: {e}"))?;
+        ensure!(
+            status.success(),
+            "utest {args} ended with {status:?} (its reason is printed above)"
+        );
+    }
     Ok(())
 }
 

@@ -726,8 +726,11 @@ fn a_block_ring_completes_asynchronously() -> CaseResult {
 /// `utest blkring PATTERN SCRATCH` (from the kernel's `disks` scenario): the block-ring cases
 /// on a PCI disk; `utest blkring-orphan DISK`: leaves rings open and exits.
 fn block_ring_mode(args: &str) -> Option<i32> {
-    let outcome = if let Some(device) = args.strip_prefix("ext4 ") {
-        ext4::mount_and_check(device.trim())
+    let outcome = if let Some(rest) = args.strip_prefix("ext4 ") {
+        match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [device, mount] => ext4::mount_and_check(device, mount),
+            _ => Err("usage: utest ext4 DEVICE MOUNTPOINT".into()),
+        }
     } else if let Some(mount) = args.strip_prefix("ext4-check ") {
         ext4::check(mount.trim())
     } else if let Some(name) = args.strip_prefix("blkring-orphan ") {
