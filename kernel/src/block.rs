@@ -279,29 +279,42 @@ impl BlockDevice {
             .map(|(_, extent)| *extent)
     }
 
-    /// Reads up to `buf.len()` bytes at byte `offset` of partition `part` (0: the whole disk)
-    /// through the whole sectors around them; returns the count, 0 at or past its end.
-    pub fn read_bytes(&self, part: u32, offset: u64, buf: &mut [u8]) -> Result<usize, BlockError> {
+    /// The whole sectors under `len` bytes at byte `offset` of partition `part` (0: the whole
+    /// disk), cut at its end; `None` at or past the end or for no bytes.
+    fn span(&self, part: u32, offset: u64, len: usize) -> Result<Option<Span>, BlockError> {
         let extent = self
             .extent(part)
             .ok_or(BlockError::OutOfRange(lux9_blk::RangeError::Empty))?;
         let sector_size = u64::from(self.sector_size);
         let size = extent.count() * sector_size;
-        if offset >= size || buf.is_empty() {
-            return Ok(0);
+        if offset >= size || len == 0 {
+            return Ok(None);
         }
-        let n = (buf.len() as u64).min(size - offset) as usize;
+        let n = (len as u64).min(size - offset) as usize;
         let first = offset / sector_size;
-        let last = (offset + n as u64 - 1) / sector_size;
-        let count = last - first + 1;
+        let count = (offset + n as u64 - 1) / sector_size - first + 1;
         let disk_first = extent
             .translate(first, count)
             .map_err(BlockError::OutOfRange)?;
-        let mut sectors = alloc::vec![0u8; (count * sector_size) as usize];
-        self.read(disk_first, &mut sectors)?;
-        let skip = (offset - first * sector_size) as usize;
-        buf[..n].copy_from_slice(&sectors[skip..skip + n]);
-        Ok(n)
+        Ok(Some(Span {
+            disk_first,
+            count,
+            skip: (offset - first * sector_size) as usize,
+            n,
+            sector_size,
+        }))
+    }
+
+    /// Reads up to `buf.len()` bytes at byte `offset` of partition `part` (0: the whole disk)
+    /// through the whole sectors around them; returns the count, 0 at or past its end.
+    pub fn read_bytes(&self, part: u32, offset: u64, buf: &mut [u8]) -> Result<usize, BlockError> {
+        let Some(span) = self.span(part, offset, buf.len())? else {
+            return Ok(0);
+        };
+        let mut sectors = alloc::vec![0u8; span.bytes()];
+        self.read(span.disk_first, &mut sectors)?;
+        buf[..span.n].copy_from_slice(&sectors[span.skip..span.skip + span.n]);
+        Ok(span.n)
     }
 
     /// Writes `data` at byte `offset` of partition `part` (0: the whole disk), reading the
@@ -310,24 +323,12 @@ impl BlockDevice {
         if self.read_only {
             return Err(BlockError::ReadOnly);
         }
-        let extent = self
-            .extent(part)
-            .ok_or(BlockError::OutOfRange(lux9_blk::RangeError::Empty))?;
-        let sector_size = u64::from(self.sector_size);
-        let size = extent.count() * sector_size;
-        if offset >= size || data.is_empty() {
+        let Some(span) = self.span(part, offset, data.len())? else {
             return Ok(0);
-        }
-        let n = (data.len() as u64).min(size - offset) as usize;
-        let first = offset / sector_size;
-        let last = (offset + n as u64 - 1) / sector_size;
-        let count = last - first + 1;
-        let disk_first = extent
-            .translate(first, count)
-            .map_err(BlockError::OutOfRange)?;
-        let mut sectors = alloc::vec![0u8; (count * sector_size) as usize];
-        let skip = (offset - first * sector_size) as usize;
-        let ss = sector_size as usize;
+        };
+        let (disk_first, count, skip, n) = (span.disk_first, span.count, span.skip, span.n);
+        let mut sectors = alloc::vec![0u8; span.bytes()];
+        let ss = self.sector_size as usize;
         if skip != 0 {
             self.read(disk_first, &mut sectors[..ss])?;
         }
@@ -366,6 +367,24 @@ impl BlockDevice {
             Source::Memory(_) => (BOUNCE_BYTES / self.sector_size as usize) as u32,
             Source::Driver { driver, .. } => driver.max_sectors(),
         }
+    }
+}
+
+/// Whole sectors around a byte range of a partition ([`BlockDevice::span`]).
+struct Span {
+    /// The first sector, on the disk.
+    disk_first: u64,
+    count: u64,
+    /// Bytes of the first sector before the range.
+    skip: usize,
+    /// Bytes of the range (cut at the partition's end).
+    n: usize,
+    sector_size: u64,
+}
+
+impl Span {
+    fn bytes(&self) -> usize {
+        (self.count * self.sector_size) as usize
     }
 }
 
