@@ -2,6 +2,7 @@
 //! connection, and [`Ext4Fs`], the `Filesystem` each connection's `Server` runs.
 
 use crate::device::{BlockCache, BlockDevice, CacheHandle, CacheStats};
+use crate::filemap::{self, FileMap, FileMaps, Place};
 use crate::index::InodeIndex;
 use crate::read::{Cursors, Found};
 use crate::stat::{self, READ_ONLY};
@@ -93,6 +94,8 @@ pub struct Volume {
     pub(crate) geometry: Geometry,
     pub(crate) index: RefCell<InodeIndex>,
     pub(crate) cursors: RefCell<Cursors>,
+    /// Where the data of recently read files lies (see `filemap`).
+    pub(crate) maps: RefCell<FileMaps>,
     pub(crate) root: Node,
 }
 
@@ -138,6 +141,7 @@ impl Ext4Fs {
             index: RefCell::new(InodeIndex::new(geometry.clone())),
             geometry,
             cursors: RefCell::new(Cursors::default()),
+            maps: RefCell::new(FileMaps::default()),
             root,
         })))
     }
@@ -255,6 +259,9 @@ impl Volume {
             return Ok(0);
         }
         let want = (size - offset).min(buf.len() as u64) as usize;
+        if let Some(map) = self.file_map(node) {
+            return self.read_mapped(&map, offset, &mut buf[..want]);
+        }
         let key = node.qid_path();
         let mut cursors = self
             .cursors
@@ -285,6 +292,62 @@ impl Volume {
             }
         }
         cursors.put(key, file, streaming);
+        Ok(done)
+    }
+
+    /// The data map of regular file `node`, if ext4srv can map it (its inode number is
+    /// known and the journal needs no replay: the inode on disk is the one ext4-view read).
+    fn file_map(&self, node: &Node) -> Option<Rc<FileMap>> {
+        let ino = node.data().ino;
+        if ino == 0 || self.geometry.needs_recovery {
+            return None;
+        }
+        let mut maps = self.maps.try_borrow_mut().ok()?;
+        maps.get(ino, || {
+            filemap::build(&self.geometry, &self.device, ino, node.metadata().len())
+        })
+    }
+
+    /// Reads `buf.len()` bytes (all inside the file) at `offset` through `map`: one block
+    /// cache read per contiguous piece, zeros for holes.
+    fn read_mapped(
+        &self,
+        map: &FileMap,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, ServerError> {
+        let bs = u64::from(self.geometry.block_size);
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let within = at % bs;
+            let left = buf.len() - done;
+            let (n, physical) = match map.place(at / bs) {
+                Place::Disk { physical, more } => {
+                    let span = (more + 1).saturating_mul(bs) - within;
+                    (span.min(left as u64) as usize, Some(physical))
+                }
+                Place::Hole { blocks } => {
+                    let span = blocks.saturating_mul(bs).saturating_sub(within);
+                    (span.min(left as u64) as usize, None)
+                }
+            };
+            let piece = &mut buf[done..done + n];
+            match physical {
+                Some(block) => {
+                    if let Err(e) = self.device.read_at(block * bs + within, piece) {
+                        // Data already read is good; the next read reports the error.
+                        return if done > 0 {
+                            Ok(done)
+                        } else {
+                            Err(ServerError::Other(format!("i/o error: {e}")))
+                        };
+                    }
+                }
+                None => piece.fill(0),
+            }
+            done += n;
+        }
         Ok(done)
     }
 

@@ -11,6 +11,9 @@
 //! Every on-disk field is bounds-checked, and every loop has a budget.
 
 use crate::device::CacheHandle;
+use crate::filemap::{
+    EXT4_EXTENTS_FL, EXT4_INLINE_DATA_FL, EXTENT_MAGIC, read_inode, u16_at, u32_at,
+};
 use crate::superblock::Geometry;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -29,17 +32,6 @@ const MAX_MAP_NODES: u32 = 4096;
 /// Bytes of names the cache keeps across directories.
 const CACHE_BUDGET: usize = 8 << 20;
 
-const EXT4_EXTENTS_FL: u32 = 0x8_0000;
-const EXT4_INLINE_DATA_FL: u32 = 0x1000_0000;
-const EXTENT_MAGIC: u16 = 0xf30a;
-
-struct RawInode {
-    mode: u16,
-    flags: u32,
-    size: u64,
-    block: [u8; 60],
-}
-
 struct DirNames {
     /// Sorted by name; an inode of 0 marks a name that appears twice.
     entries: Vec<(Box<[u8]>, u32)>,
@@ -53,14 +45,6 @@ pub(crate) struct InodeIndex {
     uses: BTreeMap<u32, u64>,
     clock: u64,
     bytes: usize,
-}
-
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 impl InodeIndex {
@@ -131,47 +115,9 @@ impl InodeIndex {
             .map_err(|e| format!("{e}"))
     }
 
-    fn read_inode(&self, dev: &CacheHandle, ino: u32) -> Result<RawInode, String> {
-        let g = &self.geometry;
-        if ino == 0 || ino > g.inodes_count {
-            return Err(format!("inode number {ino} is out of range"));
-        }
-        let group = (ino - 1) / g.inodes_per_group;
-        let slot = (ino - 1) % g.inodes_per_group;
-        if group >= g.groups {
-            return Err(format!("inode {ino} is in a group that does not exist"));
-        }
-        let mut desc = [0u8; 64];
-        let desc_len = (g.desc_size as usize).min(64);
-        let at = g.gdt_block * u64::from(g.block_size) + u64::from(group) * u64::from(g.desc_size);
-        dev.read_at(at, &mut desc[..desc_len])
-            .map_err(|e| format!("{e}"))?;
-        let mut table = u64::from(u32_at(&desc, 8));
-        if desc_len >= 64 {
-            table |= u64::from(u32_at(&desc, 0x28)) << 32;
-        }
-        if table == 0 || table >= g.blocks_count {
-            return Err(format!(
-                "group {group} has its inode table outside the filesystem"
-            ));
-        }
-        let mut raw = [0u8; 128];
-        let at = table * u64::from(g.block_size) + u64::from(slot) * u64::from(g.inode_size);
-        dev.read_at(at, &mut raw)
-            .map_err(|e| format!("inode {ino}: {e}"))?;
-        let mut block = [0u8; 60];
-        block.copy_from_slice(&raw[0x28..0x64]);
-        Ok(RawInode {
-            mode: u16_at(&raw, 0),
-            flags: u32_at(&raw, 0x20),
-            size: u64::from(u32_at(&raw, 4)) | (u64::from(u32_at(&raw, 0x6c)) << 32),
-            block,
-        })
-    }
-
     fn build(&self, dev: &CacheHandle, dir: u32) -> Result<DirNames, String> {
         let g = &self.geometry;
-        let inode = self.read_inode(dev, dir)?;
+        let inode = read_inode(&self.geometry, dev, dir)?;
         if inode.mode & 0xf000 != 0x4000 {
             return Err(format!("inode {dir} is not a directory"));
         }

@@ -983,3 +983,85 @@ fn mbr_and_gpt_partitions() {
         }
     }
 }
+
+/// A pseudo-random byte sequence (xorshift), so that a block read from the wrong place shows.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn scattered_reads_match_the_host_through_extent_trees_and_block_maps() {
+    // Reads at any offset go through ext4srv's map of the file's blocks (not a walk from the
+    // start of the file): each variant's map kind, checked read by read against the bytes.
+    let dir = TempDir::new("scattered");
+    let tree = dir.path().join("tree");
+    let big = noise(6 << 20, 7);
+    let mid = noise(300 << 10, 11);
+    let small = noise(5000, 13);
+    write(&tree, "big.bin", &big);
+    write(&tree, "mid.bin", &mid);
+    write(&tree, "small.bin", &small);
+    for (name, options, extents) in [
+        // 1 MiB block groups without flex_bg: group metadata splits the files into many
+        // extents, so big.bin's extent tree has an index level.
+        (
+            "ext4-1k-groups",
+            &["-b", "1024", "-g", "1024", "-O", "^flex_bg,^resize_inode"][..],
+            true,
+        ),
+        ("ext4-4k", &["-b", "4096"], true),
+        // ext2: block maps with single and double indirect blocks.
+        ("ext2-1k", &["-b", "1024", "-t", "ext2"], false),
+    ] {
+        let img = dir.path().join(name);
+        mkfs(&tree, &img, 16, options);
+        let out = Command::new(tool("debugfs", "e2fsprogs"))
+            .args(["-R", "ex /big.bin"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        if extents && name == "ext4-1k-groups" {
+            assert!(
+                text.contains(" 0/ 1 "),
+                "{name}: big.bin has a two-level extent tree:\n{text}"
+            );
+        }
+        let fs = client(std::fs::read(&img).unwrap(), 64 * 1024 + 24);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |bound: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % bound
+        };
+        for (file, want) in [
+            ("/big.bin", &big),
+            ("/mid.bin", &mid),
+            ("/small.bin", &small),
+        ] {
+            let f = fs.open(file, OREAD).unwrap();
+            for _ in 0..200 {
+                let at = next(want.len() as u64 + 100);
+                let len = 1 + next(20_000) as usize;
+                let mut buf = vec![0xa5; len];
+                let n = f.read_at(&mut buf, at).unwrap();
+                let start = (at as usize).min(want.len());
+                let end = (start + len).min(want.len());
+                assert_eq!(n, end - start, "{name}: {file}: length of a read at {at}");
+                assert!(
+                    buf[..n] == want[start..end],
+                    "{name}: {file}: {len} bytes at {at} differ"
+                );
+            }
+        }
+    }
+}
