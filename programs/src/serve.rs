@@ -31,6 +31,10 @@ use lux9_rt::{eprintln, sys};
 /// Largest msize a server may negotiate: a reply must fit one long message.
 pub const MAX_MSIZE: u32 = LONG_MAX as u32;
 
+/// Rings one connection may hand over (rt's client uses one for small messages and one for
+/// large ones).
+const RINGS_PER_CONNECTION: usize = 2;
+
 /// One 9P connection per (client pid, connection number): its IPC requests and its ring
 /// share the fid table.
 type Connections<F> = BTreeMap<(usize, u32), Server<F>>;
@@ -146,7 +150,12 @@ fn drain_rings<F: Filesystem>(
             match r.server.next_request(request) {
                 Ok(Some(len)) => {
                     // Written over the last reply's bytes, not into a freshly zeroed buffer.
-                    let end = server.handle_at(&request[..len], scratch, 0);
+                    let mut end = server.handle_at(&request[..len], scratch, 0);
+                    if end > r.server.geometry().max_message() as usize {
+                        // The client picked a ring too small for this reply (a stat with long
+                        // names on its small-message ring): it gets an error, never silence.
+                        end = too_large(&request[..len], scratch);
+                    }
                     if !matches!(r.server.reply([&scratch[..end]]), Ok(1)) {
                         break;
                     }
@@ -163,6 +172,20 @@ fn drain_rings<F: Filesystem>(
         }
         true
     });
+}
+
+/// Writes an Rerror for `request` (its tag) saying the reply does not fit the ring's slots;
+/// returns its length.
+fn too_large(request: &[u8], scratch: &mut Vec<u8>) -> usize {
+    let tag = u16::from_le_bytes([request[5], request[6]]);
+    let error = lib9pclient::codec::Message::Rerror {
+        ename: "the reply does not fit the ring's slots",
+    };
+    let len = error.encoded_len();
+    if scratch.len() < len {
+        scratch.resize(len, 0);
+    }
+    error.encode(tag, &mut scratch[..len]).unwrap_or(0)
 }
 
 /// Before sleeping in `receive`: announces the sleep on every ring (the clients then notify,
@@ -292,14 +315,18 @@ pub fn run<F: Filesystem>(
             let reply = if connections.contains_key(&key) {
                 match attach_ring(message.peer, connection(label), message.words[0]) {
                     Ok(ring) => {
-                        // A connection's new ring replaces its old one.
-                        rings.retain(|r| {
-                            let old = (r.client, r.connection) == key;
-                            if old {
-                                let _ = ipc::ring_destroy(r.ring.id());
-                            }
-                            !old
-                        });
+                        // A connection has up to two rings (the client's small-message and
+                        // large-message rings); a third replaces the oldest.
+                        let held = rings
+                            .iter()
+                            .filter(|r| (r.client, r.connection) == key)
+                            .count();
+                        if held >= RINGS_PER_CONNECTION
+                            && let Some(oldest) =
+                                rings.iter().position(|r| (r.client, r.connection) == key)
+                        {
+                            let _ = ipc::ring_destroy(rings.remove(oldest).ring.id());
+                        }
                         rings.push(ring);
                         MsgInfo::short(0, label)
                     }

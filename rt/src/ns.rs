@@ -26,14 +26,23 @@ use crate::sys::{self, Placement};
 /// The msize clients ask for: 16 KiB of data per read or write, plus the 9P header.
 pub const MSIZE: u32 = 16 * 1024 + 24;
 
-/// Requests per submission to an isolated server: their replies travel in one long message.
-const BATCH_ISOLATED: usize = RING_SLOTS;
+/// Requests per submission to an isolated server: as many as the small-message ring holds.
+const BATCH_ISOLATED: usize = SMALL_SLOTS;
 /// Requests per IPC message to an isolated server: their replies must fit one long message.
 const BATCH_IPC: usize = LONG_MAX / MSIZE as usize;
-/// Slots per direction of the ring a connection to an isolated server uses for batches.
+/// Slots per direction of the ring a connection to an isolated server uses for batches of
+/// large messages (reads of more than [`SMALL_MESSAGE`]): one msize each.
 const RING_SLOTS: usize = 8;
 /// Pages of that ring: a header page and `RING_SLOTS` slots of one msize each way.
 const RING_PAGES: usize = 1 + (2 * RING_SLOTS * (MSIZE as usize + 8)).div_ceil(4096);
+/// The largest message of the small-message ring: a 1 KiB read's reply and its header, with
+/// room to spare (walks, opens, clunks and small reads and writes travel on it).
+const SMALL_MESSAGE: usize = 1024 + 64;
+/// Slots per direction of the small-message ring: a batch of 128 small requests is one
+/// submission, two context switches.
+const SMALL_SLOTS: usize = 128;
+/// Pages of the small-message ring (70: 280 KiB).
+const SMALL_PAGES: usize = 1 + (2 * SMALL_SLOTS * (SMALL_MESSAGE + 8)).div_ceil(4096);
 /// Requests per submission to a colocated server (the kernel takes 256 KiB of requests and
 /// copies back what fits the reply buffer).
 const BATCH_COLOCATED: usize = 15;
@@ -61,8 +70,55 @@ enum Route {
     Isolated {
         pid: usize,
         label: u32,
-        ring: RingState,
+        /// The rings for batches, set up on first use: `[small, large]` ([`RingClass`]).
+        rings: [RingState; 2],
     },
+}
+
+/// Which of a connection's two rings a batch travels on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RingClass {
+    /// [`SMALL_SLOTS`] slots of [`SMALL_MESSAGE`] bytes.
+    Small = 0,
+    /// [`RING_SLOTS`] slots of one msize.
+    Large = 1,
+}
+
+impl RingClass {
+    /// (pages, largest message) of the ring.
+    fn shape(self, msize: u32) -> (usize, usize) {
+        match self {
+            RingClass::Small => (SMALL_PAGES, SMALL_MESSAGE),
+            RingClass::Large => (RING_PAGES, msize as usize),
+        }
+    }
+
+    /// The ring a batch of `frames` needs: the small one if every reply is bounded by
+    /// [`SMALL_MESSAGE`] (walks, opens, clunks, removes, flushes, reads of up to 1 KiB and a
+    /// bit, writes whose request fits); the large one otherwise (stats, whose replies hold
+    /// names of any length, and large reads).
+    fn of(frames: &[&[u8]]) -> RingClass {
+        use lib9pclient::codec::MessageType as T;
+        let small = frames.iter().all(|frame| {
+            if frame.len() > SMALL_MESSAGE || frame.len() < 7 {
+                return false;
+            }
+            match T::from_u8(frame[4]) {
+                Some(T::Twalk | T::Topen | T::Tclunk | T::Tremove | T::Tflush | T::Twrite) => true,
+                // size[4] type[1] tag[2] fid[4] offset[8] count[4]; Rread adds 11 bytes.
+                Some(T::Tread) => frame.get(19..23).is_some_and(|count| {
+                    let count = u32::from_le_bytes([count[0], count[1], count[2], count[3]]);
+                    (count as usize) + 11 <= SMALL_MESSAGE
+                }),
+                _ => false,
+            }
+        });
+        if small {
+            RingClass::Small
+        } else {
+            RingClass::Large
+        }
+    }
 }
 
 /// The ring of a connection to an isolated server, set up on its first batch.
@@ -78,9 +134,10 @@ struct RingEnd {
     client: lux9_ring::Client<crate::shared::Memory>,
 }
 
-/// Hands the server a new ring for connection `label` (a `LABEL_9P` label).
-fn set_up_ring(pid: usize, label: u32, msize: u32) -> Option<RingEnd> {
-    let ring = crate::shared::Ring::create(pid, RING_PAGES, msize as usize).ok()?;
+/// Hands the server a new ring for connection `label` (a `LABEL_9P` label): `pages` pages
+/// for messages of up to `max_message` bytes.
+fn set_up_ring(pid: usize, label: u32, pages: usize, max_message: usize) -> Option<RingEnd> {
+    let ring = crate::shared::Ring::create(pid, pages, max_message).ok()?;
     let connection = label & lux9_abi::ipc::LABEL_9P_CONNECTION;
     let handover = crate::ipc::call(
         pid,
@@ -152,7 +209,7 @@ impl Conn {
                 Route::Isolated {
                     pid,
                     label: LABEL_9P | (number & lux9_abi::ipc::LABEL_9P_CONNECTION),
-                    ring: RingState::Untried,
+                    rings: [RingState::Untried, RingState::Untried],
                 }
             }
             Placement::Starting => {
@@ -207,13 +264,13 @@ impl Drop for Conn {
             Route::Colocated { conn } => {
                 let _ = sys::sys9p_close(*conn);
             }
-            Route::Isolated {
-                ring: RingState::Ready(end),
-                ..
-            } => {
-                let _ = crate::ipc::ring_destroy(end.ring.id());
+            Route::Isolated { rings, .. } => {
+                for ring in rings {
+                    if let RingState::Ready(end) = ring {
+                        let _ = crate::ipc::ring_destroy(end.ring.id());
+                    }
+                }
             }
-            Route::Isolated { .. } => {}
         }
     }
 }
@@ -276,62 +333,70 @@ impl Conn {
         Ok(())
     }
 
-    /// A batch through the ring: publish every frame (one per slot), notify the server if it
-    /// sleeps, then take the replies in order, sleeping on the ring while they are not there.
-    /// `Ok(false)` if the ring cannot be used (then nothing was sent).
-    fn ring_batch(&mut self, frames: &[&[u8]]) -> Result<bool, TransportError> {
-        let msize = self.msize as usize;
-        let Route::Isolated { ring, .. } = &mut self.route else {
+    /// A batch through ring `class`, in turns of at most the ring's slot count: publish every
+    /// frame of a turn (one per slot), notify the server if it sleeps, then take the replies in
+    /// order, sleeping on the ring while they are not there. `Ok(false)` if the ring cannot be
+    /// used (then nothing was sent).
+    fn ring_batch(&mut self, frames: &[&[u8]], class: RingClass) -> Result<bool, TransportError> {
+        let (_, max_message) = class.shape(self.msize);
+        let Route::Isolated { rings, .. } = &mut self.route else {
             return Ok(false);
         };
-        let RingState::Ready(end) = ring else {
+        let RingState::Ready(end) = &mut rings[class as usize] else {
             return Ok(false);
         };
-        let slots = end.client.geometry().slot_count() as usize;
-        if frames.len() > slots || end.client.outstanding() != 0 {
+        if end.client.outstanding() != 0 {
             return Ok(false);
         }
+        let slots = (end.client.geometry().slot_count() as usize).max(1);
         let ring_error = |e: lux9_ring::RingError| TransportError::Io(format!("ring: {e:?}"));
-        let published = end
-            .client
-            .submit(frames.iter().copied())
-            .map_err(ring_error)?;
-        if published != frames.len() {
-            return Err(TransportError::Io(format!(
-                "ring: {published} of {} requests published",
-                frames.len()
-            )));
-        }
-        if end.client.peer_waiting().map_err(ring_error)? {
-            end.ring.notify().map_err(|e| io_error("ring notify", e))?;
-        }
-        let mut received = 0;
-        while received < frames.len() {
-            // Borrow juggling: the reply lands in this connection's reply buffer.
-            let end_ptr: &mut RingEnd = match &mut self.route {
-                Route::Isolated {
-                    ring: RingState::Ready(end),
-                    ..
-                } => end,
-                _ => unreachable!("checked above"),
+        for turn in frames.chunks(slots) {
+            let Route::Isolated { rings, .. } = &mut self.route else {
+                unreachable!("checked above");
             };
-            let filled = self.filled;
-            if self.buffer.len() < filled + msize {
-                self.buffer.resize(filled + msize, 0);
-            }
-            match end_ptr
+            let RingState::Ready(end) = &mut rings[class as usize] else {
+                unreachable!("checked above");
+            };
+            let published = end
                 .client
-                .poll_reply(&mut self.buffer[filled..filled + msize])
-                .map_err(ring_error)?
-            {
-                Some(len) => {
-                    self.filled += len;
-                    received += 1;
+                .submit(turn.iter().copied())
+                .map_err(ring_error)?;
+            if published != turn.len() {
+                return Err(TransportError::Io(format!(
+                    "ring: {published} of {} requests published",
+                    turn.len()
+                )));
+            }
+            if end.client.peer_waiting().map_err(ring_error)? {
+                end.ring.notify().map_err(|e| io_error("ring notify", e))?;
+            }
+            let mut received = 0;
+            while received < turn.len() {
+                // Borrow juggling: the reply lands in this connection's reply buffer.
+                let Route::Isolated { rings, .. } = &mut self.route else {
+                    unreachable!("checked above");
+                };
+                let RingState::Ready(end) = &mut rings[class as usize] else {
+                    unreachable!("checked above");
+                };
+                let filled = self.filled;
+                if self.buffer.len() < filled + max_message {
+                    self.buffer.resize(filled + max_message, 0);
                 }
-                None => end_ptr
-                    .ring
-                    .client_sleep(&mut end_ptr.client, 0)
-                    .map_err(|e| TransportError::Io(format!("ring: {e}")))?,
+                match end
+                    .client
+                    .poll_reply(&mut self.buffer[filled..filled + max_message])
+                    .map_err(ring_error)?
+                {
+                    Some(len) => {
+                        self.filled += len;
+                        received += 1;
+                    }
+                    None => end
+                        .ring
+                        .client_sleep(&mut end.client, 0)
+                        .map_err(|e| TransportError::Io(format!("ring: {e}")))?,
+                }
             }
         }
         Ok(true)
@@ -356,17 +421,17 @@ impl Transport for Conn {
                     return self.ipc_round_trip(pid, label, frames);
                 }
                 let split = split(frames)?;
-                if let Route::Isolated {
-                    ring: ring @ RingState::Untried,
-                    ..
-                } = &mut self.route
+                let class = RingClass::of(&split);
+                let (pages, max_message) = class.shape(self.msize);
+                if let Route::Isolated { rings, .. } = &mut self.route
+                    && matches!(rings[class as usize], RingState::Untried)
                 {
-                    *ring = match set_up_ring(pid, label, self.msize) {
+                    rings[class as usize] = match set_up_ring(pid, label, pages, max_message) {
                         Some(end) => RingState::Ready(alloc::boxed::Box::new(end)),
                         None => RingState::Unavailable,
                     };
                 }
-                if self.ring_batch(&split)? {
+                if self.ring_batch(&split, class)? {
                     return Ok(());
                 }
                 // By IPC: in groups whose replies fit one long message.

@@ -7,6 +7,8 @@
 //!   them);
 //! - `ext4_read1000_batch64_isolated`: the same 1000 reads in submissions of 64 (one batch of
 //!   Treads each, which the client library sends on the connection's ring);
+//! - `ext4_read1000_async_isolated`: the same 1000 reads as tagged requests, up to 128 in
+//!   flight, each reply matched by its tag (lib9pclient's `Client::start`);
 //! - `ext4_open_read_close_1000_files_isolated`: walk, open, read and clunk 1000 different
 //!   small files;
 //! - `ext4_stat_open_read1k_close_isolated`: stat, open, read 1 KiB and close one file, 1000
@@ -93,6 +95,43 @@ pub fn run(device: &str) -> Result<(), String> {
     let ticks = sys::rdtsc() - start;
     report(
         "ext4_read1000_batch64_isolated",
+        1000,
+        ticks,
+        switches_text()? - switches,
+    );
+
+    // Tagged and asynchronous: up to WINDOW Treads in flight, each reply matched to its
+    // request by tag; as each is taken, the next read is queued behind the others.
+    const WINDOW: usize = 128;
+    let client = file.client();
+    let switches = switches_text()?;
+    let start = sys::rdtsc();
+    let mut inflight = alloc::collections::VecDeque::with_capacity(WINDOW);
+    let mut next = 0u64;
+    while next < 1000 || !inflight.is_empty() {
+        while next < 1000 && inflight.len() < WINDOW {
+            let pending = client
+                .start(&Message::Tread {
+                    fid: file.fid(),
+                    offset: offset(next),
+                    count: 1024,
+                })
+                .map_err(|e| fail("async read", e))?;
+            inflight.push_back(pending);
+            next += 1;
+        }
+        if let Some(pending) = inflight.pop_front() {
+            let reply = pending.wait().map_err(|e| fail("async read", e))?;
+            match reply.message() {
+                Ok(Message::Rread { data }) if data.len() == 1024 => {}
+                Ok(other) => return Err(format!("an async read got {other:?}")),
+                Err(e) => return Err(fail("async read", e)),
+            }
+        }
+    }
+    let ticks = sys::rdtsc() - start;
+    report(
+        "ext4_read1000_async_isolated",
         1000,
         ticks,
         switches_text()? - switches,
