@@ -2,6 +2,7 @@
 //! connection, and [`Ext4Fs`], the `Filesystem` each connection's `Server` runs.
 
 use crate::device::{BlockCache, BlockDevice, CacheHandle, CacheStats};
+use crate::dircache::{DirCache, StatCache};
 use crate::filemap::{self, FileMap, FileMaps, Place};
 use crate::index::InodeIndex;
 use crate::read::{Cursors, Found};
@@ -96,6 +97,10 @@ pub struct Volume {
     pub(crate) cursors: RefCell<Cursors>,
     /// Where the data of recently read files lies (see `filemap`).
     pub(crate) maps: RefCell<FileMaps>,
+    /// Entries of directories walked through (see `dircache`).
+    pub(crate) dirs: RefCell<DirCache>,
+    /// Listings sent before (see `dircache`).
+    pub(crate) listings: RefCell<StatCache>,
     pub(crate) root: Node,
 }
 
@@ -142,6 +147,8 @@ impl Ext4Fs {
             geometry,
             cursors: RefCell::new(Cursors::default()),
             maps: RefCell::new(FileMaps::default()),
+            dirs: RefCell::new(DirCache::default()),
+            listings: RefCell::new(StatCache::default()),
             root,
         })))
     }
@@ -351,7 +358,25 @@ impl Volume {
         Ok(done)
     }
 
+    /// The listing of directory `node`: kept from an earlier listing, or read.
     fn read_dir(&self, node: &Node) -> Result<Vec<Dir>, ServerError> {
+        let key: &[u8] = node.path().as_ref();
+        if let Some(kept) = self
+            .listings
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut l| l.get(key))
+        {
+            return Ok((*kept).clone());
+        }
+        let listing = self.list(node)?;
+        if let Ok(mut listings) = self.listings.try_borrow_mut() {
+            listings.put(key, Rc::new(listing.clone()), listing.len());
+        }
+        Ok(listing)
+    }
+
+    fn list(&self, node: &Node) -> Result<Vec<Dir>, ServerError> {
         let mut out = Vec::new();
         let entries = self.ext4.read_dir(node.path()).map_err(stat::error)?;
         for entry in entries {

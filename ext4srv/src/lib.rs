@@ -12,6 +12,7 @@
 extern crate alloc;
 
 pub mod device;
+mod dircache;
 mod filemap;
 mod fs;
 #[cfg(feature = "std")]

@@ -9,9 +9,12 @@
 //! follows symlinks. A walk step may follow at most [`MAX_SYMLINKS`] links and
 //! visit at most [`MAX_STEPS`] elements, so loops end in an error.
 
+use crate::dircache::Listing;
 use crate::fs::{Node, NodeData, Volume};
 use crate::stat;
+use alloc::boxed::Box;
 use alloc::format;
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 use ext4_view::PathBuf;
@@ -92,6 +95,34 @@ impl Volume {
             .map_err(|e| ServerError::Other(format!("corrupt file system: {e}")))
     }
 
+    /// The kept entries of directory `dir` (listed with ext4-view the first time), or `None`
+    /// if they cannot be kept: walks then ask ext4-view for the path.
+    fn listing(&self, dir: &Node) -> Option<Rc<Listing>> {
+        let key: &[u8] = dir.path().as_ref();
+        let mut dirs = self.dirs.try_borrow_mut().ok()?;
+        if let Some(listing) = dirs.get(key) {
+            return Some(listing);
+        }
+        let mut entries = Vec::new();
+        for entry in self.ext4.read_dir(dir.path()).ok()? {
+            let entry = entry.ok()?;
+            let name: Box<[u8]> = {
+                let raw = entry.file_name();
+                let bytes: &[u8] = raw.as_ref();
+                bytes.into()
+            };
+            if *name != *b"." && *name != *b".." {
+                entries.push((name, entry));
+            }
+            if entries.len() > crate::dircache::ENTRIES_KEPT {
+                return None;
+            }
+        }
+        let listing = Rc::new(Listing::new(entries)?);
+        dirs.put(key, listing.clone(), listing.len());
+        Some(listing)
+    }
+
     fn parent(&self, node: &Node) -> Node {
         node.data()
             .parent
@@ -113,7 +144,14 @@ impl Volume {
             return Err(ServerError::NotDirectory);
         }
         let path = self.child_path(dir, name)?;
-        let meta = self.ext4.symlink_metadata(&path).map_err(stat::error)?;
+        let meta = match self.listing(dir) {
+            // The directory's entries are kept: a binary search and one inode read.
+            Some(listing) => match listing.find(name) {
+                Some(entry) => entry.metadata().map_err(stat::error)?,
+                None => return Err(ServerError::NotFound),
+            },
+            None => self.ext4.symlink_metadata(&path).map_err(stat::error)?,
+        };
         if !meta.is_symlink() {
             let ino = self.inode_of(dir, name)?;
             return Ok(Node::new(NodeData {
