@@ -208,6 +208,11 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
     if only.is_none() {
         check_calibration(&lines)?;
     }
+    if let Some(svg) = crate::plot::ext4_techniques(&lines) {
+        let path = crate::root().join("docs/ext4-techniques.svg");
+        std::fs::write(&path, svg).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        eprintln!("xtask: drew {} from these figures", path.display());
+    }
     eprintln!(
         "\n{:<24} {:>12} {:>14} {:>12}",
         "benchmark", "Lux9 ticks", "Linux ticks", "switches/op"

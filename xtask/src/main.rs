@@ -10,6 +10,7 @@ mod build;
 mod cases;
 mod console;
 mod menu;
+mod plot;
 mod power;
 mod screen;
 mod test;
