@@ -1,18 +1,27 @@
-//! A disk or partition read through a block ring, as ext4srv's block source: the device moves
-//! the sectors into the ring's data region by DMA, and [`RingDevice::read_at`] copies the bytes
-//! asked for out of it (ext4srv's block cache keeps them).
+//! A disk or partition read through a block ring, as ext4srv's block source. The ring's data
+//! region (4 MiB, the most a block ring has) is two things:
+//!
+//! - ext4srv's block cache: 960 pages of 4 KiB ([`CACHE_PAGES`]) that the disk fills by DMA
+//!   ([`BlockDevice::fill_pages`]: each miss, read-ahead included, is one batch of requests
+//!   and one doorbell), and that the cache reads its hits from;
+//! - a 256 KiB staging area for the few reads that bypass the cache ([`BlockDevice::read_at`]:
+//!   the superblock check before the cache is set up), copied out after the DMA.
 
 use alloc::format;
 use alloc::string::String;
 
-use ext4srv::device::{BlockDevice, DeviceError};
+use ext4srv::device::{BlockDevice, DeviceError, PageFill};
 use lux9_blk::ring::{Request, Response, Server, Status};
 use lux9_rt::shared::{BlockRing, Memory};
 
 /// Slots each way in the ring.
 const ENTRIES: u32 = 64;
-/// Pages of the data region: 256 KiB, the most one doorbell moves.
-const DATA_PAGES: usize = 64;
+/// Pages of the staging area at the start of the data region: 256 KiB.
+const STAGING_PAGES: usize = 64;
+/// Pages of the block cache, after the staging area: 3.75 MiB.
+pub const CACHE_PAGES: usize = 960;
+/// Pages of the data region: 4 MiB, the most the kernel gives a block ring.
+const DATA_PAGES: usize = STAGING_PAGES + CACHE_PAGES;
 /// Bytes per request: 32 KiB, 8 requests per doorbell.
 const REQUEST_BYTES: usize = 32 * 1024;
 
@@ -58,9 +67,21 @@ impl RingDevice {
             self.next_id += 1;
             at += n;
         }
+        self.run(&requests)
+    }
+
+    /// Submits `requests` with one doorbell and waits for every answer.
+    fn run(&mut self, requests: &[Request]) -> Result<(), DeviceError> {
+        for batch in requests.chunks(ENTRIES as usize) {
+            self.run_batch(batch)?;
+        }
+        Ok(())
+    }
+
+    fn run_batch(&mut self, requests: &[Request]) -> Result<(), DeviceError> {
         let sent = self
             .server
-            .submit(&requests)
+            .submit(requests)
             .map_err(|e| DeviceError::Io(format!("block ring: {e:?}")))?;
         if sent != requests.len() {
             return Err(DeviceError::Io("block ring full".into()));
@@ -73,7 +94,7 @@ impl RingDevice {
             status: Status::Ok,
             count: 0,
         };
-        let mut responses = [blank; 16];
+        let mut responses = [blank; ENTRIES as usize];
         let got = self
             .server
             .poll(&mut responses[..requests.len()])
@@ -104,7 +125,7 @@ impl BlockDevice for RingDevice {
                 len: buf.len(),
                 size: self.size,
             })?;
-        let region = (DATA_PAGES * 4096) as u64;
+        let region = (STAGING_PAGES * 4096) as u64;
         let mut done = offset;
         while done < end {
             let first = done / self.sector_size;
@@ -124,5 +145,40 @@ impl BlockDevice for RingDevice {
 
     fn size(&self) -> u64 {
         self.size
+    }
+
+    fn cache_pages(&self) -> usize {
+        CACHE_PAGES
+    }
+
+    fn fill_pages(&mut self, fills: &[PageFill]) -> Result<(), DeviceError> {
+        // One request per page (pages of a run need not be neighbours in the cache), all in
+        // one doorbell: at most a quarter of the cache per miss, well under the ring's slots.
+        let mut requests = alloc::vec::Vec::with_capacity(fills.len());
+        for fill in fills {
+            if fill.page >= CACHE_PAGES
+                || fill.len == 0
+                || fill.len > 4096
+                || !fill.offset.is_multiple_of(self.sector_size)
+                || !(fill.len as u64).is_multiple_of(self.sector_size)
+                || fill.offset + fill.len as u64 > self.size
+            {
+                return Err(DeviceError::Io(format!("bad cache fill {fill:?}")));
+            }
+            requests.push(Request::read(
+                self.next_id,
+                fill.offset / self.sector_size,
+                (fill.len as u64 / self.sector_size) as u32,
+                ((STAGING_PAGES + fill.page) * 4096) as u64,
+            ));
+            self.next_id += 1;
+        }
+        self.run(&requests)
+    }
+
+    fn read_page(&self, page: usize, in_page: usize, buf: &mut [u8]) {
+        self.ring
+            .data()
+            .read((STAGING_PAGES + page) * 4096 + in_page, buf);
     }
 }

@@ -72,7 +72,8 @@ impl SharedRegion {
         unsafe { &*((self.addr + offset) as *const AtomicU32) }
     }
 
-    /// Copies bytes out of the region.
+    /// Copies bytes out of the region: volatile reads (the peer may write concurrently), a
+    /// doubleword at a time where the addresses are aligned.
     pub fn read(&self, offset: usize, out: &mut [u8]) {
         assert!(
             offset
@@ -80,13 +81,33 @@ impl SharedRegion {
                 .is_some_and(|end| end <= self.len),
             "read outside the ring"
         );
-        for (index, byte) in out.iter_mut().enumerate() {
+        let start = self.addr + offset;
+        let head = start
+            .next_multiple_of(8)
+            .saturating_sub(start)
+            .min(out.len());
+        let (first, rest) = out.split_at_mut(head);
+        for (index, byte) in first.iter_mut().enumerate() {
             // SAFETY: in bounds (asserted); volatile because the peer may write concurrently.
-            *byte = unsafe { core::ptr::read_volatile((self.addr + offset + index) as *const u8) };
+            *byte = unsafe { core::ptr::read_volatile((start + index) as *const u8) };
+        }
+        let mut chunks = rest.chunks_exact_mut(8);
+        let mut at = start + head;
+        for chunk in &mut chunks {
+            // SAFETY: in bounds (asserted) and 8-aligned (`head` reaches the boundary);
+            // volatile because the peer may write concurrently.
+            let word = unsafe { core::ptr::read_volatile(at as *const u64) };
+            chunk.copy_from_slice(&word.to_ne_bytes());
+            at += 8;
+        }
+        for (index, byte) in chunks.into_remainder().iter_mut().enumerate() {
+            // SAFETY: in bounds (asserted); volatile as above.
+            *byte = unsafe { core::ptr::read_volatile((at + index) as *const u8) };
         }
     }
 
-    /// Copies bytes into the region.
+    /// Copies bytes into the region: volatile writes (the peer may read concurrently), a
+    /// doubleword at a time where the addresses are aligned.
     pub fn write(&self, offset: usize, data: &[u8]) {
         assert!(
             offset
@@ -94,9 +115,27 @@ impl SharedRegion {
                 .is_some_and(|end| end <= self.len),
             "write outside the ring"
         );
-        for (index, &byte) in data.iter().enumerate() {
+        let start = self.addr + offset;
+        let head = start
+            .next_multiple_of(8)
+            .saturating_sub(start)
+            .min(data.len());
+        let (first, rest) = data.split_at(head);
+        for (index, &byte) in first.iter().enumerate() {
             // SAFETY: in bounds (asserted); volatile because the peer may read concurrently.
-            unsafe { core::ptr::write_volatile((self.addr + offset + index) as *mut u8, byte) };
+            unsafe { core::ptr::write_volatile((start + index) as *mut u8, byte) };
+        }
+        let mut chunks = rest.chunks_exact(8);
+        let mut at = start + head;
+        for chunk in &mut chunks {
+            let word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
+            // SAFETY: in bounds (asserted) and 8-aligned; volatile as above.
+            unsafe { core::ptr::write_volatile(at as *mut u64, word) };
+            at += 8;
+        }
+        for (index, &byte) in chunks.remainder().iter().enumerate() {
+            // SAFETY: in bounds (asserted); volatile as above.
+            unsafe { core::ptr::write_volatile((at + index) as *mut u8, byte) };
         }
     }
 }

@@ -564,11 +564,19 @@ fn partitioned_disk(path: &Path, label: &str, filesystems: &[&[u8]]) -> Result<(
     lux9_tests::host_tools::sfdisk(path, &script)
 }
 
-/// The big tree: a text file, an empty file, 4 MiB of random bytes, a file three directories
+/// The big tree: a text file, an empty file, 4 MiB and 1 MiB of random bytes, a file three directories
 /// down, a symlink, 1,000 small files and a 3,000-entry directory, in ext4 with 4 KiB blocks.
 fn big_ext4(dir: &Path) -> Result<Vec<u8>, String> {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let big: Vec<u8> = (0..4 << 20)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect();
+    let one_mib: Vec<u8> = (0..1 << 20)
         .map(|_| {
             seed ^= seed << 13;
             seed ^= seed >> 7;
@@ -583,6 +591,8 @@ fn big_ext4(dir: &Path) -> Result<Vec<u8>, String> {
         ),
         ("empty".into(), Vec::new()),
         ("big.bin".into(), big),
+        // The scattered-read benchmarks' file: 1 MiB, the second half of big.bin's stream.
+        ("one-mib.bin".into(), one_mib),
         ("dir/sub/deep.txt".into(), b"three levels down\n".to_vec()),
     ];
     files.extend((0..1000).map(|n| {

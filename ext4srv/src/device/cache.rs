@@ -12,8 +12,14 @@
 //! metadata that was used twice; and a request that misses entirely and
 //! starts where the previous one ended (ext4-view reading a file's blocks in
 //! order) is read straight into the caller's buffer without being cached.
+//!
+//! A device that holds the cache's memory itself ([`BlockDevice::cache_pages`]: on Lux9 the
+//! block ring's data region) is filled in place instead: a miss takes cache pages first and
+//! the device writes the disk's bytes straight into them (by DMA), all pages of a miss in one
+//! batch. There a sequential miss is not streamed past the cache but *read ahead*: the run of
+//! missing pages is extended by up to [`READ_AHEAD_PAGES`], so that the reads that follow hit.
 
-use super::{BlockDevice, DeviceError, check_range};
+use super::{BlockDevice, DeviceError, PageFill, check_range};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
@@ -24,6 +30,10 @@ use core::cell::RefCell;
 pub const PAGE_SIZE: usize = 4096;
 /// Most pages read from the device in one request on a miss.
 const MAX_RUN: usize = 32;
+/// Pages read ahead of a sequential miss, on devices that hold the cache's pages (128 KiB).
+pub const READ_AHEAD_PAGES: usize = 32;
+/// The page number of a slot whose fill failed: it holds nothing.
+const NO_PAGE: u64 = u64::MAX;
 const NONE: u32 = u32::MAX;
 const PROBATION: usize = 0;
 const PROTECTED: usize = 1;
@@ -41,6 +51,8 @@ pub struct CacheStats {
     pub device_bytes: u64,
     /// Requests recognised as part of a sequential stream and not cached.
     pub streamed: u64,
+    /// Pages read ahead of a sequential miss.
+    pub read_ahead: u64,
 }
 
 struct Slot {
@@ -75,15 +87,26 @@ pub struct BlockCache {
     stats: CacheStats,
     /// Where the last request that missed every page ended.
     stream_end: u64,
+    /// The pages live in the device (see the module's text).
+    in_device: bool,
+    /// Where the last read (hit or miss) ended: a read from there continues a sequence.
+    last_end: u64,
 }
 
 impl BlockCache {
     /// A cache of at most `capacity_bytes` (rounded down to whole pages; 0
     /// turns caching off). Memory is taken as pages are first used.
     pub fn new(device: Box<dyn BlockDevice>, capacity_bytes: usize) -> Self {
+        let pages = device.cache_pages();
         Self {
+            capacity: match pages {
+                0 => capacity_bytes / PAGE_SIZE,
+                pages => pages.min(capacity_bytes / PAGE_SIZE),
+            }
+            .min(NONE as usize - 1),
+            in_device: pages > 0,
+            last_end: u64::MAX,
             device,
-            capacity: (capacity_bytes / PAGE_SIZE).min(NONE as usize - 1),
             data: Vec::new(),
             slots: Vec::new(),
             map: BTreeMap::new(),
@@ -132,9 +155,12 @@ impl BlockCache {
             if let Some(&slot) = self.map.get(&page) {
                 self.stats.hits += 1;
                 self.touch(slot);
-                let start = slot as usize * PAGE_SIZE + in_page;
-                buf[done..done + n].copy_from_slice(&self.data[start..start + n]);
+                self.copy_out(slot, in_page, &mut buf[done..done + n]);
                 done += n;
+                continue;
+            }
+            if self.in_device {
+                done += self.fill_in_device(offset, done, page, in_page, buf)?;
                 continue;
             }
             // A request that misses entirely and starts where the previous
@@ -184,6 +210,7 @@ impl BlockCache {
             done += want;
             self.scratch = scratch;
         }
+        self.last_end = offset + buf.len() as u64;
         Ok(())
     }
 
@@ -193,7 +220,97 @@ impl BlockCache {
         self.map.range(first..=last).next().is_none()
     }
 
-    fn insert(&mut self, page: u64, bytes: &[u8]) {
+    /// Copies from cache slot `slot`, `in_page` bytes in, into `buf`.
+    fn copy_out(&self, slot: u32, in_page: usize, buf: &mut [u8]) {
+        if self.in_device {
+            self.device.read_page(slot as usize, in_page, buf);
+        } else {
+            let start = slot as usize * PAGE_SIZE + in_page;
+            buf.copy_from_slice(&self.data[start..start + buf.len()]);
+        }
+    }
+
+    /// A miss on a device that holds the pages: takes slots for the run of missing pages
+    /// from `page` (extended by read-ahead when the read continues the previous one), has the
+    /// device fill them in one batch, and copies what `buf` wants from them. Returns the
+    /// bytes of `buf` filled from `done` on.
+    fn fill_in_device(
+        &mut self,
+        offset: u64,
+        done: usize,
+        page: u64,
+        in_page: usize,
+        buf: &mut [u8],
+    ) -> Result<usize, DeviceError> {
+        let size = self.device.size();
+        let last_wanted = (offset + buf.len() as u64 - 1) / PAGE_SIZE as u64;
+        let last_page = (size - 1) / PAGE_SIZE as u64;
+        // The read continues the one before, or this read itself is past its first page.
+        let ahead = if done > 0 || offset == self.last_end {
+            READ_AHEAD_PAGES as u64
+        } else {
+            0
+        };
+        // At most a quarter of the cache: probation always holds that many pages that are not
+        // this run's (protected holds at most three quarters), so taking slots never evicts a
+        // page this run has just taken.
+        let limit = (MAX_RUN as u64 + ahead).min((self.capacity / 4).max(1) as u64);
+        let mut run = 1u64;
+        while run < limit
+            && page + run <= (last_wanted + ahead).min(last_page)
+            && !self.map.contains_key(&(page + run))
+        {
+            run += 1;
+        }
+        let mut fills = Vec::with_capacity(run as usize);
+        for i in 0..run {
+            let device_offset = (page + i) * PAGE_SIZE as u64;
+            let len = (size - device_offset).min(PAGE_SIZE as u64) as usize;
+            let slot = self.take_slot(page + i);
+            fills.push(PageFill {
+                offset: device_offset,
+                page: slot as usize,
+                len,
+            });
+        }
+        let wanted = (last_wanted + 1).saturating_sub(page).min(run);
+        self.stats.misses += wanted;
+        self.stats.read_ahead += run - wanted;
+        self.stats.device_reads += 1;
+        self.stats.device_bytes += fills.iter().map(|f| f.len as u64).sum::<u64>();
+        if let Err(e) = self.device.fill_pages(&fills) {
+            // The pages hold nothing: forget them, so that no read finds them.
+            for fill in &fills {
+                let slot = &mut self.slots[fill.page];
+                self.map.remove(&slot.page);
+                slot.page = NO_PAGE;
+            }
+            return Err(e);
+        }
+        let mut filled = 0;
+        let mut in_page = in_page;
+        for fill in &fills {
+            let n = fill
+                .len
+                .saturating_sub(in_page)
+                .min(buf.len() - done - filled);
+            if n == 0 {
+                break;
+            }
+            self.device.read_page(
+                fill.page,
+                in_page,
+                &mut buf[done + filled..done + filled + n],
+            );
+            filled += n;
+            in_page = 0;
+        }
+        Ok(filled)
+    }
+
+    /// A slot for `page` (a new one, or the least recently used one's), mapped and on
+    /// probation; its bytes are the caller's to fill.
+    fn take_slot(&mut self, page: u64) -> u32 {
         let slot = if self.slots.len() < self.capacity {
             self.slots.push(Slot {
                 page,
@@ -201,7 +318,9 @@ impl BlockCache {
                 next: NONE,
                 segment: PROBATION,
             });
-            self.data.resize(self.slots.len() * PAGE_SIZE, 0);
+            if !self.in_device {
+                self.data.resize(self.slots.len() * PAGE_SIZE, 0);
+            }
             (self.slots.len() - 1) as u32
         } else {
             let victim = if self.lists[PROBATION].tail != NONE {
@@ -215,11 +334,16 @@ impl BlockCache {
             self.slots[victim as usize].page = page;
             victim
         };
+        self.map.insert(page, slot);
+        self.push_front(slot, PROBATION);
+        slot
+    }
+
+    fn insert(&mut self, page: u64, bytes: &[u8]) {
+        let slot = self.take_slot(page);
         let start = slot as usize * PAGE_SIZE;
         self.data[start..start + bytes.len()].copy_from_slice(bytes);
         self.data[start + bytes.len()..start + PAGE_SIZE].fill(0);
-        self.map.insert(page, slot);
-        self.push_front(slot, PROBATION);
     }
 
     /// A hit: a page on probation is promoted; a protected page moves to the front.
@@ -472,5 +596,131 @@ mod tests {
         }
         let (probation, protected) = c.segment_lens();
         assert!(protected <= 6 && probation + protected <= 8);
+    }
+
+    /// A device that holds the cache's pages and fills them in place, as a block ring's data
+    /// region does; it can be told to fail the next fill.
+    struct Holding {
+        bytes: Vec<u8>,
+        pages: RefCell<Vec<u8>>,
+        fills: Rc<RefCell<Vec<usize>>>,
+        fail_next: Rc<RefCell<bool>>,
+    }
+
+    impl BlockDevice for Holding {
+        fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+            MemoryDevice(&self.bytes[..]).read_at(offset, buf)
+        }
+        fn size(&self) -> u64 {
+            self.bytes.len() as u64
+        }
+        fn cache_pages(&self) -> usize {
+            self.pages.borrow().len() / PAGE_SIZE
+        }
+        fn fill_pages(&mut self, fills: &[PageFill]) -> Result<(), DeviceError> {
+            if core::mem::take(&mut *self.fail_next.borrow_mut()) {
+                // A failed batch may leave anything in the pages.
+                for fill in fills {
+                    self.pages.borrow_mut()[fill.page * PAGE_SIZE..][..PAGE_SIZE].fill(0xee);
+                }
+                return Err(DeviceError::Io("disk error".into()));
+            }
+            self.fills.borrow_mut().push(fills.len());
+            let mut pages = self.pages.borrow_mut();
+            for fill in fills {
+                assert!(fill.offset % PAGE_SIZE as u64 == 0 && fill.len <= PAGE_SIZE);
+                let at = fill.offset as usize;
+                pages[fill.page * PAGE_SIZE..][..fill.len]
+                    .copy_from_slice(&self.bytes[at..at + fill.len]);
+            }
+            Ok(())
+        }
+        fn read_page(&self, page: usize, in_page: usize, buf: &mut [u8]) {
+            buf.copy_from_slice(&self.pages.borrow()[page * PAGE_SIZE + in_page..][..buf.len()]);
+        }
+    }
+
+    /// A cache over a [`Holding`] device: (cache, the fills' sizes, the fail switch, the bytes).
+    type Held = (
+        BlockCache,
+        Rc<RefCell<Vec<usize>>>,
+        Rc<RefCell<bool>>,
+        Vec<u8>,
+    );
+
+    fn holding(len: usize, pages: usize) -> Held {
+        let bytes = pattern(len);
+        let fills = Rc::new(RefCell::new(Vec::new()));
+        let fail = Rc::new(RefCell::new(false));
+        let dev = Holding {
+            bytes: bytes.clone(),
+            pages: RefCell::new(vec![0; pages * PAGE_SIZE]),
+            fills: fills.clone(),
+            fail_next: fail.clone(),
+        };
+        // Asked for more than the device holds: the device's pages are the bound.
+        (
+            BlockCache::new(Box::new(dev), 4 * pages * PAGE_SIZE),
+            fills,
+            fail,
+            bytes,
+        )
+    }
+
+    #[test]
+    fn pages_held_by_the_device_are_filled_in_place_and_read_back_exactly() {
+        // Not a whole number of pages: the last fill is short.
+        let len = 300 * PAGE_SIZE + 1536;
+        let (mut c, fills, _, bytes) = holding(len, 64);
+        assert_eq!(c.capacity_bytes(), 64 * PAGE_SIZE);
+        let mut x = 12345u64;
+        for _ in 0..2000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let at = (x >> 20) as usize % len;
+            let n = 1 + (x >> 50) as usize % (3 * PAGE_SIZE);
+            let n = n.min(len - at);
+            let mut buf = vec![0; n];
+            c.read_at(at as u64, &mut buf).unwrap();
+            assert!(buf == bytes[at..at + n], "{n} bytes at {at}");
+        }
+        // Each miss was one batch, never more than a quarter of the cache.
+        assert!(fills.borrow().iter().all(|&n| (1..=16).contains(&n)));
+        assert!(c.resident_bytes() <= 64 * PAGE_SIZE);
+    }
+
+    #[test]
+    fn sequential_reads_read_ahead_into_the_cache() {
+        let (mut c, fills, _, bytes) = holding(256 * PAGE_SIZE, 512);
+        let mut buf = vec![0; 16 * 1024];
+        for i in 0..32 {
+            let at = i * buf.len();
+            c.read_at(at as u64, &mut buf).unwrap();
+            assert!(buf[..] == bytes[at..at + buf.len()]);
+        }
+        let s = c.stats();
+        // 512 KiB read in order: the first miss reads what was asked, the next ones 128 KiB
+        // more each, so most reads hit.
+        assert!(s.read_ahead >= 64, "{s:?}");
+        assert!(fills.borrow().len() <= 6, "{} fills", fills.borrow().len());
+        assert_eq!(s.streamed, 0);
+    }
+
+    #[test]
+    fn a_failed_fill_leaves_no_page_behind() {
+        let (mut c, _, fail, bytes) = holding(64 * PAGE_SIZE, 32);
+        let mut buf = vec![0; 3 * PAGE_SIZE];
+        *fail.borrow_mut() = true;
+        assert!(c.read_at(PAGE_SIZE as u64, &mut buf).is_err());
+        // The same pages again: read from the device, not the garbage the failure left.
+        c.read_at(PAGE_SIZE as u64, &mut buf).unwrap();
+        assert!(buf[..] == bytes[PAGE_SIZE..4 * PAGE_SIZE]);
+        // And the cache keeps working around the dead slots.
+        for page in 0..64 {
+            let mut one = vec![0; 100];
+            c.read_at((page * PAGE_SIZE + 7) as u64, &mut one).unwrap();
+            assert!(one[..] == bytes[page * PAGE_SIZE + 7..][..100]);
+        }
     }
 }

@@ -11,7 +11,7 @@ mod file;
 mod memory;
 pub mod partition;
 
-pub use cache::{BlockCache, CacheHandle, CacheStats, PAGE_SIZE};
+pub use cache::{BlockCache, CacheHandle, CacheStats, PAGE_SIZE, READ_AHEAD_PAGES};
 #[cfg(feature = "std")]
 pub use file::ImageFile;
 pub use memory::MemoryDevice;
@@ -56,6 +56,39 @@ pub trait BlockDevice {
     fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
     /// The size in bytes.
     fn size(&self) -> u64;
+
+    /// Pages of [`PAGE_SIZE`] bytes of memory the device holds for the block cache and fills
+    /// in place ([`BlockDevice::fill_pages`]): on Lux9, the block ring's data region, which
+    /// the disk writes by DMA. 0 (the default): the cache keeps its pages itself.
+    fn cache_pages(&self) -> usize {
+        0
+    }
+
+    /// Fills cache pages in place, all in one go (one doorbell on a block ring): for each
+    /// fill, `len` bytes from device offset `offset` into the start of page `page`. Only
+    /// called on devices with [`BlockDevice::cache_pages`].
+    fn fill_pages(&mut self, fills: &[PageFill]) -> Result<(), DeviceError> {
+        let _ = fills;
+        Err(DeviceError::Io("this device holds no cache pages".into()))
+    }
+
+    /// Copies bytes from cache page `page`, starting `in_page` bytes into it, into `buf`.
+    /// Only called on devices with [`BlockDevice::cache_pages`].
+    fn read_page(&self, page: usize, in_page: usize, buf: &mut [u8]) {
+        let _ = (page, in_page);
+        buf.fill(0);
+    }
+}
+
+/// One page of a [`BlockDevice::fill_pages`] call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageFill {
+    /// Device offset (a multiple of [`PAGE_SIZE`]).
+    pub offset: u64,
+    /// The cache page to fill.
+    pub page: usize,
+    /// Bytes: [`PAGE_SIZE`], or less for the last page of the device.
+    pub len: usize,
 }
 
 impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
@@ -64,6 +97,15 @@ impl<D: BlockDevice + ?Sized> BlockDevice for alloc::boxed::Box<D> {
     }
     fn size(&self) -> u64 {
         (**self).size()
+    }
+    fn cache_pages(&self) -> usize {
+        (**self).cache_pages()
+    }
+    fn fill_pages(&mut self, fills: &[PageFill]) -> Result<(), DeviceError> {
+        (**self).fill_pages(fills)
+    }
+    fn read_page(&self, page: usize, in_page: usize, buf: &mut [u8]) {
+        (**self).read_page(page, in_page, buf)
     }
 }
 

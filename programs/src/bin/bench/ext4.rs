@@ -2,7 +2,7 @@
 //! a block ring) and measures file work through it, one `BENCH` line per figure, named after
 //! the placement (`_isolated`; a colocated ext4srv does not exist yet):
 //!
-//! - `ext4_read1000_naive_isolated`: 1000 reads of 1 KiB at distinct offsets of one file, one
+//! - `ext4_read1000_naive_isolated`: 1000 reads of 1 KiB at distinct offsets of a 1 MiB file, one
 //!   request per round trip (the file's blocks are in ext4srv's cache: a warm-up pass read
 //!   them);
 //! - `ext4_read1000_batch64_isolated`: the same 1000 reads in submissions of 64 (one batch of
@@ -60,9 +60,12 @@ pub fn run(device: &str) -> Result<(), String> {
     seqread("ext4_seqread_4MiB_isolated_cold")?;
     seqread("ext4_seqread_4MiB_isolated_warm")?;
 
-    let file = ns::open(&format!("{AT}/big.bin"), OREAD).map_err(|e| fail("open big.bin", e))?;
+    let file =
+        ns::open(&format!("{AT}/one-mib.bin"), OREAD).map_err(|e| fail("open one-mib.bin", e))?;
     let mut buf = [0u8; 1024];
-    let offset = |i: u64| (i * 4099) % (4 << 20) / 1024 * 1024;
+    // 1000 distinct 1 KiB pieces of the 1 MiB file, in a scattered order (337 is odd, so
+    // i * 337 mod 1024 never repeats).
+    let offset = |i: u64| (i * 337 % 1024) * 1024;
     for i in 0..1000 {
         file.read_at(&mut buf, offset(i))
             .map_err(|e| fail("read", e))?;
