@@ -358,6 +358,15 @@ pub mod service {
     /// Registers the caller as the isolated server for `name` (the configuration must place it
     /// there, and nobody else may have registered it).
     pub const REGISTER: usize = 1;
+    /// Where the configuration runs server `name` (`sysserver` or `ext4srv`): `COLOCATED` or
+    /// `ISOLATED` in `rdx`.
+    pub const PLACEMENT: usize = 2;
+    /// Serves the ext4 volume named `"DISK PART"` (`"sd0 1"`; part 0: the whole disk)
+    /// colocated, as `ext4.<DISK>[p<PART>]`. On failure the reason in words is written to the
+    /// buffer in the 4th and 5th arguments (as much as fits).
+    pub const START_VOLUME: usize = 3;
+    /// Stops serving the colocated volume `name` and removes its mounts.
+    pub const STOP_VOLUME: usize = 4;
     /// The server runs colocated: reach it with `sys9p`.
     pub const COLOCATED: usize = 0;
     /// The server runs in its own process: reach it with IPC `call`.

@@ -39,6 +39,21 @@ pub(crate) struct NodeData {
     pub(crate) parent: Option<Node>,
 }
 
+impl Drop for NodeData {
+    /// Drops the chain of parents in a loop: the default drop would recurse once per directory
+    /// level (about 2,000 at most, since resolved paths are at most 4096 bytes), which a
+    /// colocated ext4srv's 32 KiB kernel stack could not take.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(Node(node)) = parent {
+            parent = match Rc::try_unwrap(node) {
+                Ok(mut data) => data.parent.take(),
+                Err(_) => break,
+            };
+        }
+    }
+}
+
 impl Node {
     pub(crate) fn new(data: NodeData) -> Self {
         Self(Rc::new(data))

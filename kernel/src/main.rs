@@ -47,6 +47,11 @@ mod process;
 mod random;
 mod sched;
 mod services;
+#[allow(
+    unsafe_code,
+    reason = "a lock: its guard hands out the one reference to the value it holds"
+)]
+mod sleeplock;
 mod syscall;
 mod time;
 mod trap;

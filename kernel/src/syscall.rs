@@ -111,7 +111,7 @@ pub fn dispatch(frame: &mut SyscallFrame) {
                 return;
             }
             Syscall::Service => {
-                match service(args[0], args[1], args[2]) {
+                match service(args) {
                     Ok((placement, pid)) => {
                         frame.set_result(0, placement);
                         frame.rsi = pid as u64;
@@ -122,7 +122,12 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             }
             Syscall::Sys9p => sys9p(args),
             Syscall::Sys9pClose => {
-                services::sysserver::close(sched::current_pid(), args[0]).map(|()| 0)
+                let pid = sched::current_pid();
+                if args[0] & services::ext4::CONNECTION_BIT != 0 {
+                    services::ext4::close(pid, args[0]).map(|()| 0)
+                } else {
+                    services::sysserver::close(pid, args[0]).map(|()| 0)
+                }
             }
             Syscall::Mount => mount(args),
             Syscall::Power => power(args[0]),
@@ -529,12 +534,30 @@ fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, us
     }
 }
 
-fn service(op: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {
+fn service(args: [usize; 6]) -> Result<(usize, usize), Error> {
     use lux9_abi::syscall::service;
+    let [op, ptr, len, why_ptr, why_len, _] = args;
     let name = read_string(ptr, len, 64)?;
     match op {
         service::LOOKUP => services::lookup(&name),
         service::REGISTER => services::register(&name, sched::current_pid()).map(|()| (0, 0)),
+        service::PLACEMENT => services::configured_placement(&name).map(|p| (p, 0)),
+        service::START_VOLUME => match services::start_volume(&name) {
+            Ok(()) => Ok((service::COLOCATED, 0)),
+            Err((error, why)) => {
+                // The reason in words, cut to the caller's buffer (none if it gave none).
+                if why_len > 0
+                    && let Ok(out) = UserSlice::new(why_ptr, why_len)
+                {
+                    let n = why.len().min(why_len);
+                    if let Some(out) = out.prefix(n) {
+                        let _ = out.write_from(&why.as_bytes()[..n]);
+                    }
+                }
+                Err(error)
+            }
+        },
+        service::STOP_VOLUME => services::stop_volume(&name).map(|()| (0, 0)),
         _ => Err(Error::InvalidArgument),
     }
 }
@@ -542,7 +565,18 @@ fn service(op: usize, ptr: usize, len: usize) -> Result<(usize, usize), Error> {
 fn sys9p(args: [usize; 6]) -> SysResult {
     let pid = sched::current_pid();
     if args[0] == 0 {
-        return services::sysserver::open(pid);
+        // Which server: none named is sysserver; else a colocated volume's service.
+        if args[2] == 0 {
+            return services::sysserver::open(pid);
+        }
+        let name = read_string(args[1], args[2], 64)?;
+        if name == lux9_abi::syscall::service::SYSSERVER {
+            return services::sysserver::open(pid);
+        }
+        return services::ext4::open(pid, &name);
+    }
+    if args[0] & services::ext4::CONNECTION_BIT != 0 {
+        return services::ext4::call(pid, args[0], (args[1], args[2]), (args[3], args[4]));
     }
     services::sysserver::call(pid, args[0], (args[1], args[2]), (args[3], args[4]))
 }

@@ -189,9 +189,9 @@ pub fn ipc_syscall(
     (error, peer, info, w)
 }
 
-/// Issues a system call that returns two values (`rdx`, `rsi`).
+/// Issues a system call that returns two values (`rdx`, `rsi`), with all six arguments.
 #[inline(always)]
-pub fn syscall2(number: usize, args: [usize; 3]) -> (usize, usize, usize) {
+pub fn syscall2_full(number: usize, args: [usize; 6]) -> (usize, usize, usize) {
     let error: usize;
     let value: usize;
     let second: usize;
@@ -203,10 +203,20 @@ pub fn syscall2(number: usize, args: [usize; 3]) -> (usize, usize, usize) {
             in("rdi") args[0],
             inlateout("rsi") args[1] => second,
             inlateout("rdx") args[2] => value,
+            in("r10") args[3],
+            in("r8") args[4],
+            in("r9") args[5],
             lateout("rcx") _,
             lateout("r11") _,
             options(nostack),
         );
     }
     (error, value, second)
+}
+
+/// Issues a system call with three arguments (the others 0) that returns two values (`rdx`,
+/// `rsi`).
+#[inline(always)]
+pub fn syscall2(number: usize, args: [usize; 3]) -> (usize, usize, usize) {
+    syscall2_full(number, [args[0], args[1], args[2], 0, 0, 0])
 }

@@ -190,7 +190,7 @@ impl Conn {
         }
         let route = match placement {
             Placement::Colocated => Route::Colocated {
-                conn: sys::sys9p_open().map_err(|e| io_error(service, e))?,
+                conn: sys::sys9p_open(service).map_err(|e| io_error(service, e))?,
             },
             Placement::Isolated { pid } => {
                 BUFFER.with(|buffer| -> Result<(), TransportError> {

@@ -244,23 +244,78 @@ pub fn service_lookup(name: &str) -> Result<Placement> {
 
 /// Registers the caller as the isolated server for `name`.
 pub fn service_register(name: &str) -> Result<()> {
-    call(
-        Syscall::Service,
-        [
-            service::REGISTER,
-            name.as_ptr() as usize,
-            name.len(),
-            0,
-            0,
-            0,
-        ],
-    )
-    .map(|_| ())
+    service_call(service::REGISTER, name, [0, 0]).map(|_| ())
 }
 
-/// Opens a connection to the colocated sysserver; returns its id.
-pub fn sys9p_open() -> Result<usize> {
-    call(Syscall::Sys9p, [0; 6])
+/// `service(op, name, extra...)`: every `service` call sets `rsi` as well as `rdx`, so this
+/// goes through `syscall2_full`, which knows. Returns (`rdx`, `rsi`).
+fn service_call(op: usize, name: &str, extra: [usize; 2]) -> Result<(usize, usize)> {
+    match crate::arch::syscall2_full(
+        Syscall::Service as usize,
+        [
+            op,
+            name.as_ptr() as usize,
+            name.len(),
+            extra[0],
+            extra[1],
+            0,
+        ],
+    ) {
+        (0, first, second) => Ok((first, second)),
+        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Opens a connection to colocated file server `service` (`sys`, or a volume's
+/// `ext4.sd0p1`); returns its id.
+pub fn sys9p_open(service: &str) -> Result<usize> {
+    call(
+        Syscall::Sys9p,
+        [0, service.as_ptr() as usize, service.len(), 0, 0, 0],
+    )
+}
+
+/// Where the configuration runs server `name` (`sysserver` or `ext4srv`): `Colocated`, or
+/// `Starting` for isolated (the configuration names no process).
+pub fn configured_placement(name: &str) -> Result<Placement> {
+    match crate::arch::syscall2(
+        Syscall::Service as usize,
+        [service::PLACEMENT, name.as_ptr() as usize, name.len()],
+    ) {
+        (0, service::COLOCATED, _) => Ok(Placement::Colocated),
+        (0, _, _) => Ok(Placement::Starting),
+        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
+}
+
+/// Serves the ext4 volume on partition `part` (0: the whole disk) of disk `disk` colocated,
+/// in the kernel. On failure: the error and the kernel's reason in words.
+pub fn start_volume(disk: &str, part: u32) -> core::result::Result<(), (Error, String)> {
+    let text = alloc::format!("{disk} {part}");
+    let mut why = [0u8; 256];
+    let error = match service_call(
+        service::START_VOLUME,
+        &text,
+        [why.as_mut_ptr() as usize, why.len()],
+    ) {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    let len = why.iter().position(|&b| b == 0).unwrap_or(why.len());
+    let text = String::from_utf8_lossy(&why[..len]).into_owned();
+    Err((
+        error,
+        if text.is_empty() {
+            alloc::string::ToString::to_string(&error)
+        } else {
+            text
+        },
+    ))
+}
+
+/// Stops serving colocated volume `service` and removes its mounts.
+pub fn stop_volume(service: &str) -> Result<()> {
+    service_call(service::STOP_VOLUME, service, [0, 0]).map(|_| ())
 }
 
 /// Hands 9P request frames to the colocated sysserver on connection `conn`; its replies land

@@ -135,12 +135,28 @@ pub fn bench_command(args: &[String]) -> Result<(), String> {
                 .map(|&(name, bus)| disk(name, bus))
                 .collect::<Result<Vec<_>, _>>()?,
         ),
+        // ext4 on a virtio disk: ext4srv isolated (hybrid), then colocated (off).
         (
             "lux9-bench-ext4.iso",
-            vec!["test=bench-ext4"],
+            vec!["test=bench-ext4", "isolation=hybrid"],
             Machine::Q35Bios,
             {
                 let image = crate::test::write_ext4_disk(&scratch)?;
+                vec![qemu::Disk {
+                    image,
+                    bus: qemu::DiskBus::Virtio,
+                }]
+            },
+        ),
+        (
+            "lux9-bench-ext4-off.iso",
+            vec!["test=bench-ext4", "isolation=off"],
+            Machine::Q35Bios,
+            {
+                // A copy of its own: QEMU locks the image it has open.
+                let image = scratch.join("lux9-ext4-disk-off.img");
+                std::fs::copy(crate::test::write_ext4_disk(&scratch)?, &image)
+                    .map_err(|e| format!("copying the ext4 disk: {e}"))?;
                 vec![qemu::Disk {
                     image,
                     bus: qemu::DiskBus::Virtio,

@@ -102,7 +102,16 @@ fn check_isolation(out: &str, context: &Context) -> Result<(), String> {
     } else {
         "colocated"
     };
-    let wanted = [format!("preset {mode}"), format!("sysserver {placement}")];
+    let ext4srv = if mode == "off" {
+        "colocated"
+    } else {
+        "isolated"
+    };
+    let wanted = [
+        format!("preset {mode}"),
+        format!("sysserver {placement}"),
+        format!("ext4srv {ext4srv}"),
+    ];
     match wanted
         .iter()
         .find(|w| !out.lines().any(|line| line.trim() == w.as_str()))
@@ -167,17 +176,17 @@ fn check_ext4_sums(out: &str, _: &Context) -> Result<(), String> {
 }
 
 /// `cat /proc/mounts`: init mounted the ext4 disk's partition at /mnt at boot, served by an
-/// isolated ext4srv.
-fn check_boot_mount(out: &str, _: &Context) -> Result<(), String> {
-    if out
-        .lines()
-        .any(|l| l.starts_with("/mnt ext4.sd1p1 - isolated:"))
-    {
+/// isolated ext4srv, or colocated in the kernel with `isolation=off`.
+fn check_boot_mount(out: &str, context: &Context) -> Result<(), String> {
+    let wanted = if context.mode == "off" {
+        "/mnt ext4.sd1p1 - colocated"
+    } else {
+        "/mnt ext4.sd1p1 - isolated:"
+    };
+    if out.lines().any(|l| l.starts_with(wanted)) {
         Ok(())
     } else {
-        Err(format!(
-            "no line \"/mnt ext4.sd1p1 - isolated:PID\" in:\n{out}"
-        ))
+        Err(format!("no line starting {wanted:?} in:\n{out}"))
     }
 }
 
@@ -737,6 +746,24 @@ mod tests {
             .is_ok()
         );
         assert!(check_isolation("preset hybrid\nsysserver colocated\n", &mode("strict")).is_err());
+        assert!(
+            check_isolation(
+                "preset off\nsysserver colocated\next4srv colocated\n",
+                &mode("off")
+            )
+            .is_ok()
+        );
+        assert!(check_boot_mount("/mnt ext4.sd1p1 - colocated\n", &mode("off")).is_ok());
+        assert!(check_boot_mount("/mnt ext4.sd1p1 - isolated:7\n", &mode("off")).is_err());
+        assert!(check_boot_mount("/mnt ext4.sd1p1 - isolated:7\n", &mode("")).is_ok());
+        // ext4srv must run where the preset puts it.
+        assert!(
+            check_isolation(
+                "preset off\nsysserver colocated\next4srv isolated\n",
+                &mode("off")
+            )
+            .is_err()
+        );
         assert!(check_ls_dev("cons consctl null zero random kmsg sd0 sd1\n", &mode("")).is_ok());
         // The two attached disks must be there, driven.
         assert!(check_ls_dev("cons consctl null zero random kmsg sd0\n", &mode("")).is_err());

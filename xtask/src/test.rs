@@ -236,12 +236,26 @@ fn qemu_tests(
     // The disk drivers: the same `disks` cases once per bus, each boot with a copy of the
     // pattern disk as sd0 and a blank scratch disk as sd1 on that bus. The judge also wants
     // the kernel's word that sd0 went through the driver meant.
-    let disks_iso = scenario_iso("disks")?;
     let ext4_disk = write_ext4_disk(&dir)?;
     let ext4_gpt_disk = write_ext4_gpt_disk(&dir)?;
-    for (label, bus, machine, driver) in DISK_JOBS {
-        let mut config = QemuConfig::new(machine, disks_iso.clone());
-        let tag = label.trim_start_matches("disks[").trim_end_matches(']');
+    let mut disks_isos = Vec::new();
+    for preset in ["hybrid", "strict", "off"] {
+        let iso = dir.join(format!("test-disks-{preset}.iso"));
+        let words = ["test=disks".to_string(), format!("isolation={preset}")];
+        build::make_iso(&kernel, &words, test_modules(), &iso)?;
+        disks_isos.push((preset, iso));
+    }
+    for (label, bus, machine, driver, preset) in DISK_JOBS {
+        let iso = disks_isos
+            .iter()
+            .find(|(p, _)| *p == preset)
+            .map(|(_, iso)| iso.clone())
+            .expect("every preset has its ISO");
+        let mut config = QemuConfig::new(machine, iso);
+        let tag = label
+            .trim_start_matches("disks[")
+            .trim_end_matches(']')
+            .replace(',', "-");
         let pattern = dir.join(format!("disks-{tag}-pattern.img"));
         std::fs::copy(&pattern_disk, &pattern)
             .map_err(|e| format!("copying the pattern disk to {}: {e}", pattern.display()))?;
@@ -446,17 +460,39 @@ fn qemu_tests(
     Ok(())
 }
 
-/// The `disks` scenario's boots: label, bus, machine and the driver that must serve sd0.
-const DISK_JOBS: [(&str, qemu::DiskBus, Machine, &str); 3] = [
-    (
-        "disks[virtio]",
-        qemu::DiskBus::Virtio,
-        Machine::Q35Bios,
-        "virtio-blk",
-    ),
-    ("disks[ahci]", qemu::DiskBus::Ahci, Machine::Q35Bios, "ahci"),
-    ("disks[ide]", qemu::DiskBus::Ide, Machine::PcIde, "ide"),
-];
+/// The `disks` scenario's boots: label, bus, machine, the driver that must serve sd0, and the
+/// isolation preset (`hybrid` and `strict` read the ext4 volume through an isolated ext4srv,
+/// `off` through the colocated one).
+type DiskJob = (
+    &'static str,
+    qemu::DiskBus,
+    Machine,
+    &'static str,
+    &'static str,
+);
+const DISK_JOBS: [DiskJob; 9] = {
+    use qemu::DiskBus::{Ahci, Ide, Virtio};
+    const VIRTIO: (qemu::DiskBus, Machine, &str) = (Virtio, Machine::Q35Bios, "virtio-blk");
+    const AHCI: (qemu::DiskBus, Machine, &str) = (Ahci, Machine::Q35Bios, "ahci");
+    const IDE: (qemu::DiskBus, Machine, &str) = (Ide, Machine::PcIde, "ide");
+    [
+        ("disks[virtio]", VIRTIO.0, VIRTIO.1, VIRTIO.2, "hybrid"),
+        (
+            "disks[virtio,strict]",
+            VIRTIO.0,
+            VIRTIO.1,
+            VIRTIO.2,
+            "strict",
+        ),
+        ("disks[virtio,off]", VIRTIO.0, VIRTIO.1, VIRTIO.2, "off"),
+        ("disks[ahci]", AHCI.0, AHCI.1, AHCI.2, "hybrid"),
+        ("disks[ahci,strict]", AHCI.0, AHCI.1, AHCI.2, "strict"),
+        ("disks[ahci,off]", AHCI.0, AHCI.1, AHCI.2, "off"),
+        ("disks[ide]", IDE.0, IDE.1, IDE.2, "hybrid"),
+        ("disks[ide,strict]", IDE.0, IDE.1, IDE.2, "strict"),
+        ("disks[ide,off]", IDE.0, IDE.1, IDE.2, "off"),
+    ]
+};
 
 /// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`), with an MBR written by
 /// `sfdisk` over sector 0 (`lux9_blk::pattern::PARTITIONS`: the last one ends at the disk's

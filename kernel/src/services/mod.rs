@@ -6,6 +6,7 @@
 //! with `service(REGISTER)` and serves 9P over IPC). Programs ask `service(LOOKUP)` and pick
 //! the transport; the 9P code on both sides is the same.
 
+pub mod ext4;
 pub mod sysserver;
 
 use alloc::collections::BTreeMap;
@@ -144,6 +145,74 @@ pub fn process_exiting(pid: Pid) {
         }
     }
     sysserver::process_exiting(pid);
+    ext4::process_exiting(pid);
+}
+
+/// `service(PLACEMENT)`: where the configuration runs server `name` (`sysserver` or
+/// `ext4srv`).
+pub fn configured_placement(name: &str) -> Result<usize, Error> {
+    let config = config();
+    let placement = match name {
+        "sysserver" => config.sysserver,
+        "ext4srv" => config.ext4srv,
+        _ => return Err(Error::NotFound),
+    };
+    Ok(match placement {
+        Placement::Colocated => service::COLOCATED,
+        Placement::Isolated => service::ISOLATED,
+    })
+}
+
+/// `service(START_VOLUME, "DISK PART")`: serves the ext4 volume on partition PART of DISK
+/// (0: the whole disk) colocated, under the isolated ext4srv's service name. Refused (with
+/// `LimitReached`) when that name is already served, colocated or isolated.
+pub fn start_volume(text: &str) -> Result<(), ext4::StartError> {
+    let bad = || (Error::InvalidArgument, format!("bad volume '{text}'"));
+    let (disk, part) = text.split_once(' ').ok_or_else(bad)?;
+    let part: u32 = part.parse().map_err(|_| bad())?;
+    let service = ext4::service_name(disk, part);
+    if !is_volume_service(&service) {
+        return Err(bad());
+    }
+    if config().ext4srv != Placement::Colocated {
+        return Err((
+            Error::InvalidArgument,
+            "the configuration runs ext4srv isolated".into(),
+        ));
+    }
+    {
+        let registry = REGISTRY.lock();
+        if registry.services.contains_key(&service) {
+            return Err((
+                Error::LimitReached,
+                format!("already mounted (served as {service})"),
+            ));
+        }
+        if registry.services.len() >= SERVICES_MAX {
+            return Err((Error::LimitReached, "too many file servers".into()));
+        }
+    }
+    // Opening reads the disk: no registry lock meanwhile.
+    ext4::start(disk, part)?;
+    REGISTRY
+        .lock()
+        .services
+        .insert(service, (Placement::Colocated, None));
+    Ok(())
+}
+
+/// `service(STOP_VOLUME, SERVICE)`: stops serving a colocated volume (`mount -u` after its last
+/// mount went). Mounts that still name it are removed.
+pub fn stop_volume(service: &str) -> Result<(), Error> {
+    if !ext4::serves(service) {
+        return Err(Error::NotFound);
+    }
+    {
+        let mut registry = REGISTRY.lock();
+        registry.services.remove(service);
+        registry.mounts.retain(|(_, s, _)| s != service);
+    }
+    ext4::stop(service)
 }
 
 /// `mount(path, spec)`: sets (or with an empty spec removes) a standard name-space entry.

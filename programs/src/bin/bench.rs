@@ -515,7 +515,7 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
     let switches_before;
     let start;
     if placement == "colocated" {
-        let conn = sys::sys9p_open().map_err(|e| format!("sys9p_open: {e}"))?;
+        let conn = sys::sys9p_open("sys").map_err(|e| format!("sys9p_open: {e}"))?;
         let mut replies = alloc::vec![0u8; 16 * 1024];
         sys::sys9p(conn, &setup, &mut replies).map_err(|e| format!("sys9p: {e}"))?;
         let n = sys::sys9p(conn, &request, &mut replies).map_err(|e| format!("sys9p: {e}"))?;

@@ -32,7 +32,7 @@ fn run(args: &str) -> i32 {
     let operands: alloc::vec::Vec<&str> = options.operands.iter().map(|s| s.as_str()).collect();
     if options.has('u') {
         return match operands.as_slice() {
-            [path] => set(path, ""),
+            [path] => unmount(path),
             _ => cli::usage_error(&USAGE, "-u takes exactly one PATH"),
         };
     }
@@ -80,6 +80,16 @@ fn mount_ext4(path: &str, device: &str) -> i32 {
         }
     };
     let service = volume.service();
+    if sys::configured_placement("ext4srv") == Ok(sys::Placement::Colocated) {
+        // The kernel opens the volume and serves it itself (docs/ext4srv.md).
+        return match sys::start_volume(&volume.disk, volume.part) {
+            Ok(()) => set(path, &format!("{service} -")),
+            Err((_, why)) => {
+                lux9_rt::eprintln!("mount: {device}: {why}");
+                1
+            }
+        };
+    }
     if let Ok(sys::Placement::Isolated { .. }) = sys::service_lookup(&service) {
         lux9_rt::eprintln!("mount: {device} is already mounted (served as {service})");
         return 1;
@@ -112,6 +122,30 @@ fn mount_ext4(path: &str, device: &str) -> i32 {
         sys::sleep_ms(5);
     }
     set(path, &format!("{service} -"))
+}
+
+/// `mount -u PATH`: removes the mount at PATH; a colocated ext4 volume mounted nowhere else
+/// stops being served (so its device can be mounted again).
+fn unmount(path: &str) -> i32 {
+    let absolute = env::absolute(path);
+    let service = ns::mounts()
+        .ok()
+        .and_then(|mounts| mounts.into_iter().find(|m| m.path == absolute))
+        .map(|m| m.service);
+    let status = set(path, "");
+    if status != 0 {
+        return status;
+    }
+    if let Some(service) = service
+        && service.starts_with("ext4.")
+        && sys::service_lookup(&service) == Ok(sys::Placement::Colocated)
+    {
+        let elsewhere = ns::mounts().is_ok_and(|m| m.iter().any(|m| m.service == service));
+        if !elsewhere && let Err(error) = sys::stop_volume(&service) {
+            return cli::fail("mount", service, error);
+        }
+    }
+    0
 }
 
 /// Sets the entry for `path` to `spec` (empty: removes it).

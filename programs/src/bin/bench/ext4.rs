@@ -1,6 +1,7 @@
-//! `bench ext4 DEVICE`: mounts the ext4 volume on DEVICE (an isolated ext4srv reading it through
-//! a block ring) and measures file work through it, one `BENCH` line per figure, named after
-//! the placement (`_isolated`; a colocated ext4srv does not exist yet):
+//! `bench ext4 DEVICE`: mounts the ext4 volume on DEVICE (where the configuration places
+//! ext4srv: an isolated process reading it through a block ring, or colocated in the kernel)
+//! and measures file work through it, one `BENCH` line per figure, named after the placement
+//! (`_isolated` or `_colocated`; below, `_isolated` stands for either):
 //!
 //! - `ext4_read1000_naive_isolated`: 1000 reads of 1 KiB at distinct offsets of a 1 MiB file, one
 //!   request per round trip (the file's blocks are in ext4srv's cache: a warm-up pass read
@@ -56,9 +57,22 @@ pub fn run(device: &str) -> Result<(), String> {
     if !status.success() {
         return Err(format!("mount ext4 {AT} {device} failed"));
     }
+    // The placement the volume really got, from the kernel's mount table.
+    let placement = ns::mounts()
+        .map_err(|e| fail("mounts", e))?
+        .into_iter()
+        .find(|m| m.path == AT)
+        .map(|m| m.placement)
+        .ok_or("the mount is not in the mount table")?;
+    let placement = if placement.starts_with("colocated") {
+        "colocated"
+    } else {
+        "isolated"
+    };
+    let name = |figure: &str| format!("ext4_{figure}_{placement}");
     // Cold first: nothing of the 4 MiB file has been read yet.
-    seqread("ext4_seqread_4MiB_isolated_cold")?;
-    seqread("ext4_seqread_4MiB_isolated_warm")?;
+    seqread(&format!("{}_cold", name("seqread_4MiB")))?;
+    seqread(&format!("{}_warm", name("seqread_4MiB")))?;
 
     let file =
         ns::open(&format!("{AT}/one-mib.bin"), OREAD).map_err(|e| fail("open one-mib.bin", e))?;
@@ -70,7 +84,7 @@ pub fn run(device: &str) -> Result<(), String> {
         file.read_at(&mut buf, offset(i))
             .map_err(|e| fail("read", e))?;
     }
-    measure("ext4_read1000_naive_isolated", 1000, |i| {
+    measure(&name("read1000_naive"), 1000, |i| {
         match file.read_at(&mut buf, offset(i)) {
             Ok(1024) => Ok(()),
             Ok(n) => Err(format!("a 1 KiB read returned {n} bytes")),
@@ -97,7 +111,7 @@ pub fn run(device: &str) -> Result<(), String> {
     }
     let ticks = sys::rdtsc() - start;
     report(
-        "ext4_read1000_batch64_isolated",
+        &name("read1000_batch64"),
         1000,
         ticks,
         switches_text()? - switches,
@@ -134,27 +148,27 @@ pub fn run(device: &str) -> Result<(), String> {
     }
     let ticks = sys::rdtsc() - start;
     report(
-        "ext4_read1000_async_isolated",
+        &name("read1000_async"),
         1000,
         ticks,
         switches_text()? - switches,
     );
 
-    measure("ext4_open_read_close_1000_files_isolated", 1000, |i| {
+    measure(&name("open_read_close_1000_files"), 1000, |i| {
         let path = format!("{AT}/many/file-{i:04}");
         let f = ns::open(&path, OREAD).map_err(|e| fail(&path, e))?;
         let mut small = [0u8; 256];
         f.read_at(&mut small, 0).map_err(|e| fail(&path, e))?;
         f.close().map_err(|e| fail(&path, e))
     })?;
-    measure("ext4_stat_open_read1k_close_isolated", 1000, |_| {
+    measure(&name("stat_open_read1k_close"), 1000, |_| {
         let path = format!("{AT}/hello.txt");
         ns::stat(&path).map_err(|e| fail("stat", e))?;
         let f = ns::open(&path, OREAD).map_err(|e| fail("open", e))?;
         f.read_at(&mut buf, 0).map_err(|e| fail("read", e))?;
         f.close().map_err(|e| fail("close", e))
     })?;
-    measure("ext4_list_3000_isolated", 10, |_| {
+    measure(&name("list_3000"), 10, |_| {
         let listed = ns::read_dir(&format!("{AT}/dir3000")).map_err(|e| fail("list", e))?;
         if listed.len() == 3000 {
             Ok(())

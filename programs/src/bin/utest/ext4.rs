@@ -39,8 +39,28 @@ pub fn mount_and_check(device: &str, mount: &str) -> CaseResult {
     );
     let again = spawn_wait("mount", &format!("ext4 /again {device}"))?;
     ensure!(!again.success(), "mounting {device} twice succeeded");
+    check_placement(mount)?;
     let status = spawn_wait("utest", &format!("ext4-check {mount}"))?;
     ensure!(status.success(), "utest ext4-check ended with {status:?}");
+    if lux9_rt::sys::configured_placement("ext4srv") == Ok(lux9_rt::sys::Placement::Colocated) {
+        // Unmounted, the volume is no longer served, so it mounts again.
+        let status = spawn_wait("mount", &format!("-u {mount}"))?;
+        ensure!(status.success(), "mount -u {mount} ended with {status:?}");
+        // A process's name space is copied when it starts: new processes look.
+        let sums = format!("{mount}/SHA256SUMS");
+        let status = spawn_wait("stat", &sums)?;
+        ensure!(!status.success(), "stat {sums} succeeded after mount -u");
+        let status = spawn_wait("mount", &format!("ext4 {mount} {device}"))?;
+        ensure!(
+            status.success(),
+            "mounting {device} again ended with {status:?}"
+        );
+        let status = spawn_wait("stat", &sums)?;
+        ensure!(
+            status.success(),
+            "stat {sums} after mounting again: {status:?}"
+        );
+    }
     Ok(())
 }
 
@@ -86,9 +106,54 @@ pub fn check(mount: &str) -> CaseResult {
             listed.len()
         );
     }
+    // Read-only: writing, creating and truncating are refused, and say why.
+    let refusals = [
+        (
+            "open for writing",
+            ns::open(&format!("{mount}/SHA256SUMS"), lib9pclient::codec::OWRITE).map(|_| ()),
+        ),
+        (
+            "create",
+            ns::create(
+                &format!("{mount}/new-file"),
+                0o644,
+                lib9pclient::codec::OWRITE,
+            )
+            .map(|_| ()),
+        ),
+        (
+            "open_or_create",
+            ns::open_or_create(&format!("{mount}/SHA256SUMS"), false).map(|_| ()),
+        ),
+    ];
+    for (what, result) in refusals {
+        match result {
+            Ok(()) => return Err(format!("{what} on the read-only volume succeeded")),
+            Err(error) => ensure!(
+                format!("{error}").contains("read-only file system"),
+                "{what} on the read-only volume failed with {error}, not `read-only file system`"
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The volume at MOUNT is served where the configuration places ext4srv: colocated (the
+/// kernel) or by an isolated process.
+pub fn check_placement(mount: &str) -> CaseResult {
+    let mounts = ns::mounts().map_err(|e| format!("listing the mounts: {e}"))?;
+    let entry = mounts
+        .iter()
+        .find(|m| m.path == mount)
+        .ok_or_else(|| format!("no mount at {mount}: {mounts:?}"))?;
+    let wanted = match lux9_rt::sys::configured_placement("ext4srv") {
+        Ok(lux9_rt::sys::Placement::Colocated) => "colocated",
+        _ => "isolated",
+    };
     ensure!(
-        ns::open(&format!("{mount}/SHA256SUMS"), lib9pclient::codec::OWRITE).is_err(),
-        "opening a file of the read-only volume for writing succeeded"
+        entry.placement.starts_with(wanted),
+        "{mount} is served {:?}; the configuration says {wanted}",
+        entry.placement
     );
     Ok(())
 }
