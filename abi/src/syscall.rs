@@ -114,10 +114,16 @@ pub enum Syscall {
     BlkRingSubmit = 37,
     /// `blk_ring_destroy(id)`: unmaps the ring and its data region and frees them.
     BlkRingDestroy = 38,
+    /// `kill(pid)`: ends process `pid` with [`ExitStatus::KILLED_BY_REQUEST`]
+    /// ([`ExitStatus::Killed`] with vector [`KILL_VECTOR`]) whatever its threads are doing;
+    /// its resources are reclaimed as when it exits. [`Error::NotFound`] for a pid that is not
+    /// a live process (a zombie included), [`Error::InvalidArgument`] for 0 (the kernel) and 1
+    /// (init). A process may kill itself (the call then does not return).
+    Kill = 39,
 }
 
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 39;
+pub const SYSCALL_COUNT: usize = 40;
 
 /// `blk_ring_submit`'s flag: the ring's worker runs the requests; the call returns at once.
 pub const BLK_RING_ASYNC: usize = 1;
@@ -166,6 +172,7 @@ impl Syscall {
         Syscall::BlkRingCreate,
         Syscall::BlkRingSubmit,
         Syscall::BlkRingDestroy,
+        Syscall::Kill,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {
@@ -261,14 +268,20 @@ pub const ANY_CHILD: usize = usize::MAX;
 /// How a process ended, as the word `wait` stores.
 ///
 /// Encoding: bits 0-31 the exit code or the CPU exception vector; bit 32 set when the kernel
-/// killed the process for a fault.
+/// killed the process, for a fault or (with vector [`KILL_VECTOR`]) because `kill` asked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
     /// The process called `exit(code)`.
     Exited(i32),
-    /// The kernel killed the process after CPU exception `vector` in ring 3.
+    /// The kernel killed the process after CPU exception `vector` in ring 3, or, with vector
+    /// [`KILL_VECTOR`], because another process called `kill` on it.
     Killed { vector: u8 },
 }
+
+/// The vector of [`ExitStatus::Killed`] that means "killed by `kill`". Exceptions are vectors
+/// 0-31, so no fault can be mistaken for it; 255 is also what a shell's `128 + vector` turns
+/// into an unmistakable 383.
+pub const KILL_VECTOR: u8 = 255;
 
 const KILLED_BIT: u64 = 1 << 32;
 
@@ -288,8 +301,18 @@ impl ExitStatus {
         }
     }
 
+    /// How a process ends that `kill` ended.
+    pub const KILLED_BY_REQUEST: ExitStatus = ExitStatus::Killed {
+        vector: KILL_VECTOR,
+    };
+
     pub fn success(self) -> bool {
         self == ExitStatus::Exited(0)
+    }
+
+    /// Whether the process died abnormally: killed by a fault or by `kill`.
+    pub fn killed(self) -> bool {
+        matches!(self, ExitStatus::Killed { .. })
     }
 }
 
@@ -429,6 +452,7 @@ mod tests {
             ExitStatus::Exited(i32::MAX),
             ExitStatus::Killed { vector: 14 },
             ExitStatus::Killed { vector: 0 },
+            ExitStatus::KILLED_BY_REQUEST,
         ] {
             assert_eq!(ExitStatus::from_word(status.to_word()), status);
         }

@@ -22,7 +22,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use lux9_abi::syscall::PRIORITY_LEVELS;
 use x86_64::instructions::interrupts;
@@ -70,9 +70,19 @@ pub struct Thread {
     pub switches_in: u64,
     /// Message-passing state (see `ipc`).
     pub ipc: crate::ipc::ThreadIpc,
+    /// `kill` marked the thread's process: it ends on its way back to ring 3.
+    killed: bool,
+    /// Blocked in a wait that a kill may end early (`wait`, `sleep`, a console read), as
+    /// opposed to one inside the kernel's own work (a disk transfer), which must finish.
+    interruptible: bool,
 }
 
 impl Thread {
+    /// Whether `kill` marked the thread: it must not start a new wait.
+    pub(crate) fn is_killed(&self) -> bool {
+        self.killed
+    }
+
     /// Top of the thread's kernel stack (user and spawned kernel threads have one).
     pub(crate) fn stack_top(&self) -> Option<u64> {
         self.stack.as_ref().map(|stack| stack.top())
@@ -268,6 +278,8 @@ pub fn init() {
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
         ipc: crate::ipc::ThreadIpc::default(),
+        killed: false,
+        interruptible: false,
     });
     let mut scheduler = Scheduler {
         threads: Vec::with_capacity(64),
@@ -320,6 +332,8 @@ fn new_thread(
         slice_left: TIME_SLICE_TICKS,
         switches_in: 0,
         ipc: crate::ipc::ThreadIpc::default(),
+        killed: false,
+        interruptible: false,
     });
     Ok((thread, stack))
 }
@@ -453,6 +467,76 @@ pub fn block_current() {
     reschedule(false);
 }
 
+/// Like [`block_current`], for a wait that `kill` may end early: returns `false` at once if
+/// the running thread is marked killed, or after waking if a kill woke it; `true` after an
+/// ordinary wake-up. The caller's loop gives up on `false` (its thread ends on the way out).
+pub fn block_current_interruptible() -> bool {
+    assert!(
+        !interrupts::are_enabled(),
+        "block_current_interruptible needs interrupts disabled"
+    );
+    let killed = with(|s| {
+        let current = s.current;
+        let thread = s.thread(current);
+        if thread.killed {
+            return true;
+        }
+        thread.interruptible = true;
+        thread.state = ThreadState::Blocked;
+        false
+    });
+    if killed {
+        return false;
+    }
+    reschedule(false);
+    with(|s| {
+        let current = s.current;
+        let thread = s.thread(current);
+        thread.interruptible = false;
+        !thread.killed
+    })
+}
+
+/// Threads marked killed that have not ended yet. While it is 0 (nearly always) the check on
+/// every return to ring 3 is this one load.
+static KILLS_PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks threads `tids` (of a process being killed) so that each ends on its way back to ring
+/// 3, and wakes those blocked in a wait a kill may end: IPC and futex waits (which fail; see
+/// `ipc::interrupt`), `sleep`, `wait` and console reads. A thread doing the kernel's own work
+/// (a disk transfer, a colocated server call) finishes it first.
+pub fn kill_threads(tids: &[Tid]) {
+    with_state(|s| {
+        for &tid in tids {
+            let Some(thread) = s.thread_opt(tid) else {
+                continue;
+            };
+            if thread.killed || thread.state == ThreadState::Dead {
+                continue;
+            }
+            thread.killed = true;
+            KILLS_PENDING.fetch_add(1, Ordering::Relaxed);
+            if thread.state != ThreadState::Blocked {
+                continue;
+            }
+            let interruptible = thread.interruptible;
+            if !crate::ipc::interrupt(s, tid, lux9_abi::Error::PeerDead) && interruptible {
+                s.unblock(tid);
+            }
+        }
+    })
+}
+
+/// Whether the running thread's process was killed (its thread must end before ring 3).
+#[inline]
+pub fn current_killed() -> bool {
+    KILLS_PENDING.load(Ordering::Relaxed) != 0
+        && with_state(|s| {
+            let current = s.current;
+            s.thread(current).killed
+        })
+}
+
 /// Makes a blocked thread ready. Does nothing if it is not blocked (already woken, or dead).
 pub fn wake(tid: Tid) {
     interrupts::without_interrupts(|| {
@@ -495,6 +579,32 @@ pub fn wake_from_interrupt(tid: Tid) {
 /// it), which must never block.
 pub fn current_is_idle() -> bool {
     SCHED.lock().as_ref().is_none_or(|s| s.current == s.idle)
+}
+
+/// Sleeps until the timer reaches `tick`, or until a kill ends the sleep (the `sleep` system
+/// call; kernel code that sleeps to pace a device uses [`sleep_until`]).
+pub fn sleep_until_interruptible(tick: u64) {
+    interrupts::without_interrupts(|| {
+        let due = with(|s| {
+            if crate::time::ticks() >= tick {
+                return true;
+            }
+            let current = s.current;
+            if s.thread(current).killed {
+                return true;
+            }
+            s.sleep_current_until(tick);
+            s.thread(current).interruptible = true;
+            false
+        });
+        if !due {
+            block_current();
+            with(|s| {
+                let current = s.current;
+                s.thread(current).interruptible = false;
+            });
+        }
+    })
 }
 
 /// Sleeps until the timer reaches `tick`.
@@ -565,6 +675,9 @@ pub fn exit_current() -> ! {
         let current = s.current;
         crate::ipc::thread_exiting(s, current);
         let thread = s.thread(current);
+        if thread.killed {
+            KILLS_PENDING.fetch_sub(1, Ordering::Relaxed);
+        }
         thread.state = ThreadState::Dead;
         thread.activation = None;
         thread.space = None;
@@ -738,6 +851,7 @@ pub(crate) fn ipc_fast_handoff(kind: FastKind, frame: &crate::arch::syscall::Sys
             return false;
         };
         let ready = theirs.pid == dest_pid
+            && !mine.killed
             && theirs.state == ThreadState::Blocked
             && theirs.priority <= mine.priority
             && match kind {

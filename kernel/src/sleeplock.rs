@@ -38,13 +38,16 @@ impl<T> SleepLock<T> {
     /// Waits (asleep) until the lock is free, then holds it.
     pub fn lock(&self) -> SleepGuard<'_, T> {
         loop {
+            let me = sched::current();
             let taken = interrupts::without_interrupts(|| {
                 let mut state = self.state.lock();
+                // Woken by someone else than the releaser: not waiting twice.
+                state.1.retain(|&t| t != me);
                 if !state.0 {
                     state.0 = true;
                     return true;
                 }
-                state.1.push_back(sched::current());
+                state.1.push_back(me);
                 drop(state);
                 // Interrupts stay off from the push to the block, so the waker's wake cannot
                 // come before it.

@@ -131,6 +131,7 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             }
             Syscall::Mount => mount(args),
             Syscall::Power => power(args[0]),
+            Syscall::Kill => process::kill(args[0], sched::current_pid()).map(|()| 0),
             Syscall::DiskRead => disk_read(args),
             Syscall::DiskWrite => disk_write(args),
             Syscall::BlkRingCreate | Syscall::BlkRingSubmit | Syscall::BlkRingDestroy => {
@@ -200,7 +201,7 @@ fn wait(pid: usize, status_ptr: usize) -> SysResult {
 fn sleep(ms: u64) -> SysResult {
     let ms = ms.min(SLEEP_MAX_MS);
     let ticks = (ms * time::HZ).div_ceil(1000);
-    sched::sleep_until(time::ticks() + ticks + 1);
+    sched::sleep_until_interruptible(time::ticks() + ticks + 1);
     Ok(0)
 }
 

@@ -705,7 +705,7 @@ pub enum SysserverAt {
 }
 
 /// What init does at boot (and benchmarks in a bare test boot): starts the isolated sysserver
-/// if the configuration isolates it and it is not running, then mounts `/dev`, `/proc` and
+/// (under `supervise`) if the configuration isolates it and it is not running, then mounts `/dev`, `/proc` and
 /// `/sys`. Waits up to five seconds for a started sysserver to register.
 pub fn set_up_standard() -> Result<SysserverAt, String> {
     use lux9_abi::syscall::service::SYSSERVER;
@@ -713,19 +713,23 @@ pub fn set_up_standard() -> Result<SysserverAt, String> {
         Ok(Placement::Colocated) => SysserverAt::Colocated,
         Ok(Placement::Isolated { pid }) => SysserverAt::Running(pid),
         Ok(Placement::Starting) => {
-            let pid =
-                sys::spawn("sysserver", "").map_err(|e| format!("cannot start sysserver: {e}"))?;
-            let mut registered = false;
+            // Under `supervise`, which starts it again if it is killed or faults: the mounts
+            // name the service, so /dev, /proc and /sys work again once it has registered.
+            let supervisor = sys::spawn("supervise", "sysserver")
+                .map_err(|e| format!("cannot start sysserver: {e}"))?;
+            let mut registered = None;
             for _ in 0..500 {
-                if let Ok(Placement::Isolated { .. }) = sys::service_lookup(SYSSERVER) {
-                    registered = true;
+                if let Ok(Placement::Isolated { pid }) = sys::service_lookup(SYSSERVER) {
+                    registered = Some(pid);
                     break;
                 }
                 sys::sleep_ms(10);
             }
-            if !registered {
-                return Err(format!("sysserver (pid {pid}) did not register within 5 s"));
-            }
+            let Some(pid) = registered else {
+                return Err(format!(
+                    "sysserver (supervise pid {supervisor}) did not register within 5 s"
+                ));
+            };
             SysserverAt::Started(pid)
         }
         Err(e) => return Err(format!("the kernel knows no sysserver: {e}")),

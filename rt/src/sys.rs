@@ -80,6 +80,12 @@ pub fn wait_any() -> Result<(usize, ExitStatus)> {
     Ok((pid, ExitStatus::from_word(word)))
 }
 
+/// Ends process `pid` (`ExitStatus::KILLED_BY_REQUEST`), whatever it is doing. `NotFound` if
+/// it is not alive; `InvalidArgument` for the kernel (0) and init (1).
+pub fn kill(pid: usize) -> Result<()> {
+    call(Syscall::Kill, [pid, 0, 0, 0, 0, 0]).map(|_| ())
+}
+
 pub fn getpid() -> usize {
     call(Syscall::GetPid, [0; 6]).unwrap_or(0)
 }

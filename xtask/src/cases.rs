@@ -50,6 +50,9 @@ pub const USER: &[&str] = &[
     "a_block_ring_reads_and_refuses_bad_requests",
     "a_hostile_block_ring_peer_crashes_nobody",
     "a_block_ring_completes_asynchronously",
+    "kill_ends_a_process_in_every_kind_of_wait",
+    "a_killed_server_fails_its_blocked_caller_at_once",
+    "a_killed_isolated_sysserver_comes_back",
 ];
 
 /// `test=disks`: `CASES` in `kernel/src/ktest/disks.rs`, run once per disk bus.
@@ -61,6 +64,7 @@ pub const DISKS: &[&str] = &[
     "bad_requests_are_refused",
     "a_user_server_reads_and_writes_through_a_block_ring",
     "an_ext4_partition_mounts_and_every_file_reads_back",
+    "a_killed_ext4srv_fails_its_clients_and_comes_back",
     "a_device_that_does_not_answer_times_out",
 ];
 

@@ -165,6 +165,11 @@ extern "C" fn dispatch(frame: &mut TrapFrame) {
     // SAFETY: only `register` stores into HANDLERS, and it stores valid `Handler` addresses.
     let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(address) };
     handler(frame);
+    // About to return to ring 3 (the handler sent its EOI): a killed process ends here. This
+    // catches a process that spins without system calls at its next timer tick.
+    if frame.came_from_user() {
+        crate::process::exit_if_killed();
+    }
 }
 
 static IDT: Once<InterruptDescriptorTable> = Once::new();

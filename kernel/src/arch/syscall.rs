@@ -156,6 +156,8 @@ unsafe extern "C" fn syscall_entry() {
 
 extern "C" fn dispatch(frame: &mut SyscallFrame) {
     crate::syscall::dispatch(frame);
+    // The way back to ring 3: a killed process ends here, its kernel work done.
+    crate::process::exit_if_killed();
 }
 
 /// Enables `syscall`: segment bases in STAR, the entry point in LSTAR, and the flags cleared on

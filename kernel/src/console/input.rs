@@ -172,8 +172,12 @@ pub fn read(buf: &mut [u8], wait: Wait) -> Result<usize, Error> {
                     }
                     drop(input);
                     // Interrupts stay off until the switch: input arriving now wakes us after.
-                    sched::block_current();
-                    None
+                    if sched::block_current_interruptible() {
+                        return None;
+                    }
+                    // Killed: leave the readers; the thread ends on its way out.
+                    INPUT.lock().readers.retain(|&t| t != me);
+                    Some(Err(Error::PeerDead))
                 }
             }
         });

@@ -45,6 +45,10 @@ pub fn wait(addr: usize, expected: u32, timeout_ms: u64) -> Result<(), Error> {
             return (Err(Error::WouldBlock), After::Continue);
         }
         let me = s.current();
+        // Killed, or the word is in a ring whose other side has gone: nobody would wake it.
+        if s.thread(me).is_killed() || crate::ipc::ring::page_orphaned(phys & !0xfff) {
+            return (Err(Error::PeerDead), After::Continue);
+        }
         QUEUES.lock().entry(phys).or_default().push_back(me);
         s.thread(me).ipc.wait = Wait::Futex { key: phys };
         if let Some(deadline) = deadline {

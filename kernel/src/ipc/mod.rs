@@ -176,18 +176,63 @@ fn finish(frame: &mut SyscallFrame) -> Result<(), Error> {
 fn block_and_finish(frame: &mut SyscallFrame) -> Result<(), Error> {
     // The waker writes this frame while we sleep; make sure the compiler knows it escaped.
     core::hint::black_box(&mut *frame);
-    sched::ipc_op(|s| {
+    let killed = sched::ipc_op(|s| {
         // The operation was recorded with interrupts enabled afterwards: a peer preempting us,
         // or an interrupt handler's notification, may have completed it already (and found
         // this thread not yet blocked, so did not wake it). Then there is nothing to wait for.
         let me = s.current();
         if s.thread(me).ipc.wait == Wait::None {
-            return ((), After::Continue);
+            return (false, After::Continue);
+        }
+        // Killed while it was recording the wait: it must not sleep now, since the kill has
+        // already looked for it among the blocked.
+        if s.thread(me).is_killed() {
+            cancel_wait(s, me);
+            return (true, After::Continue);
         }
         s.block_current_thread();
-        ((), After::Block)
+        (false, After::Block)
     });
+    if killed {
+        return Err(Error::PeerDead);
+    }
     finish(frame)
+}
+
+/// Takes `tid` out of whatever it waits for: the queue of the receiver it sends to, or a
+/// futex queue. Its peers see it as gone (a later reply to it is refused).
+fn cancel_wait(s: &mut Scheduler, tid: Tid) {
+    match s.thread(tid).ipc.wait {
+        Wait::Sending { to, .. } => {
+            if let Some(receiver) = s.thread_opt(to) {
+                receiver.ipc.senders.retain(|&t| t != tid);
+            }
+        }
+        Wait::Futex { .. } => futex::forget(tid),
+        Wait::None | Wait::Receiving { .. } | Wait::AwaitingReply { .. } => {}
+    }
+    let ipc = &mut s.thread(tid).ipc;
+    ipc.wait = Wait::None;
+    ipc.outgoing = None;
+}
+
+/// Ends the IPC or futex wait of blocked thread `tid` (whose process is being killed) with
+/// `error`, and makes it ready. Returns false if it was not in one.
+pub(crate) fn interrupt(s: &mut Scheduler, tid: Tid, error: Error) -> bool {
+    match s.thread(tid).ipc.wait {
+        Wait::None => false,
+        Wait::Futex { .. } => {
+            cancel_wait(s, tid);
+            s.thread(tid).ipc.error = Some(error);
+            s.unblock(tid);
+            true
+        }
+        _ => {
+            cancel_wait(s, tid);
+            finish_blocked(s, tid, error as usize);
+            true
+        }
+    }
 }
 
 // ---- the operations ----

@@ -167,7 +167,7 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
                     }
                 }
                 process::add_ring_pages(me, -(pages as i64));
-                tell_survivor(survivor, header);
+                tell_survivor(survivor, header, true);
             }
             Ok((0, 0))
         }
@@ -374,7 +374,7 @@ fn tear_down(mut ring: Ring, dying: Option<Pid>) {
 /// Tears down every ring process `pid` takes part in; called as it exits, before its address
 /// space goes away.
 pub fn process_exiting(pid: Pid) {
-    let mut orphaned: Vec<(Pid, u64)> = Vec::new();
+    let mut orphaned: Vec<(Pid, u64, bool)> = Vec::new();
     let ending: Vec<Ring> = {
         let mut rings = RINGS.lock();
         let ids: Vec<u64> = rings
@@ -392,13 +392,18 @@ pub fn process_exiting(pid: Pid) {
                 continue; // already given up by this process; the survivor still holds it
             }
             let survivor = ring.other(pid);
-            let keep = ring.ended.is_none() && ring.ipc_notified.contains(&Some(survivor));
+            let keep = ring.ended.is_none() && process::space_of(survivor).is_some();
             if keep {
-                // The survivor serves rings from a `receive` loop: leave its side mapped until
-                // it destroys the ring, and tell it to look.
+                // Leave the survivor's side mapped until it destroys the ring or ends: it may
+                // be running, between two looks at the ring, and must not fault on memory
+                // taken from under it (a client whose server was killed, a server whose client
+                // ended). Its futex waits on the ring now fail with `PeerDead`, so it finds out
+                // at its next sleep at the latest; one that serves rings from a receive loop
+                // is also told by IPC.
                 ring.ended = Some(pid);
                 process::add_ring_pages(pid, -(ring.frames.len() as i64));
-                orphaned.push((survivor, ring.frames[0]));
+                let by_ipc = ring.ipc_notified.contains(&Some(survivor));
+                orphaned.push((survivor, ring.frames[0], by_ipc));
             } else if let Some(ring) = rings.remove(id) {
                 ending.push(ring);
             }
@@ -408,18 +413,28 @@ pub fn process_exiting(pid: Pid) {
     for ring in ending {
         tear_down(ring, Some(pid));
     }
-    for (survivor, header) in orphaned {
-        tell_survivor(survivor, header);
+    for (survivor, header, by_ipc) in orphaned {
+        tell_survivor(survivor, header, by_ipc);
     }
 }
 
-/// Wakes whoever sleeps on a ring whose other side has gone, and notifies the survivor that
-/// serves it from a receive loop.
-fn tell_survivor(survivor: Pid, header: u64) {
+/// Wakes whoever sleeps on a ring whose other side has gone, and notifies the survivor if it
+/// serves the ring from a receive loop (`by_ipc`).
+fn tell_survivor(survivor: Pid, header: u64, by_ipc: bool) {
     futex::wake_range(header, header + 4096, Error::PeerDead);
-    if let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
+    if by_ipc && let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
         super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
     }
+}
+
+/// Whether physical page `page` belongs to a ring whose other side has gone: a futex wait on
+/// it would never be woken, so it fails with `PeerDead` instead.
+pub fn page_orphaned(page: u64) -> bool {
+    RINGS
+        .lock()
+        .rings
+        .values()
+        .any(|ring| ring.ended.is_some() && ring.frames.contains(&page))
 }
 
 /// Rings alive now (for tests).

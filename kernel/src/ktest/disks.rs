@@ -14,7 +14,7 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 8] = [
+pub const CASES: [Case; 9] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
@@ -36,6 +36,10 @@ pub const CASES: [Case; 8] = [
     (
         "an_ext4_partition_mounts_and_every_file_reads_back",
         ext4_partition_reads_back,
+    ),
+    (
+        "a_killed_ext4srv_fails_its_clients_and_comes_back",
+        killed_ext4srv_comes_back,
     ),
     // Last: it leaves sd1 given up.
     (
@@ -331,6 +335,23 @@ fn ext4_partition_reads_back(_: &'static BootInfo) -> CaseResult {
             "utest {args} ended with {status:?} (its reason is printed above)"
         );
     }
+    Ok(())
+}
+
+/// `utest ext4-kill /dev/sd2/p1 /ext4` in ring 3 (the volume the case before mounted): its
+/// ext4srv killed twice under a client with 64 reads in flight, which must fail within 1 s;
+/// the supervisor restarts the server, a new process reads files back, no frame leaks; then
+/// `mount -u` and a second mount (see programs/src/bin/utest/ext4.rs).
+fn killed_ext4srv_comes_back(_: &'static BootInfo) -> CaseResult {
+    let args = "ext4-kill /dev/sd2/p1 /ext4";
+    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
+        .map_err(|e| format!("spawn utest: {e}"))?;
+    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+        .map_err(|e| format!("wait: {e}"))?;
+    ensure!(
+        status.success(),
+        "utest {args} ended with {status:?} (its reason is printed above)"
+    );
     Ok(())
 }
 

@@ -58,6 +58,9 @@ pub struct Process {
     pub image_pages: u64,
     /// Pages of shared rings mapped now.
     pub ring_pages: u64,
+    /// `kill` asked for its end: whatever ends it, its status is
+    /// [`ExitStatus::KILLED_BY_REQUEST`].
+    killed: bool,
 }
 
 struct Table {
@@ -122,6 +125,7 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 mapped_pages: 0,
                 image_pages: loaded.pages,
                 ring_pages: 0,
+                killed: false,
             },
         );
         pid
@@ -130,10 +134,16 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
         Ok(tid) => {
             log::debug!("pid {pid} ({name}): {} pages, thread {tid}", loaded.pages);
             // The thread may already have run and exited; record it only if the process lives.
-            if let Some(process) = TABLE.lock().processes.get_mut(&pid)
-                && process.state == State::Alive
-            {
-                process.threads.push(tid);
+            let killed = match TABLE.lock().processes.get_mut(&pid) {
+                Some(process) if process.state == State::Alive => {
+                    process.threads.push(tid);
+                    process.killed
+                }
+                _ => false,
+            };
+            // Killed before its thread was on the list: mark the thread now.
+            if killed {
+                sched::kill_threads(&[tid]);
             }
             Ok(pid)
         }
@@ -156,11 +166,17 @@ pub fn exit_current(status: ExitStatus) -> ! {
     );
     let tid = sched::current();
     let ipc_counters = sched::with_state(|s| s.thread(tid).ipc.stats);
-    let (space, init_ended) = interrupts::without_interrupts(|| {
+    let (space, init_ended, status) = interrupts::without_interrupts(|| {
         let mut table = TABLE.lock();
         let switches = sched::thread_switches(tid);
         let Some(process) = table.processes.get_mut(&pid) else {
             unreachable!("the running process {pid} is not in the table")
+        };
+        // A kill that came first decides the status, whatever the thread was doing since.
+        let status = if process.killed {
+            ExitStatus::KILLED_BY_REQUEST
+        } else {
+            status
         };
         process.state = State::Zombie(status);
         process.retired_switches += switches;
@@ -202,7 +218,7 @@ pub fn exit_current(status: ExitStatus) -> ! {
         } else {
             table.processes.remove(&pid);
         }
-        (space, pid == INIT_PID)
+        (space, pid == INIT_PID, status)
     });
     // Rings go first: their frames are unmapped from the peer and freed.
     crate::ipc::ring::process_exiting(pid);
@@ -251,8 +267,17 @@ pub fn wait(parent: Pid, pid: Option<Pid>) -> Result<(Pid, ExitStatus), Error> {
                 process.waiter = Some(me);
             }
             drop(table);
-            sched::block_current();
-            None
+            if sched::block_current_interruptible() {
+                return None;
+            }
+            // Killed: the caller ends on its way out; no child wakes this thread any more.
+            let mut table = TABLE.lock();
+            if let Some(process) = table.processes.get_mut(&parent)
+                && process.waiter == Some(me)
+            {
+                process.waiter = None;
+            }
+            Some(Err(Error::PeerDead))
         });
         if let Some(result) = outcome {
             return result;
@@ -271,6 +296,40 @@ pub fn kill_current(vector: u8, description: core::fmt::Arguments<'_>) -> ! {
         .unwrap_or_default();
     crate::println!("pid {pid} ({name}) killed: {description}");
     exit_current(ExitStatus::Killed { vector })
+}
+
+/// Ends process `pid` at the request of process `by` (`kill`): marks it so that its threads
+/// end on their way back to ring 3 with [`ExitStatus::KILLED_BY_REQUEST`], and wakes those
+/// that wait (see `sched::kill_threads`). Its resources go as when it exits. The kernel and
+/// init cannot be killed: init's end would end the machine's user space.
+pub fn kill(pid: Pid, by: Pid) -> Result<(), Error> {
+    if pid == KERNEL_PID || pid == INIT_PID {
+        return Err(Error::InvalidArgument);
+    }
+    let (threads, name) = {
+        let mut table = TABLE.lock();
+        let process = table
+            .processes
+            .get_mut(&pid)
+            .filter(|p| p.state == State::Alive)
+            .ok_or(Error::NotFound)?;
+        let first = !process.killed;
+        process.killed = true;
+        (process.threads.clone(), first.then(|| process.name.clone()))
+    };
+    if let Some(name) = name {
+        crate::println!("pid {pid} ({name}) killed by pid {by}");
+    }
+    sched::kill_threads(&threads);
+    Ok(())
+}
+
+/// Ends the running thread's process if it was killed: called on every return to ring 3.
+#[inline]
+pub fn exit_if_killed() {
+    if sched::current_killed() {
+        exit_current(ExitStatus::KILLED_BY_REQUEST);
+    }
 }
 
 /// Switches into the threads of process `pid` so far.

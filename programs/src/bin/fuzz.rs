@@ -122,6 +122,15 @@ fn run(args: &str) -> i32 {
             // The console's mode is shared with whoever types: only read it.
             Some(Syscall::ConsoleMode) => args[0] = lux9_rt::abi::ipc::KNOB_READ,
             Some(Syscall::Sleep) => args[0] %= 2,
+            // Killing itself, its peer or its parent ends the run: only the kernel, init and
+            // pids no process has had (all refused).
+            Some(Syscall::Kill) => {
+                args[0] = if args[0].is_multiple_of(2) {
+                    args[0] % 4 / 2
+                } else {
+                    args[0] | 1 << 40
+                }
+            }
             Some(Syscall::Map) => args[1] %= 1 << 20,
             Some(Syscall::Unmap) => {
                 // Only inside the mapping region: never the stack or the program image.

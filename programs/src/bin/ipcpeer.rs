@@ -205,8 +205,15 @@ fn ring_cycle(rounds: u64) -> i32 {
                 return 13;
             }
         }
-        if ipc::ring_info(ring) != Err(lux9_rt::abi::Error::NotFound) {
-            println!("ipcpeer ring-cycle: ring {ring} outlived its peer");
+        // The peer ended: this side keeps its mapping (so it cannot fault on it) until it
+        // destroys the ring, which frees it.
+        if ipc::ring_info(ring) != Err(lux9_rt::abi::Error::PeerDead)
+            || ipc::ring_destroy(ring).is_err()
+            || ipc::ring_info(ring) != Err(lux9_rt::abi::Error::NotFound)
+        {
+            println!(
+                "ipcpeer ring-cycle: ring {ring} is not orphaned, then freed, after its peer ended"
+            );
             return 14;
         }
         // A ring its creator destroys while the peer still lives.
@@ -279,6 +286,50 @@ fn run(args: &str) -> i32 {
                     println!("ipcpeer bench-echo: reply_recv failed with error {error}");
                     return 3;
                 }
+            }
+        }
+        // Targets for `kill`, each blocked in one kind of wait until something ends it; an
+        // ordinary return is exit status 0, which `kill` must never let through.
+        "sleeper" => {
+            sys::sleep_ms(3_600_000);
+            0
+        }
+        "receiver" => {
+            let _ = ipc::receive(0);
+            0
+        }
+        "futex-forever" => {
+            let word = core::sync::atomic::AtomicU32::new(0);
+            let _ = ipc::futex_wait(&word, 0, 0);
+            0
+        }
+        "console-reader" => {
+            let mut buf = [0u8; 16];
+            let _ = sys::console_read(&mut buf, 0);
+            0
+        }
+        "waiter" => {
+            let Ok(child) = sys::spawn("ipcpeer", "sleeper") else {
+                return 2;
+            };
+            let _ = sys::wait(child);
+            0
+        }
+        // Receives one call and never answers it (it sleeps instead).
+        "hold-call" => {
+            let _ = ipc::receive(0);
+            sys::sleep_ms(3_600_000);
+            0
+        }
+        // `killer PID MS`: kills PID after MS milliseconds.
+        "killer" => {
+            let (Some(pid), Some(ms)) = (number(words.next()), number(words.next())) else {
+                return 2;
+            };
+            sys::sleep_ms(ms);
+            match sys::kill(pid as usize) {
+                Ok(()) => 0,
+                Err(_) => 1,
             }
         }
         "die-after-receive" => {

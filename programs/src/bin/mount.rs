@@ -20,7 +20,9 @@ const USAGE: Usage = Usage {
             PATH, mounts file server SERVICE (attach name ANAME, default the server's root) at \
             PATH; processes started afterwards see it. `ext4 PATH DEVICE` starts an ext4srv \
             for DEVICE (/dev/sdN/data for a whole disk, /dev/sdN/pM for a partition) and \
-            mounts its read-only volume at PATH. -u PATH removes the mount at PATH.",
+            mounts its read-only volume at PATH, under supervise (restarted if it is killed). \
+            -u PATH removes the mount at PATH, and stops an ext4 volume's server and its \
+            supervisor.",
     flags: &[('u', "unmount PATH")],
 };
 
@@ -94,11 +96,14 @@ fn mount_ext4(path: &str, device: &str) -> i32 {
         lux9_rt::eprintln!("mount: {device} is already mounted (served as {service})");
         return 1;
     }
-    let pid = match sys::spawn("ext4srv", device) {
+    // Under a supervisor, which starts it again if it is killed or faults; the mount entry
+    // names the service, so it works again once the new server has registered.
+    let pid = match sys::spawn("supervise", &format!("ext4srv {device}")) {
         Ok(pid) => pid,
-        Err(error) => return cli::fail("mount", "ext4srv", error),
+        Err(error) => return cli::fail("mount", "supervise ext4srv", error),
     };
-    // The server registers once the volume opened; if it cannot, it says why and ends.
+    // The server registers once the volume opened; if it cannot, it says why and ends, and so
+    // does its supervisor.
     let start = sys::rdtsc();
     let second = sys::info(lux9_rt::abi::syscall::Info::TscPerMs, 0).unwrap_or(1_000_000) * 1000;
     loop {
@@ -124,8 +129,10 @@ fn mount_ext4(path: &str, device: &str) -> i32 {
     set(path, &format!("{service} -"))
 }
 
-/// `mount -u PATH`: removes the mount at PATH; a colocated ext4 volume mounted nowhere else
-/// stops being served (so its device can be mounted again).
+/// `mount -u PATH`: removes the entry; if it was an ext4 volume's and no other entry names
+/// that service, stops the volume's server, so the device can be mounted again: a colocated
+/// volume is dropped by the kernel; an isolated server is killed (its supervisor first, so that
+/// it is not restarted) and waited for until the service is free.
 fn unmount(path: &str) -> i32 {
     let absolute = env::absolute(path);
     let service = ns::mounts()
@@ -136,16 +143,50 @@ fn unmount(path: &str) -> i32 {
     if status != 0 {
         return status;
     }
-    if let Some(service) = service
-        && service.starts_with("ext4.")
-        && sys::service_lookup(&service) == Ok(sys::Placement::Colocated)
-    {
-        let elsewhere = ns::mounts().is_ok_and(|m| m.iter().any(|m| m.service == service));
-        if !elsewhere && let Err(error) = sys::stop_volume(&service) {
-            return cli::fail("mount", service, error);
-        }
+    let Some(service) = service.filter(|s| s.starts_with("ext4.")) else {
+        return 0;
+    };
+    if ns::mounts().is_ok_and(|mounts| mounts.iter().any(|m| m.service == service)) {
+        return 0; // still mounted elsewhere
     }
-    0
+    if sys::service_lookup(&service) == Ok(sys::Placement::Colocated) {
+        return match sys::stop_volume(&service) {
+            Ok(()) => 0,
+            Err(error) => cli::fail("mount", service, error),
+        };
+    }
+    stop_server(&service)
+}
+
+/// Kills the isolated server of `service` and the `supervise` above it, and waits (up to 5 s)
+/// until the kernel has forgotten the server.
+fn stop_server(service: &str) -> i32 {
+    let Ok(sys::Placement::Isolated { pid }) = sys::service_lookup(service) else {
+        return 0; // not running (or restarting: its supervisor is found below next time)
+    };
+    let processes = sys::processes().unwrap_or_default();
+    let supervisor = processes
+        .iter()
+        .find(|p| p.pid == pid as u64)
+        .map(|p| p.parent)
+        .and_then(|parent| processes.iter().find(|p| p.pid == parent))
+        .filter(|p| p.name() == "supervise")
+        .map(|p| p.pid as usize);
+    if let Some(supervisor) = supervisor
+        && let Err(error) = sys::kill(supervisor)
+    {
+        return cli::fail("mount", format!("supervise (pid {supervisor})"), error);
+    }
+    if let Err(error) = sys::kill(pid) {
+        return cli::fail("mount", format!("{service} (pid {pid})"), error);
+    }
+    for _ in 0..500 {
+        if sys::service_lookup(service) != Ok(sys::Placement::Isolated { pid }) {
+            return 0;
+        }
+        sys::sleep_ms(10);
+    }
+    cli::fail("mount", service, "the server did not stop in 5 s")
 }
 
 /// Sets the entry for `path` to `spec` (empty: removes it).

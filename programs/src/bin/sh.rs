@@ -246,6 +246,10 @@ impl Shell {
         };
         match sys::wait(pid) {
             Ok(ExitStatus::Exited(code)) => code,
+            Ok(ExitStatus::Killed { vector }) if vector == lux9_rt::abi::syscall::KILL_VECTOR => {
+                eprintln!("sh: {name}: killed");
+                128 + i32::from(vector)
+            }
             Ok(ExitStatus::Killed { vector }) => {
                 let fault = format::fault_name(vector);
                 eprintln!("sh: {name}: killed by a {fault} (vector {vector})");

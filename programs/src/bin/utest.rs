@@ -733,6 +733,17 @@ fn block_ring_mode(args: &str) -> Option<i32> {
         }
     } else if let Some(mount) = args.strip_prefix("ext4-check ") {
         ext4::check(mount.trim())
+    } else if let Some(rest) = args.strip_prefix("ext4-kill ") {
+        match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [device, mount] => ext4::kill_and_restart(device, mount),
+            _ => Err("usage: utest ext4-kill DEVICE MOUNTPOINT".into()),
+        }
+    } else if let Some(mount) = args.strip_prefix("ext4-flood ") {
+        return Some(ext4::flood(mount.trim()));
+    } else if let Some(rest) = args.strip_prefix("ext4-sums ") {
+        let mut words = rest.split_whitespace();
+        let mount = words.next().unwrap_or("");
+        ext4::check_sums(mount, &words.collect::<Vec<_>>())
     } else if let Some(name) = args.strip_prefix("blkring-orphan ") {
         blkring::orphan(name.trim())
     } else if let Some(name) = args.strip_prefix("blkring-async-orphan ") {
@@ -787,7 +798,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 24] = [
+    let cases: [Case; 27] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -859,6 +870,19 @@ fn run(args: &str) -> i32 {
         (
             "a_block_ring_completes_asynchronously",
             a_block_ring_completes_asynchronously,
+        ),
+        (
+            "kill_ends_a_process_in_every_kind_of_wait",
+            kill_ends_a_process_in_every_kind_of_wait,
+        ),
+        (
+            "a_killed_server_fails_its_blocked_caller_at_once",
+            a_killed_server_fails_its_blocked_caller_at_once,
+        ),
+        // Last: it replaces the isolated sysserver this process has attached.
+        (
+            "a_killed_isolated_sysserver_comes_back",
+            a_killed_isolated_sysserver_comes_back,
         ),
     ];
     let mut failed = 0;
@@ -1104,7 +1128,15 @@ fn futex_works_across_address_spaces() -> CaseResult {
     );
     let status = sys::wait(child).map_err(|e| format!("wait: {e}"))?;
     ensure!(status.success(), "the futex waiter ended with {status:?}");
-    // The ring went with the child; use a fresh word of our own for the error cases.
+    // The child is gone: a wait on the ring's words fails at once instead of sleeping for ever,
+    // and the ring stays mapped here until this side destroys it.
+    let wait = ipc::futex_wait(word, 1, 0);
+    ensure!(
+        wait == Err(Error::PeerDead),
+        "futex_wait on a ring whose peer ended: {wait:?}"
+    );
+    ipc::ring_destroy(ring).map_err(|e| format!("ring_destroy: {e}"))?;
+    // Use a fresh word of our own for the error cases.
     let mine = alloc::boxed::Box::new(core::sync::atomic::AtomicU32::new(7));
     ensure!(
         ipc::futex_wait(&mine, 8, 0) == Err(Error::WouldBlock),
@@ -1414,6 +1446,211 @@ fn a_hostile_ring_peer_crashes_nobody() -> CaseResult {
     ensure!(
         spawn_wait("hello", "after the hostile ring")?.success(),
         "the system did not survive"
+    );
+    Ok(())
+}
+
+// ---- kill ----
+
+/// Spawns `ipcpeer ROLE` (or `spin` for "spin"), lets it reach its wait, kills it and waits:
+/// it must end killed (not with its own status) within 500 ms of the kill.
+fn kill_one(role: &str) -> CaseResult {
+    let (program, args) = match role {
+        "spin" => ("spin", "100000"),
+        role => ("ipcpeer", role),
+    };
+    let pid = sys::spawn(program, args).map_err(|e| format!("spawn {program} {args}: {e}"))?;
+    sys::sleep_ms(20);
+    let state = sys::processes()
+        .ok()
+        .and_then(|list| list.into_iter().find(|p| p.pid == pid as u64))
+        .map(|p| p.state_name());
+    ensure!(
+        state.is_some_and(|s| s != "zombie"),
+        "{program} {args} was not alive before the kill: {state:?}"
+    );
+    let start = sys::rdtsc();
+    sys::kill(pid).map_err(|e| format!("kill {program} {args}: {e}"))?;
+    let status = sys::wait(pid).map_err(|e| format!("wait {program} {args}: {e}"))?;
+    let took = sys::rdtsc() - start;
+    ensure!(
+        status == ExitStatus::KILLED_BY_REQUEST,
+        "{program} {args} ended with {status:?}, expected a kill"
+    );
+    ensure!(
+        took < ms_to_tsc(500),
+        "{program} {args} took {} ms to end after the kill",
+        took / ms_to_tsc(1).max(1)
+    );
+    ensure!(
+        sys::kill(pid) == Err(Error::NotFound),
+        "killing {program} {args} again after wait"
+    );
+    Ok(())
+}
+
+/// A spinner (ended by the timer interrupt's return path), and processes blocked in an IPC
+/// receive, an IPC send queued at a receiver that never takes it (this process), a futex wait,
+/// a sleep, a console read and a `wait`: each ends killed at once, and afterwards free frames
+/// and kernel heap bytes are where they were. Then refusals and the `kill` program.
+fn kill_ends_a_process_in_every_kind_of_wait() -> CaseResult {
+    let me = sys::getpid();
+    let sender = format!("sender {me} 1");
+    let roles = [
+        "spin",
+        "receiver",
+        sender.as_str(),
+        "futex-forever",
+        "sleeper",
+        "console-reader",
+    ];
+    // A warm-up round lets kernel tables reach their steady size, then one counted.
+    for round in 0..2 {
+        let usage = Usage::now()?;
+        for role in roles {
+            kill_one(role)?;
+        }
+        // The killed sender left this process's queue: the next message received from
+        // anyone is a live sender's.
+        let live = sys::spawn("ipcpeer", &sender).map_err(|e| format!("spawn sender: {e}"))?;
+        let message = ipc::receive(0).map_err(|e| format!("receive: {e}"))?;
+        ensure!(
+            message.peer == live,
+            "received a message from pid {} (the live sender is {live})",
+            message.peer
+        );
+        let status = sys::wait(live).map_err(|e| format!("wait sender: {e}"))?;
+        ensure!(status.success(), "the live sender ended with {status:?}");
+        if round == 1 {
+            usage.unchanged_since("after killing 6 processes")?;
+        }
+        // Not counted: the waiter's child, orphaned, is adopted by the kernel, which keeps
+        // its zombie for a kernel-side `wait` that never comes in this scenario.
+        // A waiter: killed in `wait`, its orphaned child (asleep) is killed next.
+        let waiter = sys::spawn("ipcpeer", "waiter").map_err(|e| format!("spawn waiter: {e}"))?;
+        sys::sleep_ms(20);
+        let child = sys::processes()
+            .map_err(|e| format!("processes: {e}"))?
+            .into_iter()
+            .find(|p| p.parent == waiter as u64)
+            .map(|p| p.pid as usize)
+            .ok_or("the waiter has no child")?;
+        sys::kill(waiter).map_err(|e| format!("kill waiter: {e}"))?;
+        let status = sys::wait(waiter).map_err(|e| format!("wait waiter: {e}"))?;
+        ensure!(
+            status == ExitStatus::KILLED_BY_REQUEST,
+            "the waiter ended with {status:?}"
+        );
+        sys::kill(child).map_err(|e| format!("kill the waiter's child: {e}"))?;
+        for _ in 0..100 {
+            if sys::kill(child) == Err(Error::NotFound) {
+                break;
+            }
+            sys::sleep_ms(5);
+        }
+        ensure!(
+            sys::kill(child) == Err(Error::NotFound),
+            "the waiter's orphaned child outlived its kill"
+        );
+    }
+    ensure!(
+        sys::kill(0) == Err(Error::InvalidArgument),
+        "kill(0) (the kernel) was not refused"
+    );
+    ensure!(
+        sys::kill(1) == Err(Error::InvalidArgument),
+        "kill(1) (init) was not refused"
+    );
+    ensure!(
+        sys::kill(999_999) == Err(Error::NotFound),
+        "kill of a pid that never existed"
+    );
+    // The program: a good pid, a missing one (exit 1), a bad number (a usage error, 2).
+    let target = sys::spawn("ipcpeer", "sleeper").map_err(|e| format!("spawn: {e}"))?;
+    let status = spawn_wait("kill", &format!("{target}"))?;
+    ensure!(status.success(), "kill {target} ended with {status:?}");
+    let killed = sys::wait(target).map_err(|e| format!("wait: {e}"))?;
+    ensure!(
+        killed == ExitStatus::KILLED_BY_REQUEST,
+        "the program's target ended with {killed:?}"
+    );
+    let missing = spawn_wait("kill", "999999")?;
+    ensure!(
+        missing == ExitStatus::Exited(1),
+        "kill 999999 ended with {missing:?}"
+    );
+    let bad = spawn_wait("kill", "12x")?;
+    ensure!(bad == ExitStatus::Exited(2), "kill 12x ended with {bad:?}");
+    Ok(())
+}
+
+/// This process calls a server that takes the call and never answers; a third process kills
+/// the server 100 ms later: the call fails with `PeerDead` at once (well within 1 s).
+fn a_killed_server_fails_its_blocked_caller_at_once() -> CaseResult {
+    let server = sys::spawn("ipcpeer", "hold-call").map_err(|e| format!("spawn: {e}"))?;
+    sys::sleep_ms(10);
+    let killer = sys::spawn("ipcpeer", &format!("killer {server} 100"))
+        .map_err(|e| format!("spawn killer: {e}"))?;
+    let start = sys::rdtsc();
+    let result = ipc::call(server, MsgInfo::short(8, 1), [1; 8]);
+    let took = sys::rdtsc() - start;
+    ensure!(
+        result == Err(Error::PeerDead),
+        "a call whose server was killed: {result:?}"
+    );
+    ensure!(
+        took < ms_to_tsc(1000),
+        "the call failed only {} ms after it started (the kill came at 100 ms)",
+        took / ms_to_tsc(1).max(1)
+    );
+    let status = sys::wait(server).map_err(|e| format!("wait server: {e}"))?;
+    ensure!(
+        status == ExitStatus::KILLED_BY_REQUEST,
+        "the server ended with {status:?}"
+    );
+    let killer = sys::wait(killer).map_err(|e| format!("wait killer: {e}"))?;
+    ensure!(killer.success(), "the killer ended with {killer:?}");
+    Ok(())
+}
+
+/// Where the configuration isolates sysserver (`user[strict]`): kill it; its supervisor starts
+/// a new one, which registers under a new pid, and a new process reads /proc/uptime again.
+/// Where sysserver is colocated (the kernel's pid 0) there is no process to kill: the case
+/// checks only that the kernel refuses.
+fn a_killed_isolated_sysserver_comes_back() -> CaseResult {
+    use lux9_rt::abi::syscall::service::SYSSERVER;
+    lux9_rt::ns::set_up_standard().map_err(|e| format!("mount the standard name space: {e}"))?;
+    let old = match sys::service_lookup(SYSSERVER).map_err(|e| format!("lookup: {e}"))? {
+        sys::Placement::Isolated { pid } => pid,
+        sys::Placement::Colocated => {
+            ensure!(
+                sys::kill(0) == Err(Error::InvalidArgument),
+                "kill(0) was not refused"
+            );
+            return Ok(());
+        }
+        sys::Placement::Starting => return Err("sysserver has not registered".into()),
+    };
+    ensure!(
+        spawn_wait("uptime", "")?.success(),
+        "uptime failed before the kill"
+    );
+    sys::kill(old).map_err(|e| format!("kill sysserver (pid {old}): {e}"))?;
+    let mut new = None;
+    for _ in 0..500 {
+        if let Ok(sys::Placement::Isolated { pid }) = sys::service_lookup(SYSSERVER)
+            && pid != old
+        {
+            new = Some(pid);
+            break;
+        }
+        sys::sleep_ms(10);
+    }
+    let new = new.ok_or("no new sysserver registered within 5 s of the kill")?;
+    let status = spawn_wait("uptime", "")?;
+    ensure!(
+        status.success(),
+        "uptime through the restarted sysserver (pid {new}) ended with {status:?}"
     );
     Ok(())
 }

@@ -6,10 +6,12 @@
 use alloc::format;
 use alloc::string::String;
 
-use lux9_rt::ns;
+use lux9_rt::abi::ExitStatus;
+use lux9_rt::abi::syscall::Info;
+use lux9_rt::{ns, println, sys};
 use sha2::{Digest, Sha256};
 
-use super::{CaseResult, spawn_wait};
+use super::{CaseResult, ms_to_tsc, spawn_wait};
 
 macro_rules! ensure {
     ($cond:expr, $($why:tt)+) => {
@@ -42,25 +44,6 @@ pub fn mount_and_check(device: &str, mount: &str) -> CaseResult {
     check_placement(mount)?;
     let status = spawn_wait("utest", &format!("ext4-check {mount}"))?;
     ensure!(status.success(), "utest ext4-check ended with {status:?}");
-    if lux9_rt::sys::configured_placement("ext4srv") == Ok(lux9_rt::sys::Placement::Colocated) {
-        // Unmounted, the volume is no longer served, so it mounts again.
-        let status = spawn_wait("mount", &format!("-u {mount}"))?;
-        ensure!(status.success(), "mount -u {mount} ended with {status:?}");
-        // A process's name space is copied when it starts: new processes look.
-        let sums = format!("{mount}/SHA256SUMS");
-        let status = spawn_wait("stat", &sums)?;
-        ensure!(!status.success(), "stat {sums} succeeded after mount -u");
-        let status = spawn_wait("mount", &format!("ext4 {mount} {device}"))?;
-        ensure!(
-            status.success(),
-            "mounting {device} again ended with {status:?}"
-        );
-        let status = spawn_wait("stat", &sums)?;
-        ensure!(
-            status.success(),
-            "stat {sums} after mounting again: {status:?}"
-        );
-    }
     Ok(())
 }
 
@@ -154,6 +137,187 @@ pub fn check_placement(mount: &str) -> CaseResult {
         entry.placement.starts_with(wanted),
         "{mount} is served {:?}; the configuration says {wanted}",
         entry.placement
+    );
+    Ok(())
+}
+
+/// Files read back after a restart or a second mount.
+const FILES: &str = "big.bin hello.txt dir/sub/deep.txt";
+
+/// The named files of `MOUNT/SHA256SUMS` read back and hashed (a quick check of a server).
+pub fn check_sums(mount: &str, names: &[&str]) -> CaseResult {
+    let sums = ns::read(&format!("{mount}/SHA256SUMS"))
+        .map_err(|e| format!("reading {mount}/SHA256SUMS: {e}"))?;
+    let sums = String::from_utf8(sums).map_err(|_| "SHA256SUMS is not text")?;
+    for name in names {
+        let want = sums
+            .lines()
+            .find_map(|line| line.strip_suffix(name)?.strip_suffix("  "))
+            .ok_or_else(|| format!("SHA256SUMS does not list {name}"))?;
+        let bytes = ns::read(&format!("{mount}/{name}"))
+            .map_err(|e| format!("reading {mount}/{name}: {e}"))?;
+        let got = hex(&Sha256::digest(&bytes));
+        ensure!(got == want, "{name}: hashes to {got}, not {want}");
+    }
+    Ok(())
+}
+
+/// `utest ext4-flood MOUNT`: batches of 64 tagged 1 KiB reads of `big.bin` (they travel on the
+/// connection's ring), one after another, until one fails. Exit 0 when a failure came after at
+/// least one batch succeeded (the server was killed under it), 1 if nothing failed within 30 s,
+/// 3 if the first batch already failed. A client that hung would never exit; one that touched
+/// memory taken from under it would be killed by the fault.
+pub fn flood(mount: &str) -> i32 {
+    use lib9pclient::codec::{Message, OREAD};
+    let path = format!("{mount}/big.bin");
+    let file = match ns::open(&path, OREAD) {
+        Ok(file) => file,
+        Err(e) => {
+            println!("utest ext4-flood: open {path}: {e}");
+            return 3;
+        }
+    };
+    let start = sys::rdtsc();
+    let mut batches = 0u64;
+    while sys::rdtsc() - start < ms_to_tsc(30_000) {
+        let mut batch = file.client().batch();
+        for i in 0..64u64 {
+            let offset = (batches * 64 + i) * 4099 % (4 << 20) / 1024 * 1024;
+            if let Err(e) = batch.push(&Message::Tread {
+                fid: file.fid(),
+                offset,
+                count: 1024,
+            }) {
+                println!("utest ext4-flood: batch: {e}");
+                return 3;
+            }
+        }
+        let failure = match batch.run() {
+            Err(e) => Some(format!("{e}")),
+            Ok(replies) => replies
+                .into_iter()
+                .find_map(|reply| reply.err().map(|e| format!("{e}"))),
+        };
+        if let Some(why) = failure {
+            println!("utest ext4-flood: after {batches} batches: {why}");
+            return if batches > 0 { 0 } else { 3 };
+        }
+        batches += 1;
+    }
+    println!("utest ext4-flood: {batches} batches and no failure in 30 s");
+    1
+}
+
+/// The isolated ext4srv serving DEVICE (mounted at MOUNT), killed twice while a client has 64
+/// reads in flight: the client fails within 1 s each time (a hung client never would); the
+/// server's supervisor starts a new one, which registers under a new pid; a new process reads
+/// files back with their right hashes; and after the second cycle free frames are where they
+/// were after the first (the dead servers' rings, block rings and caches all freed). Then
+/// `mount -u MOUNT` stops the server and its supervisor, and the device mounts again.
+///
+/// Colocated (`isolation=off`), there is no server process to kill: the case checks that the
+/// kernel serves the volume (no pid) and then the unmount and second mount.
+pub fn kill_and_restart(device: &str, mount: &str) -> CaseResult {
+    let service = lux9_programs::volume::find(device)?.service();
+    if sys::configured_placement("ext4srv") == Ok(sys::Placement::Colocated) {
+        ensure!(
+            sys::service_lookup(&service) == Ok(sys::Placement::Colocated),
+            "{service} is not served colocated although the configuration says so"
+        );
+        println!("utest ext4-kill: {service} is colocated: no process to kill");
+        return unmount_and_mount_again(device, mount, &service);
+    }
+    let server = || match sys::service_lookup(&service) {
+        Ok(sys::Placement::Isolated { pid }) => Some(pid),
+        _ => None,
+    };
+    let mut free = [0u64; 2];
+    for (cycle, slot) in free.iter_mut().enumerate() {
+        let old = server().ok_or_else(|| format!("{service} is not registered"))?;
+        let client = sys::spawn("utest", &format!("ext4-flood {mount}"))
+            .map_err(|e| format!("spawn the client: {e}"))?;
+        sys::sleep_ms(300);
+        let start = sys::rdtsc();
+        sys::kill(old).map_err(|e| format!("kill {service} (pid {old}): {e}"))?;
+        let status = sys::wait(client).map_err(|e| format!("wait for the client: {e}"))?;
+        let took = sys::rdtsc() - start;
+        ensure!(
+            status == ExitStatus::Exited(0),
+            "cycle {cycle}: the client with reads in flight ended with {status:?}, not with \
+             the error it should have got (its reason is printed above)"
+        );
+        ensure!(
+            took < ms_to_tsc(1000),
+            "cycle {cycle}: the client failed {} ms after the kill",
+            took / ms_to_tsc(1).max(1)
+        );
+        let mut new = None;
+        for _ in 0..500 {
+            if let Some(pid) = server().filter(|&pid| pid != old) {
+                new = Some(pid);
+                break;
+            }
+            sys::sleep_ms(10);
+        }
+        let new = new.ok_or_else(|| format!("cycle {cycle}: no new {service} within 5 s"))?;
+        let status = spawn_wait("utest", &format!("ext4-sums {mount} {FILES}"))?;
+        ensure!(
+            status.success(),
+            "cycle {cycle}: reading through the restarted server (pid {new}) ended with {status:?}"
+        );
+        *slot = sys::info(Info::FreeFrames, 0).map_err(|e| format!("info: {e}"))?;
+    }
+    ensure!(
+        free[0] == free[1],
+        "free frames after the first kill and restart {}, after the second {} ({:+})",
+        free[0],
+        free[1],
+        free[1] as i64 - free[0] as i64
+    );
+    unmount_and_mount_again(device, mount, &service)
+}
+
+/// `mount -u MOUNT` stops the volume's server (and an isolated one's supervisor): the service
+/// is gone, a new process no longer sees the files, and DEVICE mounts again and reads back.
+fn unmount_and_mount_again(device: &str, mount: &str, service: &str) -> CaseResult {
+    let status = spawn_wait("mount", &format!("-u {mount}"))?;
+    ensure!(status.success(), "mount -u {mount} ended with {status:?}");
+    // Isolated, the kernel keeps the name, without a server (`Starting`); colocated, it
+    // forgets it.
+    ensure!(
+        !matches!(
+            sys::service_lookup(service),
+            Ok(sys::Placement::Isolated { .. } | sys::Placement::Colocated)
+        ),
+        "{service} is still served after mount -u: {:?}",
+        sys::service_lookup(service)
+    );
+    // A process's name space is copied when it starts: a new one looks.
+    let sums = format!("{mount}/SHA256SUMS");
+    let status = spawn_wait("stat", &sums)?;
+    ensure!(!status.success(), "stat {sums} succeeded after mount -u");
+    let supervisors = sys::processes()
+        .map_err(|e| format!("processes: {e}"))?
+        .iter()
+        .filter(|p| p.name() == "supervise" && p.state_name() != "zombie")
+        .filter(|p| {
+            sys::sysinfo_text(lux9_rt::abi::sysinfo::SysInfo::Cmdline, p.pid as usize)
+                .is_ok_and(|args| args.contains(device))
+        })
+        .count();
+    ensure!(
+        supervisors == 0,
+        "{supervisors} supervise processes for {device} left after mount -u"
+    );
+    let status = spawn_wait("mount", &format!("ext4 {mount} {device}"))?;
+    ensure!(
+        status.success(),
+        "mounting {device} again after mount -u ended with {status:?}"
+    );
+    let status = spawn_wait("utest", &format!("ext4-sums {mount} {FILES}"))?;
+    ensure!(
+        status.success(),
+        "reading after mounting again ended with {status:?}"
     );
     Ok(())
 }
