@@ -217,6 +217,81 @@ fn batch_sends_n_requests_in_one_submission() {
 }
 
 #[test]
+fn batch_run_each_sees_every_reply_in_place_and_reports_the_first_error() {
+    let fs = mount();
+    let c = fs.client().clone();
+    c.run_until_idle().unwrap();
+    let before = c.stats();
+    let mut b = c.batch();
+    let fid = b.alloc_fid().unwrap();
+    let wnames = WalkNames::new(&["etc", "motd"]).unwrap();
+    b.push(&Message::Twalk {
+        fid: fs.root_fid(),
+        newfid: fid,
+        wnames,
+    })
+    .unwrap();
+    b.push(&Message::Topen { fid, mode: OREAD }).unwrap();
+    b.push(&Message::Tread {
+        fid,
+        offset: 7,
+        count: 100,
+    })
+    .unwrap();
+    b.push(&Message::Tclunk { fid }).unwrap();
+    let mut seen = Vec::new();
+    b.run_each(|index, message| {
+        if let Message::Rread { data } = &message {
+            assert_eq!(*data, b"9P\n");
+        }
+        seen.push((index, message.message_type().is_reply()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, [(0, true), (1, true), (2, true), (3, true)]);
+    assert_eq!(c.stats().submissions - before.submissions, 1);
+    assert_eq!(c.fids_in_use(), 1, "the walked fid was clunked");
+
+    // An Rerror in the middle: the others are still taken, the error is returned.
+    let mut b = c.batch();
+    b.push(&Message::Tstat { fid: fs.root_fid() }).unwrap();
+    b.push(&Message::Tstat { fid: 999 }).unwrap();
+    b.push(&Message::Tstat { fid: fs.root_fid() }).unwrap();
+    let mut calls = 0;
+    let result = b.run_each(|_, _| {
+        calls += 1;
+        Ok(())
+    });
+    assert!(matches!(result, Err(Error::Server(_))), "{result:?}");
+    assert_eq!(calls, 2);
+    // And the connection is in order afterwards.
+    assert_eq!(fs.stat("/etc/motd").unwrap().length, 10);
+}
+
+#[test]
+fn pending_wait_with_decodes_in_place() {
+    let fs = mount();
+    let c = fs.client().clone();
+    let f = fs.open("/etc/motd", OREAD).unwrap();
+    let pending = c
+        .start(&Message::Tread {
+            fid: f.fid(),
+            offset: 0,
+            count: 5,
+        })
+        .unwrap();
+    let n = pending
+        .wait_with(|message| match message {
+            Message::Rread { data } => Ok(data.len()),
+            other => panic!("expected Rread, got {other:?}"),
+        })
+        .unwrap();
+    assert_eq!(n, 5);
+    let pending = c.start(&Message::Tstat { fid: 4242 }).unwrap();
+    assert!(pending.wait_with(|_| Ok(())).is_err());
+}
+
+#[test]
 fn batch_flushes_when_full() {
     let fs = mount();
     let c = fs.client().clone();

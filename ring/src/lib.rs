@@ -132,6 +132,8 @@ pub use error::{Direction, RingError};
 pub use layout::{Geometry, MAGIC, PAGE_SIZE, VERSION};
 #[cfg(any(test, feature = "alloc"))]
 pub use memory::HeapRegion;
+#[cfg(target_arch = "x86_64")]
+pub use memory::copy_shared;
 pub use memory::{Memory, RingMemory};
 pub use region::{
     ObservedCounts, initialise, initialise_with_counters, observed_counts, read_geometry,

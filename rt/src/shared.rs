@@ -72,8 +72,8 @@ impl SharedRegion {
         unsafe { &*((self.addr + offset) as *const AtomicU32) }
     }
 
-    /// Copies bytes out of the region: volatile reads (the peer may write concurrently), a
-    /// doubleword at a time where the addresses are aligned.
+    /// Copies bytes out of the region. The peer may write them meanwhile: the copy is
+    /// `rep movs` (`lux9_ring::copy_shared`), never plain loads the compiler could reason about.
     pub fn read(&self, offset: usize, out: &mut [u8]) {
         assert!(
             offset
@@ -81,33 +81,18 @@ impl SharedRegion {
                 .is_some_and(|end| end <= self.len),
             "read outside the ring"
         );
-        let start = self.addr + offset;
-        let head = start
-            .next_multiple_of(8)
-            .saturating_sub(start)
-            .min(out.len());
-        let (first, rest) = out.split_at_mut(head);
-        for (index, byte) in first.iter_mut().enumerate() {
-            // SAFETY: in bounds (asserted); volatile because the peer may write concurrently.
-            *byte = unsafe { core::ptr::read_volatile((start + index) as *const u8) };
-        }
-        let mut chunks = rest.chunks_exact_mut(8);
-        let mut at = start + head;
-        for chunk in &mut chunks {
-            // SAFETY: in bounds (asserted) and 8-aligned (`head` reaches the boundary);
-            // volatile because the peer may write concurrently.
-            let word = unsafe { core::ptr::read_volatile(at as *const u64) };
-            chunk.copy_from_slice(&word.to_ne_bytes());
-            at += 8;
-        }
-        for (index, byte) in chunks.into_remainder().iter_mut().enumerate() {
-            // SAFETY: in bounds (asserted); volatile as above.
-            *byte = unsafe { core::ptr::read_volatile((at + index) as *const u8) };
-        }
+        // SAFETY: in bounds (asserted) of a mapping that lives as long as `self`; `out` is
+        // private memory, so the two do not overlap.
+        unsafe {
+            lux9_ring::copy_shared(
+                out.as_mut_ptr(),
+                (self.addr + offset) as *const u8,
+                out.len(),
+            )
+        };
     }
 
-    /// Copies bytes into the region: volatile writes (the peer may read concurrently), a
-    /// doubleword at a time where the addresses are aligned.
+    /// Copies bytes into the region (the peer may read them meanwhile), as [`Self::read`].
     pub fn write(&self, offset: usize, data: &[u8]) {
         assert!(
             offset
@@ -115,28 +100,10 @@ impl SharedRegion {
                 .is_some_and(|end| end <= self.len),
             "write outside the ring"
         );
-        let start = self.addr + offset;
-        let head = start
-            .next_multiple_of(8)
-            .saturating_sub(start)
-            .min(data.len());
-        let (first, rest) = data.split_at(head);
-        for (index, &byte) in first.iter().enumerate() {
-            // SAFETY: in bounds (asserted); volatile because the peer may read concurrently.
-            unsafe { core::ptr::write_volatile((start + index) as *mut u8, byte) };
-        }
-        let mut chunks = rest.chunks_exact(8);
-        let mut at = start + head;
-        for chunk in &mut chunks {
-            let word = u64::from_ne_bytes(chunk.try_into().expect("8 bytes"));
-            // SAFETY: in bounds (asserted) and 8-aligned; volatile as above.
-            unsafe { core::ptr::write_volatile(at as *mut u64, word) };
-            at += 8;
-        }
-        for (index, &byte) in chunks.remainder().iter().enumerate() {
-            // SAFETY: in bounds (asserted); volatile as above.
-            unsafe { core::ptr::write_volatile((at + index) as *mut u8, byte) };
-        }
+        // SAFETY: in bounds (asserted); `data` is private memory, so the two do not overlap.
+        unsafe {
+            lux9_ring::copy_shared((self.addr + offset) as *mut u8, data.as_ptr(), data.len())
+        };
     }
 }
 

@@ -75,6 +75,32 @@ impl<T: Transport> Pending<T> {
         r
     }
 
+    /// Blocks until the reply arrives and runs `f` on it, decoded where it lies (in the
+    /// transport's buffer or the tag's own): no copy of the reply and no allocation, unlike
+    /// [`Pending::wait`]. An Rerror is returned as an error without calling `f`. `f` must not
+    /// use the client (it runs while the client is borrowed).
+    pub fn wait_with<R>(
+        mut self,
+        f: impl FnOnce(Message<'_>) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        if self.finished {
+            return Err(Error::InvalidArgument("reply already taken"));
+        }
+        self.finished = true;
+        let (tag, generation) = (self.tag, self.generation);
+        let r = self.client.with(|c| match c.wait(tag, generation) {
+            Ok(()) => Ok(c.with_reply(tag, f)),
+            Err(e) => Err(e),
+        });
+        match r {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.client.with(|c| c.abandon(tag, generation));
+                Err(e)
+            }
+        }
+    }
+
     /// Abandons the request (same as dropping the handle).
     pub fn cancel(self) {}
 }
@@ -128,6 +154,28 @@ impl<T: Transport> Batch<T> {
     /// Whether no request was added.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+
+    /// Submits the batch and runs `f` on each reply in push order, with its index, decoded
+    /// where it lies ([`Pending::wait_with`]: no copy, no allocation). Every reply is taken
+    /// even after one fails; the first error (a transport failure, an Rerror, or one `f`
+    /// returned) is returned. `f` must not use the client.
+    pub fn run_each(
+        self,
+        mut f: impl FnMut(usize, Message<'_>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        self.client.submit()?;
+        let mut first = None;
+        for (index, pending) in self.pending.into_iter().enumerate() {
+            match pending.wait_with(|message| f(index, message)) {
+                Ok(()) => {}
+                Err(e @ Error::Transport(_)) => return Err(e),
+                Err(e) => {
+                    first.get_or_insert(e);
+                }
+            }
+        }
+        first.map_or(Ok(()), Err)
     }
 
     /// Submits the batch and waits for every reply, returned in push order.
