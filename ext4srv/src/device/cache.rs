@@ -21,10 +21,10 @@
 
 use super::{BlockDevice, DeviceError, PageFill, check_range};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::rc::Rc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use hashbrown::HashMap;
 
 /// Bytes per cache page.
 pub const PAGE_SIZE: usize = 4096;
@@ -81,7 +81,7 @@ pub struct BlockCache {
     capacity: usize,
     data: Vec<u8>,
     slots: Vec<Slot>,
-    map: BTreeMap<u64, u32>,
+    map: HashMap<u64, u32>,
     lists: [List; 2],
     scratch: Vec<u8>,
     stats: CacheStats,
@@ -109,7 +109,7 @@ impl BlockCache {
             device,
             data: Vec::new(),
             slots: Vec::new(),
-            map: BTreeMap::new(),
+            map: HashMap::new(),
             lists: [EMPTY; 2],
             scratch: Vec::new(),
             stats: CacheStats::default(),
@@ -217,7 +217,7 @@ impl BlockCache {
     fn all_missing(&self, offset: u64, len: usize) -> bool {
         let first = offset / PAGE_SIZE as u64;
         let last = (offset + len as u64 - 1) / PAGE_SIZE as u64;
-        self.map.range(first..=last).next().is_none()
+        (first..=last).all(|page| !self.map.contains_key(&page))
     }
 
     /// Copies from cache slot `slot`, `in_page` bytes in, into `buf`.
