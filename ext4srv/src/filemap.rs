@@ -332,6 +332,12 @@ impl FileMaps {
         ino: u32,
         build: impl FnOnce() -> Result<FileMap, String>,
     ) -> Option<Rc<FileMap>> {
+        // The file read last is the last entry: no reordering then.
+        if let Some((n, map)) = self.maps.last()
+            && *n == ino
+        {
+            return map.clone();
+        }
         if let Some(i) = self.maps.iter().rposition(|(n, _)| *n == ino) {
             let entry = self.maps.remove(i);
             let map = entry.1.clone();

@@ -348,6 +348,9 @@ impl BlockCache {
 
     /// A hit: a page on probation is promoted; a protected page moves to the front.
     fn touch(&mut self, slot: u32) {
+        if self.lists[PROTECTED].head == slot {
+            return; // already the most recent
+        }
         self.unlink(slot);
         self.push_front(slot, PROTECTED);
         let quota = (self.capacity * 3 / 4).max(1);
