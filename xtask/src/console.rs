@@ -175,6 +175,65 @@ fn check_ext4_sums(out: &str, _: &Context) -> Result<(), String> {
     }
 }
 
+/// The ext4 volume's files as the host wrote them (`target/lux9-test/ext4-tree`).
+fn ext4_tree() -> std::path::PathBuf {
+    crate::build::target_dir()
+        .join("lux9-test")
+        .join("ext4-tree")
+}
+
+/// `ls /mnt`: exactly the top-level names of the host's tree and mkfs's `lost+found` (a
+/// directory may carry a `/`).
+fn check_ls_mnt(out: &str, _: &Context) -> Result<(), String> {
+    let tree = ext4_tree();
+    let mut wanted: Vec<String> = std::fs::read_dir(&tree)
+        .map_err(|e| format!("reading {}: {e}", tree.display()))?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .collect();
+    // mkfs.ext4 adds its own.
+    wanted.push("lost+found".into());
+    wanted.sort();
+    let mut got: Vec<String> = out
+        .split_whitespace()
+        .map(|w| w.trim_end_matches('/').to_string())
+        .collect();
+    got.sort();
+    if got == wanted {
+        Ok(())
+    } else {
+        Err(format!("expected the names {wanted:?}, got:\n{out}"))
+    }
+}
+
+/// `cat /mnt/hello.txt`: the bytes the host wrote.
+fn check_cat_hello(out: &str, _: &Context) -> Result<(), String> {
+    let path = ext4_tree().join("hello.txt");
+    let wanted =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if out.trim_end() == wanted.trim_end() {
+        Ok(())
+    } else {
+        Err(format!("expected {wanted:?}, got {out:?}"))
+    }
+}
+
+/// `stat /mnt/big.bin`: a `length` field with the host file's size.
+fn check_stat_big(out: &str, _: &Context) -> Result<(), String> {
+    let path = ext4_tree().join("big.bin");
+    let size = std::fs::metadata(&path)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?
+        .len();
+    let found = out.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        words.first() == Some(&"length") && words.get(1) == Some(&size.to_string().as_str())
+    });
+    if found {
+        Ok(())
+    } else {
+        Err(format!("no `length {size}` line in:\n{out}"))
+    }
+}
+
 /// `cat /proc/mounts`: init mounted the ext4 disk's partition at /mnt at boot, served by an
 /// isolated ext4srv, or colocated in the kernel with `isolation=off`.
 fn check_boot_mount(out: &str, context: &Context) -> Result<(), String> {
@@ -386,7 +445,7 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 14] = [
+const STEPS: [(&str, Check); 17] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
@@ -398,6 +457,9 @@ const STEPS: [(&str, Check); 14] = [
     (DISK_SUMS, check_disk_sums),
     ("cat /proc/mounts", check_boot_mount),
     (EXT4_SUMS, check_ext4_sums),
+    ("ls /mnt", check_ls_mnt),
+    ("cat /mnt/hello.txt", check_cat_hello),
+    ("stat /mnt/big.bin", check_stat_big),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
     ("bench sys", check_bench),
