@@ -65,6 +65,7 @@ pub const DISKS: &[&str] = &[
     "a_user_server_reads_and_writes_through_a_block_ring",
     "an_ext4_partition_mounts_and_every_file_reads_back",
     "a_killed_ext4srv_fails_its_clients_and_comes_back",
+    "an_ext4_read_the_disk_fails_gets_an_error",
     "a_device_that_does_not_answer_times_out",
 ];
 

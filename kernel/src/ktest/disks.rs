@@ -14,7 +14,7 @@ use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
 use crate::println;
 
-pub const CASES: [Case; 9] = [
+pub const CASES: [Case; 10] = [
     (
         "pattern_disk_reads_back_through_its_driver",
         pattern_disk_reads_back,
@@ -40,6 +40,11 @@ pub const CASES: [Case; 9] = [
     (
         "a_killed_ext4srv_fails_its_clients_and_comes_back",
         killed_ext4srv_comes_back,
+    ),
+    // After every other use of sd2: it leaves sd2 given up (virtio-blk, AHCI).
+    (
+        "an_ext4_read_the_disk_fails_gets_an_error",
+        ext4_read_the_disk_fails,
     ),
     // Last: it leaves sd1 given up.
     (
@@ -353,6 +358,36 @@ fn killed_ext4srv_comes_back(_: &'static BootInfo) -> CaseResult {
         "utest {args} ended with {status:?} (its reason is printed above)"
     );
     Ok(())
+}
+
+/// A device error in the middle of serving a volume: sd2's driver loses its next batch (timeout
+/// cut to 300 ms) and `utest ext4-ioerror /ext4 one-mib.bin` (a file the server, freshly
+/// remounted by the case before, has not read) must get an `i/o error` within 5 s, while the
+/// server goes on serving what it has cached and keeps its placement (see
+/// programs/src/bin/utest/ext4.rs).
+fn ext4_read_the_disk_fails(_: &'static BootInfo) -> CaseResult {
+    let sd2 = disk("sd2")?;
+    let before = crate::drivers::timeout_ms();
+    crate::drivers::set_timeout_ms(300);
+    let result = (|| {
+        ensure!(
+            sd2.lose_next_batch(),
+            "the {} driver cannot lose a batch for this test",
+            sd2.driver
+        );
+        let args = "ext4-ioerror /ext4 one-mib.bin";
+        let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
+            .map_err(|e| format!("spawn utest: {e}"))?;
+        let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+            .map_err(|e| format!("wait: {e}"))?;
+        ensure!(
+            status.success(),
+            "utest {args} ended with {status:?} (its reason is printed above)"
+        );
+        Ok(())
+    })();
+    crate::drivers::set_timeout_ms(before);
+    result
 }
 
 /// sd1's driver is told to lose the next batch (its doorbell is never rung), with the timeout

@@ -738,6 +738,11 @@ fn block_ring_mode(args: &str) -> Option<i32> {
             [device, mount] => ext4::kill_and_restart(device, mount),
             _ => Err("usage: utest ext4-kill DEVICE MOUNTPOINT".into()),
         }
+    } else if let Some(rest) = args.strip_prefix("ext4-ioerror ") {
+        match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [mount, file] => ext4::read_fails_cleanly(mount, file),
+            _ => Err("usage: utest ext4-ioerror MOUNTPOINT FILE".into()),
+        }
     } else if let Some(mount) = args.strip_prefix("ext4-flood ") {
         return Some(ext4::flood(mount.trim()));
     } else if let Some(rest) = args.strip_prefix("ext4-sums ") {

@@ -321,3 +321,60 @@ fn unmount_and_mount_again(device: &str, mount: &str, service: &str) -> CaseResu
     );
     Ok(())
 }
+
+/// `utest ext4-ioerror MOUNT FILE`, while the disk under MOUNT drops its next batch of requests
+/// (the kernel's `disks` case set that up, with a 300 ms timeout): reading FILE, which is not
+/// in the server's cache, must fail within 5 s with an error that says it was the disk, and
+/// the server must go on serving what it has cached (`hello.txt`, read last) under the same
+/// placement (an isolated server keeps its pid: a disk error does not kill it).
+pub fn read_fails_cleanly(mount: &str, file: &str) -> CaseResult {
+    let server = ns::mounts()
+        .map_err(|e| format!("listing the mounts: {e}"))?
+        .into_iter()
+        .find(|m| m.path == mount)
+        .map(|m| m.placement)
+        .ok_or_else(|| format!("nothing is mounted at {mount}"))?;
+    let path = format!("{mount}/{file}");
+    let start = sys::rdtsc();
+    let result = ns::read(&path);
+    let took = sys::rdtsc() - start;
+    match result {
+        Ok(bytes) => {
+            return Err(format!(
+                "reading {path} while the disk drops requests returned {} bytes",
+                bytes.len()
+            ));
+        }
+        Err(error) => {
+            let text = format!("{error}");
+            println!("utest ext4-ioerror: {path}: {text}");
+            ensure!(
+                text.contains("i/o error"),
+                "reading {path} failed with {text:?}, which does not say it was the disk"
+            );
+        }
+    }
+    ensure!(
+        took < ms_to_tsc(5000),
+        "the failed read took {} ms",
+        took / ms_to_tsc(1).max(1)
+    );
+    let after = ns::mounts()
+        .map_err(|e| format!("listing the mounts: {e}"))?
+        .into_iter()
+        .find(|m| m.path == mount)
+        .map(|m| m.placement);
+    ensure!(
+        after.as_deref() == Some(server.as_str()),
+        "{mount} was served {server:?} before the disk error and {after:?} after"
+    );
+    // hello.txt was read last before (`utest ext4-sums` after the second mount), so its
+    // blocks are in the cache; the 4 MiB file read before it may have pushed older ones out.
+    let hello = ns::read(&format!("{mount}/hello.txt"))
+        .map_err(|e| format!("reading the cached {mount}/hello.txt after the disk error: {e}"))?;
+    ensure!(
+        hello.starts_with(b"hello"),
+        "{mount}/hello.txt reads {hello:?} after the disk error"
+    );
+    Ok(())
+}
