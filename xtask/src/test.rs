@@ -272,6 +272,19 @@ fn qemu_tests(
             config,
             judge: Box::new(move |run, tally| {
                 judge_cases(label, "disks", run, tally);
+                // The volume ext4-view cannot read is refused with the feature named, by the
+                // isolated ext4srv or by the kernel for the colocated one.
+                let named = run.output.contains(INLINE_DATA_REFUSAL);
+                tally.record(
+                    "qemu",
+                    &format!("{label}::mount_names_the_unsupported_feature"),
+                    named,
+                    if named {
+                        String::new()
+                    } else {
+                        format!("nobody said {INLINE_DATA_REFUSAL:?}")
+                    },
+                );
                 let said = format!("ktest: disks: sd0 driver {driver} ");
                 let ok = run.output.contains(&said);
                 tally.record(
@@ -680,13 +693,38 @@ pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
     Ok(disk)
 }
 
-/// The `disks` scenario's ext4 disk: a GPT with [`big_ext4`] (4 KiB blocks) as partition 1 and
-/// [`small_ext4`] (1 KiB blocks) as partition 2. Returns its path.
+/// An ext4 filesystem with the incompatible feature `inline_data`, which ext4-view cannot read:
+/// `mount ext4` must refuse it and name the feature.
+fn inline_data_ext4(dir: &Path) -> Result<Vec<u8>, String> {
+    let image = dir.join("ext4-inline-data.img");
+    let _ = std::fs::remove_file(&image);
+    let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
+        .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
+    let status = Command::new(mkfs)
+        .args(["-q", "-F", "-b", "1024", "-O", "inline_data"])
+        .arg(&image)
+        .arg("1M")
+        .status()
+        .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
+    if !status.success() {
+        return Err("mkfs.ext4 -O inline_data failed".into());
+    }
+    std::fs::read(&image).map_err(|e| format!("reading {}: {e}", image.display()))
+}
+
+/// What `mount ext4` (or the isolated ext4srv it starts) prints for the `inline_data`
+/// partition, in every placement.
+pub const INLINE_DATA_REFUSAL: &str = "unsupported ext4 feature: inline_data";
+
+/// The `disks` scenario's ext4 disk: a GPT with [`big_ext4`] (4 KiB blocks) as partition 1,
+/// [`small_ext4`] (1 KiB blocks) as partition 2 and [`inline_data_ext4`] as partition 3.
+/// Returns its path.
 fn write_ext4_gpt_disk(dir: &Path) -> Result<PathBuf, String> {
     let big = big_ext4(dir)?;
     let small = small_ext4(dir)?;
+    let inline = inline_data_ext4(dir)?;
     let disk = dir.join("lux9-ext4-gpt-disk.img");
-    partitioned_disk(&disk, "gpt", &[&big, &small])?;
+    partitioned_disk(&disk, "gpt", &[&big, &small, &inline])?;
     Ok(disk)
 }
 

@@ -30,6 +30,10 @@ pub fn mount_and_check(device: &str, mount: &str) -> CaseResult {
         ),
         ("ext4 /bad /dev/sd9/data", "a disk that does not exist"),
         ("ext4 /bad /dev/sd0/p7", "a partition that does not exist"),
+        (
+            "ext4 /bad /dev/sd2/p3",
+            "an ext4 volume with inline_data, which ext4-view cannot read",
+        ),
     ] {
         let status = spawn_wait("mount", args)?;
         ensure!(!status.success(), "mount {args} ({what}) succeeded");
