@@ -15,6 +15,12 @@ use lux9_tests::session::Session;
 pub const PROMPT: &str = "lux9% ";
 /// A configuration word with a bad value, on every session's command line.
 pub const BAD_SETTING: &str = "ext4srv=sideways";
+
+/// The `mount=` setting the `strict` sessions boot with (the others take the default, `auto`,
+/// which finds the same volume): init must mount exactly what it names.
+pub fn explicit_mount(preset: &str) -> Option<&'static str> {
+    (preset == "strict").then_some("/dev/sd1/p1:/mnt")
+}
 /// Boot to the first prompt (TCG, release kernel: a few seconds).
 pub const BOOT_TIMEOUT: Duration = Duration::from_secs(90);
 /// One command, up to the next prompt.
@@ -135,6 +141,13 @@ fn check_config(out: &str, context: &Context) -> Result<(), String> {
     let wanted = format!("isolation = {}", context.mode);
     if !out.lines().any(|line| line.starts_with(&wanted)) {
         return Err(format!("no line starting {wanted:?} in:\n{out}"));
+    }
+    let mount = match explicit_mount(context.mode) {
+        Some(list) => format!("mount = {list}  # command line"),
+        None => "mount = auto".to_string(),
+    };
+    if !out.lines().any(|line| line.starts_with(&mount)) {
+        return Err(format!("no line starting {mount:?} in:\n{out}"));
     }
     if !out.ends_with('\n') {
         return Err(format!(
@@ -838,10 +851,16 @@ mod tests {
             .is_ok()
         );
         assert!(check_silent("hi\n", &mode("")).is_err());
-        let config = "isolation = strict  # command line\nlog = info  # default\n";
+        let config = "isolation = strict  # command line\nlog = info  # default\n\
+                      mount = /dev/sd1/p1:/mnt  # command line\n";
         assert!(check_config(config, &mode("strict")).is_ok());
         assert!(check_config(config, &mode("hybrid")).is_err());
         assert!(check_config(config.trim_end(), &mode("strict")).is_err());
+        // The explicit mount must be what the session booted with.
+        let auto = "isolation = strict  # command line\nmount = auto  # default\n";
+        assert!(check_config(auto, &mode("strict")).is_err());
+        let hybrid = "isolation = hybrid  # lux9.conf\nmount = auto  # default\n";
+        assert!(check_config(hybrid, &mode("hybrid")).is_ok());
     }
 
     /// The sums are what the host's sha256sum prints for "abc\n" (`printf 'abc\n' |

@@ -364,10 +364,14 @@ fn qemu_tests(
         } else {
             let iso = dir.join(format!("console-{}.iso", plan.preset));
             if !iso_built.contains(&plan.preset) {
-                let words = [
+                let mut words = vec![
                     format!("isolation={}", plan.preset),
                     crate::console::BAD_SETTING.into(),
                 ];
+                // One preset names its boot mount instead of taking the default (`auto`).
+                if let Some(mount) = crate::console::explicit_mount(plan.preset) {
+                    words.push(format!("mount={mount}"));
+                }
                 build::make_iso(&kernel, &words, Vec::new(), &iso)?;
                 iso_built.push(plan.preset);
             }
