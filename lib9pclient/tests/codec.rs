@@ -482,3 +482,80 @@ fn frames_split_a_submission_and_stop_at_a_partial_frame() {
     let tiny = [3u8, 0, 0, 0, 0, 0, 0, 0];
     assert_eq!(frames(&tiny).collect::<Vec<_>>(), vec![Err(PartialFrame)]);
 }
+
+/// The hot-path decoders accept exactly the Treads and Rreads the general decoder decodes to
+/// that message, with the same fields, and leave everything else to it: each byte of valid
+/// frames is flipped, and frames are cut short and lengthened.
+#[test]
+fn tread_and_rread_fast_paths_agree_with_the_decoder() {
+    use lib9pclient::codec::{decode_rread, decode_tread, decode_with_limit};
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    for (tag, fid, offset, count) in [
+        (0u16, 0u32, 0u64, 0u32),
+        (7, 42, 1 << 40, 1024),
+        (0xfffe, u32::MAX, u64::MAX, 8192),
+    ] {
+        let msg = Message::Tread { fid, offset, count };
+        let mut buf = vec![0u8; msg.encoded_len()];
+        msg.encode(tag, &mut buf).unwrap();
+        frames.push(buf);
+    }
+    for (tag, data) in [
+        (1u16, &b""[..]),
+        (9, &b"hello"[..]),
+        (3, &[0xa5u8; 1024][..]),
+    ] {
+        let msg = Message::Rread { data };
+        let mut buf = vec![0u8; msg.encoded_len()];
+        msg.encode(tag, &mut buf).unwrap();
+        frames.push(buf);
+    }
+    let mut cases = frames.clone();
+    for frame in &frames {
+        for i in 0..frame.len().min(24) {
+            for bit in [0x01u8, 0x80] {
+                let mut bad = frame.clone();
+                bad[i] ^= bit;
+                cases.push(bad);
+            }
+        }
+        cases.push(frame[..frame.len() - 1].to_vec());
+        let mut longer = frame.clone();
+        longer.push(0);
+        cases.push(longer);
+    }
+    let mut fast_hits = 0;
+    for frame in &cases {
+        for limit in [u32::MAX, 1035, 23, 11] {
+            let general = decode_with_limit(frame, limit).ok();
+            match decode_tread(frame, limit) {
+                Some((tag, fid, offset, count)) => {
+                    fast_hits += 1;
+                    assert_eq!(
+                        general,
+                        Some((tag, Message::Tread { fid, offset, count })),
+                        "{frame:?}"
+                    );
+                }
+                None => assert!(
+                    !matches!(general, Some((_, Message::Tread { .. }))),
+                    "decode_tread refused a Tread the decoder took: {frame:?}"
+                ),
+            }
+            match decode_rread(frame, limit) {
+                Some((tag, data)) => {
+                    fast_hits += 1;
+                    assert_eq!(general, Some((tag, Message::Rread { data })), "{frame:?}");
+                }
+                None => assert!(
+                    !matches!(general, Some((_, Message::Rread { .. }))),
+                    "decode_rread refused an Rread the decoder took: {frame:?}"
+                ),
+            }
+        }
+    }
+    assert!(
+        fast_hits > 20,
+        "the fast paths took only {fast_hits} frames"
+    );
+}

@@ -63,6 +63,9 @@ impl Reply {
     }
 
     pub(crate) fn decode_frame(frame: &[u8], limit: u32) -> Result<Message<'_>, Error> {
+        if let Some((_, data)) = crate::codec::decode_rread(frame, limit) {
+            return Ok(Message::Rread { data });
+        }
         let (_, msg) = decode_with_limit(frame, limit)?;
         match msg {
             Message::Rerror { ename } => Err(Error::Server(ename.into())),

@@ -343,6 +343,36 @@ pub fn decode_with_limit(buf: &[u8], limit: u32) -> Result<(u16, Message<'_>), D
     Ok((tag, msg))
 }
 
+/// The Tread in `buf`, if it is exactly one well-formed Tread of at most `limit` bytes:
+/// (tag, fid, offset, count). The file servers' hot path, without building a [`Message`];
+/// whatever it refuses, [`decode_with_limit`] decodes (or refuses) the same as ever.
+pub fn decode_tread(buf: &[u8], limit: u32) -> Option<(u16, u32, u64, u32)> {
+    let frame: &[u8; 23] = buf.try_into().ok()?;
+    let size = u32::from_le_bytes([frame[0], frame[1], frame[2], frame[3]]);
+    if size != 23 || size > limit || frame[4] != MessageType::Tread as u8 {
+        return None;
+    }
+    let tag = u16::from_le_bytes([frame[5], frame[6]]);
+    let fid = u32::from_le_bytes(frame[7..11].try_into().ok()?);
+    let offset = u64::from_le_bytes(frame[11..19].try_into().ok()?);
+    let count = u32::from_le_bytes(frame[19..23].try_into().ok()?);
+    Some((tag, fid, offset, count))
+}
+
+/// The Rread in `buf`, if it is exactly one well-formed Rread of at most `limit` bytes:
+/// (tag, data). The clients' hot path, as [`decode_tread`] is the servers'.
+pub fn decode_rread(buf: &[u8], limit: u32) -> Option<(u16, &[u8])> {
+    if buf.len() < 11 || buf[4] != MessageType::Rread as u8 {
+        return None;
+    }
+    let size = u32::from_le_bytes(buf[0..4].try_into().ok()?);
+    let count = u32::from_le_bytes(buf[7..11].try_into().ok()?);
+    if size as usize != buf.len() || size > limit || count as usize != buf.len() - 11 {
+        return None;
+    }
+    Some((u16::from_le_bytes([buf[5], buf[6]]), &buf[11..]))
+}
+
 /// A stat preceded by the `n[2]` count that Rstat and Twstat put before it.
 fn counted_stat<'a>(r: &mut Reader<'a>) -> Result<Stat<'a>, DecodeError> {
     let n = r.u16()? as usize;

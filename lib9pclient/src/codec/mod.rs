@@ -13,7 +13,7 @@ mod stat;
 mod walk;
 
 pub use error::{DecodeError, EncodeError};
-pub use message::{Message, decode, decode_with_limit};
+pub use message::{Message, decode, decode_rread, decode_tread, decode_with_limit};
 pub use message_type::MessageType;
 pub use stat::{Dir, DirEntries, Stat};
 pub use walk::{TooManyElements, WalkNames, WalkNamesIter, WalkQids};

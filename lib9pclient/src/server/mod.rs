@@ -206,6 +206,12 @@ impl<F: Filesystem> Server<F> {
     /// (a 4 KiB Rread then costs no 4 KiB memset). `at` must not exceed `buf.len()`.
     pub fn handle_at(&mut self, request: &[u8], buf: &mut Vec<u8>, at: usize) -> usize {
         let mut out = Out::new(buf, at.min(buf.len()));
+        if let Some((tag, fid, offset, count)) =
+            crate::codec::decode_tread(request, self.frame_limit())
+        {
+            self.handle_out(tag, &Message::Tread { fid, offset, count }, &mut out);
+            return out.end();
+        }
         match decode_with_limit(request, self.frame_limit()) {
             Ok((tag, msg)) => self.handle_out(tag, &msg, &mut out),
             Err(e) => {
