@@ -6,7 +6,9 @@
 //! the test can demand that whatever succeeds is exactly what the undamaged
 //! image gives. Without checksums a flip can change data silently, so there
 //! the test demands only that every request is answered, in time, without a
-//! panic. Set EXT4SRV_CORRUPT_SEED to vary the mutations.
+//! panic. Set EXT4SRV_CORRUPT_SEED to vary the mutations. The tree, the
+//! metadata regions and the mutations are `lux9_tests::ext4_damage`'s, shared
+//! with the in-QEMU `ext4-faults` scenario's damaged disk.
 
 mod common;
 
@@ -15,10 +17,10 @@ use ext4srv::Ext4Fs;
 use ext4srv::device::MemoryDevice;
 use lib9pclient::codec::{Dir, OREAD};
 use lib9pclient::{Fs, Loopback};
+use lux9_tests::ext4_damage::{self, Rng};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -88,87 +90,15 @@ fn visit(fs: &Fs<Loopback<ext4srv::Ext4Fs>>, dir: &str, log: &mut Log) {
     }
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn tool_output(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Byte ranges of the four kinds of metadata, from dumpe2fs and debugfs.
-fn regions(img: &Path, block: usize, dirs: &[&str]) -> Vec<(&'static str, Vec<(usize, usize)>)> {
-    let dump = tool_output(Command::new(tool("dumpe2fs", "e2fsprogs")).arg(img));
-    let range = |key: &str| -> (usize, usize) {
-        let rest = dump.split(key).nth(1).unwrap();
-        let spec = rest.split([',', '\n', ' ']).next().unwrap();
-        let (a, b) = spec.split_once('-').unwrap_or((spec, spec));
-        (
-            a.parse::<usize>().unwrap() * block,
-            (b.parse::<usize>().unwrap() + 1) * block,
-        )
-    };
-    let (gdt_start, gdt_end) = range("Group descriptors at ");
-    let (itable, _) = range("Inode table at ");
-    let mut dir_blocks = Vec::new();
-    for d in dirs {
-        let out = tool_output(
-            Command::new(tool("debugfs", "e2fsprogs"))
-                .args(["-R", &format!("blocks \"{d}\"")])
-                .arg(img),
-        );
-        for b in out.split_whitespace() {
-            let b: usize = b.parse().unwrap();
-            dir_blocks.push((b * block, (b + 1) * block));
-        }
-    }
-    vec![
-        ("superblock", vec![(1024, 2048)]),
-        ("group descriptors", vec![(gdt_start, gdt_end)]),
-        // The inodes in use (the fixture has fewer than 64).
-        ("inodes", vec![(itable, itable + 64 * 256)]),
-        ("directory blocks", dir_blocks),
-    ]
-}
-
-fn tree(root: &Path) {
-    write(root, "hello", b"hi\n");
-    let pattern: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
-    write(root, "sub/pattern.bin", &pattern);
-    // Two directory blocks at 1 KiB blocks.
-    for i in 0..40 {
-        write(
-            root,
-            &format!("sub/inner/file number {i:02} with a longer name"),
-            format!("{i}\n").as_bytes(),
-        );
-    }
-    symlink(root, "sub/rel", "../hello");
-    symlink(root, "abs", "/sub/inner");
-    symlink(root, "dangling", "nope");
-    symlink(root, "loop", "loop");
-}
-
 fn run_mutations(options: &[&str], cases: usize, exact: bool) {
     let dir = TempDir::new("corrupt");
     let root = dir.path().join("tree");
-    tree(&root);
+    ext4_damage::write_tree(&root).unwrap();
     let img = dir.path().join("img");
     mkfs(&root, &img, 2, options);
     let base = std::fs::read(&img).unwrap();
-    let regions = regions(&img, 1024, &["/", "/sub", "/sub/inner", "/lost+found"]);
+    let regions =
+        ext4_damage::regions(&img, 1024, &ext4_damage::TREE_DIRS).unwrap_or_else(|e| panic!("{e}"));
     let expected = traverse(base.clone()).expect("the undamaged image opens");
     assert!(expected.values().all(|r| r.is_ok()
         || r.as_ref().unwrap_err().contains("loop")
@@ -184,7 +114,7 @@ fn run_mutations(options: &[&str], cases: usize, exact: bool) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(0x5eed_1234_abcd_u64);
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::new(seed);
     // One worker runs the cases; this thread enforces the time limit.
     let (work_tx, work_rx) = mpsc::channel::<Vec<u8>>();
     let (done_tx, done_rx) = mpsc::channel();
@@ -199,16 +129,8 @@ fn run_mutations(options: &[&str], cases: usize, exact: bool) {
     let (mut refused, mut partial, mut intact) = (0, 0, 0);
     let start = Instant::now();
     for case in 0..cases {
-        let (kind, ranges) = &regions[case % regions.len()];
         let mut bytes = base.clone();
-        let mut flips = Vec::new();
-        for _ in 0..1 + rng.below(4) {
-            let (lo, hi) = ranges[rng.below(ranges.len())];
-            let at = lo + rng.below(hi - lo);
-            let mask = 1 + rng.below(255) as u8;
-            bytes[at] ^= mask;
-            flips.push((at, mask));
-        }
+        let (kind, flips) = ext4_damage::mutate(&mut bytes, &regions, case, &mut rng);
         let what = format!("case {case} (seed {seed}): {kind}, flips {flips:?}");
         if let Some(dump) = std::env::var_os("EXT4SRV_CORRUPT_DUMP") {
             std::fs::write(Path::new(&dump).join(format!("case-{case}.img")), &bytes).unwrap();

@@ -5,9 +5,11 @@
 //! summaries of `cargo test`, and keeps the overall tally that `cargo xtask test` prints;
 //! `session` drives the serial console of a running QEMU and `qmp` its machine protocol (keys,
 //! screenshots, power events); `host_tools` finds and runs the Debian tools that make test
-//! images.
+//! images; `ext4_damage` makes the damaged ext4 images of ext4srv's fuzz test and of the
+//! `ext4-faults` scenario.
 #![deny(unsafe_code)]
 
+pub mod ext4_damage;
 pub mod host_tools;
 pub mod qemu;
 pub mod qmp;
