@@ -45,9 +45,10 @@ macro_rules! ensure {
 }
 
 mod disks;
+mod ext4_faults;
 
 /// Scenarios and what they do. The fault scenarios never return.
-const SCENARIOS: [(&str, &str); 13] = [
+const SCENARIOS: [(&str, &str); 14] = [
     (
         "kernel",
         "memory, paging, heap, timer, interrupt routing, threads, processes",
@@ -55,6 +56,10 @@ const SCENARIOS: [(&str, &str); 13] = [
     (
         "disks",
         "PCI disks: sd0 a pattern disk, sd1 a scratch disk, read and written through their driver",
+    ),
+    (
+        "ext4-faults",
+        "ext4 on the boot-module disk rd0, and damaged ext4 volumes on sd0",
     ),
     (
         "user",
@@ -118,6 +123,7 @@ fn run(scenario: &str, boot: &'static BootInfo) -> ! {
     match scenario {
         "kernel" => run_cases(boot),
         "disks" => run_list(boot, &disks::CASES),
+        "ext4-faults" => run_list(boot, &ext4_faults::CASES),
         "user" => run_program("utest", ""),
         "bench" => run_program("bench", ""),
         "bench-sys" => run_program("bench", "sys"),

@@ -69,8 +69,19 @@ pub const DISKS: &[&str] = &[
     "a_device_that_does_not_answer_times_out",
 ];
 
+/// `test=ext4-faults`: `CASES` in `kernel/src/ktest/ext4_faults.rs`.
+pub const EXT4_FAULTS: &[&str] = &[
+    "an_ext4_volume_on_the_boot_module_disk_reads_back",
+    "damaged_ext4_volumes_give_errors_not_crashes",
+];
+
 /// The scenarios that report cases, with their lists.
-pub const SCENARIOS: [(&str, &[&str]); 3] = [("kernel", KERNEL), ("user", USER), ("disks", DISKS)];
+pub const SCENARIOS: [(&str, &[&str]); 4] = [
+    ("kernel", KERNEL),
+    ("user", USER),
+    ("disks", DISKS),
+    ("ext4-faults", EXT4_FAULTS),
+];
 
 /// The cases `scenario` must report.
 pub fn expected(scenario: &str) -> &'static [&'static str] {
@@ -162,6 +173,7 @@ mod tests {
             ("kernel", "kernel/src/ktest.rs"),
             ("user", "programs/src/bin/utest.rs"),
             ("disks", "kernel/src/ktest/disks.rs"),
+            ("ext4-faults", "kernel/src/ktest/ext4_faults.rs"),
         ] {
             let (names, length) = names_in_source(&read(source)).unwrap();
             assert_eq!(names.len(), length, "{source}: names vs declared length");

@@ -9,6 +9,7 @@ mod bench;
 mod build;
 mod cases;
 mod console;
+mod faults;
 mod menu;
 mod plot;
 mod power;

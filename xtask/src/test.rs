@@ -301,6 +301,44 @@ fn qemu_tests(
             session: None,
         });
     }
+    // ext4 on the boot-module disk, and damaged ext4 volumes (faults.rs), read by an isolated
+    // and by the colocated ext4srv: rd0 is the `disks` scenario's ext4 GPT disk (in place of
+    // the pattern disk, which only the kernel and user scenarios read), sd0 the damaged disk.
+    let corrupt_disk = crate::faults::write_corrupt_disk(&dir)?;
+    for (label, preset) in EXT4_FAULT_JOBS {
+        let iso = dir.join(format!("test-ext4-faults-{preset}.iso"));
+        let words = [
+            "test=ext4-faults".to_string(),
+            format!("isolation={preset}"),
+        ];
+        let modules = vec![
+            Module {
+                source: blob.clone(),
+                name: "lux9-test-blob.bin".into(),
+                cmdline: test_pattern::MODULE_NAME.into(),
+            },
+            Module {
+                source: ext4_gpt_disk.clone(),
+                name: "lux9-ext4-gpt-disk.img".into(),
+                cmdline: lux9_blk::pattern::MODULE_WORD.into(),
+            },
+        ];
+        build::make_iso(&kernel, &words, modules, &iso)?;
+        let mut config = QemuConfig::new(Machine::Q35Bios, iso);
+        let image = dir.join(format!("ext4-faults-{preset}-corrupt.img"));
+        std::fs::copy(&corrupt_disk, &image)
+            .map_err(|e| format!("copying the corrupt disk to {}: {e}", image.display()))?;
+        config.disks.push(qemu::Disk {
+            image,
+            bus: qemu::DiskBus::Virtio,
+        });
+        work.push(Job {
+            name: label.into(),
+            config,
+            judge: Box::new(move |run, tally| judge_cases(label, "ext4-faults", run, tally)),
+            session: None,
+        });
+    }
     // utest once more with every server isolated: sysserver_serves_concurrent_clients then
     // starts the isolated sysserver (as init would) and goes through it.
     let strict_iso = dir.join("test-user-strict.iso");
@@ -511,6 +549,10 @@ const DISK_JOBS: [DiskJob; 9] = {
     ]
 };
 
+/// The `ext4-faults` scenario's boots, on q35 with the damaged disk on virtio: label and
+/// isolation preset (`hybrid` isolates ext4srv, `off` colocates it in the kernel).
+const EXT4_FAULT_JOBS: [(&str, &str); 2] = [("ext4-faults", "hybrid"), ("ext4-faults[off]", "off")];
+
 /// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`), with an MBR written by
 /// `sfdisk` over sector 0 (`lux9_blk::pattern::PARTITIONS`: the last one ends at the disk's
 /// last sector).
@@ -556,36 +598,57 @@ fn write_ext4_tree(
         std::os::unix::fs::symlink(target, tree.join(path))
             .map_err(|e| format!("making the symlink {path}: {e}"))?;
     }
-    let names: Vec<&str> = files
+    let names: Vec<String> = files
         .iter()
-        .map(|(path, _)| path.as_str())
+        .map(|(path, _)| path.clone())
         .filter(|path| !path.starts_with("dir3000/"))
-        .chain(symlinks.iter().map(|(path, _)| *path))
+        .chain(symlinks.iter().map(|(path, _)| path.to_string()))
         .collect();
+    write_sums(&tree, &names, listings)?;
+    Ok(tree)
+}
+
+/// Writes `SHA256SUMS` (the host's `sha256sum` of the files `names`, in coreutils' format) and
+/// `LISTINGS` (`directory count` lines) into `tree`.
+pub(crate) fn write_sums(
+    tree: &Path,
+    names: &[String],
+    listings: &[(&str, usize)],
+) -> Result<(), String> {
     let sums = Command::new("sha256sum")
-        .args(&names)
-        .current_dir(&tree)
+        .args(names)
+        .current_dir(tree)
         .output()
         .map_err(|e| format!("cannot run sha256sum: {e}"))?;
     if !sums.status.success() {
         return Err(format!("sha256sum of {} failed", tree.display()));
     }
-    write(&tree.join("SHA256SUMS"), &sums.stdout)?;
+    std::fs::write(tree.join("SHA256SUMS"), &sums.stdout)
+        .map_err(|e| format!("writing {}/SHA256SUMS: {e}", tree.display()))?;
     let listings: String = listings
         .iter()
         .map(|(dir, count)| format!("{dir} {count}\n"))
         .collect();
-    write(&tree.join("LISTINGS"), listings.as_bytes())?;
-    Ok(tree)
+    std::fs::write(tree.join("LISTINGS"), listings)
+        .map_err(|e| format!("writing {}/LISTINGS: {e}", tree.display()))
 }
 
-/// `mkfs.ext4 -d TREE` into an image of `size` with `block` bytes per block; its bytes.
-fn mkfs_ext4(tree: &Path, image: &Path, block: u32, size: &str) -> Result<Vec<u8>, String> {
+/// `mkfs.ext4 -d TREE` into an image of `size` with `block` bytes per block and the further
+/// mkfs `options`; its bytes.
+pub(crate) fn mkfs_ext4(
+    tree: &Path,
+    image: &Path,
+    block: u32,
+    size: &str,
+    options: &[&str],
+) -> Result<Vec<u8>, String> {
     let _ = std::fs::remove_file(image);
     let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
         .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
     let status = Command::new(mkfs)
-        .args(["-q", "-F", "-b", &block.to_string(), "-d"])
+        .args(["-q", "-F", "-b", &block.to_string()])
+        .args(options)
+        .arg("-d")
         .arg(tree)
         .arg(image)
         .arg(size)
@@ -599,7 +662,11 @@ fn mkfs_ext4(tree: &Path, image: &Path, block: u32, size: &str) -> Result<Vec<u8
 
 /// A disk of `filesystems` one after the other from sector 2048, under a partition table that
 /// `sfdisk` writes (`label` dos or gpt), one partition each.
-fn partitioned_disk(path: &Path, label: &str, filesystems: &[&[u8]]) -> Result<(), String> {
+pub(crate) fn partitioned_disk(
+    path: &Path,
+    label: &str,
+    filesystems: &[&[u8]],
+) -> Result<(), String> {
     let mut bytes = vec![0u8; 1 << 20];
     let mut script = format!("label: {label}\n");
     for fs in filesystems {
@@ -664,7 +731,7 @@ fn big_ext4(dir: &Path) -> Result<Vec<u8>, String> {
         &[("link-to-hello", "hello.txt")],
         &[("many", 1000), ("dir3000", 3000)],
     )?;
-    mkfs_ext4(&tree, &dir.join("ext4-fs.img"), 4096, "24M")
+    mkfs_ext4(&tree, &dir.join("ext4-fs.img"), 4096, "24M", &[])
 }
 
 /// The small tree in ext4 with 1 KiB blocks: a file of 300,000 bytes (three levels of 1 KiB
@@ -685,7 +752,7 @@ fn small_ext4(dir: &Path) -> Result<Vec<u8>, String> {
         &[("readme-link", "notes/readme.txt")],
         &[("five-hundred", 500)],
     )?;
-    mkfs_ext4(&tree, &dir.join("ext4-fs-1k.img"), 1024, "4M")
+    mkfs_ext4(&tree, &dir.join("ext4-fs-1k.img"), 1024, "4M", &[])
 }
 
 /// The ext4 disk of the console sessions and the ext4 benchmarks: an MBR whose partition 1

@@ -20,6 +20,8 @@ lux9_rt::entry!(run);
 mod blkring;
 #[path = "utest/ext4.rs"]
 mod ext4;
+#[path = "utest/ext4_damaged.rs"]
+mod ext4_damaged;
 
 type CaseResult = Result<(), String>;
 type Case = (&'static str, fn() -> CaseResult);
@@ -35,6 +37,29 @@ macro_rules! ensure {
 fn spawn_wait(name: &str, args: &str) -> Result<ExitStatus, String> {
     let pid = sys::spawn(name, args).map_err(|e| format!("spawn {name} {args}: {e}"))?;
     sys::wait(pid).map_err(|e| format!("wait for {name}: {e}"))
+}
+
+/// Runs NAME ARGS and waits at most `limit_ms` for it to end: one still running then is
+/// killed, and the step fails (a hang is an answer no test may wait for).
+fn spawn_wait_within(name: &str, args: &str, limit_ms: u64) -> Result<ExitStatus, String> {
+    use lux9_rt::abi::sysinfo::ProcInfo;
+    let pid = sys::spawn(name, args).map_err(|e| format!("spawn {name} {args}: {e}"))?;
+    let start = sys::rdtsc();
+    loop {
+        let running = sys::processes()
+            .map_err(|e| format!("processes: {e}"))?
+            .iter()
+            .any(|p| p.pid == pid as u64 && p.state != ProcInfo::STATE_ZOMBIE);
+        if !running {
+            return sys::wait(pid).map_err(|e| format!("wait for {name}: {e}"));
+        }
+        if sys::rdtsc() - start > ms_to_tsc(limit_ms) {
+            let _ = sys::kill(pid);
+            let _ = sys::wait(pid);
+            return Err(format!("{name} {args} did not end within {limit_ms} ms"));
+        }
+        sys::sleep_ms(5);
+    }
 }
 
 /// What a leak would show in: free frames and kernel heap bytes in use.
@@ -743,6 +768,15 @@ fn block_ring_mode(args: &str) -> Option<i32> {
             [mount, file] => ext4::read_fails_cleanly(mount, file),
             _ => Err("usage: utest ext4-ioerror MOUNTPOINT FILE".into()),
         }
+    } else if let Some(rest) = args.strip_prefix("ext4-volume ") {
+        match rest.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [device, mount] => ext4::mount_check_unmount(device, mount),
+            _ => Err("usage: utest ext4-volume DEVICE MOUNTPOINT".into()),
+        }
+    } else if let Some(disk) = args.strip_prefix("ext4-damaged ") {
+        ext4_damaged::run(disk.trim())
+    } else if let Some(mount) = args.strip_prefix("ext4-walk ") {
+        return Some(ext4_damaged::walk(mount.trim()));
     } else if let Some(mount) = args.strip_prefix("ext4-flood ") {
         return Some(ext4::flood(mount.trim()));
     } else if let Some(rest) = args.strip_prefix("ext4-sums ") {

@@ -11,7 +11,7 @@ use lux9_rt::abi::syscall::Info;
 use lux9_rt::{ns, println, sys};
 use sha2::{Digest, Sha256};
 
-use super::{CaseResult, ms_to_tsc, spawn_wait};
+use super::{CaseResult, ms_to_tsc, spawn_wait, spawn_wait_within};
 
 macro_rules! ensure {
     ($cond:expr, $($why:tt)+) => {
@@ -51,7 +51,32 @@ pub fn mount_and_check(device: &str, mount: &str) -> CaseResult {
     Ok(())
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// `utest ext4-volume DEVICE MOUNT`: mounts DEVICE at MOUNT where the configuration places
+/// ext4srv, checks it from a new process as [`check`] does, and unmounts it; each step within a
+/// time limit. The kernel's `ext4-faults` scenario runs it on the boot-module disk.
+pub fn mount_check_unmount(device: &str, mount: &str) -> CaseResult {
+    let status = spawn_wait_within("mount", &format!("ext4 {mount} {device}"), 15_000)?;
+    ensure!(
+        status.success(),
+        "mount ext4 {mount} {device} ended with {status:?}"
+    );
+    check_placement(mount)?;
+    let status = spawn_wait_within("utest", &format!("ext4-check {mount}"), 60_000)?;
+    ensure!(status.success(), "utest ext4-check ended with {status:?}");
+    let service = lux9_programs::volume::find(device)?.service();
+    let status = spawn_wait_within("mount", &format!("-u {mount}"), 10_000)?;
+    ensure!(status.success(), "mount -u {mount} ended with {status:?}");
+    ensure!(
+        !matches!(
+            sys::service_lookup(&service),
+            Ok(sys::Placement::Isolated { .. } | sys::Placement::Colocated)
+        ),
+        "{service} is still served after mount -u"
+    );
+    Ok(())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
