@@ -550,8 +550,12 @@ const DISK_JOBS: [DiskJob; 9] = {
 };
 
 /// The `ext4-faults` scenario's boots, on q35 with the damaged disk on virtio: label and
-/// isolation preset (`hybrid` isolates ext4srv, `off` colocates it in the kernel).
-const EXT4_FAULT_JOBS: [(&str, &str); 2] = [("ext4-faults", "hybrid"), ("ext4-faults[off]", "off")];
+/// isolation preset (`hybrid` and `strict` isolate ext4srv, `off` colocates it in the kernel).
+const EXT4_FAULT_JOBS: [(&str, &str); 3] = [
+    ("ext4-faults", "hybrid"),
+    ("ext4-faults[strict]", "strict"),
+    ("ext4-faults[off]", "off"),
+];
 
 /// The boot-module pattern disk of the test ISOs (`lux9_blk::pattern`), with an MBR written by
 /// `sfdisk` over sector 0 (`lux9_blk::pattern::PARTITIONS`: the last one ends at the disk's
