@@ -52,6 +52,7 @@ pub const USER: &[&str] = &[
     "a_block_ring_completes_asynchronously",
     "kill_ends_a_process_in_every_kind_of_wait",
     "a_killed_server_fails_its_blocked_caller_at_once",
+    "orphans_are_freed_when_they_end",
     "a_killed_isolated_sysserver_comes_back",
 ];
 

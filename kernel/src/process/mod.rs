@@ -61,6 +61,10 @@ pub struct Process {
     /// `kill` asked for its end: whatever ends it, its status is
     /// [`ExitStatus::KILLED_BY_REQUEST`].
     killed: bool,
+    /// Its parent ended first and the kernel took it over: nobody will `wait` for it, so it is
+    /// freed when it ends instead of staying a zombie (a `supervise` whose `mount` ended, an
+    /// ext4srv whose supervisor was killed).
+    adopted: bool,
 }
 
 struct Table {
@@ -126,6 +130,7 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 image_pages: loaded.pages,
                 ring_pages: 0,
                 killed: false,
+                adopted: false,
             },
         );
         pid
@@ -184,6 +189,7 @@ pub fn exit_current(status: ExitStatus) -> ! {
         process.threads.retain(|&t| t != tid);
         let space = process.space.take();
         let parent = process.parent;
+        let adopted = process.adopted;
         // Orphans go to the kernel; orphaned zombies are freed now.
         let children: Vec<Pid> = table
             .processes
@@ -200,10 +206,14 @@ pub fn exit_current(status: ExitStatus) -> ! {
                 table.processes.remove(&child);
             } else if let Some(c) = table.processes.get_mut(&child) {
                 c.parent = KERNEL_PID;
+                c.adopted = true;
             }
         }
         let parent_alive = parent == KERNEL_PID || table.processes.contains_key(&parent);
-        if parent_alive {
+        if adopted {
+            // Nobody waits for an orphan: no zombie is kept.
+            table.processes.remove(&pid);
+        } else if parent_alive {
             if let Some(waiter) = table
                 .processes
                 .get_mut(&parent)

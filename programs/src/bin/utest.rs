@@ -819,9 +819,48 @@ fn block_ring_mode(args: &str) -> Option<i32> {
     })
 }
 
+/// `utest orphan-parent`: starts `spin 200` and ends at once, leaving it an orphan; its exit
+/// status is the child's pid.
+fn orphan_parent() -> i32 {
+    match sys::spawn("spin", "200") {
+        Ok(pid) => pid as i32,
+        Err(error) => {
+            println!("utest orphan-parent: spawn spin: {error}");
+            -1
+        }
+    }
+}
+
+/// A process whose parent ended first is freed when it ends: nobody will wait for it, so it
+/// must not stay behind as a zombie (it would hold its table entry and kernel memory forever).
+fn orphans_are_freed_when_they_end() -> CaseResult {
+    let parent = sys::spawn("utest", "orphan-parent").map_err(|e| format!("spawn: {e}"))?;
+    let child = match sys::wait(parent).map_err(|e| format!("wait: {e}"))? {
+        ExitStatus::Exited(pid) if pid > 0 => pid as u64,
+        other => return Err(format!("utest orphan-parent ended with {other:?}")),
+    };
+    let start = sys::rdtsc();
+    loop {
+        let list = sys::processes().map_err(|e| format!("processes: {e}"))?;
+        match list.iter().find(|p| p.pid == child) {
+            None => return Ok(()),
+            Some(p) if sys::rdtsc() - start > ms_to_tsc(3000) => {
+                return Err(format!(
+                    "the orphan {child} is still in the process table 3 s later (state {})",
+                    p.state_name()
+                ));
+            }
+            Some(_) => sys::sleep_ms(20),
+        }
+    }
+}
+
 fn run(args: &str) -> i32 {
     if let Some(status) = block_ring_mode(args) {
         return status;
+    }
+    if args.trim() == "orphan-parent" {
+        return orphan_parent();
     }
     if let Some(rounds) = args.strip_prefix("sys-reader ") {
         return match rounds
@@ -837,7 +876,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 27] = [
+    let cases: [Case; 28] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -917,6 +956,10 @@ fn run(args: &str) -> i32 {
         (
             "a_killed_server_fails_its_blocked_caller_at_once",
             a_killed_server_fails_its_blocked_caller_at_once,
+        ),
+        (
+            "orphans_are_freed_when_they_end",
+            orphans_are_freed_when_they_end,
         ),
         // Last: it replaces the isolated sysserver this process has attached.
         (
