@@ -25,5 +25,5 @@ pub mod transport;
 pub use client::{Batch, Client, Error, File, Fs, Pending, Reply};
 pub use codec::{Dir, Message, Qid, Stat};
 pub use mount::MountTable;
-pub use server::{Filesystem, Loopback, MemFs, Server, ServerError};
+pub use server::{ERROR_MAX, Filesystem, Loopback, MemFs, Server, ServerError};
 pub use transport::{Transport, TransportError, Wait};

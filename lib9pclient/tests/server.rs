@@ -599,3 +599,137 @@ fn handle_at_overwrites_a_reused_buffer() {
     assert_eq!(buf.len(), 64 * 1024, "the buffer did not need to grow");
     assert_eq!(reused.s.fid_count(), 1);
 }
+
+/// A MemFs whose reads fail with a 5,000-byte message of 3-byte characters.
+struct Loud(MemFs);
+
+impl lib9pclient::Filesystem for Loud {
+    type Node = <MemFs as lib9pclient::Filesystem>::Node;
+    fn attach(&mut self, u: &str, a: &str) -> Result<Self::Node, lib9pclient::ServerError> {
+        self.0.attach(u, a)
+    }
+    fn qid(&mut self, n: &Self::Node) -> Result<lib9pclient::codec::Qid, lib9pclient::ServerError> {
+        self.0.qid(n)
+    }
+    fn walk(&mut self, d: &Self::Node, name: &str) -> Result<Self::Node, lib9pclient::ServerError> {
+        self.0.walk(d, name)
+    }
+    fn open(&mut self, n: &Self::Node, mode: u8) -> Result<u32, lib9pclient::ServerError> {
+        self.0.open(n, mode)
+    }
+    fn create(
+        &mut self,
+        d: &Self::Node,
+        name: &str,
+        perm: u32,
+        mode: u8,
+    ) -> Result<(Self::Node, u32), lib9pclient::ServerError> {
+        self.0.create(d, name, perm, mode)
+    }
+    fn read(
+        &mut self,
+        _: &Self::Node,
+        _: u64,
+        _: &mut [u8],
+    ) -> Result<usize, lib9pclient::ServerError> {
+        Err(lib9pclient::ServerError::Other("€".repeat(5000 / 3)))
+    }
+    fn read_dir(
+        &mut self,
+        n: &Self::Node,
+    ) -> Result<Vec<lib9pclient::codec::Dir>, lib9pclient::ServerError> {
+        self.0.read_dir(n)
+    }
+    fn write(
+        &mut self,
+        n: &Self::Node,
+        o: u64,
+        d: &[u8],
+    ) -> Result<usize, lib9pclient::ServerError> {
+        self.0.write(n, o, d)
+    }
+    fn stat(
+        &mut self,
+        n: &Self::Node,
+    ) -> Result<lib9pclient::codec::Dir, lib9pclient::ServerError> {
+        self.0.stat(n)
+    }
+    fn wstat(&mut self, n: &Self::Node, s: &Stat<'_>) -> Result<(), lib9pclient::ServerError> {
+        self.0.wstat(n, s)
+    }
+    fn remove(&mut self, n: &Self::Node) -> Result<(), lib9pclient::ServerError> {
+        self.0.remove(n)
+    }
+}
+
+/// Error texts are cut to ERROR_MAX bytes on a character boundary, whatever the msize: a
+/// client bounding a batch's replies (the runtime's colocated transport) counts on it.
+#[test]
+fn error_texts_are_cut_to_error_max() {
+    let mut fs = MemFs::new("glenda");
+    fs.add_file("/f", 0o664, b"file").unwrap();
+    let mut s = Server::new(Loud(fs), 65536);
+    let mut send = |tag: u16, m: &Message<'_>| {
+        let mut req = vec![0u8; m.encoded_len()];
+        m.encode(tag, &mut req).unwrap();
+        let mut out = Vec::new();
+        s.handle(&req, &mut out);
+        out
+    };
+    send(
+        NOTAG,
+        &Message::Tversion {
+            msize: 65536,
+            version: "9P2000",
+        },
+    );
+    send(
+        1,
+        &Message::Tattach {
+            fid: 0,
+            afid: NOFID,
+            uname: "glenda",
+            aname: "",
+        },
+    );
+    send(
+        2,
+        &Message::Twalk {
+            fid: 0,
+            newfid: 1,
+            wnames: WalkNames::new(&["f"]).unwrap(),
+        },
+    );
+    send(
+        3,
+        &Message::Topen {
+            fid: 1,
+            mode: OREAD,
+        },
+    );
+    let reply = send(
+        4,
+        &Message::Tread {
+            fid: 1,
+            offset: 0,
+            count: 100,
+        },
+    );
+    match decode(&reply).unwrap().1 {
+        Message::Rerror { ename } => {
+            assert!(
+                ename.len() <= lib9pclient::ERROR_MAX,
+                "{} bytes",
+                ename.len()
+            );
+            assert!(
+                ename.len() > lib9pclient::ERROR_MAX - 3,
+                "{} bytes",
+                ename.len()
+            );
+            assert!(ename.chars().all(|c| c == '€'));
+        }
+        other => panic!("expected an Rerror, got {other:?}"),
+    }
+    assert!(reply.len() <= 9 + lib9pclient::ERROR_MAX);
+}

@@ -43,9 +43,26 @@ const SMALL_MESSAGE: usize = 1024 + 64;
 const SMALL_SLOTS: usize = 128;
 /// Pages of the small-message ring (70: 280 KiB).
 const SMALL_PAGES: usize = 1 + (2 * SMALL_SLOTS * (SMALL_MESSAGE + 8)).div_ceil(4096);
-/// Requests per submission to a colocated server (the kernel takes 256 KiB of requests and
-/// copies back what fits the reply buffer).
-const BATCH_COLOCATED: usize = 15;
+/// Requests per submission to a colocated server. One `sys9p` call takes up to 256 KiB of
+/// requests and needs room for their largest possible replies ([`reply_bound`]); a submission
+/// needing more goes in several calls.
+const BATCH_COLOCATED: usize = 64;
+/// The most reply room one `sys9p` call gets.
+const COLOCATED_ROOM: usize = 4 * LONG_MAX;
+/// The most request bytes one `sys9p` call takes (the kernel's limit).
+const COLOCATED_REQUEST: usize = 256 * 1024;
+
+/// The largest reply a colocated server (a lib9pclient `Server`) can send to `frame`: a
+/// Tread's data and header, or an Rerror of at most `ERROR_MAX` bytes of text; one msize for
+/// anything else.
+fn reply_bound(frame: &[u8], msize: u32) -> usize {
+    match lib9pclient::codec::decode_tread(frame, u32::MAX) {
+        Some((_, _, _, count)) => (11 + count as usize)
+            .max(9 + lib9pclient::ERROR_MAX)
+            .min(msize as usize),
+        None => msize as usize,
+    }
+}
 
 /// The connection to one file server, as lib9pclient's transport.
 ///
@@ -403,16 +420,54 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// One `sys9p` call: `frames` go to the colocated server, whose replies (at most `room`
+    /// bytes) are appended.
+    fn colocated_call(
+        &mut self,
+        conn: usize,
+        frames: &[u8],
+        room: usize,
+    ) -> Result<(), TransportError> {
+        let len = sys::sys9p(conn, frames, self.room(room))
+            .map_err(|e| io_error("colocated server", e))?;
+        self.filled += len.min(room);
+        Ok(())
+    }
+}
+
 impl Transport for Conn {
     fn submit(&mut self, frames: &[u8], count: usize) -> Result<(), TransportError> {
         // Whatever was lent is no longer read (the client copies what it still needs first).
         self.lent = 0;
         match self.route {
             Route::Colocated { conn } => {
-                let room = (count.max(1) * self.msize as usize).min(4 * LONG_MAX);
-                let len = sys::sys9p(conn, frames, self.room(room))
-                    .map_err(|e| io_error("sysserver", e))?;
-                self.filled += len.min(room);
+                if count == 1 {
+                    let room = reply_bound(frames, self.msize);
+                    return self.colocated_call(conn, frames, room);
+                }
+                // Calls of as many requests as their largest replies leave room for.
+                let mut start = 0;
+                let mut at = 0;
+                let mut room = 0;
+                for frame in lib9pclient::codec::frames(frames) {
+                    let frame =
+                        frame.map_err(|_| TransportError::Malformed("partial frame submitted"))?;
+                    let need = reply_bound(frame, self.msize);
+                    if at > start
+                        && (room + need > COLOCATED_ROOM
+                            || at + frame.len() - start > COLOCATED_REQUEST)
+                    {
+                        self.colocated_call(conn, &frames[start..at], room)?;
+                        start = at;
+                        room = 0;
+                    }
+                    room += need;
+                    at += frame.len();
+                }
+                if at > start || count == 0 {
+                    self.colocated_call(conn, &frames[start..at], room.max(self.msize as usize))?;
+                }
             }
             Route::Isolated { pid, label, .. } => {
                 // One request, or requests that fit in registers (whose replies then fit one

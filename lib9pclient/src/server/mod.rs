@@ -143,6 +143,11 @@ impl<'a> Out<'a> {
     }
 }
 
+/// The longest error text this server sends (an Rerror is at most 9 bytes more): longer ones
+/// are cut on a character boundary. A client may count on it to bound the replies to a batch
+/// (the runtime's colocated transport does).
+pub const ERROR_MAX: usize = 1024;
+
 /// Appends `msg` to `out`. Replies are built from validated parts, so an
 /// encoding failure means a filesystem returned something unencodable (for
 /// example a name over 64 KiB): it becomes an Rerror.
@@ -273,10 +278,12 @@ impl<F: Filesystem> Server<F> {
         }
     }
 
-    /// Appends the Rerror for `e`, cut to fit msize.
+    /// Appends the Rerror for `e`, cut to [`ERROR_MAX`] bytes and to fit msize.
     fn put_error(&self, tag: u16, e: &ServerError, out: &mut Out<'_>) {
         let mut text = e.message();
-        let room = (self.frame_limit() as usize).saturating_sub(9);
+        let room = (self.frame_limit() as usize)
+            .saturating_sub(9)
+            .min(ERROR_MAX);
         while text.len() > room {
             // Keep the Rerror inside msize, cutting on a char boundary.
             let mut cut = room;
