@@ -458,7 +458,7 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 17] = [
+const STEPS: [(&str, Check); 18] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
@@ -473,6 +473,9 @@ const STEPS: [(&str, Check); 17] = [
     ("ls /mnt", check_ls_mnt),
     ("cat /mnt/hello.txt", check_cat_hello),
     ("stat /mnt/big.bin", check_stat_big),
+    // Every file of the MBR disk's volume against the host's SHA256SUMS, every LISTINGS count,
+    // and the read-only refusals (programs/src/bin/utest/ext4.rs); silent when all hold.
+    ("utest ext4-check /mnt", check_silent),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
     ("bench sys", check_bench),
