@@ -44,6 +44,20 @@ macro_rules! ensure {
     };
 }
 
+/// Runs `utest ARGS` as a child of the kernel; its status must be success (utest prints its
+/// reason otherwise).
+fn utest(args: &str) -> CaseResult {
+    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
+        .map_err(|e| format!("spawn utest: {e}"))?;
+    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
+        .map_err(|e| format!("wait: {e}"))?;
+    ensure!(
+        status.success(),
+        "utest {args} ended with {status:?} (its reason is printed above)"
+    );
+    Ok(())
+}
+
 mod disks;
 mod ext4_faults;
 

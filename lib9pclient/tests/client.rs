@@ -176,13 +176,8 @@ fn walks_longer_than_16_elements() {
     assert_eq!(fs.client().fids_in_use(), 1);
 }
 
-#[test]
-fn batch_sends_n_requests_in_one_submission() {
-    let fs = mount();
-    let c = fs.client().clone();
-    c.run_until_idle().unwrap();
-    let before = c.stats();
-    let mut b = c.batch();
+/// Queues a walk to `/etc/motd` on a new fid and its open for reading; returns the fid.
+fn walk_and_open_motd(fs: &Fs<Lb>, b: &mut lib9pclient::client::Batch<Lb>) -> u32 {
     let fid = b.alloc_fid().unwrap();
     let wnames = WalkNames::new(&["etc", "motd"]).unwrap();
     b.push(&Message::Twalk {
@@ -192,6 +187,17 @@ fn batch_sends_n_requests_in_one_submission() {
     })
     .unwrap();
     b.push(&Message::Topen { fid, mode: OREAD }).unwrap();
+    fid
+}
+
+#[test]
+fn batch_sends_n_requests_in_one_submission() {
+    let fs = mount();
+    let c = fs.client().clone();
+    c.run_until_idle().unwrap();
+    let before = c.stats();
+    let mut b = c.batch();
+    let fid = walk_and_open_motd(&fs, &mut b);
     b.push(&Message::Tread {
         fid,
         offset: 0,
@@ -223,15 +229,7 @@ fn batch_run_each_sees_every_reply_in_place_and_reports_the_first_error() {
     c.run_until_idle().unwrap();
     let before = c.stats();
     let mut b = c.batch();
-    let fid = b.alloc_fid().unwrap();
-    let wnames = WalkNames::new(&["etc", "motd"]).unwrap();
-    b.push(&Message::Twalk {
-        fid: fs.root_fid(),
-        newfid: fid,
-        wnames,
-    })
-    .unwrap();
-    b.push(&Message::Topen { fid, mode: OREAD }).unwrap();
+    let fid = walk_and_open_motd(&fs, &mut b);
     b.push(&Message::Tread {
         fid,
         offset: 7,

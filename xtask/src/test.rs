@@ -771,20 +771,15 @@ pub fn write_ext4_disk(dir: &Path) -> Result<PathBuf, String> {
 /// An ext4 filesystem with the incompatible feature `inline_data`, which ext4-view cannot read:
 /// `mount ext4` must refuse it and name the feature.
 fn inline_data_ext4(dir: &Path) -> Result<Vec<u8>, String> {
-    let image = dir.join("ext4-inline-data.img");
-    let _ = std::fs::remove_file(&image);
-    let mkfs = lux9_tests::host_tools::find("mkfs.ext4")
-        .ok_or("mkfs.ext4 not found (apt-get install e2fsprogs)")?;
-    let status = Command::new(mkfs)
-        .args(["-q", "-F", "-b", "1024", "-O", "inline_data"])
-        .arg(&image)
-        .arg("1M")
-        .status()
-        .map_err(|e| format!("cannot run mkfs.ext4: {e}"))?;
-    if !status.success() {
-        return Err("mkfs.ext4 -O inline_data failed".into());
-    }
-    std::fs::read(&image).map_err(|e| format!("reading {}: {e}", image.display()))
+    let tree = dir.join("ext4-tree-empty");
+    std::fs::create_dir_all(&tree).map_err(|e| format!("creating {}: {e}", tree.display()))?;
+    mkfs_ext4(
+        &tree,
+        &dir.join("ext4-inline-data.img"),
+        1024,
+        "1M",
+        &["-O", "inline_data"],
+    )
 }
 
 /// What `mount ext4` (or the isolated ext4srv it starts) prints for the `inline_data`

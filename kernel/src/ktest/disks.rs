@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use lux9_blk::pattern::{self as pattern_disk, MODULE_SECTORS, SECTOR};
 
-use super::{Case, CaseResult};
+use super::{Case, CaseResult, utest};
 use crate::block::{self, BlockError, Op, Request};
 use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
@@ -314,14 +314,7 @@ fn bad_requests_are_refused(_: &'static BootInfo) -> CaseResult {
 /// region, zero-copy and counted so, every refusal rule, 32 writes and a flush on the scratch
 /// disk read back, and the hostile peer (see programs/src/bin/utest/blkring.rs).
 fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
-    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", "blkring sd0 sd1")
-        .map_err(|e| format!("spawn utest: {e}"))?;
-    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-        .map_err(|e| format!("wait: {e}"))?;
-    ensure!(
-        status.success(),
-        "utest blkring ended with {status:?} (its reason is printed above)"
-    );
+    utest("blkring sd0 sd1")?;
     Ok(())
 }
 
@@ -330,17 +323,8 @@ fn block_ring_from_user_space(_: &'static BootInfo) -> CaseResult {
 /// which reads it through a block ring; every file of each tree xtask made is read back through
 /// 9P and hashed against its `SHA256SUMS` (see programs/src/bin/utest/ext4.rs).
 fn ext4_partition_reads_back(_: &'static BootInfo) -> CaseResult {
-    for args in ["ext4 /dev/sd2/p1 /ext4", "ext4 /dev/sd2/p2 /ext4-1k"] {
-        let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
-            .map_err(|e| format!("spawn utest: {e}"))?;
-        let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-            .map_err(|e| format!("wait: {e}"))?;
-        ensure!(
-            status.success(),
-            "utest {args} ended with {status:?} (its reason is printed above)"
-        );
-    }
-    Ok(())
+    utest("ext4 /dev/sd2/p1 /ext4")?;
+    utest("ext4 /dev/sd2/p2 /ext4-1k")
 }
 
 /// `utest ext4-kill /dev/sd2/p1 /ext4` in ring 3 (the volume the case before mounted): its
@@ -348,16 +332,7 @@ fn ext4_partition_reads_back(_: &'static BootInfo) -> CaseResult {
 /// the supervisor restarts the server, a new process reads files back, no frame leaks; then
 /// `mount -u` and a second mount (see programs/src/bin/utest/ext4.rs).
 fn killed_ext4srv_comes_back(_: &'static BootInfo) -> CaseResult {
-    let args = "ext4-kill /dev/sd2/p1 /ext4";
-    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
-        .map_err(|e| format!("spawn utest: {e}"))?;
-    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-        .map_err(|e| format!("wait: {e}"))?;
-    ensure!(
-        status.success(),
-        "utest {args} ended with {status:?} (its reason is printed above)"
-    );
-    Ok(())
+    utest("ext4-kill /dev/sd2/p1 /ext4")
 }
 
 /// A device error in the middle of serving a volume: sd2's driver loses its next batch (timeout
@@ -366,26 +341,27 @@ fn killed_ext4srv_comes_back(_: &'static BootInfo) -> CaseResult {
 /// server goes on serving what it has cached and keeps its placement (see
 /// programs/src/bin/utest/ext4.rs).
 fn ext4_read_the_disk_fails(_: &'static BootInfo) -> CaseResult {
-    let sd2 = disk("sd2")?;
+    with_next_batch_lost("sd2", |_| utest("ext4-ioerror /ext4 one-mib.bin"))
+}
+
+/// Runs `body` while disk `name`'s driver loses its next batch (its doorbell is never rung),
+/// with the driver timeout cut to 300 ms; the timeout is restored afterwards, whatever `body`
+/// returned.
+fn with_next_batch_lost(
+    name: &str,
+    body: impl FnOnce(&block::BlockDevice) -> CaseResult,
+) -> CaseResult {
+    let device = disk(name)?;
     let before = crate::drivers::timeout_ms();
     crate::drivers::set_timeout_ms(300);
-    let result = (|| {
-        ensure!(
-            sd2.lose_next_batch(),
+    let result = if device.lose_next_batch() {
+        body(&device)
+    } else {
+        Err(format!(
             "the {} driver cannot lose a batch for this test",
-            sd2.driver
-        );
-        let args = "ext4-ioerror /ext4 one-mib.bin";
-        let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
-            .map_err(|e| format!("spawn utest: {e}"))?;
-        let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-            .map_err(|e| format!("wait: {e}"))?;
-        ensure!(
-            status.success(),
-            "utest {args} ended with {status:?} (its reason is printed above)"
-        );
-        Ok(())
-    })();
+            device.driver
+        ))
+    };
     crate::drivers::set_timeout_ms(before);
     result
 }
@@ -396,15 +372,7 @@ fn ext4_read_the_disk_fails(_: &'static BootInfo) -> CaseResult {
 /// fails it at once (virtio-blk, AHCI), one that reset it serves it (IDE).
 fn a_device_that_does_not_answer_times_out(_: &'static BootInfo) -> CaseResult {
     use crate::block::IoError;
-    let sd1 = disk("sd1")?;
-    let before = crate::drivers::timeout_ms();
-    crate::drivers::set_timeout_ms(300);
-    let result = (|| {
-        ensure!(
-            sd1.lose_next_batch(),
-            "the {} driver cannot lose a batch for this test",
-            sd1.driver
-        );
+    with_next_batch_lost("sd1", |sd1| {
         let mut one = [0u8; SECTOR];
         let start = crate::time::uptime_ms();
         let got = sd1.read(1, &mut one);
@@ -435,7 +403,5 @@ fn a_device_that_does_not_answer_times_out(_: &'static BootInfo) -> CaseResult {
             "the kernel log does not say which device timed out"
         );
         Ok(())
-    })();
-    crate::drivers::set_timeout_ms(before);
-    result
+    })
 }

@@ -6,7 +6,7 @@
 
 use alloc::format;
 
-use super::{Case, CaseResult};
+use super::{Case, CaseResult, utest};
 use crate::boot_info::BootInfo;
 
 pub const CASES: [Case; 2] = [
@@ -19,19 +19,6 @@ pub const CASES: [Case; 2] = [
         damaged_volumes_give_errors,
     ),
 ];
-
-/// Runs `utest ARGS` as a child of the kernel; its status must be success.
-fn utest(args: &str) -> CaseResult {
-    let pid = crate::process::spawn(crate::process::KERNEL_PID, "utest", args)
-        .map_err(|e| format!("spawn utest: {e}"))?;
-    let (_, status) = crate::process::wait(crate::process::KERNEL_PID, Some(pid))
-        .map_err(|e| format!("wait: {e}"))?;
-    ensure!(
-        status.success(),
-        "utest {args} ended with {status:?} (its reason is printed above)"
-    );
-    Ok(())
-}
 
 /// `utest ext4-volume /dev/rd0/pN MOUNT` for both partitions of the boot-module disk (4 KiB and
 /// 1 KiB blocks): each mounts, every file of its `SHA256SUMS` reads back with the host's hash,

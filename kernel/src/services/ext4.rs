@@ -29,7 +29,6 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 use ext4srv::Ext4Fs;
 use ext4srv::device::{BlockDevice as Ext4Device, DeviceError, PageFill};
 use lib9pclient::Server;
-use lib9pclient::codec::frames;
 use lux9_abi::Error;
 
 use crate::arch::address_space::{Activation, AddressSpace};
@@ -39,12 +38,9 @@ use crate::dma::DmaBuffer;
 use crate::process::Pid;
 use crate::sched::{self, SharedSpace};
 use crate::sleeplock::SleepLock;
-use crate::uaccess::UserSlice;
 
 /// Largest msize a colocated volume negotiates: as much as the isolated ext4srv's.
 pub const MAX_MSIZE: u32 = lux9_abi::ipc::LONG_MAX as u32;
-/// Longest request submission (several frames) one `sys9p` takes.
-pub const MAX_REQUEST: usize = 256 * 1024;
 /// Connections one process may hold to colocated volumes.
 pub const CONNECTIONS_MAX: usize = 16;
 /// Colocated volumes open at once.
@@ -183,12 +179,7 @@ impl Ext4Device for KernelDisk {
     }
 }
 
-/// One connection: its server state and reusable buffers.
-struct Connection {
-    server: Server<Ext4Fs>,
-    request: Vec<u8>,
-    reply: Vec<u8>,
-}
+type Connection = super::Connection<Ext4Fs>;
 
 /// Everything of one volume that shares its `Rc`s.
 struct VolumeState {
@@ -330,14 +321,7 @@ pub fn open(pid: Pid, service: &str) -> Result<usize, Error> {
         let mut state = volume.state.lock();
         let server =
             sched::in_borrowed_space(activation, || Server::new(state.fs.clone(), MAX_MSIZE));
-        state.connections.insert(
-            (pid, id),
-            Connection {
-                server,
-                request: Vec::new(),
-                reply: Vec::new(),
-            },
-        );
+        state.connections.insert((pid, id), Connection::new(server));
     }
     VOLUMES.lock().connections.insert((pid, id), volume);
     Ok(id)
@@ -383,14 +367,8 @@ pub fn process_exiting(pid: Pid) {
     }
 }
 
-/// Requests served by direct calls since boot, counted with sysserver's.
-fn count_calls(n: u64) {
-    super::sysserver::count_colocated_calls(n);
-}
-
-/// `sys9p(conn, request, reply)` for a colocated volume: serves the request frames and copies
-/// the reply frames out; returns the reply bytes. As with sysserver, give room for one msize
-/// per request.
+/// `sys9p(conn, request, reply)` for a colocated volume ([`super::Connection::call`]), under
+/// the volume's lock.
 pub fn call(
     pid: Pid,
     id: usize,
@@ -404,30 +382,10 @@ pub fn call(
         .get(&(pid, id))
         .cloned()
         .ok_or(Error::NotFound)?;
-    let reply_slice = UserSlice::new(reply.0, reply.1)?;
-    let source = UserSlice::with_limit(request.0, request.1, MAX_REQUEST)?;
     let mut state = volume.state.lock();
-    let connection = state
+    state
         .connections
         .get_mut(&(pid, id))
-        .ok_or(Error::NotFound)?;
-    connection.request.resize(request.1, 0);
-    source.read_into(&mut connection.request)?;
-    let count = frames(&connection.request).try_fold(0u64, |count, frame| {
-        frame.map(|_| count + 1).map_err(|_| Error::InvalidArgument)
-    })?;
-    let Connection {
-        server,
-        request,
-        reply: replies,
-    } = connection;
-    let end = sched::in_borrowed_space(activation, || {
-        frames(request)
-            .flatten()
-            .fold(0, |end, frame| server.handle_at(frame, replies, end))
-    });
-    count_calls(count);
-    let out = reply_slice.prefix(end).ok_or(Error::MessageTooLong)?;
-    out.write_from(&replies[..end])?;
-    Ok(end)
+        .ok_or(Error::NotFound)?
+        .call(activation, request, reply)
 }

@@ -9,6 +9,62 @@
 pub mod ext4;
 pub mod sysserver;
 
+/// One client connection of a colocated server: its 9P server state and reusable buffers.
+pub struct Connection<F: lib9pclient::Filesystem> {
+    pub server: lib9pclient::Server<F>,
+    request: Vec<u8>,
+    reply: Vec<u8>,
+}
+
+impl<F: lib9pclient::Filesystem> Connection<F> {
+    pub fn new(server: lib9pclient::Server<F>) -> Self {
+        Self {
+            server,
+            request: Vec::new(),
+            reply: Vec::new(),
+        }
+    }
+
+    /// `sys9p(conn, request, reply)`: copies the caller's request frames in, serves each in the
+    /// server's address space `activation`, and copies the reply frames out; returns the reply
+    /// bytes. The requests are all served before the replies are copied, so a reply buffer
+    /// that is too small (`MessageTooLong`) loses replies: give room for each request's largest
+    /// reply.
+    pub fn call(
+        &mut self,
+        activation: &'static crate::arch::address_space::Activation,
+        request: (usize, usize),
+        reply: (usize, usize),
+    ) -> Result<usize, Error> {
+        use crate::uaccess::UserSlice;
+        use lib9pclient::codec::frames;
+        let reply_slice = UserSlice::new(reply.0, reply.1)?;
+        let source = UserSlice::with_limit(request.0, request.1, sysserver::MAX_REQUEST)?;
+        self.request.resize(request.1, 0);
+        source.read_into(&mut self.request)?;
+        // Whole frames only: check the framing before serving anything.
+        let count = frames(&self.request).try_fold(0u64, |count, frame| {
+            frame.map(|_| count + 1).map_err(|_| Error::InvalidArgument)
+        })?;
+        let Self {
+            server,
+            request,
+            reply: replies,
+        } = self;
+        // `replies` keeps its high-water length: each reply overwrites what the last call left
+        // there instead of growing a cleared vector (which zeroes every byte it adds).
+        let end = crate::sched::in_borrowed_space(activation, || {
+            frames(request)
+                .flatten()
+                .fold(0, |end, frame| server.handle_at(frame, replies, end))
+        });
+        sysserver::count_colocated_calls(count);
+        let out = reply_slice.prefix(end).ok_or(Error::MessageTooLong)?;
+        out.write_from(&replies[..end])?;
+        Ok(end)
+    }
+}
+
 use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};

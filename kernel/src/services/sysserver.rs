@@ -24,7 +24,6 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use lib9pclient::Server;
-use lib9pclient::codec::frames;
 use lux9_abi::Error;
 use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob};
 use lux9_abi::sysinfo::{MemInfo, ProcInfo};
@@ -35,7 +34,6 @@ use crate::arch::address_space::{Activation, AddressSpace};
 use crate::arch::sync::IrqMutex;
 use crate::process::Pid;
 use crate::sched::{self, SharedSpace, Tid};
-use crate::uaccess::UserSlice;
 
 /// Largest msize the colocated server negotiates.
 pub const MAX_MSIZE: u32 = 64 * 1024;
@@ -52,18 +50,13 @@ pub fn colocated_calls() -> u64 {
     COLOCATED_CALLS.load(Ordering::Relaxed)
 }
 
-/// Counts `n` requests served by a direct call to a colocated server other than sysserver
-/// (an ext4 volume): `colocated_calls` covers them all.
+/// Counts `n` requests served by a direct call to a colocated server (sysserver or an ext4
+/// volume): `colocated_calls` covers them all.
 pub fn count_colocated_calls(n: u64) {
     COLOCATED_CALLS.fetch_add(n, Ordering::Relaxed);
 }
 
-/// One client connection: its server state and reusable buffers.
-struct Connection {
-    server: Server<SysFs<KernelBackend>>,
-    request: Vec<u8>,
-    reply: Vec<u8>,
-}
+type Connection = super::Connection<SysFs<KernelBackend>>;
 
 type Shared = Arc<spin::Mutex<Connection>>;
 
@@ -157,11 +150,7 @@ pub fn open(pid: Pid) -> Result<usize, Error> {
         return Err(Error::LimitReached);
     }
     let id = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
-    let connection = Connection {
-        server: Server::new(SysFs::new(KernelBackend), MAX_MSIZE),
-        request: Vec::new(),
-        reply: Vec::new(),
-    };
+    let connection = Connection::new(Server::new(SysFs::new(KernelBackend), MAX_MSIZE));
     state
         .connections
         .insert((pid, id), Arc::new(spin::Mutex::new(connection)));
@@ -184,10 +173,7 @@ pub fn close(pid: Pid, id: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// `sys9p(conn, request, reply)`: serves the request frames and copies the reply frames out.
-/// Returns the reply bytes. The requests are all served before the replies are copied, so a
-/// reply buffer that is too small (`MessageTooLong`) loses replies: give room for one msize per
-/// request.
+/// `sys9p(conn, request, reply)` for sysserver ([`super::Connection::call`]).
 pub fn call(
     pid: Pid,
     id: usize,
@@ -201,32 +187,8 @@ pub fn call(
         .get(&(pid, id))
         .cloned()
         .ok_or(Error::NotFound)?;
-    let reply_slice = UserSlice::new(reply.0, reply.1)?;
     let mut guard = shared.try_lock().ok_or(Error::InvalidArgument)?;
-    let connection = &mut *guard;
-    let source = UserSlice::with_limit(request.0, request.1, MAX_REQUEST)?;
-    connection.request.resize(request.1, 0);
-    source.read_into(&mut connection.request)?;
-    // Whole frames only: check the framing before serving anything.
-    let count = frames(&connection.request).try_fold(0u64, |count, frame| {
-        frame.map(|_| count + 1).map_err(|_| Error::InvalidArgument)
-    })?;
-    let Connection {
-        server,
-        request,
-        reply: replies,
-    } = connection;
-    // `replies` keeps its high-water length: each reply overwrites what the last call left
-    // there instead of growing a cleared vector (which zeroes every byte it adds).
-    let end = sched::in_borrowed_space(activation, || {
-        frames(request)
-            .flatten()
-            .fold(0, |end, frame| server.handle_at(frame, replies, end))
-    });
-    COLOCATED_CALLS.fetch_add(count, Ordering::Relaxed);
-    let out = reply_slice.prefix(end).ok_or(Error::MessageTooLong)?;
-    out.write_from(&replies[..end])?;
-    Ok(end)
+    guard.call(activation, request, reply)
 }
 
 /// The kernel's answers to sysserver's questions.

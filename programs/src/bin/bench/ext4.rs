@@ -94,25 +94,11 @@ pub fn run(device: &str) -> Result<(), String> {
     // One batch first: a connection's first batch sets up its shared ring (one IPC round trip,
     // two switches, once per connection), which is not what the batch figures measure. (After
     // the naive figure: a client that never batches has no ring for its server to look at.)
-    let mut batch = file.client().batch();
-    for i in 0..64 {
-        batch
-            .push(&Message::Tread {
-                fid: file.fid(),
-                offset: offset(i),
-                count: 1024,
-            })
-            .map_err(|e| fail("batch", e))?;
-    }
-    batch
-        .run_each(|_, _| Ok(()))
-        .map_err(|e| fail("warm-up batch", e))?;
-    let batches = 1000u64.div_ceil(64);
-    let switches = switches_text()?;
-    let start = sys::rdtsc();
-    for b in 0..batches {
+    // One batch of the reads `range`, each reply looked at where it lies (no copy, no
+    // allocation).
+    let read_batch = |range: core::ops::Range<u64>| -> Result<(), String> {
         let mut batch = file.client().batch();
-        for i in b * 64..((b + 1) * 64).min(1000) {
+        for i in range {
             batch
                 .push(&Message::Tread {
                     fid: file.fid(),
@@ -121,13 +107,19 @@ pub fn run(device: &str) -> Result<(), String> {
                 })
                 .map_err(|e| fail("batch", e))?;
         }
-        // Each reply is looked at where it lies (no copy, no allocation).
         batch
             .run_each(|_, reply| match reply {
                 Message::Rread { data } if data.len() == 1024 => Ok(()),
                 _ => Err(lib9pclient::Error::Protocol("not a 1 KiB Rread")),
             })
-            .map_err(|e| fail("batched read", e))?;
+            .map_err(|e| fail("batched read", e))
+    };
+    read_batch(0..64)?;
+    let batches = 1000u64.div_ceil(64);
+    let switches = switches_text()?;
+    let start = sys::rdtsc();
+    for b in 0..batches {
+        read_batch(b * 64..((b + 1) * 64).min(1000))?;
     }
     let ticks = sys::rdtsc() - start;
     report(
