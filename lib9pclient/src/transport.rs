@@ -82,6 +82,15 @@ pub trait Transport {
         &[]
     }
 
+    /// Whether what [`receive_lent`](Self::receive_lent) lent stays readable, unchanged,
+    /// across later [`submit`](Self::submit)s until the next receive: a transport that
+    /// writes new replies into a buffer other than the lent one says `true`, and the client
+    /// then leaves unread lent replies where they are when it submits, instead of copying
+    /// them out first.
+    fn lent_survives_submit(&self) -> bool {
+        false
+    }
+
     /// Told the negotiated msize, so the transport can refuse larger frames.
     fn set_msize(&mut self, _msize: u32) {}
 
@@ -106,6 +115,10 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn lent(&self) -> &[u8] {
         (**self).lent()
+    }
+
+    fn lent_survives_submit(&self) -> bool {
+        (**self).lent_survives_submit()
     }
 
     fn set_msize(&mut self, msize: u32) {

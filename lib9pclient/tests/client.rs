@@ -554,6 +554,55 @@ fn dropping_the_client_sends_queued_clunks() {
     assert_eq!(*sent.borrow(), 6);
 }
 
+/// A window of tagged reads, as a reader with many requests in flight keeps it: replies that
+/// arrived together are read one by one while new requests go out. A transport whose lent
+/// buffer survives submissions has none of them copied; one that does not has every unread
+/// reply copied out before each submission. The replies are the same either way.
+#[test]
+fn a_window_of_reads_copies_no_lent_reply_when_the_transport_keeps_them() {
+    for survives in [true, false] {
+        let mut lb = Loopback::new(seeded(), 64 * 1024);
+        lb.lent_survives_submit(survives);
+        let c = Client::connect(lb, DEFAULT_MSIZE).unwrap();
+        // Each start goes out at once.
+        c.set_batch_limit(1);
+        let fs = c.attach("u", "").unwrap();
+        let f = fs.open("/etc/motd", OREAD).unwrap();
+        let fid = f.fid();
+        let read = |offset| Message::Tread {
+            fid,
+            offset,
+            count: 1,
+        };
+        let mut window: std::collections::VecDeque<_> =
+            (0..4).map(|i| c.start(&read(i)).unwrap()).collect();
+        let before = c.stats().spilled;
+        let mut next = 4;
+        let mut got = Vec::new();
+        while let Some(pending) = window.pop_front() {
+            got.push(
+                pending
+                    .wait_with(|reply| match reply {
+                        Message::Rread { data } => Ok(data.to_vec()),
+                        _ => Err(Error::Protocol("not an Rread")),
+                    })
+                    .unwrap(),
+            );
+            if next < 10 {
+                window.push_back(c.start(&read(next)).unwrap());
+                next += 1;
+            }
+        }
+        assert_eq!(got.concat(), b"hello, 9P\n", "survives {survives}");
+        let spilled = c.stats().spilled - before;
+        if survives {
+            assert_eq!(spilled, 0);
+        } else {
+            assert!(spilled >= 3, "{spilled} replies copied out");
+        }
+    }
+}
+
 /// Replies the transport lends stay readable after later submissions and receives: the
 /// client copies the ones still unread into their slots first. The same exchange runs with
 /// lending on and off.

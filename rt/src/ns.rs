@@ -68,14 +68,18 @@ fn reply_bound(frame: &[u8], msize: u32) -> usize {
 ///
 /// Replies land in `buffer` (the kernel writes colocated ones straight into it) and the
 /// client decodes them there: the transport lends them ([`Transport::receive_lent`]) rather
-/// than copying them out.
+/// than copying them out. Lending swaps `buffer` with `spare`, so the next submissions'
+/// replies go into the other buffer and the lent ones stay where they are until the next
+/// receive: a client that reads them one by one while it keeps submitting (a window of
+/// tagged reads) never has them copied.
 pub struct Conn {
     route: Route,
     /// `buffer[..filled]`: reply frames not yet taken by the client. The bytes past them stay
     /// initialized from earlier replies, so making room costs nothing once it has grown.
     buffer: Vec<u8>,
     filled: usize,
-    /// `buffer[..lent]`: the frames the last `receive_lent` lent.
+    /// `spare[..lent]`: the frames the last `receive_lent` lent.
+    spare: Vec<u8>,
     lent: usize,
     msize: u32,
 }
@@ -239,6 +243,7 @@ impl Conn {
             route,
             buffer: Vec::new(),
             filled: 0,
+            spare: Vec::new(),
             lent: 0,
             msize: MSIZE,
         })
@@ -438,8 +443,7 @@ impl Conn {
 
 impl Transport for Conn {
     fn submit(&mut self, frames: &[u8], count: usize) -> Result<(), TransportError> {
-        // Whatever was lent is no longer read (the client copies what it still needs first).
-        self.lent = 0;
+        // What was lent is in `spare`: the replies of this submission do not touch it.
         match self.route {
             Route::Colocated { conn } => {
                 if count == 1 {
@@ -511,13 +515,19 @@ impl Transport for Conn {
     fn receive_lent(&mut self, wait: Wait) -> Option<Result<usize, TransportError>> {
         self.lent = 0;
         Some(self.take_replies(wait).map(|(bytes, count)| {
+            // The received frames become the lent buffer; the old one takes the next replies.
+            core::mem::swap(&mut self.buffer, &mut self.spare);
             self.lent = bytes;
             count
         }))
     }
 
     fn lent(&self) -> &[u8] {
-        &self.buffer[..self.lent]
+        &self.spare[..self.lent]
+    }
+
+    fn lent_survives_submit(&self) -> bool {
+        true
     }
 
     fn set_msize(&mut self, msize: u32) {

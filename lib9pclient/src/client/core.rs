@@ -257,7 +257,9 @@ impl<T: Transport> Core<T> {
             return Ok(());
         }
         self.check_broken()?;
-        self.spill();
+        if !self.transport.lent_survives_submit() {
+            self.spill();
+        }
         let r = self
             .transport
             .submit(&self.out[..self.out_len], self.out_count);
@@ -269,7 +271,8 @@ impl<T: Transport> Core<T> {
     }
 
     /// Copies the replies still lying in the transport's lent buffer into their slots, before
-    /// anything that may overwrite that buffer (a submission or a receive).
+    /// anything that may overwrite that buffer (a receive, or a submission unless the
+    /// transport keeps the lent buffer apart from new replies).
     pub(crate) fn spill(&mut self) {
         if self.lent_slots == 0 {
             return;
@@ -279,6 +282,7 @@ impl<T: Transport> Core<T> {
             if let Some((at, len)) = slot.lent.take() {
                 slot.reply.clear();
                 slot.reply.extend_from_slice(&lent[at..at + len]);
+                self.stats.spilled += 1;
             }
         }
         self.lent_slots = 0;

@@ -43,6 +43,9 @@ pub struct Stats {
     pub flushes: u64,
     /// Replies whose tag matched no outstanding request (ignored).
     pub stray_replies: u64,
+    /// Replies copied out of the transport's lent buffer into their own storage because
+    /// something was about to overwrite it before their owners read them.
+    pub spilled: u64,
 }
 
 /// One received reply frame, owned.

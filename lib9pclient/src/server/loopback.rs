@@ -17,6 +17,8 @@ pub struct Loopback<F: Filesystem> {
     count: usize,
     reverse: bool,
     lend: bool,
+    /// What [`Transport::lent_survives_submit`] says.
+    lend_survives: bool,
     /// Submissions received (one per batch).
     pub submissions: usize,
 }
@@ -31,6 +33,7 @@ impl<F: Filesystem> Loopback<F> {
             count: 0,
             reverse: false,
             lend: true,
+            lend_survives: true,
             submissions: 0,
         }
     }
@@ -43,6 +46,13 @@ impl<F: Filesystem> Loopback<F> {
     /// Lend replies in place (the default) or have the client copy them out with `receive`.
     pub fn lend_replies(&mut self, on: bool) {
         self.lend = on;
+    }
+
+    /// Whether to tell the client that lent replies survive a submission (the default): with
+    /// `false` the client copies unread lent replies out before each submission, as it must
+    /// for a transport that writes its replies over the lent ones.
+    pub fn lent_survives_submit(&mut self, on: bool) {
+        self.lend_survives = on;
     }
 
     /// Moves the queued replies to the end of `out`, reversed if asked to.
@@ -120,5 +130,10 @@ impl<F: Filesystem> Transport for Loopback<F> {
 
     fn lent(&self) -> &[u8] {
         &self.lent
+    }
+
+    /// Submissions queue their replies in `replies`, not in the lent buffer.
+    fn lent_survives_submit(&self) -> bool {
+        self.lend_survives
     }
 }
