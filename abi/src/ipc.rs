@@ -114,10 +114,16 @@ pub struct IpcStats {
     pub avg_batch_size_x100: u64,
     /// Average TSC cycles (ticks under icount) spent switching, from the scheduler's timing.
     pub cycles_per_switch: u64,
+    /// Sleeps avoided by the futex-style check: a ring side about to sleep found the work
+    /// already there (counted in the ring header, read by the kernel at `notify` and teardown),
+    /// or a `futex_wait` found its word already changed. Each one is a switch not taken.
+    pub futex_skips: u64,
+    /// `futex_wait`s that did sleep.
+    pub futex_sleeps: u64,
 }
 
 impl IpcStats {
-    pub const WORDS: usize = 8;
+    pub const WORDS: usize = 10;
 
     pub fn to_words(self) -> [u64; Self::WORDS] {
         [
@@ -129,6 +135,8 @@ impl IpcStats {
             self.batches,
             self.avg_batch_size_x100,
             self.cycles_per_switch,
+            self.futex_skips,
+            self.futex_sleeps,
         ]
     }
 
@@ -142,6 +150,8 @@ impl IpcStats {
             batches: w[5],
             avg_batch_size_x100: w[6],
             cycles_per_switch: w[7],
+            futex_skips: w[8],
+            futex_sleeps: w[9],
         }
     }
 }
@@ -259,6 +269,8 @@ mod tests {
             batches: 6,
             avg_batch_size_x100: 7,
             cycles_per_switch: 8,
+            futex_skips: 9,
+            futex_sleeps: 10,
         };
         assert_eq!(IpcStats::from_words(stats.to_words()), stats);
     }

@@ -141,6 +141,7 @@ impl<M: Memory> Client<M> {
         doorbell::announce_sleep(&self.memory, offset::CLIENT_WAITING)?;
         if self.replies.available(&self.memory)? > 0 {
             doorbell::clear(&self.memory, offset::CLIENT_WAITING)?;
+            doorbell::count_skip(&self.memory, offset::CLIENT_SKIPS)?;
             return Ok(false);
         }
         Ok(true)

@@ -38,6 +38,12 @@ pub(crate) fn announce_sleep<M: Memory + ?Sized>(memory: &M, flag: usize) -> Res
     Ok(())
 }
 
+/// Counts one sleep avoided in the side's own `skips` word (it alone writes it).
+pub(crate) fn count_skip<M: Memory + ?Sized>(memory: &M, skips: usize) -> Result<(), RingError> {
+    let count = memory.load_u32(skips, Relaxed)?;
+    memory.store_u32(skips, count.wrapping_add(1), Relaxed)
+}
+
 /// Withdraws the announcement: we found work, or woke up.
 pub(crate) fn clear<M: Memory + ?Sized>(memory: &M, flag: usize) -> Result<(), RingError> {
     memory.store_u32(flag, 0, Relaxed)

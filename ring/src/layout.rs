@@ -65,13 +65,19 @@ pub struct Header {
     /// `0x140`: nonzero while the server sleeps (or is about to) waiting for requests; the
     /// futex word it sleeps on.
     pub server_waiting: u32,
-    /// `0x144..0x180`: zero.
-    pub reserved_5: [u32; 15],
+    /// `0x144`: how many times the server, about to sleep for requests, found them already
+    /// there at the last look (the futex-style check), so it did not sleep. Written by the
+    /// server alone, wrapping; the kernel reads it for `ipc_stats` (`futex_skips`).
+    pub server_skips: u32,
+    /// `0x148..0x180`: zero.
+    pub reserved_5: [u32; 14],
     /// `0x180`: nonzero while the client sleeps (or is about to) waiting for replies; the
     /// futex word it sleeps on.
     pub client_waiting: u32,
-    /// `0x184..0x1000`: zero, the rest of the page.
-    pub reserved_6: [u32; 15 + (PAGE_SIZE - 0x1c0) / 4],
+    /// `0x184`: the same count as `server_skips` for the client waiting for replies.
+    pub client_skips: u32,
+    /// `0x188..0x1000`: zero, the rest of the page.
+    pub reserved_6: [u32; 14 + (PAGE_SIZE - 0x1c0) / 4],
 }
 
 /// Byte offsets of the header's fields in the region, taken from [`Header`].
@@ -98,6 +104,10 @@ pub mod offset {
     pub const SERVER_WAITING: usize = offset_of!(Header, server_waiting);
     /// `0x180`
     pub const CLIENT_WAITING: usize = offset_of!(Header, client_waiting);
+    /// `0x144`
+    pub const SERVER_SKIPS: usize = offset_of!(Header, server_skips);
+    /// `0x184`
+    pub const CLIENT_SKIPS: usize = offset_of!(Header, client_skips);
 }
 
 const _: () = {
@@ -112,6 +122,8 @@ const _: () = {
     assert!(offset::REPLY_TAIL == 0x100);
     assert!(offset::SERVER_WAITING == 0x140);
     assert!(offset::CLIENT_WAITING == 0x180);
+    assert!(offset::SERVER_SKIPS == 0x144);
+    assert!(offset::CLIENT_SKIPS == 0x184);
 };
 
 /// Where one ring's fields live.

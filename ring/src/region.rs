@@ -86,6 +86,9 @@ pub struct ObservedCounts {
     pub requests: RingIndices,
     /// The reply ring.
     pub replies: RingIndices,
+    /// The sleeps each side skipped because the work was already there (the header's
+    /// `client_skips` and `server_skips`, wrapping counters): (client, server).
+    pub skips: (u32, u32),
 }
 
 /// Reads both rings' counters for statistics (the kernel's `zero_copy_transfers`), checking
@@ -118,5 +121,9 @@ pub fn observed_counts<M: Memory + ?Sized>(
     Ok(ObservedCounts {
         requests: read(Direction::Requests)?,
         replies: read(Direction::Replies)?,
+        skips: (
+            memory.load_u32(crate::layout::offset::CLIENT_SKIPS, Relaxed)?,
+            memory.load_u32(crate::layout::offset::SERVER_SKIPS, Relaxed)?,
+        ),
     })
 }

@@ -95,6 +95,7 @@ impl<M: Memory> Server<M> {
         doorbell::announce_sleep(&self.memory, offset::SERVER_WAITING)?;
         if self.requests.available(&self.memory)? > 0 {
             doorbell::clear(&self.memory, offset::SERVER_WAITING)?;
+            doorbell::count_skip(&self.memory, offset::SERVER_SKIPS)?;
             return Ok(false);
         }
         Ok(true)

@@ -134,7 +134,8 @@ fn counters_wrap_around_u32_max() {
                 counts,
                 ObservedCounts {
                     requests: expected,
-                    replies: expected
+                    replies: expected,
+                    skips: (0, 0),
                 }
             );
         }
@@ -306,11 +307,15 @@ fn waiting_flags_skip_the_notify_when_the_peer_is_awake() {
     // A request is waiting: the server does not sleep, and leaves its flag clear.
     assert_eq!(server.set_waiting(), Ok(false));
     assert_eq!(flag(offset::SERVER_WAITING), 0);
+    // ... and counts the sleep it skipped in its own word.
+    assert_eq!(flag(offset::SERVER_SKIPS), 1);
+    assert_eq!(flag(offset::CLIENT_SKIPS), 0);
     let mut buffer = [0; 60];
     server.next_request(&mut buffer).unwrap().unwrap();
     // Nothing waiting: the server sleeps, with its flag set.
     assert_eq!(server.set_waiting(), Ok(true));
     assert_eq!(flag(offset::SERVER_WAITING), 1);
+    assert_eq!(flag(offset::SERVER_SKIPS), 1, "a sleep is not a skip");
     // The next submit must notify, once.
     assert_eq!(client.submit([request.as_slice()]), Ok(1));
     assert_eq!(client.peer_waiting(), Ok(true));
@@ -330,6 +335,12 @@ fn waiting_flags_skip_the_notify_when_the_peer_is_awake() {
     client.clear_waiting().unwrap();
     assert_eq!(client.set_waiting(), Ok(false));
     assert_eq!(flag(offset::CLIENT_WAITING), 0);
+    assert_eq!(flag(offset::CLIENT_SKIPS), 1);
+    assert_eq!(
+        lux9_ring::observed_counts(&memory, geometry).unwrap().skips,
+        (1, 1),
+        "the kernel reads both counts"
+    );
 }
 
 #[test]

@@ -120,6 +120,8 @@ fn ipc_lines(s: &mut String, prefix: &str, st: &IpcStats) {
     let avg = st.avg_batch_size_x100;
     let _ = writeln!(s, "{prefix}avg_batch_size {}.{:02}", avg / 100, avg % 100);
     let _ = writeln!(s, "{prefix}cycles_per_switch {}", st.cycles_per_switch);
+    let _ = writeln!(s, "{prefix}futex_skips {}", st.futex_skips);
+    let _ = writeln!(s, "{prefix}futex_sleeps {}", st.futex_sleeps);
 }
 
 /// System-wide counters, `colocated_calls`, then `pid N name value` for each live process.

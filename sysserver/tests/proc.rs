@@ -122,7 +122,8 @@ fn ipcstats_system_wide_then_per_process() {
     let mut expected = String::from(
         "total_switches 101\nfastpath_hits 102\nslowpath_messages 103\n\
          zero_copy_transfers 104\nbatched_operations 105\nbatches 106\n\
-         avg_batch_size 1.07\ncycles_per_switch 108\ncolocated_calls 77\n",
+         avg_batch_size 1.07\ncycles_per_switch 108\nfutex_skips 109\nfutex_sleeps 110\n\
+         colocated_calls 77\n",
     );
     for (pid, base) in [(1, 10), (2, 20), (5, 50)] {
         for (i, name) in [
@@ -141,6 +142,8 @@ fn ipcstats_system_wide_then_per_process() {
         // avg_batch_size_x100 is base + 7: 0.17, 0.27, 0.57.
         expected += &format!("pid {pid} avg_batch_size 0.{}\n", base + 7);
         expected += &format!("pid {pid} cycles_per_switch {}\n", base + 8);
+        expected += &format!("pid {pid} futex_skips {}\n", base + 9);
+        expected += &format!("pid {pid} futex_sleeps {}\n", base + 10);
     }
     assert_eq!(cat(&fs, "/proc/ipcstats"), expected);
     // The average keeps two decimals whatever its size.
@@ -230,7 +233,7 @@ fn a_long_file_read_in_small_pieces_is_whole() {
     let fs = root(&fake);
     let whole = cat(&fs, "/proc/ipcstats");
     assert!(whole.len() > 8192, "spans several full reads");
-    assert!(whole.ends_with("pid 199 cycles_per_switch 207\n"));
+    assert!(whole.ends_with("pid 199 futex_sleeps 209\n"));
     let f = fs.open("/proc/ipcstats", OREAD).unwrap();
     let mut pieces = Vec::new();
     let mut buf = [0u8; 97];

@@ -41,10 +41,11 @@ pub fn wait(addr: usize, expected: u32, timeout_ms: u64) -> Result<(), Error> {
     sched::ipc_op(|s| {
         // Interrupts are off and this CPU is the only one: the word cannot change between
         // this read and the enqueue except by this thread.
+        let me = s.current();
         if paging::read_phys_u32(phys) != expected {
+            s.thread(me).ipc.stats.futex_skips += 1;
             return (Err(Error::WouldBlock), After::Continue);
         }
-        let me = s.current();
         // Killed, or the word is in a ring whose other side has gone: nobody would wake it.
         if s.thread(me).is_killed() || crate::ipc::ring::page_orphaned(phys & !0xfff) {
             return (Err(Error::PeerDead), After::Continue);
@@ -54,6 +55,7 @@ pub fn wait(addr: usize, expected: u32, timeout_ms: u64) -> Result<(), Error> {
         if let Some(deadline) = deadline {
             s.sleep_current_until(deadline);
         }
+        s.thread(me).ipc.stats.futex_sleeps += 1;
         s.block_current_thread();
         (Ok(()), After::Block)
     })?;

@@ -11,8 +11,9 @@
 //! The kernel never copies ring entries, but it counts them: at every `notify` and at teardown
 //! it reads the four index words (validated against its geometry) and adds the entries that
 //! passed since its last look to `zero_copy_transfers`; the entries the notifier published
-//! since its last notify form one batch (`batched_operations`, `batches`). The kernel records both parties; when either ends, or
-//! calls `ring_destroy`, it unmaps the frames from both sides, frees them, and wakes anyone
+//! since its last notify form one batch (`batched_operations`, `batches`); the sleeps each side
+//! skipped because work was already there (the header's skip counts, see docs/rings.md) go to
+//! `futex_skips`. The kernel records both parties; when either ends, or calls `ring_destroy`, it unmaps the frames from both sides, frees them, and wakes anyone
 //! sleeping on a word of the ring with `PeerDead`.
 //!
 //! `notify(id)` wakes the other party's threads sleeping (in `futex_wait`) on a word in the
@@ -52,6 +53,8 @@ struct Ring {
     seen: (u32, u32),
     /// Each side's producing tail at its last notify, for batch sizes.
     notified: (u32, u32),
+    /// The header's skip counts (client, server) at the kernel's last look.
+    seen_skips: (u32, u32),
     /// Parties that asked (`ring_info` with `RING_NOTIFY_IPC`) to be woken by an IPC
     /// notification when the other side notifies: they sleep in `receive`, serving IPC and
     /// rings from one loop, rather than on the ring's futex words.
@@ -280,6 +283,7 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
             geometry,
             seen: (0, 0),
             notified: (0, 0),
+            seen_skips: (0, 0),
             ipc_notified: [None, None],
             ended: None,
         },
@@ -315,10 +319,20 @@ fn observe(ring: &mut Ring, notifier: Option<Pid>) {
     let slots = u64::from(ring.geometry.slot_count());
     let passed = if passed <= 2 * slots { passed } else { 0 };
     let batch = if batch <= slots { batch } else { 0 };
+    // The skip counts are the parties' own; a count that went backwards (a hostile party) adds
+    // nothing, and one party can at worst inflate the figures, never corrupt the kernel's.
+    let forward = |now: u32, then: u32| {
+        let step = now.wrapping_sub(then);
+        if step < 1 << 31 { u64::from(step) } else { 0 }
+    };
+    let skips =
+        forward(counts.skips.0, ring.seen_skips.0) + forward(counts.skips.1, ring.seen_skips.1);
+    ring.seen_skips = counts.skips;
     sched::with_state(|s| {
         let me = s.current();
         let stats = &mut s.thread(me).ipc.stats;
         stats.zero_copy += passed;
+        stats.futex_skips += skips;
         if batch > 0 {
             stats.batched += batch;
             stats.batches += 1;

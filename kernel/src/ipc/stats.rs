@@ -20,6 +20,11 @@ pub struct ThreadCounters {
     pub zero_copy: u64,
     pub batched: u64,
     pub batches: u64,
+    /// Sleeps avoided because the work was already there: the ring sides' own checks (read
+    /// from the ring header) and `futex_wait`s whose word had already changed.
+    pub futex_skips: u64,
+    /// `futex_wait`s that did put the thread to sleep.
+    pub futex_sleeps: u64,
 }
 
 impl AddAssign for ThreadCounters {
@@ -29,6 +34,8 @@ impl AddAssign for ThreadCounters {
         self.zero_copy += other.zero_copy;
         self.batched += other.batched;
         self.batches += other.batches;
+        self.futex_skips += other.futex_skips;
+        self.futex_sleeps += other.futex_sleeps;
     }
 }
 
@@ -39,6 +46,8 @@ static RETIRED: IrqMutex<ThreadCounters> = IrqMutex::new(ThreadCounters {
     zero_copy: 0,
     batched: 0,
     batches: 0,
+    futex_skips: 0,
+    futex_sleeps: 0,
 });
 
 /// Adds an ending thread's counters to the system-wide total.
@@ -58,6 +67,8 @@ fn to_stats(counters: ThreadCounters, switches: u64) -> IpcStats {
             .checked_div(counters.batches)
             .unwrap_or(0),
         cycles_per_switch: sched::cycles_per_switch(),
+        futex_skips: counters.futex_skips,
+        futex_sleeps: counters.futex_sleeps,
     }
 }
 

@@ -1220,14 +1220,28 @@ fn futex_works_across_address_spaces() -> CaseResult {
     ipc::ring_destroy(ring).map_err(|e| format!("ring_destroy: {e}"))?;
     // Use a fresh word of our own for the error cases.
     let mine = alloc::boxed::Box::new(core::sync::atomic::AtomicU32::new(7));
+    let own = || ipc::stats(sys::getpid()).map_err(|e| format!("ipc_stats: {e}"));
+    let before = own()?;
     ensure!(
         ipc::futex_wait(&mine, 8, 0) == Err(Error::WouldBlock),
         "futex_wait on a changed value"
+    );
+    let skipped = own()?;
+    ensure!(
+        skipped.futex_skips == before.futex_skips + 1
+            && skipped.futex_sleeps == before.futex_sleeps,
+        "a futex_wait that did not sleep counted {} skips, {} sleeps",
+        skipped.futex_skips - before.futex_skips,
+        skipped.futex_sleeps - before.futex_sleeps
     );
     let start = sys::rdtsc();
     ensure!(
         ipc::futex_wait(&mine, 7, 20) == Err(Error::TimedOut),
         "futex_wait timeout"
+    );
+    ensure!(
+        own()?.futex_sleeps == skipped.futex_sleeps + 1,
+        "a futex_wait that slept was not counted"
     );
     ensure!(
         sys::rdtsc() - start >= ms_to_tsc(19),
@@ -1402,6 +1416,33 @@ fn rings_carry_requests_and_count_them() -> CaseResult {
         }
         sent += batch as u64;
     }
+    // The futex-style check: a reply that is already there when the client is about to sleep
+    // costs no sleep, and the ring counts the sleep skipped.
+    let last = ring_message(100, 0, &[1; 9]);
+    client
+        .submit([last.as_slice()])
+        .map_err(|e| format!("submit: {e:?}"))?;
+    ring.notify().map_err(|e| format!("notify: {e}"))?;
+    sys::sleep_ms(20); // the server replies meanwhile
+    let sleeps_before = ipc::stats(sys::getpid())
+        .map_err(|e| format!("ipc_stats: {e}"))?
+        .futex_sleeps;
+    ring.client_sleep(&mut client, 1000)
+        .map_err(|e| format!("sleep: {e}"))?;
+    let sleeps_after = ipc::stats(sys::getpid())
+        .map_err(|e| format!("ipc_stats: {e}"))?
+        .futex_sleeps;
+    ensure!(
+        sleeps_after == sleeps_before,
+        "the client slept with its reply waiting"
+    );
+    ensure!(
+        client
+            .poll_reply(&mut buffer)
+            .map_err(|e| format!("poll_reply: {e:?}"))?
+            .is_some(),
+        "the last reply is missing"
+    );
     let quit = ring_message(0xff, 0, &[]);
     client
         .submit([quit.as_slice()])
@@ -1410,6 +1451,10 @@ fn rings_carry_requests_and_count_them() -> CaseResult {
     let status = sys::wait(server).map_err(|e| format!("wait: {e}"))?;
     ensure!(status.success(), "ring-server ended with {status:?}");
     let after = stats()?;
+    ensure!(
+        after.futex_skips > before.futex_skips,
+        "the skipped sleep was not counted in futex_skips"
+    );
     ensure!(
         after.zero_copy_transfers - before.zero_copy_transfers >= 2 * sent,
         "zero-copy transfers: {} for {sent} round trips",

@@ -79,6 +79,8 @@ pub fn stats(base: u64) -> IpcStats {
         batches: base + 6,
         avg_batch_size_x100: base + 7,
         cycles_per_switch: base + 8,
+        futex_skips: base + 9,
+        futex_sleeps: base + 10,
     }
 }
 
