@@ -31,7 +31,7 @@ use lux9_ring::{Client, Geometry, Memory, RingError, Server, initialise_with_cou
 const SLOT: usize = 16;
 
 /// The header fields, in the order of `LoomRegion::words`.
-const WORDS: [usize; 10] = [
+const WORDS: [usize; 12] = [
     offset::MAGIC,
     offset::VERSION,
     offset::SLOT_COUNT,
@@ -42,6 +42,8 @@ const WORDS: [usize; 10] = [
     offset::REPLY_TAIL,
     offset::SERVER_WAITING,
     offset::CLIENT_WAITING,
+    offset::SERVER_SKIPS,
+    offset::CLIENT_SKIPS,
 ];
 
 /// A ring region made of loom objects.

@@ -20,7 +20,7 @@ pub(crate) struct Audit<'a> {
     pub(crate) role: Role,
 }
 
-pub(crate) const HEADER_WORDS: [usize; 10] = [
+pub(crate) const HEADER_WORDS: [usize; 12] = [
     offset::MAGIC,
     offset::VERSION,
     offset::SLOT_COUNT,
@@ -31,6 +31,8 @@ pub(crate) const HEADER_WORDS: [usize; 10] = [
     offset::REPLY_TAIL,
     offset::SERVER_WAITING,
     offset::CLIENT_WAITING,
+    offset::SERVER_SKIPS,
+    offset::CLIENT_SKIPS,
 ];
 
 impl Audit<'_> {

@@ -164,6 +164,9 @@ fn concurrent_hostile_server() {
         });
         let kernel = scope.spawn(move || watch_counts(&memory, geometry, stop));
         let honest = scope.spawn(move || {
+            // Stops the other two threads however this one ends: were it to panic without
+            // this, the scope would wait for them forever.
+            let _stop = StopOnDrop(stop);
             let mut rng = Rng::new(0xc11e);
             let mut outcomes = Outcomes::default();
             let attach = || Client::attach(audit(shared, geometry, Role::Client));
@@ -235,6 +238,9 @@ fn concurrent_hostile_client() {
         });
         let kernel = scope.spawn(move || watch_counts(&memory, geometry, stop));
         let honest = scope.spawn(move || {
+            // Stops the other two threads however this one ends: were it to panic without
+            // this, the scope would wait for them forever.
+            let _stop = StopOnDrop(stop);
             let mut rng = Rng::new(0x5e7e);
             let mut outcomes = Outcomes::default();
             let attach = || Server::attach(audit(shared, geometry, Role::Server));
@@ -283,6 +289,15 @@ fn concurrent_hostile_client() {
     eprintln!("honest server against a hostile client: {outcomes:?}");
     assert!(outcomes.received > 0 && outcomes.rejected > 0 && outcomes.fatal > 0);
     assert!(region.guards_intact());
+}
+
+/// Sets the flag when dropped, on return or while unwinding from a panic.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
 }
 
 /// The kernel's part: read the counters over and over; valid counts or an error, nothing else.
