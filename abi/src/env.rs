@@ -21,6 +21,10 @@ pub const STDIN: &str = "STDIN";
 pub const STDOUT: &str = "STDOUT";
 /// Like [`STDOUT`], but appending.
 pub const STDOUT_APPEND: &str = "STDOUT_APPEND";
+/// A pipe (its id, in decimal) whose read end replaces the console as standard input.
+pub const STDIN_PIPE: &str = "STDIN_PIPE";
+/// A pipe (its id, in decimal) whose write end replaces the console as standard output.
+pub const STDOUT_PIPE: &str = "STDOUT_PIPE";
 
 fn clean(text: &str) -> bool {
     !text.contains([START, SEPARATOR, END])

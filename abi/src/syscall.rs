@@ -120,10 +120,48 @@ pub enum Syscall {
     /// a live process (a zombie included), [`Error::InvalidArgument`] for 0 (the kernel) and 1
     /// (init). A process may kill itself (the call then does not return).
     Kill = 39,
+    /// `pipe_create()`: a new pipe (64 KiB); the caller holds both its ends. Returns its id.
+    /// See docs/shell.md for how the shell uses pipes and docs/syscalls.md for the rules.
+    PipeCreate = 40,
+    /// `pipe_open(id, end)`: one more hold on end [`pipe::READ`] or [`pipe::WRITE`] of pipe
+    /// `id`, for a caller that holds it already or whose parent does ([`Error::NotFound`]
+    /// otherwise).
+    PipeOpen = 41,
+    /// `pipe_read(id, buf, len)`: takes up to `len` bytes; waits while the pipe is empty and
+    /// someone holds the write end; 0 is the end of file. The caller must hold the read end.
+    PipeRead = 42,
+    /// `pipe_write(id, buf, len)`: writes all `len` bytes, waiting while the pipe is full;
+    /// [`Error::BrokenPipe`] once nobody holds the read end (or the count written before).
+    /// The caller must hold the write end.
+    PipeWrite = 43,
+    /// `pipe_close(id, end)`: lets one of the caller's holds on `end` go (an ending process
+    /// lets all of its go). A pipe nobody holds is freed.
+    PipeClose = 44,
+    /// `set_group(pid, group)`: puts the caller or its child `pid` (0: the caller) in process
+    /// group `group` (0: a new group named after `pid`). A group must be `pid`'s own or that
+    /// of a process with the same parent. Children start in their parent's group.
+    SetGroup = 45,
+    /// `console_foreground(group)`: the process group Ctrl-C on the console interrupts (0:
+    /// none; [`crate::ipc::KNOB_READ`]: only read it). Returns the previous one.
+    ConsoleForeground = 46,
+    /// `interrupt_word(addr)`: asks to be told of Ctrl-C instead of being killed at once: the
+    /// kernel stores 1 in the u32 at `addr` (0 withdraws) and wakes `futex_wait`s on it; the
+    /// process then has [`INTERRUPT_GRACE_MS`] to end before it is killed.
+    InterruptWord = 47,
 }
 
+/// Ends of a pipe, for `pipe_open` and `pipe_close`.
+pub mod pipe {
+    pub const READ: usize = 0;
+    pub const WRITE: usize = 1;
+}
+
+/// How long a process told of Ctrl-C (see [`Syscall::InterruptWord`]) has to end before it is
+/// killed.
+pub const INTERRUPT_GRACE_MS: u64 = 500;
+
 /// Number of system calls; numbers at or above this are [`Error::UnknownSyscall`].
-pub const SYSCALL_COUNT: usize = 40;
+pub const SYSCALL_COUNT: usize = 48;
 
 /// `blk_ring_submit`'s flag: the ring's worker runs the requests; the call returns at once.
 pub const BLK_RING_ASYNC: usize = 1;
@@ -173,6 +211,14 @@ impl Syscall {
         Syscall::BlkRingSubmit,
         Syscall::BlkRingDestroy,
         Syscall::Kill,
+        Syscall::PipeCreate,
+        Syscall::PipeOpen,
+        Syscall::PipeRead,
+        Syscall::PipeWrite,
+        Syscall::PipeClose,
+        Syscall::SetGroup,
+        Syscall::ConsoleForeground,
+        Syscall::InterruptWord,
     ];
 
     pub fn from_number(number: usize) -> Option<Self> {
@@ -211,10 +257,12 @@ pub enum Error {
     MessageTooLong = 12,
     /// A write to a read-only device or file system.
     ReadOnly = 13,
+    /// A write to a pipe that nobody reads any more.
+    BrokenPipe = 14,
 }
 
 impl Error {
-    pub const ALL: [Error; 14] = [
+    pub const ALL: [Error; 15] = [
         Error::Success,
         Error::UnknownSyscall,
         Error::InvalidArgument,
@@ -229,6 +277,7 @@ impl Error {
         Error::TimedOut,
         Error::MessageTooLong,
         Error::ReadOnly,
+        Error::BrokenPipe,
     ];
 
     /// The error for a raw code; unknown codes map to `None`.
@@ -252,6 +301,7 @@ impl Error {
             Error::TimedOut => "timed out",
             Error::MessageTooLong => "message too long",
             Error::ReadOnly => "read-only file system",
+            Error::BrokenPipe => "broken pipe",
         }
     }
 }
@@ -283,6 +333,10 @@ pub enum ExitStatus {
 /// into an unmistakable 383.
 pub const KILL_VECTOR: u8 = 255;
 
+/// The vector of [`ExitStatus::Killed`] that means "ended by Ctrl-C on the console" (the
+/// foreground group's interrupt, see [`Syscall::ConsoleForeground`]).
+pub const INTERRUPT_VECTOR: u8 = 254;
+
 const KILLED_BIT: u64 = 1 << 32;
 
 impl ExitStatus {
@@ -304,6 +358,11 @@ impl ExitStatus {
     /// How a process ends that `kill` ended.
     pub const KILLED_BY_REQUEST: ExitStatus = ExitStatus::Killed {
         vector: KILL_VECTOR,
+    };
+
+    /// How a process ends that Ctrl-C ended.
+    pub const INTERRUPTED: ExitStatus = ExitStatus::Killed {
+        vector: INTERRUPT_VECTOR,
     };
 
     pub fn success(self) -> bool {

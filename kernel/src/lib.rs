@@ -19,6 +19,7 @@ pub mod log_ring;
 pub mod memory_plan;
 pub mod pci;
 pub mod phys_range;
+pub mod pipe_buffer;
 pub mod prd;
 pub mod screen_font;
 pub mod test_pattern;

@@ -2,7 +2,8 @@
 //!
 //! **Cooked** (the default): input is collected into a line, echoed as it is typed, and edited
 //! before anyone reads it: backspace (DEL or BS) removes the last character, Ctrl-U the whole
-//! line, Ctrl-C abandons it (showing `^C`). Enter (CR or LF; an LF right after a CR is
+//! line, Ctrl-C abandons it and the lines typed ahead (showing `^C`) and raises an interrupt
+//! ([`LineDiscipline::take_interrupt`]: the kernel interrupts the console's foreground job). Enter (CR or LF; an LF right after a CR is
 //! dropped) completes the line, which readers then get with its newline. Ctrl-D on an empty
 //! line is end of file (a read returns 0); on a partial line it hands over the line so far.
 //! Escape sequences (arrow keys) are swallowed. A line is at most [`LINE_MAX`] bytes; extra
@@ -46,6 +47,8 @@ pub struct LineDiscipline {
     bytes: VecDeque<u8>,
     after_cr: bool,
     escape: Escape,
+    /// Ctrl-C was typed (cooked) since the last [`LineDiscipline::take_interrupt`].
+    interrupt: bool,
 }
 
 impl LineDiscipline {
@@ -55,6 +58,7 @@ impl LineDiscipline {
             editing: Vec::new(),
             lines: VecDeque::new(),
             consumed: 0,
+            interrupt: false,
             bytes: VecDeque::new(),
             after_cr: false,
             escape: Escape::None,
@@ -92,6 +96,11 @@ impl LineDiscipline {
     }
 
     /// Takes one typed byte; appends what should be echoed to `echo`.
+    /// Whether Ctrl-C was typed in cooked mode since the last call (which clears it).
+    pub fn take_interrupt(&mut self) -> bool {
+        core::mem::take(&mut self.interrupt)
+    }
+
     pub fn input(&mut self, byte: u8, echo: &mut Vec<u8>) {
         if self.raw {
             if self.bytes.len() < RAW_MAX {
@@ -133,6 +142,10 @@ impl LineDiscipline {
             }
             0x03 => {
                 self.editing.clear();
+                // Typed ahead for the job being interrupted: gone with it, as POSIX's flush.
+                self.lines.clear();
+                self.consumed = 0;
+                self.interrupt = true;
                 echo.extend_from_slice(b"^C\n");
             }
             0x04 => self.complete(),
@@ -258,6 +271,24 @@ mod tests {
         // Ctrl-D on a partial line hands it over without a newline.
         feed(&mut ld, b"ab\x04");
         assert_eq!(read_all(&mut ld), b"ab");
+    }
+
+    #[test]
+    fn ctrl_c_raises_one_interrupt_and_drops_what_was_typed_ahead() {
+        let mut ld = LineDiscipline::new();
+        assert!(!ld.take_interrupt());
+        feed(&mut ld, b"typed ahead\npart");
+        feed(&mut ld, b"\x03");
+        assert!(ld.take_interrupt());
+        assert!(!ld.take_interrupt(), "taken once");
+        assert!(!ld.ready(), "the line typed ahead went with the job");
+        feed(&mut ld, b"after\n");
+        assert_eq!(read_all(&mut ld), b"after\n");
+        // Raw, Ctrl-C is a byte for the reader.
+        ld.set_raw(true);
+        feed(&mut ld, b"\x03");
+        assert!(!ld.take_interrupt());
+        assert_eq!(read_all(&mut ld), b"\x03");
     }
 
     #[test]

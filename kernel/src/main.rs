@@ -43,6 +43,7 @@ mod ktest;
 mod memory;
 mod panic;
 mod pci_bus;
+mod pipe;
 mod process;
 mod random;
 mod sched;

@@ -132,6 +132,16 @@ pub fn dispatch(frame: &mut SyscallFrame) {
             Syscall::Mount => mount(args),
             Syscall::Power => power(args[0]),
             Syscall::Kill => process::kill(args[0], sched::current_pid()).map(|()| 0),
+            Syscall::PipeCreate => crate::pipe::create(),
+            Syscall::PipeOpen => crate::pipe::open(args[0] as u64, args[1]),
+            Syscall::PipeRead => crate::pipe::read(args[0] as u64, args[1], args[2]),
+            Syscall::PipeWrite => crate::pipe::write(args[0] as u64, args[1], args[2]),
+            Syscall::PipeClose => crate::pipe::close(args[0] as u64, args[1]),
+            Syscall::SetGroup => {
+                process::interrupt::set_group(sched::current_pid(), args[0], args[1])
+            }
+            Syscall::ConsoleForeground => Ok(process::interrupt::set_foreground(args[0])),
+            Syscall::InterruptWord => process::interrupt::set_word(sched::current_pid(), args[0]),
             Syscall::DiskRead => disk_read(args),
             Syscall::DiskWrite => disk_write(args),
             Syscall::BlkRingCreate | Syscall::BlkRingSubmit | Syscall::BlkRingDestroy => {

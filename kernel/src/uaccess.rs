@@ -49,6 +49,14 @@ impl UserSlice {
         })
     }
 
+    /// What follows the first `offset` bytes, if the slice is that long.
+    pub fn suffix(&self, offset: usize) -> Option<UserSlice> {
+        (offset <= self.len).then_some(UserSlice {
+            addr: self.addr + offset as u64,
+            len: self.len - offset,
+        })
+    }
+
     /// Copies the slice into `buffer` (which must be exactly as long).
     pub fn read_into(&self, buffer: &mut [u8]) -> Result<(), Error> {
         assert_eq!(buffer.len(), self.len);

@@ -84,6 +84,16 @@ pub enum Output {
     Truncate(String),
     /// A file, appended to.
     Append(String),
+    /// The write end of a pipe this process holds.
+    Pipe(crate::pipe::Id),
+}
+
+/// Where a child's standard input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Input {
+    Inherit,
+    File(String),
+    Pipe(crate::pipe::Id),
 }
 
 /// A program to start, with its arguments and environment.
@@ -91,7 +101,7 @@ pub enum Output {
 pub struct Command {
     name: String,
     args: String,
-    stdin: Option<String>,
+    stdin: Input,
     stdout: Output,
 }
 
@@ -101,7 +111,7 @@ impl Command {
         Self {
             name: name.to_string(),
             args: String::new(),
-            stdin: None,
+            stdin: Input::Inherit,
             stdout: Output::Inherit,
         }
     }
@@ -114,7 +124,13 @@ impl Command {
 
     /// Reads standard input from `path` (absolute, or relative to the working directory).
     pub fn stdin(mut self, path: &str) -> Self {
-        self.stdin = Some(absolute(path));
+        self.stdin = Input::File(absolute(path));
+        self
+    }
+
+    /// Reads standard input from the read end of pipe `id` (which this process holds).
+    pub fn stdin_pipe(mut self, id: crate::pipe::Id) -> Self {
+        self.stdin = Input::Pipe(id);
         self
     }
 
@@ -123,7 +139,7 @@ impl Command {
         self.stdout = match output {
             Output::Truncate(path) => Output::Truncate(absolute(&path)),
             Output::Append(path) => Output::Append(absolute(&path)),
-            Output::Inherit => Output::Inherit,
+            other => other,
         };
         self
     }
@@ -133,16 +149,35 @@ impl Command {
     pub fn spawn(&self) -> Result<usize, Error> {
         let cwd = cwd();
         let mut vars: Vec<(&str, &str)> = alloc::vec![(keys::PWD, cwd.as_str())];
-        let stdin = self.stdin.as_deref().or_else(|| var(keys::STDIN));
-        if let Some(path) = stdin {
-            vars.push((keys::STDIN, path));
+        let (stdin_pipe, stdout_pipe);
+        match &self.stdin {
+            Input::File(path) => vars.push((keys::STDIN, path)),
+            Input::Pipe(id) => {
+                stdin_pipe = id.to_string();
+                vars.push((keys::STDIN_PIPE, &stdin_pipe));
+            }
+            Input::Inherit => {
+                if let Some(id) = var(keys::STDIN_PIPE) {
+                    crate::io::hold_stdin();
+                    vars.push((keys::STDIN_PIPE, id));
+                } else if let Some(path) = var(keys::STDIN) {
+                    vars.push((keys::STDIN, path));
+                }
+            }
         }
         match &self.stdout {
             Output::Truncate(path) => vars.push((keys::STDOUT, path)),
             Output::Append(path) => vars.push((keys::STDOUT_APPEND, path)),
+            Output::Pipe(id) => {
+                stdout_pipe = id.to_string();
+                vars.push((keys::STDOUT_PIPE, &stdout_pipe));
+            }
             // A child writes after whatever this process wrote: append, never truncate again.
             Output::Inherit => {
-                if let Some(path) = var(keys::STDOUT).or_else(|| var(keys::STDOUT_APPEND)) {
+                if let Some(id) = var(keys::STDOUT_PIPE) {
+                    crate::io::hold_stdout();
+                    vars.push((keys::STDOUT_PIPE, id));
+                } else if let Some(path) = var(keys::STDOUT).or_else(|| var(keys::STDOUT_APPEND)) {
                     vars.push((keys::STDOUT_APPEND, path));
                 }
             }

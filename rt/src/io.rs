@@ -1,10 +1,15 @@
 //! Standard output and input.
 //!
 //! Standard output is the console (the `debug_write` system call) unless the parent redirected
-//! it to a file (`STDOUT` / `STDOUT_APPEND` in the environment, see [`crate::env`]) or the
-//! program redirected it with [`set_stdout`]; then `print!` writes to that file through the
-//! name space. Standard error (`eprint!`) is always the console. Standard input is
-//! `/dev/cons` unless redirected (`STDIN`).
+//! it to a file (`STDOUT` / `STDOUT_APPEND` in the environment, see [`crate::env`]) or a pipe
+//! (`STDOUT_PIPE`), or the program redirected it with [`set_stdout`]; then `print!` writes to
+//! that file through the name space, or to the pipe. Standard error (`eprint!`) is always the
+//! console. Standard input is `/dev/cons` unless redirected (`STDIN`, `STDIN_PIPE`).
+//!
+//! A write to a pipe that nobody reads any more ends the program quietly with
+//! [`BROKEN_PIPE_EXIT_CODE`], as POSIX's default for SIGPIPE does: `cat /dev/zero | head -c 10`
+//! ends `cat` once `head` is done. A program that wants to handle it writes with
+//! [`crate::pipe::write`] itself and gets `Error::BrokenPipe`.
 
 use core::fmt::{self, Write};
 
@@ -13,15 +18,32 @@ use alloc::string::String;
 use lux9_abi::env as keys;
 
 use crate::local::ProcessLocal;
-use crate::{ns, sys};
+use crate::{ns, pipe, sys};
 
 enum Sink {
     /// Not decided yet: look at the environment on first use.
     Unset,
     Console,
     File(ns::File),
+    /// The write end of a pipe (held by this process).
+    Pipe(pipe::Id),
     /// The redirection failed; output is dropped (the failure was reported once).
     Broken,
+}
+
+/// Exit status of a program whose standard output was a pipe that nobody reads any more
+/// (128 + 13, what POSIX shells show for SIGPIPE).
+pub const BROKEN_PIPE_EXIT_CODE: i32 = 141;
+
+/// The pipe named by environment variable `key`, with a hold taken on `end`; `Err` says why not.
+fn inherited_pipe(key: &str, end: pipe::End) -> Option<Result<pipe::Id, String>> {
+    let value = crate::env::var(key)?;
+    Some(match value.parse::<pipe::Id>() {
+        Ok(id) => pipe::open(id, end)
+            .map(|()| id)
+            .map_err(|error| alloc::format!("pipe {id}: {error}")),
+        Err(_) => Err(alloc::format!("{key}: bad pipe id '{value}'")),
+    })
 }
 
 static STDOUT: ProcessLocal<Sink> = ProcessLocal::new(Sink::Unset);
@@ -46,7 +68,15 @@ fn open_output(path: &str, append: bool) -> Sink {
 }
 
 fn decide() -> Sink {
-    if let Some(path) = crate::env::var(keys::STDOUT) {
+    if let Some(pipe) = inherited_pipe(keys::STDOUT_PIPE, pipe::End::Write) {
+        match pipe {
+            Ok(id) => Sink::Pipe(id),
+            Err(why) => {
+                eprint_bytes(alloc::format!("cannot write to standard output: {why}\n").as_bytes());
+                Sink::Broken
+            }
+        }
+    } else if let Some(path) = crate::env::var(keys::STDOUT) {
         open_output(path, false)
     } else if let Some(path) = crate::env::var(keys::STDOUT_APPEND) {
         open_output(path, true)
@@ -79,26 +109,50 @@ pub fn set_stdout(target: Target<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes bytes to standard output; returns false if they could not all be written.
+/// Writes bytes to standard output; returns false if they could not all be written. A pipe
+/// that nobody reads ends the program (see the module's documentation).
 pub fn write_stdout(bytes: &[u8]) -> bool {
     let written = STDOUT.try_with(|out| {
         if matches!(out, Sink::Unset) {
             *out = decide();
         }
         match out {
-            Sink::Console | Sink::Unset => {
-                console_write(bytes);
-                true
-            }
-            Sink::File(file) => file.write_all(bytes).is_ok(),
-            Sink::Broken => false,
+            Sink::Console | Sink::Unset => Ok(true),
+            Sink::File(file) => Ok(file.write_all(bytes).is_ok()),
+            Sink::Pipe(id) => match pipe::write(*id, bytes) {
+                Ok(n) => Ok(n == bytes.len()),
+                Err(lux9_abi::Error::BrokenPipe) => Err(()),
+                Err(_) => Ok(false),
+            },
+            Sink::Broken => Ok(false),
+        }
+        .map(|written| (written, matches!(out, Sink::Console | Sink::Unset)))
+    });
+    match written {
+        Some(Ok((_, true))) | None => {
+            // The console (or re-entered, a panic while printing: the console is the safe place).
+            console_write(bytes);
+            true
+        }
+        Some(Ok((written, false))) => written,
+        Some(Err(())) => crate::exit(BROKEN_PIPE_EXIT_CODE),
+    }
+}
+
+/// Takes this process's hold on an inherited standard-output pipe now (it is otherwise taken
+/// at the first write), so that a child may take its own: a process may open a pipe's end
+/// only if it or its parent holds it.
+pub(crate) fn hold_stdout() {
+    let _ = STDOUT.try_with(|out| {
+        if matches!(out, Sink::Unset) {
+            *out = decide();
         }
     });
-    // Re-entered (a panic while printing): the console is the safe place.
-    written.unwrap_or_else(|| {
-        console_write(bytes);
-        true
-    })
+}
+
+/// The same as [`hold_stdout`] for standard input.
+pub(crate) fn hold_stdin() {
+    let _ = STDIN.with(open_stdin);
 }
 
 /// Closes a redirected standard output (at exit), so its server sees the clunk.
@@ -186,6 +240,13 @@ macro_rules! eprintln {
 enum Source {
     Unset,
     File(ns::File),
+    Pipe(pipe::Id),
+}
+
+/// Whether standard input is the console (nothing redirected it to a file or a pipe): what a
+/// program reads then is typed as it goes.
+pub fn stdin_is_console() -> bool {
+    crate::env::var(keys::STDIN).is_none() && crate::env::var(keys::STDIN_PIPE).is_none()
 }
 
 static STDIN: ProcessLocal<Source> = ProcessLocal::new(Source::Unset);
@@ -194,13 +255,31 @@ static STDIN: ProcessLocal<Source> = ProcessLocal::new(Source::Unset);
 /// `/dev/cons`, so the configured sysserver serves it). Returns 0 at end of input.
 pub fn read_stdin(buf: &mut [u8]) -> Result<usize, lib9pclient::Error> {
     STDIN.with(|input| {
-        if matches!(input, Source::Unset) {
-            let path = crate::env::var(keys::STDIN).unwrap_or("/dev/cons");
-            *input = Source::File(ns::open(path, lib9pclient::codec::OREAD)?);
-        }
+        open_stdin(input)?;
         match input {
             Source::File(file) => file.read(buf),
+            Source::Pipe(id) => pipe::read(*id, buf)
+                .map_err(|error| lib9pclient::Error::Server(alloc::format!("{error}"))),
             Source::Unset => Ok(0),
         }
     })
+}
+
+/// Opens standard input on first use: the inherited pipe, the redirected file, or the console.
+fn open_stdin(input: &mut Source) -> Result<(), lib9pclient::Error> {
+    if matches!(input, Source::Unset) {
+        *input = match inherited_pipe(keys::STDIN_PIPE, pipe::End::Read) {
+            Some(Ok(id)) => Source::Pipe(id),
+            Some(Err(why)) => {
+                return Err(lib9pclient::Error::Server(alloc::format!(
+                    "standard input: {why}"
+                )));
+            }
+            None => {
+                let path = crate::env::var(keys::STDIN).unwrap_or("/dev/cons");
+                Source::File(ns::open(path, lib9pclient::codec::OREAD)?)
+            }
+        };
+    }
+    Ok(())
 }

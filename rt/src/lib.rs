@@ -35,6 +35,7 @@ pub mod ipc;
 #[allow(unsafe_code, reason = "the single-threaded process-local cell")]
 pub mod local;
 pub mod ns;
+pub mod pipe;
 #[allow(unsafe_code, reason = "shared memory: the IPC buffer and rings")]
 pub mod shared;
 pub mod sys;

@@ -13,7 +13,7 @@ use crate::arch::syscall;
 /// A system call's result: the value, or the kernel's error code.
 pub type Result<T> = core::result::Result<T, Error>;
 
-fn call(number: Syscall, args: [usize; 6]) -> Result<usize> {
+pub(crate) fn call(number: Syscall, args: [usize; 6]) -> Result<usize> {
     let (code, value) = syscall(number as usize, args);
     match code {
         0 => Ok(value),
@@ -400,4 +400,27 @@ pub fn power(op: usize) -> Error {
         Ok(_) => Error::InvalidArgument,
         Err(error) => error,
     }
+}
+
+/// Puts this process (`pid` 0) or its child `pid` in process group `group` (0: a new group
+/// named after `pid`); returns the group. See `lux9_abi::Syscall::SetGroup`.
+pub fn set_group(pid: usize, group: usize) -> Result<usize> {
+    call(Syscall::SetGroup, [pid, group, 0, 0, 0, 0])
+}
+
+/// Makes `group` the one Ctrl-C on the console interrupts (0: none); returns the previous one.
+pub fn console_foreground(group: usize) -> Result<usize> {
+    call(Syscall::ConsoleForeground, [group, 0, 0, 0, 0, 0])
+}
+
+/// Asks to be told of Ctrl-C in `word` (the kernel stores 1 there and wakes `futex_wait`s on
+/// it) instead of being killed at once; the process then has
+/// `lux9_abi::syscall::INTERRUPT_GRACE_MS` to end. The word must live as long as the process
+/// (a `static`).
+pub fn interrupt_word(word: &'static core::sync::atomic::AtomicU32) -> Result<()> {
+    call(
+        Syscall::InterruptWord,
+        [word.as_ptr() as usize, 0, 0, 0, 0, 0],
+    )
+    .map(|_| ())
 }

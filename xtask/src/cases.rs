@@ -53,6 +53,8 @@ pub const USER: &[&str] = &[
     "kill_ends_a_process_in_every_kind_of_wait",
     "a_killed_server_fails_its_blocked_caller_at_once",
     "orphans_are_freed_when_they_end",
+    "pipes_carry_bytes_with_backpressure",
+    "a_pipe_without_readers_is_broken",
     "a_killed_isolated_sysserver_comes_back",
 ];
 

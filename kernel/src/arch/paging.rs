@@ -305,6 +305,15 @@ pub fn read_phys_u32(phys: u64) -> u32 {
     unsafe { core::ptr::read_volatile(phys_to_virt(phys) as *const u32) }
 }
 
+/// Writes a `u32` at physical address `phys`: a word of user memory the kernel was asked to
+/// set (a process's interrupt word), found through that process's page tables.
+pub fn write_phys_u32(phys: u64, value: u32) {
+    assert_eq!(phys % 4, 0, "unaligned physical write");
+    // SAFETY: the direct map covers all RAM; the frame is mapped writable into a user address
+    // space, so it holds that process's data, never the kernel's.
+    unsafe { core::ptr::write_volatile(phys_to_virt(phys) as *mut u32, value) }
+}
+
 /// Writes a `u64` at physical address `phys`. Only for frames the caller owns.
 pub fn write_phys_u64(phys: u64, value: u64) {
     assert_eq!(phys % 8, 0, "unaligned physical write");

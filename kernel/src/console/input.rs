@@ -113,20 +113,25 @@ pub fn push(bytes: &[u8]) {
         return;
     }
     let mut echo = Vec::new();
-    let (readers, listeners) = {
+    let (readers, listeners, interrupt) = {
         let mut input = INPUT.lock();
         for &byte in bytes {
             input.discipline.input(byte, &mut echo);
         }
+        let interrupt = input.discipline.take_interrupt();
         if input.discipline.ready() {
             (
                 core::mem::take(&mut input.readers),
                 core::mem::take(&mut input.listeners),
+                interrupt,
             )
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), interrupt)
         }
     };
+    if interrupt {
+        crate::process::interrupt::interrupt_foreground();
+    }
     if !echo.is_empty() {
         crate::print!("{}", alloc::string::String::from_utf8_lossy(&echo));
     }

@@ -55,6 +55,11 @@ struct Ring {
     notified: (u32, u32),
     /// The header's skip counts (client, server) at the kernel's last look.
     seen_skips: (u32, u32),
+    /// The peer has used the ring (`ring_info` or `notify`): only then may it be touching the
+    /// ring's memory when the creator ends, and only then is the ring kept for it. A ring
+    /// forced on a process that never looked at it goes with its creator (otherwise any
+    /// process could fill another's ring quota with rings it does not know of).
+    attached: bool,
     /// Parties that asked (`ring_info` with `RING_NOTIFY_IPC`) to be woken by an IPC
     /// notification when the other side notifies: they sleep in `receive`, serving IPC and
     /// rings from one loop, rather than on the ring's futex words.
@@ -134,6 +139,7 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
                 // The survivor of a ring whose other side has gone: only `ring_destroy` is left.
                 return Err(Error::PeerDead);
             }
+            ring.attached |= me == ring.peer;
             if flags & lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
                 let side = usize::from(me == ring.peer);
                 ring.ipc_notified[side] = Some(me);
@@ -284,6 +290,7 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
             seen: (0, 0),
             notified: (0, 0),
             seen_skips: (0, 0),
+            attached: false,
             ipc_notified: [None, None],
             ended: None,
         },
@@ -348,6 +355,7 @@ fn notify(me: Pid, id: u64) -> Result<usize, Error> {
         if ring.ended.is_some() {
             return Err(Error::PeerDead);
         }
+        ring.attached |= me == ring.peer;
         observe(ring, Some(me));
         let other = ring.other(me);
         let by_ipc = ring.ipc_notified.contains(&Some(other));
@@ -406,7 +414,8 @@ pub fn process_exiting(pid: Pid) {
                 continue; // already given up by this process; the survivor still holds it
             }
             let survivor = ring.other(pid);
-            let keep = ring.ended.is_none() && process::space_of(survivor).is_some();
+            let knows = survivor == ring.creator || ring.attached;
+            let keep = ring.ended.is_none() && knows && process::space_of(survivor).is_some();
             if keep {
                 // Leave the survivor's side mapped until it destroys the ring or ends: it may
                 // be running, between two looks at the ring, and must not fault on memory

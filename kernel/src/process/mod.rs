@@ -7,6 +7,7 @@
 
 pub mod archive;
 pub mod elf;
+pub mod interrupt;
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -65,6 +66,16 @@ pub struct Process {
     /// freed when it ends instead of staying a zombie (a `supervise` whose `mount` ended, an
     /// ext4srv whose supervisor was killed).
     adopted: bool,
+    /// Its process group (the pid that names it): what Ctrl-C interrupts together.
+    group: Pid,
+    /// Where it asked to be told of Ctrl-C (`interrupt_word`): a user address.
+    interrupt_word: Option<u64>,
+    /// Ctrl-C ended it ([`ExitStatus::INTERRUPTED`]) rather than `kill`.
+    interrupted: bool,
+    /// Told of Ctrl-C at this tick: killed if still alive [`INTERRUPT_GRACE_MS`] later.
+    ///
+    /// [`INTERRUPT_GRACE_MS`]: lux9_abi::syscall::INTERRUPT_GRACE_MS
+    told_at: Option<u64>,
 }
 
 struct Table {
@@ -112,6 +123,8 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
         let pid = table.next_pid;
         table.next_pid += 1;
         NEXT_PID.store(table.next_pid, core::sync::atomic::Ordering::Relaxed);
+        // A child starts in its parent's group; the kernel's children start their own.
+        let group = table.processes.get(&parent).map_or(pid, |p| p.group);
         table.processes.insert(
             pid,
             Process {
@@ -131,6 +144,10 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
                 ring_pages: 0,
                 killed: false,
                 adopted: false,
+                group,
+                interrupt_word: None,
+                told_at: None,
+                interrupted: false,
             },
         );
         pid
@@ -178,7 +195,9 @@ pub fn exit_current(status: ExitStatus) -> ! {
             unreachable!("the running process {pid} is not in the table")
         };
         // A kill that came first decides the status, whatever the thread was doing since.
-        let status = if process.killed {
+        let status = if process.killed && process.interrupted {
+            ExitStatus::INTERRUPTED
+        } else if process.killed {
             ExitStatus::KILLED_BY_REQUEST
         } else {
             status
@@ -233,6 +252,8 @@ pub fn exit_current(status: ExitStatus) -> ! {
     // Rings go first: their frames are unmapped from the peer and freed.
     crate::ipc::ring::process_exiting(pid);
     crate::blkring::process_exiting(pid);
+    crate::pipe::process_exiting(pid);
+    crate::pipe::thread_exiting(tid);
     crate::services::process_exiting(pid);
     crate::console::input::thread_exiting(tid);
     // Leave the address space, then free it (unless a kernel thread still holds a reference).
@@ -332,6 +353,29 @@ pub fn kill(pid: Pid, by: Pid) -> Result<(), Error> {
     }
     sched::kill_threads(&threads);
     Ok(())
+}
+
+/// Marks process `pid` (alive, killed or not) killed by Ctrl-C and ends its threads' waits;
+/// quietly, since the console shows `^C`.
+fn kill_interrupted(table: &mut Table, pid: Pid) -> Vec<Tid> {
+    match table.processes.get_mut(&pid) {
+        Some(process) if process.state == State::Alive && !process.killed => {
+            process.killed = true;
+            process.interrupted = true;
+            process.threads.clone()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// The parent of live process `pid`.
+pub fn parent_of(pid: Pid) -> Option<Pid> {
+    TABLE
+        .lock()
+        .processes
+        .get(&pid)
+        .filter(|p| p.state == State::Alive)
+        .map(|p| p.parent)
 }
 
 /// Ends the running thread's process if it was killed: called on every return to ring 3.

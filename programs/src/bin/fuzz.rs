@@ -121,6 +121,11 @@ fn run(args: &str) -> i32 {
             Some(Syscall::ConsoleRead) => args[2] |= lux9_rt::abi::syscall::console::NONBLOCK,
             // The console's mode is shared with whoever types: only read it.
             Some(Syscall::ConsoleMode) => args[0] = lux9_rt::abi::ipc::KNOB_READ,
+            // So is the console's foreground group (Ctrl-C's target).
+            Some(Syscall::ConsoleForeground) => args[0] = lux9_rt::abi::ipc::KNOB_READ,
+            // A pipe the fuzzer made holds both ends: reading it empty or writing it full would
+            // wait for ever. No pipe has id 0: the argument checks still run.
+            Some(Syscall::PipeRead | Syscall::PipeWrite) => args[0] = 0,
             Some(Syscall::Sleep) => args[0] %= 2,
             // Killing itself, its peer or its parent ends the run: only the kernel, init and
             // pids no process has had (all refused).

@@ -22,6 +22,8 @@ mod blkring;
 mod ext4;
 #[path = "utest/ext4_damaged.rs"]
 mod ext4_damaged;
+#[path = "utest/pipes.rs"]
+mod pipes;
 
 type CaseResult = Result<(), String>;
 type Case = (&'static str, fn() -> CaseResult);
@@ -862,6 +864,9 @@ fn run(args: &str) -> i32 {
     if args.trim() == "orphan-parent" {
         return orphan_parent();
     }
+    if let Some(how) = args.trim().strip_prefix("interrupt ") {
+        return pipes::interrupt_mode(how.trim());
+    }
     if let Some(rounds) = args.strip_prefix("sys-reader ") {
         return match rounds
             .trim()
@@ -876,7 +881,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 28] = [
+    let cases: [Case; 30] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -960,6 +965,14 @@ fn run(args: &str) -> i32 {
         (
             "orphans_are_freed_when_they_end",
             orphans_are_freed_when_they_end,
+        ),
+        (
+            "pipes_carry_bytes_with_backpressure",
+            pipes::pipes_carry_bytes_with_backpressure,
+        ),
+        (
+            "a_pipe_without_readers_is_broken",
+            pipes::a_pipe_without_readers_is_broken,
         ),
         // Last: it replaces the isolated sysserver this process has attached.
         (
