@@ -19,6 +19,7 @@ const USAGE: Usage = Usage {
     about: "Lists each directory's entries sorted by name, or the file itself; by default the \
             working directory.",
     flags: &[('l', "long format: mode, owner, group, length, name")],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {
