@@ -1,4 +1,4 @@
-//! The text tools (`head`, `tail`, `wc`): what they share
+//! The text tools (`head`, `tail`, `wc`, `grep`): what they share
 //! and, in one module each, their pure logic over any byte source and sink, so that the host
 //! tests run it on slices. [`stdio`] connects them to Lux9's files and standard streams.
 //!
@@ -10,6 +10,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ops::ControlFlow;
 
+pub mod grep;
 pub mod head;
 pub mod stdio;
 pub mod tail;
