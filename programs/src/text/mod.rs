@@ -1,10 +1,10 @@
-//! The text tools (`head`, `tail`, `wc`, `grep`): what they share
+//! The text tools (`head`, `tail`, `wc`, `grep`, `sort`, `uniq`, `hexdump`): what they share
 //! and, in one module each, their pure logic over any byte source and sink, so that the host
 //! tests run it on slices. [`stdio`] connects them to Lux9's files and standard streams.
 //!
 //! Every tool works on bytes: a file that is not UTF-8 goes through unchanged. Input is read
-//! [`PIECE`] bytes at a time and output is buffered ([`Buffered`]); only `tail -n N` (the
-//! last N lines) holds more than a line of its input.
+//! [`PIECE`] bytes at a time and output is buffered ([`Buffered`]); only `sort` (which must)
+//! and `tail -n N` (the last N lines) hold more than a line of their input.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,8 +12,11 @@ use core::ops::ControlFlow;
 
 pub mod grep;
 pub mod head;
+pub mod hexdump;
+pub mod sort;
 pub mod stdio;
 pub mod tail;
+pub mod uniq;
 pub mod wc;
 
 /// Bytes read at a time, and the size of the output buffer: one 9P message's worth.
