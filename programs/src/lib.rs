@@ -3,7 +3,8 @@
 //! the fuzzer's command line and its protocol with a live peer.
 //!
 //! Everything but [`cli`] is pure logic, tested on the host with `cargo test -p
-//! lux9-programs`; [`cli`] is the little glue that prints through the runtime.
+//! lux9-programs`; [`cli`] is the little glue that prints through the runtime, and
+//! [`output`]'s buffer writes to the runtime's standard output.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -17,7 +18,9 @@ pub mod editor;
 pub mod format;
 pub mod fuzz;
 pub mod history;
+pub mod human;
 pub mod lex;
+pub mod output;
 pub mod procfs;
 pub mod ringdev;
 pub mod serve;
