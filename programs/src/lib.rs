@@ -4,7 +4,8 @@
 //!
 //! Everything but [`cli`] is pure logic, tested on the host with `cargo test -p
 //! lux9-programs`; [`cli`] is the little glue that prints through the runtime, and
-//! [`output`]'s buffer writes to the runtime's standard output.
+//! [`output`]'s buffer and [`tree::NameSpace`] reach the runtime's standard output and name
+//! space.
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
@@ -14,9 +15,12 @@ pub mod args;
 pub mod cli;
 pub mod cmdline;
 pub mod disks;
+pub mod du;
 pub mod editor;
+pub mod find;
 pub mod format;
 pub mod fuzz;
+pub mod glob;
 pub mod history;
 pub mod human;
 pub mod lex;
@@ -25,4 +29,5 @@ pub mod procfs;
 pub mod ringdev;
 pub mod serve;
 pub mod sha256;
+pub mod tree;
 pub mod volume;
