@@ -25,6 +25,7 @@ pub mod history;
 pub mod human;
 pub mod lex;
 pub mod output;
+pub mod pci;
 pub mod procfs;
 pub mod ringdev;
 pub mod serve;
