@@ -1,6 +1,7 @@
 //! `du`'s sums over a walk: a directory's usage is the sum of the lengths of the files below
-//! it (directories' own lengths are not counted: 9P servers report 0 or a block size for
-//! them), printed after its entries, in KiB rounded up or with `-h` as [`human::size`] does.
+//! it (directories' own lengths are not content, and Plan 9's servers, sysserver and ext4srv
+//! report 0 for them anyway), printed after its entries, in KiB rounded up or with `-h` as
+//! [`human::size`] does.
 
 use alloc::format;
 use alloc::string::String;
