@@ -126,6 +126,10 @@ impl MemInfo {
     }
 }
 
+/// How many bytes of the kernel log the kernel keeps (the newest ones): the ring behind
+/// [`SysInfo::Kmsg`] and `/dev/kmsg`.
+pub const KMSG_CAPACITY: usize = 64 * 1024;
+
 /// What `sysinfo(what, arg, buf, len)` copies out.
 ///
 /// Text records (command lines, version, configuration, mounts) copy at most `len` bytes and
@@ -142,7 +146,10 @@ pub enum SysInfo {
     /// [`MemInfo`] as words.
     Memory = 2,
     /// Bytes of the kernel log ring from offset `arg` (a running byte count since boot); returns
-    /// the bytes copied; the log's total so far is in `rsi`.
+    /// the bytes copied; the log's total so far is in `rsi`. Bytes the ring no longer holds
+    /// are skipped (the copy starts at the oldest kept byte if `arg` is older), so a copy that
+    /// stopped short of the buffer's end started at total − copied. A buffer of
+    /// [`KMSG_CAPACITY`] from offset 0 gets everything kept in one call.
     Kmsg = 3,
     /// The kernel version string.
     Version = 4,

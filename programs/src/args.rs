@@ -2,7 +2,9 @@
 //! back into one, and a small option parser with a consistent usage and `--help` text.
 //!
 //! Options follow POSIX: single letters after `-`, combinable (`-ln`); the first operand or
-//! `--` ends them, and `-` alone is an operand. `--help` asks for the help text.
+//! `--` ends them, and `-` alone is an operand. `--help` asks for the help text. An option
+//! that takes a value has it in the rest of its word or in the next word (`-n5`, `-n 5`,
+//! `-vn5`).
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -53,6 +55,8 @@ pub struct Usage {
     pub about: &'static str,
     /// The option letters the program accepts, with what each does.
     pub flags: &'static [(char, &'static str)],
+    /// The options that take a value: letter, the value's name in the help (`N`), what it does.
+    pub values: &'static [(char, &'static str, &'static str)],
 }
 
 impl Usage {
@@ -71,12 +75,20 @@ impl Usage {
         for (flag, what) in self.flags {
             text += &format!("  -{flag}      {what}\n");
         }
+        for (flag, value, what) in self.values {
+            let option = format!("-{flag} {value}");
+            text += &format!("  {option:<6}  {what}\n");
+        }
         text += "  --help  show this help\n";
         text
     }
 
     fn knows(&self, flag: char) -> bool {
-        self.flags.iter().any(|(known, _)| *known == flag)
+        self.flags.iter().any(|(known, _)| *known == flag) || self.takes_value(flag)
+    }
+
+    fn takes_value(&self, flag: char) -> bool {
+        self.values.iter().any(|(known, _, _)| *known == flag)
     }
 }
 
@@ -84,13 +96,31 @@ impl Usage {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     flags: Vec<char>,
+    /// The values of the options that take one, in the order given.
+    values: Vec<(char, String)>,
     pub operands: Vec<String>,
 }
 
 impl Options {
-    /// Whether option `-flag` was given.
+    /// Whether option `-flag` was given (with or without a value).
     pub fn has(&self, flag: char) -> bool {
         self.flags.contains(&flag)
+    }
+
+    /// The value of option `-flag`; the last one counts when it was given several times.
+    pub fn value(&self, flag: char) -> Option<&str> {
+        self.values
+            .iter()
+            .rev()
+            .find(|(known, _)| *known == flag)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every option value as `(letter, value)`, in the order given.
+    pub fn values(&self) -> impl Iterator<Item = (char, &str)> {
+        self.values
+            .iter()
+            .map(|(flag, value)| (*flag, value.as_str()))
     }
 }
 
@@ -106,6 +136,10 @@ pub enum Parsed {
 pub enum ArgError {
     Split(LexError),
     UnknownOption(String),
+    /// An option that takes a value came last, without one.
+    MissingValue(char),
+    /// An option's value that the program cannot use: the letter, the value, what is wrong.
+    BadValue(char, String, &'static str),
     /// Operands that do not fit the synopsis (a program's own check).
     Operands(&'static str),
 }
@@ -115,6 +149,8 @@ impl fmt::Display for ArgError {
         match self {
             Self::Split(error) => write!(f, "bad arguments: {error}"),
             Self::UnknownOption(option) => write!(f, "unknown option {option}"),
+            Self::MissingValue(flag) => write!(f, "option -{flag} needs a value"),
+            Self::BadValue(flag, value, why) => write!(f, "-{flag} {}: {why}", quote(value)),
             Self::Operands(what) => f.write_str(what),
         }
     }
@@ -135,7 +171,7 @@ pub fn parse(args: &str, usage: &Usage) -> Result<Parsed, ArgError> {
 pub fn parse_words(words: Vec<String>, usage: &Usage) -> Result<Parsed, ArgError> {
     let mut options = Options::default();
     let mut words = words.into_iter();
-    for word in words.by_ref() {
+    while let Some(word) = words.next() {
         if word == "--" {
             break;
         } else if word == "--help" {
@@ -143,12 +179,23 @@ pub fn parse_words(words: Vec<String>, usage: &Usage) -> Result<Parsed, ArgError
         } else if word.starts_with("--") {
             return Err(ArgError::UnknownOption(word));
         } else if let Some(letters) = word.strip_prefix('-').filter(|l| !l.is_empty()) {
-            for flag in letters.chars() {
+            for (at, flag) in letters.char_indices() {
                 if !usage.knows(flag) {
                     return Err(ArgError::UnknownOption(format!("-{flag}")));
                 }
                 if !options.has(flag) {
                     options.flags.push(flag);
+                }
+                if usage.takes_value(flag) {
+                    // The rest of the word, or else the next word whatever it looks like.
+                    let rest = &letters[at + flag.len_utf8()..];
+                    let value = if rest.is_empty() {
+                        words.next().ok_or(ArgError::MissingValue(flag))?
+                    } else {
+                        rest.to_string()
+                    };
+                    options.values.push((flag, value));
+                    break;
                 }
             }
         } else {
@@ -158,6 +205,20 @@ pub fn parse_words(words: Vec<String>, usage: &Usage) -> Result<Parsed, ArgError
     }
     options.operands.extend(words);
     Ok(Parsed::Run(options))
+}
+
+/// A count given as an option's value (`-n 10`): decimal digits only. One too large for 64
+/// bits means "more than there can be" and gives `u64::MAX`, as GNU's tools take it.
+pub fn count(value: &str) -> Result<u64, &'static str> {
+    if value.is_empty() || !value.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err("not a count (decimal digits expected)");
+    }
+    Ok(value
+        .bytes()
+        .try_fold(0u64, |total, digit| {
+            total.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })
+        .unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
@@ -170,7 +231,23 @@ mod tests {
         synopsis: "[-l] [path...]",
         about: "Lists directories.",
         flags: &[('l', "long format"), ('n', "numbers")],
+        values: &[],
     };
+
+    const HEAD: Usage = Usage {
+        name: "head",
+        synopsis: "[-v] [-n N] [-c N] [file...]",
+        about: "Prints the start of files.",
+        flags: &[('v', "verbose")],
+        values: &[('n', "N", "lines"), ('c', "N", "bytes")],
+    };
+
+    fn run_head(args: &str) -> Options {
+        match parse(args, &HEAD).unwrap() {
+            Parsed::Run(options) => options,
+            Parsed::Help => panic!("asked for help"),
+        }
+    }
 
     fn run(args: &str) -> Options {
         match parse(args, &LS).unwrap() {
@@ -292,7 +369,64 @@ mod tests {
             synopsis: "",
             about: "Lists processes.",
             flags: &[],
+            values: &[],
         };
         assert_eq!(bare.line(), "usage: ps");
+        let help = HEAD.help();
+        assert!(help.contains("  -v      verbose\n  -n N    lines\n  -c N    bytes\n"));
+    }
+
+    #[test]
+    fn options_with_values() {
+        for args in ["-n 5 a", "-n5 a", "-vn5 a", "-v -n 5 a", "-n 7 -n5 a"] {
+            let options = run_head(args);
+            assert_eq!(options.value('n'), Some("5"), "{args}");
+            assert!(options.has('n'));
+            assert_eq!(options.operands, ["a"], "{args}");
+        }
+        assert!(run_head("-vn5").has('v'));
+        assert!(
+            !run_head("-n5").has('v'),
+            "the value's letters are not options"
+        );
+        assert_eq!(
+            run_head("-n -5").value('n'),
+            Some("-5"),
+            "the next word, whatever it is"
+        );
+        assert_eq!(run_head("-n +5").value('n'), Some("+5"));
+        assert_eq!(run_head("-n ''").value('n'), Some(""));
+        assert_eq!(run_head("-c 3 -n 2 -c 4").value('c'), Some("4"));
+        assert_eq!(run_head("").value('n'), None);
+        assert_eq!(run_head("-- -n 5").operands, ["-n", "5"]);
+        let options = run_head("-c 3 -n 2 -c4");
+        let order: Vec<(char, &str)> = options.values().collect();
+        assert_eq!(order, [('c', "3"), ('n', "2"), ('c', "4")]);
+        assert_eq!(parse("-n", &HEAD), Err(ArgError::MissingValue('n')));
+        assert_eq!(parse("-vn", &HEAD), Err(ArgError::MissingValue('n')));
+        assert_eq!(
+            parse("-x5", &HEAD),
+            Err(ArgError::UnknownOption("-x".into()))
+        );
+        assert_eq!(
+            ArgError::MissingValue('n').to_string(),
+            "option -n needs a value"
+        );
+        assert_eq!(
+            ArgError::BadValue('n', "1 x".into(), "not a count").to_string(),
+            "-n '1 x': not a count"
+        );
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count("0"), Ok(0));
+        assert_eq!(count("0010"), Ok(10));
+        assert_eq!(count("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(count("18446744073709551616"), Ok(u64::MAX), "saturates");
+        assert_eq!(count("99999999999999999999999999999"), Ok(u64::MAX));
+        for bad in ["", "-1", "+1", "1k", " 1", "x", "١"] {
+            assert!(count(bad).is_err(), "{bad:?}");
+        }
     }
 }

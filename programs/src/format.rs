@@ -1,5 +1,6 @@
-//! Text the programs print: Plan 9 mode strings, `ls -l` lines, `stat` fields, aligned tables
-//! and `name value` lists, and how a killed process is described.
+//! Text the programs print: Plan 9 mode strings, `ls -l` lines (with [`crate::human`]'s sizes
+//! and dates), `stat` fields, aligned tables and `name value` lists, and how a killed process
+//! is described.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -32,24 +33,33 @@ pub fn mode_string(mode: u32) -> String {
     text
 }
 
-/// `ls -l` lines for `entries`, columns aligned across them: mode, owner, group, length, name.
-pub fn long_listing(entries: &[Dir]) -> Vec<String> {
-    let owner = entries.iter().map(|d| d.uid.len()).max().unwrap_or(0);
-    let group = entries.iter().map(|d| d.gid.len()).max().unwrap_or(0);
-    let length = entries
-        .iter()
-        .map(|d| d.length.to_string().len())
-        .max()
-        .unwrap_or(0);
-    entries
+/// `ls -l` lines for `entries`, columns aligned across them: mode, owner, group, length
+/// (right-aligned; with `human`, as [`crate::human::size`] shows it), modification time
+/// (`YYYY-MM-DD HH:MM`, UTC) and name.
+pub fn long_listing(entries: &[Dir], human: bool) -> Vec<String> {
+    let lengths: Vec<String> = entries
         .iter()
         .map(|d| {
+            if human {
+                crate::human::size(d.length)
+            } else {
+                d.length.to_string()
+            }
+        })
+        .collect();
+    let owner = entries.iter().map(|d| d.uid.len()).max().unwrap_or(0);
+    let group = entries.iter().map(|d| d.gid.len()).max().unwrap_or(0);
+    let length = lengths.iter().map(String::len).max().unwrap_or(0);
+    entries
+        .iter()
+        .zip(&lengths)
+        .map(|(d, size)| {
             format!(
-                "{} {:owner$} {:group$} {:>length$} {}",
+                "{} {:owner$} {:group$} {size:>length$} {} {}",
                 mode_string(d.mode),
                 d.uid,
                 d.gid,
-                d.length,
+                crate::human::date_time(u64::from(d.mtime)),
                 d.name
             )
         })
@@ -306,18 +316,34 @@ mod tests {
 
     #[test]
     fn long_listing_aligns_columns() {
-        let lines = long_listing(&[
-            dir("cons", 0o666, 0, "sys"),
-            dir("proc", DMDIR | 0o555, 12345, "glenda"),
-        ]);
+        let mut proc = dir("proc", DMDIR | 0o555, 12345, "glenda");
+        proc.mtime = 1_700_000_000;
+        let entries = [dir("cons", 0o666, 0, "sys"), proc];
         assert_eq!(
-            lines,
+            long_listing(&entries, false),
             [
-                "--rw-rw-rw- sys    sys     0 cons",
-                "d-r-xr-xr-x glenda sys 12345 proc",
+                "--rw-rw-rw- sys    sys     0 1970-01-01 00:00 cons",
+                "d-r-xr-xr-x glenda sys 12345 2023-11-14 22:13 proc",
             ]
         );
-        assert!(long_listing(&[]).is_empty());
+        assert!(long_listing(&[], false).is_empty());
+    }
+
+    #[test]
+    fn long_listing_with_human_sizes_right_aligned() {
+        let entries = [
+            dir("big", 0o444, 12 * 1024 * 1024, "sys"),
+            dir("small", 0o444, 999, "sys"),
+            dir("mid", 0o444, 1536, "sys"),
+        ];
+        assert_eq!(
+            long_listing(&entries, true),
+            [
+                "--r--r--r-- sys sys  12M 1970-01-01 00:00 big",
+                "--r--r--r-- sys sys  999 1970-01-01 00:00 small",
+                "--r--r--r-- sys sys 1.5K 1970-01-01 00:00 mid",
+            ]
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub const USAGE: Usage = Usage {
     about: "Prints the SHA-256 sum of each file, or of standard input for `-` or no file, \
             as `HEX  FILE` lines in the format of coreutils' sha256sum.",
     flags: &[],
+    values: &[],
 };
 
 /// A SHA-256 sum.

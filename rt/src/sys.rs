@@ -149,17 +149,26 @@ pub fn console_set_raw(raw: bool) -> Result<bool> {
 /// Copies sysinfo record `what` for `arg` into `buf`; returns the record's full size (see
 /// `lux9_abi::sysinfo::SysInfo`).
 pub fn sysinfo(what: SysInfo, arg: usize, buf: &mut [u8]) -> Result<usize> {
-    call(
-        Syscall::SysInfo,
-        [
-            what as usize,
-            arg,
-            buf.as_mut_ptr() as usize,
-            buf.len(),
-            0,
-            0,
-        ],
-    )
+    sysinfo_call(what, arg, buf.as_mut_ptr() as usize, buf.len()).map(|(value, _)| value)
+}
+
+/// `sysinfo` that also gives the second value the kernel returns (in `rsi`): for
+/// [`SysInfo::Kmsg`], the bytes logged since boot.
+pub fn sysinfo2(what: SysInfo, arg: usize, buf: &mut [u8]) -> Result<(usize, usize)> {
+    sysinfo_call(what, arg, buf.as_mut_ptr() as usize, buf.len())
+}
+
+/// The `sysinfo` system call into `len` bytes at `ptr`. The kernel sets `rsi` on every
+/// successful `sysinfo`, so it goes through `syscall2_full`, which declares that register
+/// written (a plain `syscall` would let the compiler assume `rsi` still holds `arg`).
+fn sysinfo_call(what: SysInfo, arg: usize, ptr: usize, len: usize) -> Result<(usize, usize)> {
+    match crate::arch::syscall2_full(
+        Syscall::SysInfo as usize,
+        [what as usize, arg, ptr, len, 0, 0],
+    ) {
+        (0, value, second) => Ok((value, second)),
+        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+    }
 }
 
 /// A text record of `sysinfo`, however long.
@@ -180,17 +189,7 @@ pub fn processes() -> Result<Vec<ProcInfo>> {
     let mut words = vec![0u64; 64 * ProcInfo::WORDS];
     loop {
         let bytes = words.len() * 8;
-        let count = call(
-            Syscall::SysInfo,
-            [
-                SysInfo::Processes as usize,
-                0,
-                words.as_mut_ptr() as usize,
-                bytes,
-                0,
-                0,
-            ],
-        )?;
+        let (count, _) = sysinfo_call(SysInfo::Processes, 0, words.as_mut_ptr() as usize, bytes)?;
         if count * ProcInfo::WORDS <= words.len() {
             return Ok(words
                 .chunks_exact(ProcInfo::WORDS)
@@ -205,16 +204,11 @@ pub fn processes() -> Result<Vec<ProcInfo>> {
 /// The kernel's memory figures.
 pub fn memory() -> Result<MemInfo> {
     let mut words = [0u64; MemInfo::WORDS];
-    call(
-        Syscall::SysInfo,
-        [
-            SysInfo::Memory as usize,
-            0,
-            words.as_mut_ptr() as usize,
-            words.len() * 8,
-            0,
-            0,
-        ],
+    sysinfo_call(
+        SysInfo::Memory,
+        0,
+        words.as_mut_ptr() as usize,
+        words.len() * 8,
     )?;
     Ok(MemInfo::from_words(&words))
 }

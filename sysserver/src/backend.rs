@@ -17,6 +17,16 @@ pub enum KnobError {
     BadValue,
 }
 
+/// The bytes of the kernel log ring, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelLog {
+    /// Every byte the ring still holds (the kernel keeps the newest 64 KiB).
+    pub bytes: Vec<u8>,
+    /// The running position of `bytes[0]`: how many bytes were logged since boot before it.
+    /// 0 until the ring wraps; after that the oldest line kept has usually lost its start.
+    pub first: u64,
+}
+
 /// A block device as `/dev/<name>` shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiskInfo {
@@ -50,10 +60,9 @@ pub trait Backend {
     fn memory(&mut self) -> MemInfo;
     /// Milliseconds since boot.
     fn uptime_ms(&mut self) -> u64;
-    /// Copies kernel-log bytes starting at `offset` (a running count of bytes logged since
-    /// boot) into `buf`. Returns how many were copied; bytes older than the ring holds are gone,
-    /// so a read from an old offset starts at the oldest byte still kept.
-    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize;
+    /// The kernel log as its ring keeps it now, taken in one piece (`/dev/kmsg` snapshots it
+    /// when a fid opens it).
+    fn kmsg(&mut self) -> KernelLog;
     /// The kernel version, e.g. `lux9 0.1.0`.
     fn version(&mut self) -> String;
     /// The kernel command line.

@@ -11,8 +11,9 @@ use crate::backend::{Backend, DiskInfo};
 use crate::error::bad_console_control;
 use crate::node::Kind;
 
-/// Reads a device file. Only kmsg uses the offset (a position in the kernel log); the others
-/// are streams. `buf` is the Rread payload, sized to the request's count.
+/// Reads a device file. A disk's `data` and partitions use the offset; the others are
+/// streams. `buf` is the Rread payload, sized to the request's count. (kmsg is a text file
+/// with a snapshot per open fid: [`kmsg_text`].)
 ///
 /// A console read with no input on a backend that cannot block is
 /// [`ServerError::WouldBlock`], before anything changed: the adapter's
@@ -35,7 +36,6 @@ pub fn read<B: Backend>(
             backend.random(buf);
             buf.len()
         }
-        Kind::Kmsg => backend.kmsg(offset, buf),
         // Any byte offset; past the end reads nothing.
         Kind::DiskData(name) => backend
             .disk_read(name, 0, offset, buf)
@@ -47,6 +47,19 @@ pub fn read<B: Backend>(
     };
     // The backend is trusted, but a count past the buffer would make a malformed reply.
     Ok(n.min(buf.len()))
+}
+
+/// `/dev/kmsg`'s text: the kernel log as the ring keeps it now. Once the ring has wrapped, its
+/// oldest line has usually lost its start, so the text begins after the first newline (unless
+/// there is none: a line longer than the ring is kept as it is).
+pub fn kmsg_text<B: Backend>(backend: &mut B) -> Vec<u8> {
+    let mut log = backend.kmsg();
+    if log.first > 0
+        && let Some(newline) = log.bytes.iter().position(|&b| b == b'\n')
+    {
+        log.bytes.drain(..=newline);
+    }
+    log.bytes
 }
 
 /// Writes a device file: the console prints, consctl switches modes, null discards, a disk's

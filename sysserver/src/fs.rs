@@ -105,6 +105,7 @@ impl<B: Backend> SysFs<B> {
     /// The current text of a text file.
     fn text(&mut self, kind: &Kind) -> Result<Vec<u8>, ServerError> {
         let text: String = match kind {
+            Kind::Kmsg => return Ok(dev::kmsg_text(&mut self.backend)),
             Kind::Status(_)
             | Kind::Cmdline(_)
             | Kind::IpcStats

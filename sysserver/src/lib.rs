@@ -20,6 +20,6 @@ mod proc;
 mod sys;
 mod text;
 
-pub use backend::{Backend, DiskInfo, KnobError};
+pub use backend::{Backend, DiskInfo, KernelLog, KnobError};
 pub use fs::SysFs;
 pub use node::{Kind, Node, Tree};

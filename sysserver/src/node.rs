@@ -26,7 +26,7 @@ pub enum Kind {
     Zero,
     /// `/dev/random`.
     Random,
-    /// `/dev/kmsg`: the kernel log ring.
+    /// `/dev/kmsg`: the kernel log ring, a text file snapshotted at each open.
     Kmsg,
     /// `/dev/<disk>`: a block device's directory.
     Disk(String),
@@ -80,7 +80,7 @@ pub enum Class {
     /// Text generated in full when the file is opened; reads are slices of that snapshot.
     Text,
     /// A device whose reads and writes go straight to the backend; the offset is ignored
-    /// (kmsg alone uses it as the log position).
+    /// (a disk's `data` and partitions alone use it as the byte position).
     Stream,
 }
 
@@ -206,7 +206,6 @@ impl Kind {
             | Self::Null
             | Self::Zero
             | Self::Random
-            | Self::Kmsg
             | Self::DiskData(_)
             | Self::DiskPart(..) => Class::Stream,
             _ => Class::Text,

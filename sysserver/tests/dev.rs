@@ -1,4 +1,5 @@
-//! `/dev`: console input and output, consctl, null, zero, random and kmsg.
+//! `/dev`: console input and output, consctl, null, zero, random and the disks (kmsg has
+//! tests/kmsg.rs).
 
 mod common;
 
@@ -27,7 +28,8 @@ fn ls_dev() {
             ("null".to_string(), 0o666, 0),
             ("zero".to_string(), 0o444, 0),
             ("random".to_string(), 0o444, 0),
-            ("kmsg".to_string(), 0o444, 0),
+            // The kept log's length (tests/kmsg.rs).
+            ("kmsg".to_string(), 0o444, 23),
         ]
     );
 }
@@ -186,32 +188,6 @@ fn random_reads_the_backend_bytes() {
         error_text(fs.open("/dev/random", OWRITE)),
         "permission denied"
     );
-}
-
-#[test]
-fn kmsg_reads_the_log_at_offsets() {
-    let fake = FakeBackend::new();
-    let fs = root(&fake);
-    assert_eq!(cat(&fs, "/dev/kmsg"), "lux9 booting\nmemory ok\n");
-    assert_eq!(fs.stat("/dev/kmsg").unwrap().length, 0);
-    let f = fs.open("/dev/kmsg", OREAD).unwrap();
-    let mut buf = [0u8; 100];
-    let n = f.read_at(&mut buf, 5).unwrap();
-    assert_eq!(&buf[..n], b"booting\nmemory ok\n");
-    let n = f.read_at(&mut buf[..4], 13).unwrap();
-    assert_eq!(&buf[..n], b"memo");
-    assert_eq!(f.read_at(&mut buf, 23).unwrap(), 0, "at the end");
-    assert_eq!(f.read_at(&mut buf, 1000).unwrap(), 0, "past the end");
-    // The ring wrapped: 100 bytes are gone, and an old offset starts at the oldest kept byte.
-    {
-        let mut s = fake.state();
-        s.kmsg_dropped = 100;
-        s.kmsg = b"later news\n".to_vec();
-    }
-    let n = f.read_at(&mut buf, 0).unwrap();
-    assert_eq!(&buf[..n], b"later news\n");
-    let n = f.read_at(&mut buf, 106).unwrap();
-    assert_eq!(&buf[..n], b"news\n");
 }
 
 fn disk(name: &str, sectors: u64) -> (sysserver::DiskInfo, Vec<u8>) {

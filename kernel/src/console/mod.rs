@@ -39,7 +39,7 @@ impl Screen {
 static SCREEN: IrqMutex<Screen> = IrqMutex::new(Screen::None);
 
 /// Size of the kernel log ring.
-pub const KMSG_SIZE: usize = 64 * 1024;
+pub const KMSG_SIZE: usize = lux9_abi::sysinfo::KMSG_CAPACITY;
 
 /// Everything printed on the console, newest `KMSG_SIZE` bytes.
 static KMSG: IrqMutex<LogRing<KMSG_SIZE>> = IrqMutex::new(LogRing::new());
@@ -94,6 +94,19 @@ pub fn kmsg_read(offset: u64, buf: &mut [u8]) -> (usize, u64) {
         skip = 0;
     }
     (copied, total)
+}
+
+/// Every byte the kernel log ring holds, oldest first, and the running position of the first
+/// (bytes logged since boot before it): what `/dev/kmsg` snapshots at each open.
+pub fn kmsg_kept() -> (Vec<u8>, u64) {
+    // Allocated before taking the lock: nothing that might print runs under it.
+    let mut bytes = Vec::with_capacity(KMSG_SIZE);
+    let kmsg = KMSG.lock();
+    let (older, newer) = kmsg.as_slices();
+    bytes.extend_from_slice(older);
+    bytes.extend_from_slice(newer);
+    let first = kmsg.total_written() - bytes.len() as u64;
+    (bytes, first)
 }
 
 /// Writes raw bytes (from programs) to the console, like `print!`.

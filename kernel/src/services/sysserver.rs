@@ -224,8 +224,9 @@ impl Backend for KernelBackend {
         crate::time::uptime_ms()
     }
 
-    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        crate::console::kmsg_read(offset, buf).0
+    fn kmsg(&mut self) -> sysserver::KernelLog {
+        let (bytes, first) = crate::console::kmsg_kept();
+        sysserver::KernelLog { bytes, first }
     }
 
     fn version(&mut self) -> String {

@@ -17,6 +17,7 @@ const USAGE: Usage = Usage {
     synopsis: "[file...]",
     about: "Copies each file, or standard input for `-` or no file, to standard output.",
     flags: &[],
+    values: &[],
 };
 
 /// Bytes copied per read: one 9P message's worth.

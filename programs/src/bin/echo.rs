@@ -12,6 +12,7 @@ const USAGE: Usage = Usage {
     synopsis: "[-n] [word...]",
     about: "Prints the words separated by spaces, then a newline.",
     flags: &[('n', "no newline at the end")],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

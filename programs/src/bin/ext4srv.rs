@@ -27,6 +27,7 @@ const USAGE: Usage = Usage {
             DEVICE` starts it and mounts it. Prints why and exits 1 if DEVICE holds no ext4 \
             filesystem it can serve.",
     flags: &[],
+    values: &[],
 };
 
 /// The block cache: 3.75 MiB of the volume's blocks (segmented LRU), in the block ring's data

@@ -20,6 +20,7 @@ const USAGE: Usage = Usage {
             hits, slowpath messages, zero-copy transfers, batches...), and with a pid that \
             process's counters too.",
     flags: &[],
+    values: &[],
 };
 
 const PATH: &str = "/proc/ipcstats";

@@ -17,6 +17,7 @@ const USAGE: Usage = Usage {
             (vector 255). Pid 0 (the kernel) and 1 (init) cannot be killed. Exit status 1 if \
             any pid could not be killed.",
     flags: &[],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

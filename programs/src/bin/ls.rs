@@ -8,17 +8,24 @@ use alloc::vec;
 
 use lib9pclient::codec::{DMDIR, Dir};
 use lux9_programs::args::Usage;
-use lux9_programs::{cli, format};
-use lux9_rt::{ns, println};
+use lux9_programs::{cli, format, output};
+use lux9_rt::ns;
 
 lux9_rt::entry!(run);
 
 const USAGE: Usage = Usage {
     name: "ls",
-    synopsis: "[-l] [path...]",
+    synopsis: "[-lh] [path...]",
     about: "Lists each directory's entries sorted by name, or the file itself; by default the \
             working directory.",
-    flags: &[('l', "long format: mode, owner, group, length, name")],
+    flags: &[
+        (
+            'l',
+            "long format: mode, owner, group, length, modification time (UTC), name",
+        ),
+        ('h', "long format with human sizes (1.5K, 12M)"),
+    ],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {
@@ -26,40 +33,42 @@ fn run(args: &str) -> i32 {
         Ok(options) => options,
         Err(code) => return code,
     };
-    let long = options.has('l');
+    let human = options.has('h');
+    let long = options.has('l') || human;
     let mut paths = options.operands;
     if paths.is_empty() {
         paths.push(".".into());
     }
     let headers = paths.len() > 1;
+    let mut out = output::stdout();
     let mut status = 0;
     let mut first = true;
     for path in &paths {
         let listing = match list(path) {
             Ok(listing) => listing,
             Err(error) => {
-                status = cli::fail("ls", path, error);
+                status = out.fail("ls", path, error);
                 continue;
             }
         };
         if headers && listing.is_directory {
             if !first {
-                println!();
+                writeln!(out);
             }
-            println!("{path}:");
+            writeln!(out, "{path}:");
         }
         first = false;
         if long {
-            for line in format::long_listing(&listing.entries) {
-                println!("{line}");
+            for line in format::long_listing(&listing.entries, human) {
+                writeln!(out, "{line}");
             }
         } else {
             for entry in &listing.entries {
-                println!("{}", entry.name);
+                writeln!(out, "{}", entry.name);
             }
         }
     }
-    status
+    out.finish("ls", status)
 }
 
 struct Listing {

@@ -24,6 +24,7 @@ const USAGE: Usage = Usage {
             -u PATH removes the mount at PATH, and stops an ext4 volume's server and its \
             supervisor.",
     flags: &[('u', "unmount PATH")],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

@@ -12,6 +12,7 @@ const USAGE: Usage = Usage {
     synopsis: "",
     about: "Turns the machine off (ACPI S5).",
     flags: &[],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

@@ -21,6 +21,7 @@ const USAGE: Usage = Usage {
     about: "Lists the processes: pid, parent, state, context switches, memory, name and \
             arguments, from /proc/PID/status and /proc/PID/cmdline.",
     flags: &[],
+    values: &[],
 };
 
 fn text(path: &str) -> Option<String> {

@@ -12,6 +12,7 @@ const USAGE: Usage = Usage {
     synopsis: "",
     about: "Restarts the machine.",
     flags: &[],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

@@ -33,6 +33,7 @@ const USAGE: Usage = Usage {
         'c',
         "run the command line given as the operands, then exit with its status",
     )],
+    values: &[],
 };
 
 const PROMPT: &str = "lux9% ";

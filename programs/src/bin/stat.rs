@@ -14,6 +14,7 @@ const USAGE: Usage = Usage {
             (path, version, type), mode (octal and as ls -l shows it), length, owner, group, \
             last modifier (muid), access and modification times, server type and device.",
     flags: &[],
+    values: &[],
 };
 
 fn run(args: &str) -> i32 {

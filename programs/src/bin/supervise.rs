@@ -30,6 +30,7 @@ const USAGE: Usage = Usage {
             then exits with its status. A program that dies within 1 s of starting 5 times in \
             a row is given up (exit 1).",
     flags: &[],
+    values: &[],
 };
 
 /// A server that dies this soon after starting counts as dying at once.

@@ -21,9 +21,9 @@ use alloc::vec::Vec;
 use lux9_programs::serve;
 use lux9_rt::abi::ipc::{IpcStats, KNOB_READ, Knob};
 use lux9_rt::abi::syscall::{Info, console, service};
-use lux9_rt::abi::sysinfo::{MemInfo, ProcInfo, SysInfo};
+use lux9_rt::abi::sysinfo::{KMSG_CAPACITY, MemInfo, ProcInfo, SysInfo};
 use lux9_rt::{ipc, sys};
-use sysserver::{Backend, KnobError, SysFs};
+use sysserver::{Backend, KernelLog, KnobError, SysFs};
 
 lux9_rt::entry!(run);
 
@@ -60,9 +60,16 @@ impl Backend for UserBackend {
         sys::info(Info::Ticks, 0).unwrap_or(0)
     }
 
-    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize {
-        let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-        sys::sysinfo(SysInfo::Kmsg, offset, buf).unwrap_or(0)
+    fn kmsg(&mut self) -> KernelLog {
+        // From offset 0 into a buffer as large as the ring: every kept byte in one call, the
+        // first of them at (bytes logged so far) - (bytes copied).
+        let mut bytes = alloc::vec![0u8; KMSG_CAPACITY];
+        let (copied, total) = sys::sysinfo2(SysInfo::Kmsg, 0, &mut bytes).unwrap_or((0, 0));
+        bytes.truncate(copied);
+        KernelLog {
+            bytes,
+            first: (total as u64).saturating_sub(copied as u64),
+        }
     }
 
     fn version(&mut self) -> String {

@@ -12,6 +12,7 @@ const USAGE: Usage = Usage {
     synopsis: "",
     about: "Prints how long the system has been running, as H:MM:SS.mmm and in seconds.",
     flags: &[],
+    values: &[],
 };
 
 const PATH: &str = "/proc/uptime";

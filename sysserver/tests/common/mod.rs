@@ -11,7 +11,7 @@ use lib9pclient::codec::{Message, NOFID, OREAD, decode};
 use lib9pclient::{Client, Error, Fs, Loopback, Server};
 use lux9_abi::ipc::IpcStats;
 use lux9_abi::sysinfo::{MemInfo, ProcInfo};
-use sysserver::{Backend, KnobError, SysFs};
+use sysserver::{Backend, KernelLog, KnobError, SysFs};
 
 /// Everything the fake reports, and what it was asked to do.
 #[derive(Debug, Default)]
@@ -25,7 +25,8 @@ pub struct FakeState {
     pub uptime_ms: u64,
     /// Calls to `uptime_ms`, to see when text is generated.
     pub uptime_calls: usize,
-    /// The log ring: `kmsg` holds the bytes from running offset `kmsg_dropped` on.
+    /// The log ring: `kmsg` holds the bytes from running position `kmsg_dropped` on (nonzero
+    /// once the ring has wrapped).
     pub kmsg: Vec<u8>,
     pub kmsg_dropped: u64,
     pub version: String,
@@ -157,13 +158,12 @@ impl Backend for FakeBackend {
         s.uptime_calls += 1;
         s.uptime_ms
     }
-    fn kmsg(&mut self, offset: u64, buf: &mut [u8]) -> usize {
+    fn kmsg(&mut self) -> KernelLog {
         let s = self.state();
-        let start = offset.saturating_sub(s.kmsg_dropped) as usize;
-        let rest = s.kmsg.get(start..).unwrap_or_default();
-        let n = rest.len().min(buf.len());
-        buf[..n].copy_from_slice(&rest[..n]);
-        n
+        KernelLog {
+            bytes: s.kmsg.clone(),
+            first: s.kmsg_dropped,
+        }
     }
     fn version(&mut self) -> String {
         self.state().version.clone()

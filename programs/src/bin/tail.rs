@@ -1,0 +1,38 @@
+//! tail: the last lines of files or standard input (lux9_programs::text::tail).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+extern crate alloc;
+
+use alloc::vec;
+
+use lux9_programs::cli;
+use lux9_programs::text::head::header;
+use lux9_programs::text::stdio::Session;
+use lux9_programs::text::tail::{self, USAGE};
+use lux9_programs::text::{self, PIECE, Write, label};
+
+lux9_rt::entry!(run);
+
+fn run(args: &str) -> i32 {
+    let options = match cli::options(args, &USAGE) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    let start = match tail::start(&options) {
+        Ok(start) => start,
+        Err(error) => return cli::usage_error(&USAGE, error),
+    };
+    let files = text::inputs(options.operands);
+    let headers = files.len() > 1;
+    let mut buf = vec![0u8; PIECE];
+    let mut first = true;
+    let mut session = Session::new(USAGE.name);
+    session.each_input(&files, |file, input, out| {
+        if headers {
+            out.write(header(label(file), first).as_bytes())?;
+            first = false;
+        }
+        tail::tail(input, out, start, &mut buf)
+    });
+    session.status()
+}
