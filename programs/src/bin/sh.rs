@@ -61,7 +61,7 @@ fn run(args: &str) -> i32 {
         return shell.execute(&options.operands.join(" "));
     }
     match options.operands.as_slice() {
-        [] if env::var(keys::STDIN).is_some() => {
+        [] if !lux9_rt::io::stdin_is_console() => {
             // The script arrives on standard input, so its commands must not read that too:
             // they get the console unless they redirect.
             shell.child_stdin = Some("/dev/cons");

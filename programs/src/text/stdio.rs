@@ -5,8 +5,7 @@
 use alloc::string::{String, ToString};
 
 use lib9pclient::codec::OREAD;
-use lux9_rt::abi::env as keys;
-use lux9_rt::{env, io, ns};
+use lux9_rt::{io, ns};
 
 use super::{Buffered, Error, PIECE, Read, label};
 use crate::cli;
@@ -76,7 +75,7 @@ impl Session {
             }
             // Someone typing at the console sees each result as soon as it is known: output
             // is not held back while the tool waits for the next line.
-            let typed = file == "-" && env::var(keys::STDIN).is_none();
+            let typed = file == "-" && io::stdin_is_console();
             if typed && self.out.set_capacity(1).is_err() {
                 self.write_failed();
                 return;
