@@ -139,7 +139,8 @@ pub enum Syscall {
     PipeClose = 44,
     /// `set_group(pid, group)`: puts the caller or its child `pid` (0: the caller) in process
     /// group `group` (0: a new group named after `pid`). A group must be `pid`'s own or that
-    /// of a process with the same parent. Children start in their parent's group.
+    /// of a process with the same parent (one that has ended but is not yet waited for
+    /// counts). Children start in their parent's group.
     SetGroup = 45,
     /// `console_foreground(group)`: the process group Ctrl-C on the console interrupts (0:
     /// none; [`crate::ipc::KNOB_READ`]: only read it). Returns the previous one.

@@ -3,8 +3,9 @@
 //! **Cooked** (the default): input is collected into a line, echoed as it is typed, and edited
 //! before anyone reads it: backspace (DEL or BS) removes the last character, Ctrl-U the whole
 //! line, Ctrl-C abandons it and the lines typed ahead (showing `^C`) and raises an interrupt
-//! ([`LineDiscipline::take_interrupt`]: the kernel interrupts the console's foreground job). Enter (CR or LF; an LF right after a CR is
-//! dropped) completes the line, which readers then get with its newline. Ctrl-D on an empty
+//! ([`LineDiscipline::take_interrupt`]: the kernel interrupts the console's foreground job).
+//! Enter (CR or LF; an LF right after a CR is dropped) completes the line, which readers then
+//! get with its newline. Ctrl-D on an empty
 //! line is end of file (a read returns 0); on a partial line it hands over the line so far.
 //! Escape sequences (arrow keys) are swallowed. A line is at most [`LINE_MAX`] bytes; extra
 //! bytes are dropped.

@@ -18,7 +18,7 @@ pub fn split(args: &str) -> Result<Vec<String>, LexError> {
     Ok(lex::lex(args, Mode::Arguments)?
         .into_iter()
         .filter_map(|token| match token {
-            Token::Word(word) => Some(word),
+            Token::Word(word) => Some(word.text),
             _ => None,
         })
         .collect())

@@ -32,6 +32,17 @@ pub fn usage_error(usage: &Usage, what: impl Display) -> i32 {
     USAGE_ERROR
 }
 
+/// For programs that ignore their operands (`true`, `false`): prints the help and returns 0
+/// if `args` is exactly `--help`, else returns `status`.
+pub fn help_or(args: &str, usage: &Usage, status: i32) -> i32 {
+    if args.trim() == "--help" {
+        print!("{}", usage.help());
+        0
+    } else {
+        status
+    }
+}
+
 /// Parses the options of a program that takes no operands; an operand is a usage error.
 pub fn options_only(args: &str, usage: &Usage) -> Result<Options, i32> {
     let options = options(args, usage)?;

@@ -105,7 +105,9 @@ pub fn pids<S: AsRef<str>>(names: &[S]) -> Vec<u64> {
 /// A list of `name value` counters.
 pub type Counters = Vec<(String, String)>;
 
-/// `/proc/ipcstats`: system-wide counters, then each process's.
+/// IPC counters as `/proc/ipcstats` and `/proc/PID/ipcstats` give them (`name value` lines,
+/// which land in `system`); `pid N name value` lines and `pid N` sections, as older kernels
+/// wrote them in `/proc/ipcstats`, are still read into `processes`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct IpcStats {
     pub system: Counters,

@@ -119,11 +119,7 @@ pub fn write_stdout(bytes: &[u8]) -> bool {
         match out {
             Sink::Console | Sink::Unset => Ok(true),
             Sink::File(file) => Ok(file.write_all(bytes).is_ok()),
-            Sink::Pipe(id) => match pipe::write(*id, bytes) {
-                Ok(n) => Ok(n == bytes.len()),
-                Err(lux9_abi::Error::BrokenPipe) => Err(()),
-                Err(_) => Ok(false),
-            },
+            Sink::Pipe(id) => write_pipe(*id, bytes),
             Sink::Broken => Ok(false),
         }
         .map(|written| (written, matches!(out, Sink::Console | Sink::Unset)))
@@ -137,6 +133,20 @@ pub fn write_stdout(bytes: &[u8]) -> bool {
         Some(Ok((written, false))) => written,
         Some(Err(())) => crate::exit(BROKEN_PIPE_EXIT_CODE),
     }
+}
+
+/// Writes all of `bytes` to pipe `id`: `Err` if its reader has gone, even after a part was
+/// written (the kernel then returns the count; the next write names the broken pipe).
+fn write_pipe(id: pipe::Id, mut bytes: &[u8]) -> Result<bool, ()> {
+    while !bytes.is_empty() {
+        match pipe::write(id, bytes) {
+            Ok(0) => return Ok(false),
+            Ok(n) => bytes = &bytes[n.min(bytes.len())..],
+            Err(lux9_abi::Error::BrokenPipe) => return Err(()),
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(true)
 }
 
 /// Takes this process's hold on an inherited standard-output pipe now (it is otherwise taken

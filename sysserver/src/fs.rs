@@ -66,7 +66,7 @@ impl<B: Backend> SysFs<B> {
     /// Whether a file still exists: processes exit and knobs may go away under a fid.
     fn exists(&mut self, kind: &Kind) -> bool {
         match kind {
-            Kind::Pid(pid) | Kind::Status(pid) | Kind::Cmdline(pid) => {
+            Kind::Pid(pid) | Kind::Status(pid) | Kind::Cmdline(pid) | Kind::PidIpcStats(pid) => {
                 proc::alive(&mut self.backend, *pid)
             }
             Kind::Knob(name) => sys::walk_knob(&mut self.backend, name).is_some(),
@@ -108,6 +108,7 @@ impl<B: Backend> SysFs<B> {
             Kind::Kmsg => return Ok(dev::kmsg_text(&mut self.backend)),
             Kind::Status(_)
             | Kind::Cmdline(_)
+            | Kind::PidIpcStats(_)
             | Kind::IpcStats
             | Kind::MemInfo
             | Kind::Uptime
@@ -142,7 +143,11 @@ impl<B: Backend> SysFs<B> {
             }
             Kind::Disk(name) => dev::disk_children(&mut self.backend, name),
             Kind::ProcDir => proc::entries(&mut self.backend),
-            Kind::Pid(pid) => alloc::vec![Kind::Status(*pid), Kind::Cmdline(*pid)],
+            Kind::Pid(pid) => alloc::vec![
+                Kind::Status(*pid),
+                Kind::Cmdline(*pid),
+                Kind::PidIpcStats(*pid)
+            ],
             Kind::SysDir => SYS_ENTRIES.to_vec(),
             Kind::KernelDir => KERNEL_ENTRIES.to_vec(),
             Kind::KnobsDir => sys::knob_entries(&mut self.backend),

@@ -44,6 +44,8 @@ pub enum Kind {
     Status(u64),
     /// `/proc/<pid>/cmdline`.
     Cmdline(u64),
+    /// `/proc/<pid>/ipcstats`.
+    PidIpcStats(u64),
     /// `/proc/ipcstats`.
     IpcStats,
     /// `/proc/meminfo`.
@@ -177,6 +179,7 @@ mod tag {
     pub const DISK_CTL: u64 = 27;
     pub const DISK_DATA: u64 = 28;
     pub const DISK_PART: u64 = 29;
+    pub const PID_IPC_STATS: u64 = 30;
 }
 
 /// FNV-1a: a stable qid for a knob from its name, whatever order the backend lists knobs in.
@@ -237,7 +240,7 @@ impl Kind {
             Self::ProcDir => "proc",
             Self::Status(_) => "status",
             Self::Cmdline(_) | Self::KernelCmdline => "cmdline",
-            Self::IpcStats => "ipcstats",
+            Self::IpcStats | Self::PidIpcStats(_) => "ipcstats",
             Self::MemInfo => "meminfo",
             Self::Uptime => "uptime",
             Self::Mounts => "mounts",
@@ -264,7 +267,7 @@ impl Kind {
             Self::Pid(_) | Self::IpcStats | Self::MemInfo | Self::Uptime | Self::Mounts => {
                 Self::ProcDir
             }
-            Self::Status(pid) | Self::Cmdline(pid) => Self::Pid(*pid),
+            Self::Status(pid) | Self::Cmdline(pid) | Self::PidIpcStats(pid) => Self::Pid(*pid),
             Self::KernelDir | Self::Config | Self::Isolation | Self::Pci | Self::KnobsDir => {
                 Self::SysDir
             }
@@ -302,6 +305,7 @@ impl Kind {
             Self::Pid(pid) => (tag::PID, *pid),
             Self::Status(pid) => (tag::STATUS, *pid),
             Self::Cmdline(pid) => (tag::CMDLINE, *pid),
+            Self::PidIpcStats(pid) => (tag::PID_IPC_STATS, *pid),
             Self::IpcStats => (tag::IPC_STATS, 0),
             Self::MemInfo => (tag::MEM_INFO, 0),
             Self::Uptime => (tag::UPTIME, 0),
@@ -344,6 +348,7 @@ impl Kind {
                 return match name {
                     "status" => Some(Self::Status(*pid)),
                     "cmdline" => Some(Self::Cmdline(*pid)),
+                    "ipcstats" => Some(Self::PidIpcStats(*pid)),
                     _ => None,
                 };
             }
@@ -384,6 +389,8 @@ mod tests {
             Kind::Status(1),
             Kind::Status(2),
             Kind::Cmdline(1),
+            Kind::PidIpcStats(1),
+            Kind::PidIpcStats(2),
             Kind::IpcStats,
             Kind::MemInfo,
             Kind::Uptime,
@@ -438,6 +445,12 @@ mod tests {
         }
         assert_eq!(Kind::Pid(4).fixed_child("status"), Some(Kind::Status(4)));
         assert_eq!(Kind::Status(4).parent().parent(), Kind::ProcDir);
+        assert_eq!(
+            Kind::Pid(4).fixed_child("ipcstats"),
+            Some(Kind::PidIpcStats(4))
+        );
+        assert_eq!(Kind::PidIpcStats(4).parent(), Kind::Pid(4));
+        assert_eq!(Kind::PidIpcStats(4).name(), "ipcstats");
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! `/proc`: a directory per live process, IPC statistics, memory, uptime and mounts, as
 //! `name value` text.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -54,6 +53,12 @@ pub fn text<B: Backend>(backend: &mut B, kind: &Kind) -> Result<String, ServerEr
         Kind::Status(pid) => status(&find(backend, *pid).ok_or(ServerError::NotFound)?),
         Kind::Cmdline(pid) => line(&backend.cmdline(*pid).ok_or(ServerError::NotFound)?),
         Kind::IpcStats => ipc_stats(backend),
+        Kind::PidIpcStats(pid) => {
+            let st = backend.ipc_stats(*pid).ok_or(ServerError::NotFound)?;
+            let mut s = String::new();
+            ipc_lines(&mut s, &st);
+            s
+        }
         Kind::MemInfo => {
             let m = backend.memory();
             let mut s = String::new();
@@ -103,10 +108,9 @@ fn status(p: &ProcInfo) -> String {
     s
 }
 
-/// Writes every [`IpcStats`] field as a line, in declaration order, each line starting with
-/// `prefix` (empty system-wide, `pid N ` for a process). The average batch size is shown as
-/// a decimal with two places (`1.07`) from its value times 100.
-fn ipc_lines(s: &mut String, prefix: &str, st: &IpcStats) {
+/// Writes every [`IpcStats`] field as a `name value` line, in declaration order. The average
+/// batch size is shown as a decimal with two places (`1.07`) from its value times 100.
+fn ipc_lines(s: &mut String, st: &IpcStats) {
     for (name, value) in [
         ("total_switches", st.total_switches),
         ("fastpath_hits", st.fastpath_hits),
@@ -115,28 +119,22 @@ fn ipc_lines(s: &mut String, prefix: &str, st: &IpcStats) {
         ("batched_operations", st.batched_operations),
         ("batches", st.batches),
     ] {
-        let _ = writeln!(s, "{prefix}{name} {value}");
+        let _ = writeln!(s, "{name} {value}");
     }
     let avg = st.avg_batch_size_x100;
-    let _ = writeln!(s, "{prefix}avg_batch_size {}.{:02}", avg / 100, avg % 100);
-    let _ = writeln!(s, "{prefix}cycles_per_switch {}", st.cycles_per_switch);
-    let _ = writeln!(s, "{prefix}futex_skips {}", st.futex_skips);
-    let _ = writeln!(s, "{prefix}futex_sleeps {}", st.futex_sleeps);
+    let _ = writeln!(s, "avg_batch_size {}.{:02}", avg / 100, avg % 100);
+    let _ = writeln!(s, "cycles_per_switch {}", st.cycles_per_switch);
+    let _ = writeln!(s, "futex_skips {}", st.futex_skips);
+    let _ = writeln!(s, "futex_sleeps {}", st.futex_sleeps);
 }
 
-/// System-wide counters, `colocated_calls`, then `pid N name value` for each live process.
+/// The system-wide counters and `colocated_calls` (each process's are its
+/// `/proc/<pid>/ipcstats`).
 fn ipc_stats<B: Backend>(backend: &mut B) -> String {
     let mut s = String::new();
     let system = backend.ipc_stats(0).unwrap_or_default();
-    ipc_lines(&mut s, "", &system);
+    ipc_lines(&mut s, &system);
     let _ = writeln!(s, "colocated_calls {}", backend.colocated_calls());
-    for p in backend.processes() {
-        // A process that exited since the list was taken has no section.
-        if let Some(st) = backend.ipc_stats(p.pid) {
-            let prefix = format!("pid {} ", p.pid);
-            ipc_lines(&mut s, &prefix, &st);
-        }
-    }
     s
 }
 

@@ -14,7 +14,7 @@ fn ls_proc() {
         ls(&fs, "/proc"),
         ["1", "2", "5", "ipcstats", "meminfo", "uptime", "mounts"]
     );
-    assert_eq!(ls(&fs, "/proc/2"), ["status", "cmdline"]);
+    assert_eq!(ls(&fs, "/proc/2"), ["status", "cmdline", "ipcstats"]);
     for d in fs.read_dir("/proc").unwrap() {
         let dir = d.name.bytes().all(|b| b.is_ascii_digit());
         let mode = if dir { 0x8000_0000 | 0o555 } else { 0o444 };
@@ -46,7 +46,7 @@ fn status_and_cmdline() {
         .iter()
         .map(|d| d.length)
         .collect();
-    assert_eq!(lengths, [68, 6]);
+    assert_eq!(lengths, [68, 6, 184]);
 }
 
 #[test]
@@ -119,13 +119,22 @@ fn process_directories_follow_the_process_list() {
 fn ipcstats_system_wide_then_per_process() {
     let fake = FakeBackend::new();
     let fs = root(&fake);
-    let mut expected = String::from(
-        "total_switches 101\nfastpath_hits 102\nslowpath_messages 103\n\
-         zero_copy_transfers 104\nbatched_operations 105\nbatches 106\n\
-         avg_batch_size 1.07\ncycles_per_switch 108\nfutex_skips 109\nfutex_sleeps 110\n\
-         colocated_calls 77\n",
+    let expected = "total_switches 101\nfastpath_hits 102\nslowpath_messages 103\n\
+                    zero_copy_transfers 104\nbatched_operations 105\nbatches 106\n\
+                    avg_batch_size 1.07\ncycles_per_switch 108\nfutex_skips 109\n\
+                    futex_sleeps 110\ncolocated_calls 77\n";
+    let system = cat(&fs, "/proc/ipcstats");
+    assert_eq!(system, expected);
+    // `grep total_switches` finds one line: each process's counters are in its directory.
+    assert_eq!(
+        system
+            .lines()
+            .filter(|l| l.contains("total_switches"))
+            .count(),
+        1
     );
     for (pid, base) in [(1, 10), (2, 20), (5, 50)] {
+        let mut expected = String::new();
         for (i, name) in [
             "total_switches",
             "fastpath_hits",
@@ -137,22 +146,22 @@ fn ipcstats_system_wide_then_per_process() {
         .iter()
         .enumerate()
         {
-            expected += &format!("pid {pid} {name} {}\n", base + i + 1);
+            expected += &format!("{name} {}\n", base + i + 1);
         }
         // avg_batch_size_x100 is base + 7: 0.17, 0.27, 0.57.
-        expected += &format!("pid {pid} avg_batch_size 0.{}\n", base + 7);
-        expected += &format!("pid {pid} cycles_per_switch {}\n", base + 8);
-        expected += &format!("pid {pid} futex_skips {}\n", base + 9);
-        expected += &format!("pid {pid} futex_sleeps {}\n", base + 10);
+        expected += &format!("avg_batch_size 0.{}\n", base + 7);
+        expected += &format!("cycles_per_switch {}\n", base + 8);
+        expected += &format!("futex_skips {}\n", base + 9);
+        expected += &format!("futex_sleeps {}\n", base + 10);
+        assert_eq!(cat(&fs, &format!("/proc/{pid}/ipcstats")), expected);
     }
-    assert_eq!(cat(&fs, "/proc/ipcstats"), expected);
     // The average keeps two decimals whatever its size.
     for (x100, shown) in [(5, "0.05"), (250, "2.50"), (12_345, "123.45")] {
         fake.state().stats.get_mut(&0).unwrap().avg_batch_size_x100 = x100;
         let line = format!("\navg_batch_size {shown}\n");
         assert!(cat(&fs, "/proc/ipcstats").contains(&line), "{line}");
     }
-    // A process without statistics (exited between the list and the query) has no section;
+    // A process without statistics (exited between the list and the query) has none to read;
     // missing system-wide figures read as zeros.
     {
         let mut s = fake.state();
@@ -161,8 +170,8 @@ fn ipcstats_system_wide_then_per_process() {
     }
     let text = cat(&fs, "/proc/ipcstats");
     assert!(text.starts_with("total_switches 0\n"));
-    assert!(!text.contains("pid 2 "));
-    assert!(text.contains("pid 5 cycles_per_switch 58\n"));
+    assert!(fs.open("/proc/2/ipcstats", OREAD).is_err());
+    assert!(cat(&fs, "/proc/5/ipcstats").contains("cycles_per_switch 58\n"));
 }
 
 #[test]
@@ -224,17 +233,13 @@ fn each_open_reads_one_snapshot() {
 #[test]
 fn a_long_file_read_in_small_pieces_is_whole() {
     let fake = FakeBackend::new();
-    for pid in 10..200 {
-        fake.state()
-            .processes
-            .push(process(pid, 1, "worker", ProcInfo::STATE_BLOCKED));
-        fake.state().stats.insert(pid, stats(pid));
-    }
+    let long: String = (0..2000).map(|i| format!("arg{i} ")).collect();
+    fake.state().cmdlines.insert(2, long.trim_end().into());
     let fs = root(&fake);
-    let whole = cat(&fs, "/proc/ipcstats");
+    let whole = cat(&fs, "/proc/2/cmdline");
     assert!(whole.len() > 8192, "spans several full reads");
-    assert!(whole.ends_with("pid 199 futex_sleeps 209\n"));
-    let f = fs.open("/proc/ipcstats", OREAD).unwrap();
+    assert!(whole.ends_with("arg1999\n"));
+    let f = fs.open("/proc/2/cmdline", OREAD).unwrap();
     let mut pieces = Vec::new();
     let mut buf = [0u8; 97];
     loop {

@@ -10,11 +10,12 @@ use crate::build::{self, Profile, target_dir};
 use crate::{Options, tools};
 
 /// Linux 6.1 in the same emulator, from BENCHMARKS.md, for the side-by-side table.
-const LINUX_TICKS: [(&str, u64); 10] = [
+const LINUX_TICKS: [(&str, u64); 11] = [
     ("null_syscall", 337),
     ("yield_pair", 890),
     ("ipc_fastpath_roundtrip", 11_359),
     ("ipc_slowpath_roundtrip", 11_359),
+    ("pipe_roundtrip", 11_359),
     ("ring_roundtrip", 10_629),
     ("ring_batch64_per_op", 10_629),
     // stat + open + read 1 KiB + close on tmpfs (BENCHMARKS.md): the nearest Linux figure.
@@ -50,12 +51,14 @@ pub fn parse_bench_line(line: &str) -> Option<BenchLine> {
 }
 
 /// The figures of a `test=bench` boot (the default hybrid preset), in the order printed.
-pub const KERNEL_FIGURES: [&str; 12] = [
+pub const KERNEL_FIGURES: [&str; 14] = [
     "calibration_nop10",
     "null_syscall",
     "yield_pair",
     "ipc_fastpath_roundtrip",
     "ipc_slowpath_roundtrip",
+    "pipe_roundtrip",
+    "pipe_throughput",
     "ring_roundtrip",
     "ring_batch64_per_op",
     "ring_futex_skip",

@@ -457,8 +457,73 @@ fn check_pci(out: &str, context: &Context) -> Result<(), String> {
     }
 }
 
+/// A check that the whole output is `$expected` (trimmed).
+macro_rules! exactly {
+    ($expected:expr) => {{
+        fn check(out: &str, _: &Context) -> Result<(), String> {
+            let lines: Vec<&str> = out.lines().map(str::trim_end).collect();
+            if lines.join("\n").trim() == $expected {
+                Ok(())
+            } else {
+                Err(format!("expected {:?}, got:\n{out}", $expected))
+            }
+        }
+        check as Check
+    }};
+}
+
+/// `cat /proc/ipcstats | grep total_switches`: the one matching line of the table.
+fn check_grep_switches(out: &str, _: &Context) -> Result<(), String> {
+    let lines: Vec<&str> = out.lines().collect();
+    match lines.as_slice() {
+        [line] if line.split_whitespace().next() == Some("total_switches") => Ok(()),
+        _ => Err(format!("expected one total_switches line, got:\n{out}")),
+    }
+}
+
+/// `lspci | wc -l`: as many devices as `/sys/pci` lists.
+fn check_lspci_count(out: &str, context: &Context) -> Result<(), String> {
+    let listed = context.output_of("cat /sys/pci")?.lines().count();
+    if out.trim() == listed.to_string() {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {listed} (the lines of /sys/pci), got:\n{out}"
+        ))
+    }
+}
+
+/// `ls /mnt | sort | uniq | wc -l`: the host tree's entries and lost+found.
+fn check_mnt_count(out: &str, _: &Context) -> Result<(), String> {
+    let tree = ext4_tree();
+    let entries = std::fs::read_dir(&tree)
+        .map_err(|e| format!("reading {}: {e}", tree.display()))?
+        .count()
+        + 1;
+    if out.trim() == entries.to_string() {
+        Ok(())
+    } else {
+        Err(format!("expected {entries} entries, got:\n{out}"))
+    }
+}
+
+/// `hexdump -C /mnt/hello.txt | head -n 1`: the first 16 bytes of the host's file.
+fn check_hexdump_hello(out: &str, _: &Context) -> Result<(), String> {
+    let path = ext4_tree().join("hello.txt");
+    let bytes = std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let wanted = format!("00000000  {}", hex.join(" "));
+    if out.lines().count() == 1 && out.starts_with(&wanted) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected one line starting {wanted:?}, got:\n{out}"
+        ))
+    }
+}
+
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 18] = [
+const STEPS: [(&str, Check); 28] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
@@ -478,6 +543,26 @@ const STEPS: [(&str, Check); 18] = [
     ("utest ext4-check /mnt", check_silent),
     ("cat /nonexistent", check_missing_file),
     ("echo alive", check_alive),
+    // Pipes and lists (issue 14).
+    ("echo abc | wc -c", exactly!("4")),
+    (
+        "cat /proc/ipcstats | grep total_switches",
+        check_grep_switches,
+    ),
+    (
+        "cat /dev/zero | head -c 1000000 | wc -c",
+        exactly!("1000000"),
+    ),
+    ("false || echo ok", exactly!("ok")),
+    ("true && false; echo $?", exactly!("1")),
+    ("lspci | wc -l", check_lspci_count),
+    ("ls /mnt | sort | uniq | wc -l", check_mnt_count),
+    ("find /mnt -name hello.txt", exactly!("/mnt/hello.txt")),
+    ("hexdump -C /mnt/hello.txt | head -n 1", check_hexdump_hello),
+    (
+        "nosuch | wc -c; echo $?",
+        exactly!("sh: nosuch: command not found\n0\n0"),
+    ),
     ("bench sys", check_bench),
 ];
 
@@ -668,6 +753,19 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
         );
         if gone {
             return tally; // the remaining steps cannot run
+        }
+    }
+    if plan.full {
+        for (step, verdict) in crate::jobs::interrupt_steps(&mut session, verbose) {
+            let gone = verdict
+                .as_ref()
+                .is_err_and(|why| why.starts_with("QEMU exited"));
+            let ok = verdict.is_ok();
+            let detail = verdict.unwrap_or_else(|why| why);
+            tally.record("qemu", &name(step), ok, detail);
+            if gone {
+                return tally;
+            }
         }
     }
     let typed = keyboard_step(&mut session, &mut qmp);

@@ -10,6 +10,7 @@ mod build;
 mod cases;
 mod console;
 mod faults;
+mod jobs;
 mod menu;
 mod plot;
 mod power;

@@ -44,11 +44,14 @@ pub fn set_group(caller: Pid, pid: Pid, group: Pid) -> Result<usize, Error> {
     }
     let parent = process.parent;
     let group = if group == 0 { target } else { group };
+    // A sibling already in the group may have ended (a zombie, not yet waited for): the
+    // shell joins the rest of a pipeline to the first command's group even when that command
+    // was quick.
     let allowed = group == target
         || table
             .processes
             .values()
-            .any(|p| p.state == State::Alive && p.parent == parent && p.group == group);
+            .any(|p| p.parent == parent && p.group == group);
     if !allowed {
         return Err(Error::InvalidArgument);
     }

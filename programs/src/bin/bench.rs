@@ -17,6 +17,8 @@ lux9_rt::entry!(run);
 mod blk;
 #[path = "bench/ext4.rs"]
 mod ext4;
+#[path = "bench/pipe.rs"]
+mod pipe;
 
 const NULL_OPS: u64 = 20_000;
 const YIELD_OPS: u64 = 5_000;
@@ -570,11 +572,12 @@ fn raw_stat(placement: &str) -> Result<(), alloc::string::String> {
 }
 
 const USAGE: &str = "\
-usage: bench [sys | blk | ext4 DEVICE | calibrate]
+usage: bench [pipe | sys | blk | ext4 DEVICE | calibrate]
   Measures system calls, context switches, IPC, rings and sysserver, and prints one line per
   figure: BENCH name=<id> ops=<n> ticks_per_op=<n> switches_per_op=<x>.
   Ticks are TSC counts: guest instructions under QEMU's -icount shift=0 (cargo xtask bench).
   (no argument)  every figure, calibration_nop10 first
+  pipe           only the pipe figures (pipe_roundtrip, pipe_throughput per MiB)
   sys            only the sysserver figures (named after where sysserver runs)
   blk            raw block reads through a block ring on every PCI disk (sdN)
   ext4 DEVICE    mounts the ext4 volume on DEVICE and reads files through its ext4srv
@@ -621,6 +624,20 @@ fn run(args: &str) -> i32 {
             }
         };
     }
+    for role in ["pipe-echo", "pipe-sink"] {
+        if let Some(ids) = args.strip_prefix(role) {
+            return pipe::partner(role, ids);
+        }
+    }
+    if args == "pipe" {
+        return match pipe::run() {
+            Ok(()) => 0,
+            Err(why) => {
+                println!("bench: pipe benchmarks failed: {why}");
+                1
+            }
+        };
+    }
     if let Some(count) = args.strip_prefix("yield-partner ") {
         let rounds: u64 = count.trim().parse().unwrap_or(0);
         for _ in 0..rounds + 1 {
@@ -642,6 +659,10 @@ fn run(args: &str) -> i32 {
     }
     if let Err(error) = ipc_roundtrips() {
         println!("bench: IPC round trips failed: {error}");
+        return 1;
+    }
+    if let Err(why) = pipe::run() {
+        println!("bench: pipe benchmarks failed: {why}");
         return 1;
     }
     if let Err(error) = ring_benchmarks() {

@@ -1,4 +1,5 @@
-//! ipcstat: the IPC counters of /proc/ipcstats, system-wide or of one process.
+//! ipcstat: the IPC counters of /proc/ipcstats, system-wide, and of one process from
+//! /proc/PID/ipcstats.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
@@ -18,7 +19,7 @@ const USAGE: Usage = Usage {
     synopsis: "[pid]",
     about: "Prints the system-wide IPC counters of /proc/ipcstats (context switches, fastpath \
             hits, slowpath messages, zero-copy transfers, batches...), and with a pid that \
-            process's counters too.",
+            process's counters too (/proc/PID/ipcstats).",
     flags: &[],
     values: &[],
 };
@@ -42,18 +43,23 @@ fn run(args: &str) -> i32 {
         Ok(bytes) => IpcStats::parse(&String::from_utf8_lossy(&bytes)),
         Err(error) => return cli::fail("ipcstat", PATH, error),
     };
-    let process = match pid.map(|pid| (pid, stats.process(pid))) {
-        Some((pid, None)) => {
-            return cli::fail("ipcstat", alloc::format!("pid {pid}"), "no such process");
-        }
-        Some((pid, Some(process))) => Some((pid, process)),
+    let process = match pid {
+        Some(pid) => match ns::read(&alloc::format!("/proc/{pid}/ipcstats")) {
+            Ok(bytes) => Some((
+                pid,
+                IpcStats::parse(&String::from_utf8_lossy(&bytes)).system,
+            )),
+            Err(_) => {
+                return cli::fail("ipcstat", alloc::format!("pid {pid}"), "no such process");
+            }
+        },
         None => None,
     };
     print!("{}", counters(&stats.system));
     if let Some((pid, process)) = process {
         println!();
         println!("pid {pid}:");
-        print!("{}", counters(process));
+        print!("{}", counters(&process));
     }
     0
 }

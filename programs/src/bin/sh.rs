@@ -11,14 +11,16 @@ use alloc::vec::Vec;
 
 use lib9pclient::codec::{DMDIR, OREAD, OWRITE};
 use lux9_programs::args::{self, Usage};
-use lux9_programs::cmdline::{self, CommandLine};
+use lux9_programs::cmdline::{self, CommandLine, Pipeline};
 use lux9_programs::editor::{Editor, Event};
 use lux9_programs::{cli, format};
 use lux9_rt::abi::env as keys;
+use lux9_rt::abi::syscall::{INTERRUPT_VECTOR, KILL_VECTOR};
 use lux9_rt::abi::sysinfo::SysInfo;
 use lux9_rt::abi::{Error, ExitStatus};
 use lux9_rt::env::{self, Command, Output};
 use lux9_rt::io::{self, Target};
+use lux9_rt::pipe::{self, End};
 use lux9_rt::{eprint, eprintln, ns, print, println, sys};
 
 lux9_rt::entry!(run);
@@ -28,7 +30,9 @@ const USAGE: Usage = Usage {
     synopsis: "[-c command | file]",
     about: "The Lux9 shell. Interactive on the console; runs the lines of FILE, or of standard \
             input when it is redirected (sh < script), or the one command line given with -c. \
-            See docs/shell.md.",
+            Lines may hold pipelines (a | b), sequences (a; b), conditions (a && b, a || b), \
+            $? (the last status) and redirections (< file, > file, >> file); Ctrl-C stops the \
+            running line. See docs/shell.md.",
     flags: &[(
         'c',
         "run the command line given as the operands, then exit with its status",
@@ -84,24 +88,69 @@ struct Shell {
     exit: Option<i32>,
     /// Standard input for programs that do not redirect it (`None`: this shell's).
     child_stdin: Option<&'static str>,
+    /// Whether each job gets a process group of its own that Ctrl-C on the console stops (an
+    /// interactive shell). A script's commands stay in the script's group: Ctrl-C stops the
+    /// script with them.
+    job_control: bool,
+    /// Ctrl-C stopped the last job: the rest of the line does not run.
+    interrupted: bool,
+}
+
+/// `$?` after a job that Ctrl-C stopped, as POSIX shells give for SIGINT.
+const INTERRUPTED_STATUS: i32 = 130;
+
+/// Status when a program cannot be found.
+const NOT_FOUND_STATUS: i32 = 127;
+
+fn is_builtin(name: &str) -> bool {
+    matches!(name, "cd" | "pwd" | "help" | "exit")
 }
 
 impl Shell {
     /// Runs one command line; returns its status.
     fn execute(&mut self, line: &str) -> i32 {
-        let status = match cmdline::parse(line) {
-            Ok(Some(command)) => match command.name() {
-                "cd" | "pwd" | "help" | "exit" => self.builtin(&command),
-                _ => self.spawn(&command),
-            },
-            Ok(None) => return self.status,
+        let list = match cmdline::parse_list(line) {
+            Ok(list) => list,
             Err(error) => {
                 eprintln!("sh: {error}");
-                cli::USAGE_ERROR
+                self.status = cli::USAGE_ERROR;
+                return self.status;
             }
         };
-        self.status = status;
-        status
+        for (condition, pipeline) in &list {
+            if !condition.holds(self.status) {
+                continue;
+            }
+            self.interrupted = false;
+            self.status = self.run_pipeline(pipeline);
+            if self.exit.is_some() || self.interrupted {
+                break;
+            }
+        }
+        self.status
+    }
+
+    /// Runs one pipeline (a lone command included); returns the last command's status.
+    fn run_pipeline(&mut self, pipeline: &Pipeline) -> i32 {
+        // `$?` is what it was when the pipeline started, in each of its commands.
+        let commands: Vec<CommandLine> = pipeline
+            .commands
+            .iter()
+            .map(|command| command.expand(self.status))
+            .collect();
+        if let [command] = commands.as_slice()
+            && is_builtin(command.name())
+        {
+            return self.builtin(command);
+        }
+        if let Some(command) = commands.iter().find(|c| is_builtin(c.name())) {
+            eprintln!(
+                "sh: {}: a built-in cannot be part of a pipeline",
+                command.name()
+            );
+            return cli::USAGE_ERROR;
+        }
+        self.run_job(&commands)
     }
 
     /// Runs the lines of `text` until one says `exit`.
@@ -148,6 +197,17 @@ impl Shell {
             Ok(console) => console,
             Err(error) => return cli::fail("sh", "/dev/cons", error),
         };
+        // This shell's jobs take the console's Ctrl-C; between them nobody does (at the
+        // prompt it is a byte for the line editor). A shell started by another's job gives it
+        // back when it leaves.
+        self.job_control = true;
+        let outer = sys::console_foreground(0).unwrap_or(0);
+        let status = self.prompt_loop(&mut console);
+        let _ = sys::console_foreground(outer);
+        status
+    }
+
+    fn prompt_loop(&mut self, console: &mut Console) -> i32 {
         loop {
             // Raw mode first: what is typed as soon as the prompt shows must not be cooked.
             let raw = console.set_raw(true);
@@ -213,50 +273,174 @@ impl Shell {
         }
     }
 
-    /// Starts the program from the archive and waits for it.
-    fn spawn(&self, command: &CommandLine) -> i32 {
+    /// Starts every command of a pipeline, each reading the pipe its predecessor writes, and
+    /// waits for them all; returns the last one's status.
+    ///
+    /// The shell holds both ends of each pipe until the commands at its ends have ended (a
+    /// child takes its own hold on its end when it first uses it, through the shell's): when
+    /// a writer ends, its reader sees the end of file once the writer's children are done
+    /// too; when a reader ends, its writer gets a broken pipe.
+    fn run_job(&mut self, commands: &[CommandLine]) -> i32 {
+        let mut pipes = Vec::with_capacity(commands.len() - 1);
+        for _ in 1..commands.len() {
+            match pipe::create() {
+                Ok(id) => pipes.push(id),
+                Err(error) => {
+                    for &id in &pipes {
+                        let _ = pipe::close(id, End::Read);
+                        let _ = pipe::close(id, End::Write);
+                    }
+                    return cli::fail("sh", "pipe", error);
+                }
+            }
+        }
+        let mut job = Job {
+            pids: vec![None; commands.len()],
+            statuses: vec![0; commands.len()],
+            pipes,
+        };
+        let mut group = 0;
+        for (at, command) in commands.iter().enumerate() {
+            let input = at.checked_sub(1).map(|before| job.pipes[before]);
+            let output = job.pipes.get(at).copied();
+            match self.start(command, input, output) {
+                Ok(pid) => {
+                    job.pids[at] = Some(pid);
+                    if self.job_control {
+                        // The first command's group, named after it, takes in the others.
+                        if let Ok(joined) = sys::set_group(pid, group) {
+                            group = joined;
+                        }
+                    }
+                }
+                Err(status) => job.ended(at, status),
+            }
+        }
+        let previous = (group != 0)
+            .then(|| sys::console_foreground(group).ok())
+            .flatten();
+        while let Some(at) = job.running() {
+            match sys::wait_any() {
+                Ok((pid, status)) => {
+                    if let Some(at) = job.pids.iter().position(|&p| p == Some(pid)) {
+                        let status = self.status_of(&commands[at], status);
+                        job.ended(at, status);
+                    }
+                }
+                Err(error) => {
+                    // Not expected: the children are ours. Give up on them rather than spin.
+                    let name = commands[at].name();
+                    let status = cli::fail("sh", name, format_args!("wait: {error}"));
+                    for at in 0..commands.len() {
+                        if job.pids[at].is_some() {
+                            job.ended(at, status);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(previous) = previous {
+            let _ = sys::console_foreground(previous);
+        }
+        job.statuses[commands.len() - 1]
+    }
+
+    /// Starts one command from the archive, its standard input from pipe `input` and its
+    /// output to pipe `output` when given. On failure, reports it and gives the status.
+    fn start(
+        &self,
+        command: &CommandLine,
+        input: Option<pipe::Id>,
+        output: Option<pipe::Id>,
+    ) -> Result<usize, i32> {
         let name = command.name();
         // The program splits its argument string into the same words again.
         let mut child = Command::new(name).args(&args::join(command.args()));
         if let Some(path) = &command.stdin {
             if let Err(error) = ns::stat(path) {
-                return cli::fail("sh", path, error);
+                return Err(cli::fail("sh", path, error));
             }
             child = child.stdin(path);
+        } else if let Some(id) = input {
+            child = child.stdin_pipe(id);
         } else if let Some(path) = self.child_stdin {
             child = child.stdin(path);
         }
         if let Some(output) = &command.stdout {
             // Open it here first, so a bad path is reported before the program starts.
             if let Err(error) = ns::open_or_create(&output.path, output.append) {
-                return cli::fail("sh", &output.path, error);
+                return Err(cli::fail("sh", &output.path, error));
             }
             child = child.stdout(if output.append {
                 Output::Append(output.path.clone())
             } else {
                 Output::Truncate(output.path.clone())
             });
+        } else if let Some(id) = output {
+            child = child.stdout(Output::Pipe(id));
         }
-        let pid = match child.spawn() {
-            Ok(pid) => pid,
+        match child.spawn() {
+            Ok(pid) => Ok(pid),
             Err(Error::NotFound) => {
                 eprintln!("sh: {name}: command not found");
-                return 127;
+                Err(NOT_FOUND_STATUS)
             }
-            Err(error) => return cli::fail("sh", name, format_args!("cannot start: {error}")),
-        };
-        match sys::wait(pid) {
-            Ok(ExitStatus::Exited(code)) => code,
-            Ok(ExitStatus::Killed { vector }) if vector == lux9_rt::abi::syscall::KILL_VECTOR => {
+            Err(error) => Err(cli::fail("sh", name, format_args!("cannot start: {error}"))),
+        }
+    }
+
+    /// The shell's status for how `command` ended, saying why when it was killed.
+    fn status_of(&mut self, command: &CommandLine, status: ExitStatus) -> i32 {
+        let name = command.name();
+        match status {
+            ExitStatus::Exited(code) => code,
+            // Ctrl-C: the console already shows ^C.
+            ExitStatus::Killed {
+                vector: INTERRUPT_VECTOR,
+            } => {
+                self.interrupted = true;
+                INTERRUPTED_STATUS
+            }
+            ExitStatus::Killed {
+                vector: KILL_VECTOR,
+            } => {
                 eprintln!("sh: {name}: killed");
-                128 + i32::from(vector)
+                128 + i32::from(KILL_VECTOR)
             }
-            Ok(ExitStatus::Killed { vector }) => {
+            ExitStatus::Killed { vector } => {
                 let fault = format::fault_name(vector);
                 eprintln!("sh: {name}: killed by a {fault} (vector {vector})");
                 128 + i32::from(vector)
             }
-            Err(error) => cli::fail("sh", name, format_args!("wait: {error}")),
+        }
+    }
+}
+
+/// The commands of a running pipeline and the shell's holds on its pipes.
+struct Job {
+    /// Each command's pid while it runs.
+    pids: Vec<Option<usize>>,
+    statuses: Vec<i32>,
+    /// `pipes[i]` carries command `i`'s output to command `i + 1`.
+    pipes: Vec<pipe::Id>,
+}
+
+impl Job {
+    /// A command still running (the first), if any.
+    fn running(&self) -> Option<usize> {
+        self.pids.iter().position(Option::is_some)
+    }
+
+    /// Command `at` has ended (or never started) with `status`: the shell lets its holds on
+    /// the command's pipe ends go, so that its neighbours see the end of file or a broken pipe.
+    fn ended(&mut self, at: usize, status: i32) {
+        self.pids[at] = None;
+        self.statuses[at] = status;
+        if let Some(before) = at.checked_sub(1) {
+            let _ = pipe::close(self.pipes[before], End::Read);
+        }
+        if let Some(&after) = self.pipes.get(at) {
+            let _ = pipe::close(after, End::Write);
         }
     }
 }
@@ -286,6 +470,8 @@ fn help() -> i32 {
             names.sort_unstable();
             print!("{}", format::wrap_words(&names, 72, "  "));
             println!("redirections: < file, > file, >> file");
+            println!("pipes and lists: a | b, a; b, a && b, a || b; $? is the last status");
+            println!("Ctrl-C stops the running line");
             0
         }
         Err(error) => cli::fail(
