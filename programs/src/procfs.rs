@@ -105,60 +105,18 @@ pub fn pids<S: AsRef<str>>(names: &[S]) -> Vec<u64> {
 /// A list of `name value` counters.
 pub type Counters = Vec<(String, String)>;
 
-/// IPC counters as `/proc/ipcstats` and `/proc/PID/ipcstats` give them (`name value` lines,
-/// which land in `system`); `pid N name value` lines and `pid N` sections, as older kernels
-/// wrote them in `/proc/ipcstats`, are still read into `processes`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IpcStats {
-    pub system: Counters,
-    pub processes: Vec<(u64, Counters)>,
-}
-
-impl IpcStats {
-    /// Reads `key value` lines as system-wide counters and `pid N key value` lines as process
-    /// N's. A `pid N` line alone opens a section: the `key value` lines after it, up to a
-    /// blank line or the next `pid`, are process N's.
-    pub fn parse(text: &str) -> Self {
-        let mut stats = Self::default();
-        let mut section: Option<u64> = None;
-        for line in text.lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let pid = match words.as_slice() {
-                [] => {
-                    section = None;
-                    continue;
-                }
-                ["pid", pid, ..] => pid.trim_end_matches(':').parse::<u64>().ok(),
-                _ => None,
-            };
-            let (owner, key, value) = match (pid, words.len()) {
-                (Some(pid), 2) => {
-                    section = Some(pid);
-                    continue;
-                }
-                (Some(pid), 3..) => (Some(pid), words[2], words[3..].join(" ")),
-                _ if words.len() >= 2 => (section, words[0], words[1..].join(" ")),
-                _ => continue, // a lone word: a heading, nothing to count
-            };
-            let entry = (key.trim_end_matches(':').to_string(), value);
-            match owner {
-                None => stats.system.push(entry),
-                Some(pid) => match stats.processes.iter_mut().find(|(p, _)| *p == pid) {
-                    Some((_, counters)) => counters.push(entry),
-                    None => stats.processes.push((pid, alloc::vec![entry])),
-                },
-            }
-        }
-        stats
-    }
-
-    /// Process `pid`'s counters.
-    pub fn process(&self, pid: u64) -> Option<&Counters> {
-        self.processes
-            .iter()
-            .find(|(p, _)| *p == pid)
-            .map(|(_, counters)| counters)
-    }
+/// The counters of `/proc/ipcstats` (the system's) or `/proc/PID/ipcstats` (one process's):
+/// each `name value` line in order, a trailing `:` dropped from the name. Blank lines and lone
+/// words (headings) are skipped.
+pub fn counters(text: &str) -> Counters {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let key = words.next()?.trim_end_matches(':');
+            let value: Vec<&str> = words.collect();
+            (!value.is_empty()).then(|| (key.to_string(), value.join(" ")))
+        })
+        .collect()
 }
 
 /// A counter as people read it: `name_x100 107` (a value scaled by 100) becomes `name 1.07`.

@@ -174,6 +174,58 @@ fn ipcstats_system_wide_then_per_process() {
     assert!(cat(&fs, "/proc/5/ipcstats").contains("cycles_per_switch 58\n"));
 }
 
+/// `cat /proc/ipcstats | grep total_switches` prints one line: the file holds the system's
+/// counters alone, and each process's are in `/proc/<pid>/ipcstats`, without a `pid N` prefix.
+#[test]
+fn ipcstats_one_total_switches_line_and_a_file_per_process() {
+    let fake = FakeBackend::new();
+    let fs = root(&fake);
+    let system = cat(&fs, "/proc/ipcstats");
+    let starting = |text: &str, word: &str| text.lines().filter(|l| l.starts_with(word)).count();
+    assert_eq!(starting(&system, "total_switches"), 1, "{system}");
+    assert_eq!(starting(&system, "pid "), 0, "{system}");
+    assert_eq!(
+        system.lines().count(),
+        11,
+        "ten counters and colocated_calls"
+    );
+    // Process 2's own counters (the fake's are 20 + the field's number).
+    assert_eq!(ls(&fs, "/proc/2"), ["status", "cmdline", "ipcstats"]);
+    let two = cat(&fs, "/proc/2/ipcstats");
+    assert!(
+        two.starts_with("total_switches 21\nfastpath_hits 22\n"),
+        "{two}"
+    );
+    assert!(two.ends_with("futex_sleeps 30\n"), "{two}");
+    assert_eq!(two.lines().count(), 10, "{two}");
+    assert_eq!(starting(&two, "pid "), 0, "{two}");
+    assert_eq!(starting(&two, "colocated_calls"), 0, "{two}");
+    let listed = fs.read_dir("/proc/2").unwrap();
+    let entry = listed.iter().find(|d| d.name == "ipcstats").unwrap();
+    assert_eq!((entry.mode, entry.length), (0o444, two.len() as u64));
+    // A pid that never existed has no directory; a live process whose statistics are gone
+    // has a file that cannot be read; and the file goes with its process, open fids included.
+    assert_eq!(
+        error_text(fs.open("/proc/3/ipcstats", OREAD)),
+        "'3' file does not exist"
+    );
+    let five = fs.open("/proc/5/ipcstats", OREAD).unwrap();
+    fake.state().stats.remove(&2);
+    assert_eq!(
+        error_text(fs.open("/proc/2/ipcstats", OREAD)),
+        "file does not exist"
+    );
+    fake.state().processes.retain(|p| p.pid != 5);
+    let mut buf = [0u8; 64];
+    assert_eq!(error_text(five.read_at(&mut buf, 0)), "file does not exist");
+    assert_eq!(
+        error_text(fs.open("/proc/5/ipcstats", OREAD)),
+        "'5' file does not exist"
+    );
+    // The system's counters stay, one total_switches line whatever the processes do.
+    assert_eq!(starting(&cat(&fs, "/proc/ipcstats"), "total_switches"), 1);
+}
+
 #[test]
 fn meminfo_uptime_mounts() {
     let fake = FakeBackend::new();

@@ -224,6 +224,16 @@ impl Qmp {
         }
         Ok(())
     }
+
+    /// Presses `keys` together and lets them go (`["ctrl", "c"]` is Ctrl-C).
+    pub fn press_chord(&mut self, keys: &[&str]) -> Result<(), String> {
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|key| format!("{{\"type\": \"qcode\", \"data\": \"{key}\"}}"))
+            .collect();
+        self.execute("send-key", &format!("{{\"keys\": [{}]}}", keys.join(", ")))
+            .map(drop)
+    }
 }
 
 #[cfg(test)]

@@ -472,6 +472,21 @@ macro_rules! exactly {
     }};
 }
 
+/// `ipcstat 1`: the system's counters, then `pid 1:` and init's own (`/proc/1/ipcstats`).
+fn check_ipcstat_init(out: &str, _: &Context) -> Result<(), String> {
+    let switches = out
+        .lines()
+        .filter(|line| line.split_whitespace().next() == Some("total_switches"))
+        .count();
+    if switches == 2 && out.lines().any(|line| line.trim() == "pid 1:") {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected the system's and pid 1's counters, got:\n{out}"
+        ))
+    }
+}
+
 /// `cat /proc/ipcstats | grep total_switches`: the one matching line of the table.
 fn check_grep_switches(out: &str, _: &Context) -> Result<(), String> {
     let lines: Vec<&str> = out.lines().collect();
@@ -523,11 +538,12 @@ fn check_hexdump_hello(out: &str, _: &Context) -> Result<(), String> {
 }
 
 /// The commands, each checked by its output: the full list, run on one machine per preset.
-const STEPS: [(&str, Check); 28] = [
+const STEPS: [(&str, Check); 29] = [
     ("ls /dev", check_ls_dev),
     ("cat /sys/pci", check_pci),
     ("cat /proc/uptime", check_uptime),
     ("cat /proc/ipcstats", check_ipcstats),
+    ("ipcstat 1", check_ipcstat_init),
     ("echo hi > /dev/null", check_silent),
     ("cat /sys/isolation", check_isolation),
     (CAT_CONFIG, check_config),
@@ -777,6 +793,9 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
     );
     if let Ok(seen) = &typed {
         let verdict = screen_step(&mut qmp, plan.machine, seen, &tag);
+        let keyboard_ctrl_c = plan
+            .full
+            .then(|| crate::jobs::keyboard_interrupt(&mut session, &mut qmp));
         let what = if plan.machine == Machine::Q35Uefi {
             "the framebuffer shows the prompt and `echo kbd`"
         } else {
@@ -788,6 +807,15 @@ pub fn session(plan: Plan, config: &QemuConfig, verbose: bool) -> Tally {
             verdict.is_ok(),
             verdict.err().unwrap_or_default(),
         );
+        if let Some(verdict) = keyboard_ctrl_c {
+            let ok = verdict.is_ok();
+            tally.record(
+                "qemu",
+                &name("Ctrl-C on the PS/2 keyboard stops `cat /dev/zero`"),
+                ok,
+                verdict.unwrap_or_else(|why| why),
+            );
+        }
     }
     if plan.reboot {
         let verdict = reboot(&mut session, &mut qmp).and_then(|()| {

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use lux9_tests::qmp::Qmp;
 use lux9_tests::session::Session;
 
 use crate::console::{COMMAND_TIMEOUT, PROMPT, command_output};
@@ -93,6 +94,25 @@ pub fn interrupt_steps(
         }),
     );
     steps
+}
+
+/// Ctrl-C from the PS/2 keyboard (QMP `send-key` ctrl and c together) stops `cat /dev/zero`
+/// typed on the serial line, and the prompt comes back.
+pub fn keyboard_interrupt(session: &mut Session, qmp: &mut Qmp) -> Result<String, String> {
+    session.send("cat /dev/zero\r")?;
+    let mut seen = session.expect("cat /dev/zero", COMMAND_TIMEOUT)?;
+    std::thread::sleep(Duration::from_secs(1));
+    qmp.press_chord(&["ctrl", "c"])?;
+    let typed = Instant::now();
+    seen.push_str(&session.expect(PROMPT, COMMAND_TIMEOUT)?);
+    let after = typed.elapsed();
+    if !seen.contains("^C") {
+        return Err(format!("the console did not echo ^C:\n{}", tail(&seen)));
+    }
+    if after > PROMPT_AFTER_CTRL_C {
+        return Err(format!("the prompt came {after:.2?} after Ctrl-C"));
+    }
+    Ok(format!("prompt {} ms after Ctrl-C", after.as_millis()))
 }
 
 /// Types `command`, waits for `ready` to be printed (or a moment, for output to flow), types

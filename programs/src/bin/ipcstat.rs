@@ -1,14 +1,16 @@
-//! ipcstat: the IPC counters of /proc/ipcstats, system-wide, and of one process from
-//! /proc/PID/ipcstats.
+//! ipcstat: the IPC counters of /proc/ipcstats (system-wide) and of one process
+//! (/proc/PID/ipcstats).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 extern crate alloc;
 
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use lib9pclient::Error;
 use lux9_programs::args::Usage;
-use lux9_programs::procfs::{self, IpcStats};
+use lux9_programs::procfs::{self, Counters};
 use lux9_programs::{cli, format};
 use lux9_rt::{ns, print, println};
 
@@ -19,7 +21,7 @@ const USAGE: Usage = Usage {
     synopsis: "[pid]",
     about: "Prints the system-wide IPC counters of /proc/ipcstats (context switches, fastpath \
             hits, slowpath messages, zero-copy transfers, batches...), and with a pid that \
-            process's counters too (/proc/PID/ipcstats).",
+            process's counters too, from /proc/PID/ipcstats.",
     flags: &[],
     values: &[],
 };
@@ -35,36 +37,48 @@ fn run(args: &str) -> i32 {
         [] => None,
         [pid] => match pid.parse::<u64>() {
             Ok(pid) => Some(pid),
-            Err(_) => return cli::usage_error(&USAGE, alloc::format!("bad pid '{pid}'")),
+            Err(_) => return cli::usage_error(&USAGE, format!("bad pid '{pid}'")),
         },
         _ => return cli::usage_error(&USAGE, "at most one pid"),
     };
-    let stats = match ns::read(PATH) {
-        Ok(bytes) => IpcStats::parse(&String::from_utf8_lossy(&bytes)),
+    let system = match ns::read(PATH) {
+        Ok(bytes) => procfs::counters(&String::from_utf8_lossy(&bytes)),
         Err(error) => return cli::fail("ipcstat", PATH, error),
     };
+    // Read before printing anything, so an unknown pid prints nothing but the error.
     let process = match pid {
-        Some(pid) => match ns::read(&alloc::format!("/proc/{pid}/ipcstats")) {
-            Ok(bytes) => Some((
-                pid,
-                IpcStats::parse(&String::from_utf8_lossy(&bytes)).system,
-            )),
-            Err(_) => {
-                return cli::fail("ipcstat", alloc::format!("pid {pid}"), "no such process");
-            }
-        },
         None => None,
+        Some(pid) => {
+            let path = format!("/proc/{pid}/ipcstats");
+            match ns::read(&path) {
+                Ok(bytes) => Some((pid, procfs::counters(&String::from_utf8_lossy(&bytes)))),
+                Err(error) if is_missing(&error) => {
+                    return cli::fail("ipcstat", format!("pid {pid}"), "no such process");
+                }
+                Err(error) => return cli::fail("ipcstat", path, error),
+            }
+        }
     };
-    print!("{}", counters(&stats.system));
+    print!("{}", aligned(&system));
     if let Some((pid, process)) = process {
         println!();
         println!("pid {pid}:");
-        print!("{}", counters(&process));
+        print!("{}", aligned(&process));
     }
     0
 }
 
-fn counters(counters: &procfs::Counters) -> String {
+/// Whether a read failed because the file is not there: no such process directory, or a
+/// process whose statistics are gone.
+fn is_missing(error: &Error) -> bool {
+    match error {
+        Error::NotFound { .. } => true,
+        Error::Server(text) => text == "file does not exist",
+        _ => false,
+    }
+}
+
+fn aligned(counters: &Counters) -> String {
     let readable: Vec<(String, String)> = counters
         .iter()
         .map(|(key, value)| procfs::readable_counter(key, value))
