@@ -55,6 +55,7 @@ pub const USER: &[&str] = &[
     "orphans_are_freed_when_they_end",
     "pipes_carry_bytes_with_backpressure",
     "a_pipe_without_readers_is_broken",
+    "the_tools_answer_help",
     "a_killed_isolated_sysserver_comes_back",
 ];
 

@@ -881,7 +881,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 30] = [
+    let cases: [Case; 31] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -974,6 +974,7 @@ fn run(args: &str) -> i32 {
             "a_pipe_without_readers_is_broken",
             pipes::a_pipe_without_readers_is_broken,
         ),
+        ("the_tools_answer_help", pipes::the_tools_answer_help),
         // Last: it replaces the isolated sysserver this process has attached.
         (
             "a_killed_isolated_sysserver_comes_back",

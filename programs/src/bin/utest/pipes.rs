@@ -119,6 +119,47 @@ pub fn a_pipe_without_readers_is_broken() -> CaseResult {
     Ok(())
 }
 
+/// The shell's everyday tools (issue 14's list, and the shell itself).
+const TOOLS: [&str; 16] = [
+    "sh", "ls", "cat", "head", "tail", "wc", "grep", "sort", "uniq", "hexdump", "dmesg", "lspci",
+    "du", "find", "true", "false",
+];
+
+/// Each tool answers `--help` with its usage on standard output (a pipe here) and status 0.
+pub fn the_tools_answer_help() -> CaseResult {
+    for tool in TOOLS {
+        let id = pipe::create().map_err(|e| format!("pipe_create: {e}"))?;
+        let pid = Command::new(tool)
+            .args("--help")
+            .stdout(Output::Pipe(id))
+            .spawn()
+            .map_err(|e| format!("spawn {tool}: {e}"))?;
+        // A help text fits in the pipe, so the tool never waits for this reader.
+        let status = sys::wait(pid).map_err(|e| format!("wait {tool}: {e}"))?;
+        pipe::close(id, End::Write).map_err(|e| format!("pipe_close: {e}"))?;
+        let mut text = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        loop {
+            match pipe::read(id, &mut buf) {
+                Ok(0) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+                Err(e) => return Err(format!("{tool} --help: pipe_read: {e}")),
+            }
+        }
+        let _ = pipe::close(id, End::Read);
+        let text = alloc::string::String::from_utf8_lossy(&text);
+        ensure!(
+            status == ExitStatus::Exited(0),
+            "{tool} --help ended with {status:?}"
+        );
+        ensure!(
+            text.starts_with(&format!("usage: {tool}")) && text.lines().count() >= 2,
+            "{tool} --help printed {text:?}"
+        );
+    }
+    Ok(())
+}
+
 /// Told of Ctrl-C by the kernel (`interrupt_word`).
 static INTERRUPTED: AtomicU32 = AtomicU32::new(0);
 
