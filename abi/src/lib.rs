@@ -10,7 +10,6 @@
 //! `rax` holds an [`Error`] code, 0 for success, and `rdx` the result value. `rcx` and `r11`
 //! are clobbered by the instruction; every other register is preserved.
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

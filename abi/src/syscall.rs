@@ -227,11 +227,11 @@ impl Syscall {
     }
 }
 
-/// Error codes (`rax` on return). 0 means success.
+/// Error codes (`rax` on return). 0 means success and is no `Error`, so `Err(success)` cannot
+/// be written; [`Error::check`] decodes a code, the same way in the kernel and in user space.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(usize)]
 pub enum Error {
-    Success = 0,
     /// No such system call.
     UnknownSyscall = 1,
     /// An argument is out of range or malformed.
@@ -260,11 +260,15 @@ pub enum Error {
     ReadOnly = 13,
     /// A write to a pipe that nobody reads any more.
     BrokenPipe = 14,
+    /// The machine cannot do it (a power-off or restart that did not happen).
+    Unsupported = 15,
+    /// A code this ABI does not know (never returned by the kernel; what [`Error::check`]
+    /// makes of a code from a newer kernel or a corrupted word).
+    Unrecognised = 16,
 }
 
 impl Error {
-    pub const ALL: [Error; 15] = [
-        Error::Success,
+    pub const ALL: [Error; 16] = [
         Error::UnknownSyscall,
         Error::InvalidArgument,
         Error::BadAddress,
@@ -279,16 +283,31 @@ impl Error {
         Error::MessageTooLong,
         Error::ReadOnly,
         Error::BrokenPipe,
+        Error::Unsupported,
+        Error::Unrecognised,
     ];
 
-    /// The error for a raw code; unknown codes map to `None`.
+    /// The error for a raw code; 0 (success) and unknown codes map to `None`.
     pub fn from_code(code: usize) -> Option<Self> {
-        Self::ALL.get(code).copied()
+        Self::ALL.get(code.checked_sub(1)?).copied()
+    }
+
+    /// The error a code other than 0 stands for: its own, or [`Error::Unrecognised`] for a code
+    /// this ABI does not know (0, which is success, included).
+    pub fn of_code(code: usize) -> Error {
+        Self::from_code(code).unwrap_or(Error::Unrecognised)
+    }
+
+    /// A result code as a `Result`: 0 is success, any other code [`Error::of_code`].
+    pub fn check(code: usize) -> Result<(), Error> {
+        match code {
+            0 => Ok(()),
+            code => Err(Self::of_code(code)),
+        }
     }
 
     pub fn message(self) -> &'static str {
         match self {
-            Error::Success => "success",
             Error::UnknownSyscall => "unknown system call",
             Error::InvalidArgument => "invalid argument",
             Error::BadAddress => "bad address",
@@ -303,6 +322,8 @@ impl Error {
             Error::MessageTooLong => "message too long",
             Error::ReadOnly => "read-only file system",
             Error::BrokenPipe => "broken pipe",
+            Error::Unsupported => "not supported by this machine",
+            Error::Unrecognised => "unrecognised error code",
         }
     }
 }
@@ -497,11 +518,18 @@ mod tests {
             assert_eq!(Syscall::from_number(number), Some(*call));
         }
         assert_eq!(Syscall::from_number(SYSCALL_COUNT), None);
-        for (code, error) in Error::ALL.iter().enumerate() {
+        for (index, error) in Error::ALL.iter().enumerate() {
+            let code = index + 1;
             assert_eq!(*error as usize, code);
             assert_eq!(Error::from_code(code), Some(*error));
+            assert_eq!(Error::check(code), Err(*error));
         }
-        assert_eq!(Error::Success as usize, 0, "0 means success");
+        assert_eq!(Error::from_code(0), None, "0 means success");
+        assert_eq!(Error::check(0), Ok(()));
+        let past = Error::ALL.len() + 1;
+        assert_eq!(Error::from_code(past), None);
+        assert_eq!(Error::check(past), Err(Error::Unrecognised));
+        assert_eq!(Error::check(usize::MAX), Err(Error::Unrecognised));
     }
 
     #[test]

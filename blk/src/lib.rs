@@ -11,7 +11,6 @@
 //! See docs/block.md.
 
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -7,7 +7,6 @@
 //! an image-file block source ([`device::ImageFile`]) and a socket server
 //! ([`host`]) with the `ext4srv` binary. See docs/ext4srv.md.
 #![cfg_attr(not(feature = "std"), no_std)]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -1,5 +1,4 @@
 //! The `ext4srv` host program: serve an ext4 image over 9P2000.
-#![deny(unsafe_code)]
 
 use ext4srv::device::{ImageFile, partition};
 use ext4srv::host::{parse_args, serve, usage};

@@ -13,7 +13,6 @@
         reason = "the host build only type-checks the kernel"
     )
 )]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

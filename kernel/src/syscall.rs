@@ -612,5 +612,5 @@ fn power(op: usize) -> SysResult {
         _ => return Err(Error::InvalidArgument),
     };
     log::error!("{why}");
-    Err(Error::NotFound)
+    Err(Error::Unsupported)
 }

@@ -6,7 +6,6 @@
 //! `Read + Write`, TCP and Unix-socket dialing and serving, `std::io` impls on
 //! [`File`], and the `9p` tool. See docs/lib9pclient.md for the guide.
 #![no_std]
-#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 extern crate alloc;

@@ -6,7 +6,6 @@
 //! `cargo test -p lux9-programs`; those are the little glue that reads and prints through the
 //! runtime, and [`tree::NameSpace`] reaches the runtime's name space.
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

@@ -403,6 +403,10 @@ fn attach_checks_the_header() {
     ));
     // Too short for a header; a region that was never initialised.
     let short = HeapRegion::new(HEADER_SIZE);
+    #[allow(
+        unsafe_code,
+        reason = "a region shorter than the allocation, on purpose"
+    )]
     // SAFETY: the pointer and length come from a live HeapRegion, accessed only atomically.
     let shorter = unsafe { RingMemory::new(short.memory().base(), HEADER_SIZE - 4) }.unwrap();
     assert!(matches!(

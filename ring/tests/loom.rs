@@ -14,6 +14,10 @@
 //! tests/interleavings/ checks the same scenarios (and more) without loom under plain
 //! `cargo test`, but with sequentially consistent values; what only loom checks is the
 //! doorbell's store-then-load on two words, which needs its SeqCst fences.
+#![allow(
+    unsafe_code,
+    reason = "loom's UnsafeCell slots and Send/Sync for the region"
+)]
 #![cfg(loom)]
 
 mod common;

@@ -43,8 +43,8 @@ impl Mapping {
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: the kernel mapped `len` readable bytes at `addr` for this process, and they
         // stay mapped until `unmap` or `drop` consumes this value; only this value hands out
-        // references to them, and no other process shares them. (A raw `sys::unmap` of them
-        // behind this value's back makes an access fault: the kernel ends the process.)
+        // references to them, and no other process shares them. (`sys::unmap` is unsafe: its
+        // caller must not unmap them behind this value's back.)
         unsafe { core::slice::from_raw_parts(self.addr as *const u8, self.len) }
     }
 
@@ -58,12 +58,15 @@ impl Mapping {
     pub fn unmap(self) -> Result<(), Error> {
         let (addr, len) = (self.addr, self.len);
         core::mem::forget(self);
-        sys::unmap(addr, len)
+        // SAFETY: this value owned the pages and is gone: no reference to them remains.
+        unsafe { sys::unmap(addr, len) }
     }
 }
 
 impl Drop for Mapping {
     fn drop(&mut self) {
-        let _ = sys::unmap(self.addr, self.len);
+        // SAFETY: the references `bytes` and `bytes_mut` gave borrowed this value, which is
+        // being dropped: none remains.
+        let _ = unsafe { sys::unmap(self.addr, self.len) };
     }
 }

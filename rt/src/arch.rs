@@ -29,12 +29,15 @@ pub fn syscall(number: usize, args: [usize; 6]) -> (usize, usize) {
     (error, value)
 }
 
-pub fn entry_args(ptr: *const u8, len: usize) -> &'static str {
+/// # Safety
+/// `ptr` and `len` must be what the kernel passed at entry (or null/0), see
+/// [`crate::args_from_entry`].
+pub unsafe fn entry_args(ptr: *const u8, len: usize) -> &'static str {
     if ptr.is_null() || len == 0 {
         return "";
     }
-    // SAFETY: the kernel copies the argument string onto the top of the new stack, which is
-    // never unmapped while the process lives, and passes its address and length here.
+    // SAFETY: the caller passes what the kernel passed at entry: the argument string copied
+    // onto the top of the new stack, which is never unmapped while the process lives.
     let bytes = unsafe { core::slice::from_raw_parts(ptr, len) };
     core::str::from_utf8(bytes).unwrap_or("")
 }

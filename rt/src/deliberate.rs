@@ -15,16 +15,24 @@ pub fn read(addr: usize) -> ! {
 }
 
 /// Writes to `addr` (read-only or unmapped memory).
-pub fn write(addr: usize) -> ! {
-    // SAFETY: meant to fault on a page this process may not write; if it does not, the process
-    // exits at once, so no Rust code observes the change.
+///
+/// # Safety
+/// `addr` should be memory the process may not write, so that the write faults. If it is
+/// writable the byte is changed and the process exits at once; that is only sound if nothing
+/// else (another thread, a shared page's peer) can observe the change.
+pub unsafe fn write(addr: usize) -> ! {
+    // SAFETY: meant to fault on a page this process may not write; the caller vouches for the
+    // case that it does not.
     unsafe { asm!("mov byte ptr [{addr}], 0x90", addr = in(reg) addr, options(nostack)) };
     crate::sys::exit(200)
 }
 
 /// Jumps to `addr` (non-executable or unmapped memory).
-pub fn execute(addr: usize) -> ! {
-    // SAFETY: meant to fault on instruction fetch; the kernel ends the process.
+///
+/// # Safety
+/// `addr` must not be executable by this process: were it, whatever is there would run.
+pub unsafe fn execute(addr: usize) -> ! {
+    // SAFETY: the caller guarantees the fetch faults; the kernel then ends the process.
     unsafe { asm!("jmp {addr}", addr = in(reg) addr, options(noreturn)) }
 }
 

@@ -5,9 +5,10 @@ use core::sync::atomic::AtomicU32;
 use lux9_abi::ipc::{IpcStats, KNOB_READ, Knob, MsgInfo, Words};
 use lux9_abi::{Error, Syscall};
 
+use crate::arch::syscall as raw;
 use crate::arch::{ipc_syscall, syscall2};
 use crate::shared::IpcBuffer;
-use crate::sys::{Result, raw};
+use crate::sys::Result;
 
 /// A received message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +23,7 @@ pub struct Message {
 fn message_op(number: Syscall, peer: usize, info: MsgInfo, words: Words) -> Result<Message> {
     let (error, peer, info, words) = ipc_syscall(number as usize, peer, info.to_word(), words);
     if error != 0 {
-        return Err(Error::from_code(error).unwrap_or(Error::InvalidArgument));
+        return Err(Error::of_code(error));
     }
     Ok(Message {
         peer,
@@ -60,7 +61,7 @@ pub fn reply_recv(dest: usize, info: MsgInfo, words: Words) -> Result<Message> {
 pub(crate) fn register_buffer(addr: usize, len: usize) -> Result<()> {
     match raw(Syscall::IpcBuffer as usize, [addr, len, 0, 0, 0, 0]) {
         (0, _) => Ok(()),
-        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -102,7 +103,7 @@ pub fn receive_with(from: usize, buffer: &mut IpcBuffer) -> Result<Message> {
 fn two(number: Syscall, args: [usize; 3]) -> Result<(usize, usize)> {
     match syscall2(number as usize, args) {
         (0, first, second) => Ok((first, second)),
-        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -187,7 +188,7 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ms: u64) -> Result<()
         ],
     ) {
         (0, _) => Ok(()),
-        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -198,7 +199,7 @@ pub fn futex_wake(word: &AtomicU32, count: usize) -> Result<usize> {
         [word.as_ptr() as usize, count, 0, 0, 0, 0],
     ) {
         (0, woken) => Ok(woken),
-        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -210,7 +211,7 @@ pub fn stats(pid: usize) -> Result<IpcStats> {
         [pid, words.as_mut_ptr() as usize, 0, 0, 0, 0],
     ) {
         (0, _) => Ok(IpcStats::from_words(words)),
-        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -226,7 +227,7 @@ pub fn set_knob(knob: Knob, value: usize) -> Result<usize> {
         [knob as usize, value, 0, 0, 0, 0],
     ) {
         (0, old) => Ok(old),
-        (code, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _) => Err(Error::of_code(code)),
     }
 }
 

@@ -13,7 +13,6 @@
 //! On the host (any target but `x86_64-unknown-none`) the crate compiles so that `cargo check`
 //! sees the programs, but `entry!` produces a `main` that only explains where they run.
 #![no_std]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 
@@ -66,10 +65,20 @@ pub fn exit(code: i32) -> ! {
 #[macro_export]
 macro_rules! entry {
     ($main:path) => {
+        /// The program's entry point.
+        ///
+        /// # Safety
+        /// Only the kernel calls it, once, with the argument string it placed on the stack.
         #[cfg(target_os = "none")]
+        #[allow(
+            unsafe_code,
+            reason = "the entry symbol the kernel jumps to, and its arguments"
+        )]
         #[unsafe(no_mangle)]
-        pub extern "C" fn _start(args: *const u8, len: usize) -> ! {
-            $crate::start($main, $crate::args_from_entry(args, len))
+        pub unsafe extern "C" fn _start(args: *const u8, len: usize) -> ! {
+            // SAFETY: `args` and `len` are the entry registers the kernel set.
+            let args = unsafe { $crate::args_from_entry(args, len) };
+            $crate::start($main, args)
         }
 
         #[cfg(not(target_os = "none"))]
@@ -84,6 +93,12 @@ macro_rules! entry {
 }
 
 /// The argument string the kernel placed on the new stack (entry registers `rdi`, `rsi`).
-pub fn args_from_entry(ptr: *const u8, len: usize) -> &'static str {
-    arch::entry_args(ptr, len)
+///
+/// # Safety
+/// `ptr` and `len` must be the entry registers the kernel set (or null and 0): any other
+/// pointer would be read as a string that lives forever.
+#[allow(unsafe_code, reason = "the entry registers read as a string")]
+pub unsafe fn args_from_entry(ptr: *const u8, len: usize) -> &'static str {
+    // SAFETY: passed on from the caller.
+    unsafe { arch::entry_args(ptr, len) }
 }

@@ -17,14 +17,22 @@ pub(crate) fn call(number: Syscall, args: [usize; 6]) -> Result<usize> {
     let (code, value) = syscall(number as usize, args);
     match code {
         0 => Ok(value),
-        code => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        code => Err(Error::of_code(code)),
     }
 }
 
 /// Issues raw system call `number`; for tests that probe the kernel with arbitrary arguments.
-/// Not for a message operation that may deliver a message: the kernel then writes registers
-/// this call does not declare; use [`crate::ipc::raw_message`].
-pub fn raw(number: usize, args: [usize; 6]) -> (usize, usize) {
+///
+/// # Safety
+/// Arbitrary arguments can unmap or remap this process's own memory (`unmap`, `map`), write
+/// through any pointer the kernel accepts, or be a message operation that delivers a message
+/// into registers this call does not declare (use [`crate::ipc::raw_message`] for those). The
+/// caller must know that the call it makes leaves the memory Rust uses alone.
+#[allow(
+    unsafe_code,
+    reason = "a system call whose effects on memory the caller answers for"
+)]
+pub unsafe fn raw(number: usize, args: [usize; 6]) -> (usize, usize) {
     syscall(number, args)
 }
 
@@ -106,7 +114,14 @@ pub fn map(addr: usize, len: usize, flags: usize) -> Result<usize> {
 }
 
 /// Unmaps whole pages.
-pub fn unmap(addr: usize, len: usize) -> Result<()> {
+///
+/// # Safety
+/// Nothing may use the pages afterwards: no reference, allocation or stack may live in them.
+#[allow(
+    unsafe_code,
+    reason = "unmapping memory is only sound if nothing uses it"
+)]
+pub unsafe fn unmap(addr: usize, len: usize) -> Result<()> {
     call(Syscall::Unmap, [addr, len, 0, 0, 0, 0]).map(|_| ())
 }
 
@@ -167,7 +182,7 @@ fn sysinfo_call(what: SysInfo, arg: usize, ptr: usize, len: usize) -> Result<(us
         [what as usize, arg, ptr, len, 0, 0],
     ) {
         (0, value, second) => Ok((value, second)),
-        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -238,7 +253,7 @@ pub fn service_lookup(name: &str) -> Result<Placement> {
         (0, service::COLOCATED, _) => Ok(Placement::Colocated),
         (0, service::ISOLATED, pid) => Ok(Placement::Isolated { pid }),
         (0, _, _) => Ok(Placement::Starting),
-        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -262,7 +277,7 @@ fn service_call(op: usize, name: &str, extra: [usize; 2]) -> Result<(usize, usiz
         ],
     ) {
         (0, first, second) => Ok((first, second)),
-        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _, _) => Err(Error::of_code(code)),
     }
 }
 
@@ -284,7 +299,7 @@ pub fn configured_placement(name: &str) -> Result<Placement> {
     ) {
         (0, service::COLOCATED, _) => Ok(Placement::Colocated),
         (0, _, _) => Ok(Placement::Starting),
-        (code, _, _) => Err(Error::from_code(code).unwrap_or(Error::InvalidArgument)),
+        (code, _, _) => Err(Error::of_code(code)),
     }
 }
 

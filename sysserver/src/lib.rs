@@ -7,7 +7,6 @@
 //! either way it sits behind `lib9pclient::Server::new(SysFs::new(backend), msize)`.
 //! docs/sysserver.md describes the trees and the file formats.
 #![no_std]
-#![deny(unsafe_code)]
 
 extern crate alloc;
 

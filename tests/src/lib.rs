@@ -7,7 +7,6 @@
 //! screenshots, power events); `host_tools` finds and runs the Debian tools that make test
 //! images; `ext4_damage` makes the damaged ext4 images of ext4srv's fuzz test and of the
 //! `ext4-faults` scenario.
-#![deny(unsafe_code)]
 
 pub mod ext4_damage;
 pub mod host_tools;

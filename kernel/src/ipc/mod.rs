@@ -151,10 +151,7 @@ fn finish_blocked(s: &mut Scheduler, tid: Tid, error: usize) {
 /// After the running thread woke from a blocking IPC operation: the operation's outcome, as
 /// the waker wrote it into this thread's frame. Copies a long message into the IPC buffer.
 fn finish(frame: &mut SyscallFrame) -> Result<(), Error> {
-    match read_after_wake(&frame.rax) {
-        0 => {}
-        code => return Err(Error::from_code(code as usize).unwrap_or(Error::PeerDead)),
-    }
+    Error::check(read_after_wake(&frame.rax) as usize)?;
     let long = MsgInfo::from_word(read_after_wake(&frame.rsi)).is_some_and(|info| info.long);
     if long {
         let (bytes, buffer) = sched::with_state(|s| {

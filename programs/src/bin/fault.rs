@@ -20,6 +20,10 @@ fn unmapped_page() -> Result<usize, i32> {
     Ok(addr)
 }
 
+#[allow(
+    unsafe_code,
+    reason = "deliberate writes and jumps to memory that must refuse them"
+)]
 fn run(args: &str) -> i32 {
     match args.trim() {
         "unmapped-read" => match unmapped_page() {
@@ -27,16 +31,20 @@ fn run(args: &str) -> i32 {
             Err(code) => code,
         },
         "unmapped-write" => match unmapped_page() {
-            Ok(addr) => deliberate::write(addr),
+            // SAFETY: the page was unmapped just above: the write faults.
+            Ok(addr) => unsafe { deliberate::write(addr) },
             Err(code) => code,
         },
         "kernel-read" => deliberate::read(KERNEL_ADDRESS),
-        "kernel-write" => deliberate::write(KERNEL_ADDRESS),
+        // SAFETY: the kernel half is never writable from ring 3: the write faults.
+        "kernel-write" => unsafe { deliberate::write(KERNEL_ADDRESS) },
         "null" => deliberate::read(0),
-        "write-code" => deliberate::write(run as *const () as usize),
+        // SAFETY: the program's code is mapped read-only and executable: the write faults.
+        "write-code" => unsafe { deliberate::write(run as *const () as usize) },
         "execute-stack" => {
             let on_stack = [0xc3u8; 16]; // `ret`, never executed: the page is not executable
-            deliberate::execute(core::hint::black_box(&on_stack).as_ptr() as usize)
+            // SAFETY: the stack is mapped no-execute: the jump faults on the fetch.
+            unsafe { deliberate::execute(core::hint::black_box(&on_stack).as_ptr() as usize) }
         }
         "privileged" => deliberate::privileged_instruction(),
         "invalid-opcode" => deliberate::invalid_opcode(),

@@ -135,12 +135,18 @@ fn faults_kill_only_the_faulting_process() -> CaseResult {
     Ok(())
 }
 
+#[allow(
+    unsafe_code,
+    reason = "raw system calls with pointers the kernel must refuse"
+)]
 fn bad_pointers_return_errors() -> CaseResult {
     let image_end = sys::map(0, 4096, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
-    sys::unmap(image_end, 4096).map_err(|e| format!("unmap: {e}"))?;
+    // SAFETY: the pages were mapped just above for this test and nothing refers to them.
+    unsafe { sys::unmap(image_end, 4096) }.map_err(|e| format!("unmap: {e}"))?;
     // Two pages, the second unmapped: a range running off the end of the first.
     let pair = sys::map(0, 8192, map_flags::WRITE).map_err(|e| format!("map: {e}"))?;
-    sys::unmap(pair + 4096, 4096).map_err(|e| format!("unmap: {e}"))?;
+    // SAFETY: the pages were mapped just above for this test and nothing refers to them.
+    unsafe { sys::unmap(pair + 4096, 4096) }.map_err(|e| format!("unmap: {e}"))?;
     let cases: [(&str, usize, usize); 7] = [
         ("null", 0, 8),
         ("kernel half", 0xffff_ffff_8010_9000, 8),
@@ -155,34 +161,45 @@ fn bad_pointers_return_errors() -> CaseResult {
         ("running into an unmapped page", pair + 4092, 8),
     ];
     for (what, ptr, len) in cases {
-        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [ptr, len, 0, 0, 0, 0]);
+        // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+        let (code, _) = unsafe { sys::raw(Syscall::DebugWrite as usize, [ptr, len, 0, 0, 0, 0]) };
         ensure!(
             code == Error::BadAddress as usize,
             "debug_write {what}: error {code}, expected BadAddress"
         );
     }
-    sys::unmap(pair, 4096).map_err(|e| format!("unmap: {e}"))?;
-    let (code, _) = sys::raw(
-        Syscall::Spawn as usize,
-        [0xffff_ffff_8000_0000, 4, 0, 0, 0, 0],
-    );
+    // SAFETY: the pages were mapped just above for this test and nothing refers to them.
+    unsafe { sys::unmap(pair, 4096) }.map_err(|e| format!("unmap: {e}"))?;
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe {
+        sys::raw(
+            Syscall::Spawn as usize,
+            [0xffff_ffff_8000_0000, 4, 0, 0, 0, 0],
+        )
+    };
     ensure!(
         code == Error::BadAddress as usize,
         "spawn with a kernel pointer: error {code}"
     );
-    let (code, _) = sys::raw(
-        Syscall::Spawn as usize,
-        ["true".as_ptr() as usize, 4, 0, 5, 0, 0],
-    );
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe {
+        sys::raw(
+            Syscall::Spawn as usize,
+            ["true".as_ptr() as usize, 4, 0, 5, 0, 0],
+        )
+    };
     ensure!(
         code == Error::BadAddress as usize,
         "spawn with null args: error {code}"
     );
     let pid = sys::spawn("true", "").map_err(|e| format!("spawn: {e}"))?;
-    let (code, _) = sys::raw(
-        Syscall::Wait as usize,
-        [pid, 0xffff_8000_0000_0000, 0, 0, 0, 0],
-    );
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe {
+        sys::raw(
+            Syscall::Wait as usize,
+            [pid, 0xffff_8000_0000_0000, 0, 0, 0, 0],
+        )
+    };
     ensure!(
         code == Error::BadAddress as usize,
         "wait with a kernel status pointer: error {code}"
@@ -193,7 +210,8 @@ fn bad_pointers_return_errors() -> CaseResult {
             .success(),
         "child status lost"
     );
-    let (code, _) = sys::raw(999, [0; 6]);
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe { sys::raw(999, [0; 6]) };
     ensure!(
         code == Error::UnknownSyscall as usize,
         "syscall 999: error {code}"
@@ -379,6 +397,10 @@ fn page_pattern(offset: usize) -> u8 {
     (offset % 251) as u8 ^ (offset / 4096) as u8
 }
 
+#[allow(
+    unsafe_code,
+    reason = "a raw system call on a page the kernel must refuse"
+)]
 fn memory_maps_and_unmaps() -> CaseResult {
     use lux9_rt::anon::Mapping;
     let len = 3 * 4096 + 100;
@@ -403,7 +425,8 @@ fn memory_maps_and_unmaps() -> CaseResult {
     }
     pages.unmap().map_err(|e| format!("unmap: {e}"))?;
     for at in [addr, addr + 3 * 4096] {
-        let (code, _) = sys::raw(Syscall::DebugWrite as usize, [at, 1, 0, 0, 0, 0]);
+        // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+        let (code, _) = unsafe { sys::raw(Syscall::DebugWrite as usize, [at, 1, 0, 0, 0, 0]) };
         ensure!(
             code == Error::BadAddress as usize,
             "a system call read unmapped {at:#x}: {code}"
@@ -1207,6 +1230,10 @@ fn ipc_dead_peers_wake_callers_with_errors() -> CaseResult {
     Ok(())
 }
 
+#[allow(
+    unsafe_code,
+    reason = "raw futex waits with addresses the kernel must refuse"
+)]
 fn futex_works_across_address_spaces() -> CaseResult {
     use lux9_rt::abi::Error;
     let child = sys::spawn("ipcpeer", "futex-waiter").map_err(|e| format!("spawn: {e}"))?;
@@ -1261,18 +1288,24 @@ fn futex_works_across_address_spaces() -> CaseResult {
         sys::rdtsc() - start >= ms_to_tsc(19),
         "the timeout came early"
     );
-    let (code, _) = sys::raw(
-        Syscall::FutexWait as usize,
-        [mine.as_ptr() as usize + 1, 7, 1, 0, 0, 0],
-    );
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe {
+        sys::raw(
+            Syscall::FutexWait as usize,
+            [mine.as_ptr() as usize + 1, 7, 1, 0, 0, 0],
+        )
+    };
     ensure!(
         code == Error::InvalidArgument as usize,
         "unaligned futex: {code}"
     );
-    let (code, _) = sys::raw(
-        Syscall::FutexWait as usize,
-        [0xffff_8000_0000_0000, 0, 1, 0, 0, 0],
-    );
+    // SAFETY: the call only probes arguments the kernel must refuse (bad pointers, an unknown number); it maps, unmaps and writes nothing of this process.
+    let (code, _) = unsafe {
+        sys::raw(
+            Syscall::FutexWait as usize,
+            [0xffff_8000_0000_0000, 0, 1, 0, 0, 0],
+        )
+    };
     ensure!(
         code == Error::BadAddress as usize,
         "kernel futex address: {code}"
