@@ -32,6 +32,8 @@ pub struct MsgInfo {
 
 const LEN_MASK: u64 = (1 << 17) - 1;
 const LONG_BIT: u64 = 1 << 17;
+/// Bits 18-31 of an info word: must be zero.
+const RESERVED: u64 = 0xfffc_0000;
 
 impl MsgInfo {
     /// A short message of `len` bytes (at most 64).
@@ -43,6 +45,12 @@ impl MsgInfo {
         }
     }
 
+    /// Whether `word` decodes to a short message ([`MsgInfo::from_word`] gives one with
+    /// `long` false): what the kernel's fastpath checks first, without decoding.
+    pub const fn is_short_word(word: u64) -> bool {
+        word & (RESERVED | LONG_BIT) == 0 && word & LEN_MASK <= SHORT_MAX as u64
+    }
+
     pub fn to_word(self) -> u64 {
         (self.len as u64 & LEN_MASK)
             | if self.long { LONG_BIT } else { 0 }
@@ -52,7 +60,6 @@ impl MsgInfo {
     /// Decodes a register. `None` when the length is out of range or bits 18-31 are set, or a
     /// short message claims more than 64 bytes.
     pub fn from_word(word: u64) -> Option<Self> {
-        const RESERVED: u64 = 0xfffc_0000; // bits 18-31
         if word & RESERVED != 0 {
             return None;
         }
@@ -217,6 +224,26 @@ pub const KNOB_READ: usize = usize::MAX;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_short_word_agrees_with_from_word() {
+        let mut words = vec![0, 1, 64, 65, LEN_MASK, LONG_BIT, LONG_BIT | 64, u64::MAX];
+        for bit in 0..64 {
+            words.push(1 << bit);
+            words.push((1 << bit) | 64);
+            words.push((1 << bit) | 7 | (0xabcd << 32));
+        }
+        for len in 0..=70u64 {
+            words.push(len | (u64::from(u32::MAX) << 32));
+        }
+        for word in words {
+            assert_eq!(
+                MsgInfo::is_short_word(word),
+                MsgInfo::from_word(word).is_some_and(|info| !info.long),
+                "{word:#x}"
+            );
+        }
+    }
 
     #[test]
     fn msginfo_round_trips_and_rejects_bad_words() {

@@ -152,7 +152,8 @@ pub const PRD: usize = 16;
 /// Bytes of one command table.
 pub const COMMAND_TABLE: usize = PRDT + PRDS_PER_TABLE * PRD;
 /// The whole port's memory, in 4 KiB pages (room for 32 slots).
-pub const PORT_MEMORY_PAGES: usize = (COMMAND_TABLES + 32 * COMMAND_TABLE).div_ceil(4096);
+pub const PORT_MEMORY_PAGES: usize =
+    (COMMAND_TABLES + 32 * COMMAND_TABLE).div_ceil(crate::units::PAGE_BYTES);
 /// The most one PRD entry moves (its byte count is 22 bits, less one).
 pub const PRD_MAX_BYTES: u64 = 4 << 20;
 /// The most one command moves, whatever its sector size: 1 MiB.
@@ -246,7 +247,9 @@ mod tests {
     fn the_port_memory_layout_keeps_its_alignments() {
         for slot in 0..32 {
             assert_eq!(command_table(slot) % 128, 0);
-            assert!(command_table(slot) + COMMAND_TABLE <= PORT_MEMORY_PAGES * 4096);
+            assert!(
+                command_table(slot) + COMMAND_TABLE <= PORT_MEMORY_PAGES * crate::units::PAGE_BYTES
+            );
         }
         assert_eq!(command_header(31), 31 * 32);
         assert_eq!(PORT_MEMORY_PAGES, 3);

@@ -23,6 +23,7 @@ use lux9_blk::pattern as pattern_disk;
 
 use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
+use lux9_kernel::units::PAGE_BYTES;
 
 /// Why a request was refused or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,11 +242,13 @@ impl BlockDevice {
         let buffer = match held.as_deref_mut() {
             Some(slot) => {
                 if slot.is_none() {
-                    *slot = DmaBuffer::new(BOUNCE_BYTES / 4096);
+                    *slot = DmaBuffer::new(BOUNCE_BYTES / PAGE_BYTES);
                 }
                 slot.as_mut().ok_or(BlockError::NoMemory)?
             }
-            None => own.insert(DmaBuffer::new(BOUNCE_BYTES / 4096).ok_or(BlockError::NoMemory)?),
+            None => {
+                own.insert(DmaBuffer::new(BOUNCE_BYTES / PAGE_BYTES).ok_or(BlockError::NoMemory)?)
+            }
         };
         let size = self.sector_size as usize;
         let per_request = (driver.max_sectors() as usize * size).min(BOUNCE_BYTES) / size * size;

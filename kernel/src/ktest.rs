@@ -837,8 +837,7 @@ fn kernel_thread_own_address_space(_: &'static BootInfo) -> CaseResult {
     const VIRT: u64 = 0x2000_0000;
     const VALUE: u64 = 0x1ea5_e5ee_d5ee_0042;
     let mut space = AddressSpace::new().map_err(|e| format!("new address space: {e:?}"))?;
-    let phys = frames::alloc().ok_or("no frame")?;
-    paging::zero_frame(phys);
+    let phys = paging::alloc_zeroed_frame().ok_or("no frame")?;
     paging::write_phys_u64(phys + 8, VALUE);
     space
         .map(

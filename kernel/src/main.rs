@@ -63,6 +63,7 @@ use lux9_kernel::units::Bytes;
 
 use crate::arch::{acpi, address_space, cpu, fpu, gdt, interrupts, lapic, paging, percpu, pic};
 use crate::boot_info::BootInfo;
+use lux9_kernel::units::PAGE_SIZE;
 
 /// The kernel version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -283,7 +284,7 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
     let boot_ms = cpu::rdtsc().saturating_sub(started_tsc) / time::tsc_per_ms().max(1);
     println!(
         "lux9: ready in {boot_ms} ms: {} free, {} Hz timer",
-        Bytes(memory::frames::free_count() * 4096),
+        Bytes(memory::frames::free_count() * PAGE_SIZE),
         time::HZ
     );
 

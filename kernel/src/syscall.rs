@@ -10,13 +10,14 @@ use lux9_abi::syscall::{ANY_CHILD, Info, map_flags};
 use lux9_abi::{Error, ExitStatus, Syscall};
 
 use crate::arch::address_space::PageRights;
-use crate::arch::paging::{MapError, zero_frame};
+use crate::arch::paging::{self, MapError};
 use crate::arch::syscall::SyscallFrame;
 use crate::console::input;
 use crate::memory::frames;
 use crate::process::{self, elf};
 use crate::uaccess::UserSlice;
 use crate::{ipc, sched, services, time};
+use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
 
 /// Longest write accepted by one `debug_write`.
 const DEBUG_WRITE_MAX: usize = 4096;
@@ -216,11 +217,11 @@ fn sleep(ms: u64) -> SysResult {
 }
 
 fn page_range(addr: usize, len: usize) -> Result<(u64, u64), Error> {
-    if len == 0 || !(addr as u64).is_multiple_of(4096) {
+    if len == 0 || !(addr as u64).is_multiple_of(PAGE_SIZE) {
         return Err(Error::InvalidArgument);
     }
     let len = (len as u64)
-        .checked_next_multiple_of(4096)
+        .checked_next_multiple_of(PAGE_SIZE)
         .ok_or(Error::InvalidArgument)?;
     let end = (addr as u64)
         .checked_add(len)
@@ -237,7 +238,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
     if write && execute {
         return Err(Error::InvalidArgument); // W^X
     }
-    let pages = (len as u64).div_ceil(4096);
+    let pages = (len as u64).div_ceil(PAGE_SIZE);
     if len == 0 || pages > MAX_ANON_PAGES {
         return Err(Error::InvalidArgument);
     }
@@ -249,7 +250,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
         if addr == 0 {
             let start = p.next_map;
             // One unmapped guard page between automatic mappings.
-            p.next_map = start + (pages + 1) * 4096;
+            p.next_map = start + (pages + 1) * PAGE_SIZE;
             if p.next_map > process::MAP_END {
                 return Err(Error::NoMemory);
             }
@@ -264,7 +265,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
         return Err(Error::InvalidArgument);
     }
     if (start..end)
-        .step_by(4096)
+        .step_by(PAGE_BYTES)
         .any(|page| space.lock().translate(page).is_some())
     {
         return Err(Error::InvalidArgument);
@@ -274,19 +275,20 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
         execute,
         user: true,
     };
-    for page in (start..end).step_by(4096) {
-        let mapped = frames::alloc().ok_or(Error::NoMemory).and_then(|phys| {
-            zero_frame(phys);
-            space.lock().map(page, phys, rights).map_err(|error| {
-                frames::free(phys);
-                match error {
-                    MapError::OutOfMemory => Error::NoMemory,
-                    _ => Error::InvalidArgument,
-                }
-            })
-        });
+    for page in (start..end).step_by(PAGE_BYTES) {
+        let mapped = paging::alloc_zeroed_frame()
+            .ok_or(Error::NoMemory)
+            .and_then(|phys| {
+                space.lock().map(page, phys, rights).map_err(|error| {
+                    frames::free(phys);
+                    match error {
+                        MapError::OutOfMemory => Error::NoMemory,
+                        _ => Error::InvalidArgument,
+                    }
+                })
+            });
         if let Err(error) = mapped {
-            for undo in (start..page).step_by(4096) {
+            for undo in (start..page).step_by(PAGE_BYTES) {
                 if let Ok(phys) = space.lock().unmap(undo) {
                     frames::free(phys);
                 }
@@ -298,7 +300,7 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
         p.mapped_pages += pages;
         // Automatic placements (`map(0, ..)`, rings) go after fixed ones, with a guard page,
         // so a heap that grows in place never meets them.
-        p.next_map = p.next_map.max(end + 4096);
+        p.next_map = p.next_map.max(end + PAGE_SIZE);
     });
     Ok(start as usize)
 }
@@ -310,7 +312,7 @@ fn unmap(addr: usize, len: usize) -> SysResult {
     }
     let space = sched::current_space().ok_or(Error::InvalidArgument)?;
     let mut anon_pages = 0;
-    for page in (start..end).step_by(4096) {
+    for page in (start..end).step_by(PAGE_BYTES) {
         if let Ok(phys) = space.lock().unmap(page) {
             frames::free(phys);
             if (process::MAP_BASE..process::MAP_END).contains(&page) {

@@ -4,6 +4,8 @@ use core::fmt;
 
 /// Size of one page / physical frame.
 pub const PAGE_SIZE: u64 = 4096;
+/// [`PAGE_SIZE`] for byte counts and offsets in memory (`usize`).
+pub const PAGE_BYTES: usize = PAGE_SIZE as usize;
 
 /// Rounds `value` up to a multiple of `align` (a power of two). Saturates at the top.
 pub const fn align_up(value: u64, align: u64) -> u64 {

@@ -51,6 +51,7 @@ pub const USER: &[&str] = &[
     "a_hostile_block_ring_peer_crashes_nobody",
     "a_block_ring_completes_asynchronously",
     "kill_ends_a_process_in_every_kind_of_wait",
+    "a_reply_to_a_killed_caller_is_peer_dead",
     "a_killed_server_fails_its_blocked_caller_at_once",
     "orphans_are_freed_when_they_end",
     "pipes_carry_bytes_with_backpressure",

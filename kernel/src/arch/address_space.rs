@@ -20,7 +20,7 @@ use x86_64::structures::paging::{
 };
 use x86_64::{PhysAddr, VirtAddr};
 
-use super::paging::{self, MapError, zero_frame};
+use super::paging::{self, MapError};
 use super::sync::IrqMutex;
 use super::{DIRECT_MAP_BASE, phys_to_virt};
 use crate::memory::frames;
@@ -152,8 +152,7 @@ impl core::fmt::Debug for AddressSpace {
 impl AddressSpace {
     /// A new address space with an empty lower half and the kernel's higher half.
     pub fn new() -> Result<Self, MapError> {
-        let phys = frames::alloc().ok_or(MapError::OutOfMemory)?;
-        zero_frame(phys);
+        let phys = paging::alloc_zeroed_frame().ok_or(MapError::OutOfMemory)?;
         let kernel = paging::kernel_pml4_phys();
         for index in 256..512 {
             let offset = index as u64 * 8;

@@ -103,17 +103,26 @@ fn symbol_address(symbol: *const u8) -> u64 {
     symbol as u64
 }
 
-/// Fills a freshly allocated frame with zeroes through the direct map.
-pub fn zero_frame(phys: u64) {
+/// Fills a frame with zeroes through the direct map.
+///
+/// # Safety
+/// Nothing may use the frame: the caller has just taken it from the frame allocator.
+unsafe fn zero_frame(phys: u64) {
     debug_assert_eq!(phys % 4096, 0);
-    // SAFETY: the caller just took `phys` from the frame allocator, so nothing else uses it, and
-    // the direct map covers all RAM.
+    // SAFETY: the caller owns the frame alone, and the direct map covers all RAM.
     unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, 4096) };
 }
 
+/// A frame from the frame allocator, filled with zeroes; `None` when memory is exhausted.
+pub fn alloc_zeroed_frame() -> Option<u64> {
+    let phys = frames::alloc()?;
+    // SAFETY: the frame was just allocated, so nothing else uses it.
+    unsafe { zero_frame(phys) };
+    Some(phys)
+}
+
 fn alloc_zeroed_table() -> PhysFrame {
-    let phys = frames::alloc().expect("out of memory while building the kernel page tables");
-    zero_frame(phys);
+    let phys = alloc_zeroed_frame().expect("out of memory while building the kernel page tables");
     PhysFrame::containing_address(PhysAddr::new(phys))
 }
 

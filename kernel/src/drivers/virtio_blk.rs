@@ -28,6 +28,7 @@ use crate::completion::{self, Completion};
 use crate::dma::DmaBuffer;
 use crate::memory::frames;
 use crate::pci_bus;
+use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
 
 const VIRTIO_VENDOR: u16 = 0x1af4;
 /// Transitional and modern device ids of a block device.
@@ -102,7 +103,7 @@ unsafe impl Hal for KernelHal {
             Some(phys) => {
                 let virt = phys_to_virt(phys) as *mut u8;
                 // SAFETY: the frames were just allocated and are reached through the direct map.
-                unsafe { core::ptr::write_bytes(virt, 0, pages * 4096) };
+                unsafe { core::ptr::write_bytes(virt, 0, pages * PAGE_BYTES) };
                 (
                     phys,
                     NonNull::new(virt).expect("the direct map is not at 0"),
@@ -114,7 +115,7 @@ unsafe impl Hal for KernelHal {
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, pages: usize) -> i32 {
         for page in 0..pages as u64 {
-            frames::free(paddr + page * 4096);
+            frames::free(paddr + page * PAGE_SIZE);
         }
         0
     }

@@ -441,8 +441,7 @@ pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
 /// Whether the `info` register describes a message the fastpath may carry: short (at most 64
 /// bytes, no long flag) and well-formed. One mask test instead of a full decode.
 fn fast_info(info: u64) -> bool {
-    const NOT_FAST: u64 = 0xfffe_0000; // bits 17-31: the long flag and reserved bits
-    info & NOT_FAST == 0 && info & 0x1_ffff <= lux9_abi::ipc::SHORT_MAX as u64 && fastpath_enabled()
+    MsgInfo::is_short_word(info) && fastpath_enabled()
 }
 
 /// Tries the fastpath for `frame`'s short message (see the module documentation).
@@ -476,6 +475,11 @@ fn reply_to(s: &mut Scheduler, dest_pid: Pid, message: Message) -> Result<(), Er
     let dest = peer(s, dest_pid)?;
     let me = s.current();
     if s.thread(dest).ipc.wait != (Wait::AwaitingReply { from: me }) {
+        // A caller killed while it waited (`kill`, Ctrl-C) no longer waits but may not have
+        // ended yet: for the server that is a peer gone, not a mistake of its own.
+        if s.thread(dest).is_killed() {
+            return Err(Error::PeerDead);
+        }
         return Err(Error::InvalidArgument);
     }
     s.thread(me).ipc.stats.slowpath += 1;

@@ -27,13 +27,14 @@ use lux9_abi::{Error, Syscall};
 use lux9_ring::{Geometry, initialise, observed_counts};
 
 use crate::arch::address_space::PageRights;
-use crate::arch::paging::zero_frame;
+use crate::arch::paging;
 use crate::arch::shared_page::SharedPage;
 use crate::arch::sync::IrqMutex;
 use crate::ipc::futex;
 use crate::memory::frames;
 use crate::process::{self, Pid};
 use crate::sched;
+use lux9_kernel::units::PAGE_SIZE;
 
 /// Largest ring, in pages.
 pub const MAX_PAGES: usize = 256;
@@ -172,7 +173,7 @@ pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error>
             if let Some((me, addr, pages, survivor, header)) = orphaned {
                 if let Some(space) = process::space_of(me) {
                     for index in 0..pages as u64 {
-                        let _ = space.lock().unmap_shared(addr + index * 4096);
+                        let _ = space.lock().unmap_shared(addr + index * PAGE_SIZE);
                     }
                 }
                 process::add_ring_pages(me, -(pages as i64));
@@ -220,9 +221,8 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
     })?;
     let mut frames_taken = Vec::with_capacity(pages);
     for _ in 0..pages {
-        match frames::alloc() {
+        match paging::alloc_zeroed_frame() {
             Some(phys) => {
-                zero_frame(phys);
                 frames_taken.push(phys);
             }
             None => {
@@ -231,7 +231,7 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
             }
         }
     }
-    let len = pages as u64 * 4096;
+    let len = pages as u64 * PAGE_SIZE;
     let (Some(my_addr), Some(peer_addr)) = (
         process::reserve_region(me, len),
         process::reserve_region(peer, len),

@@ -13,8 +13,9 @@ use lux9_abi::Error;
 use lux9_abi::syscall::{USER_END, USER_MIN};
 
 use crate::arch::address_space::{AddressSpace, PageRights};
-use crate::arch::paging::{MapError, zero_frame};
+use crate::arch::paging::{self, MapError};
 use crate::memory::frames;
+use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
 
 /// One past the highest stack address.
 pub const STACK_TOP: u64 = 0x0000_7fff_ffff_f000;
@@ -35,8 +36,7 @@ pub struct Loaded {
 }
 
 fn map_zeroed(space: &mut AddressSpace, virt: u64, rights: PageRights) -> Result<(), Error> {
-    let phys = frames::alloc().ok_or(Error::NoMemory)?;
-    zero_frame(phys);
+    let phys = paging::alloc_zeroed_frame().ok_or(Error::NoMemory)?;
     space.map(virt, phys, rights).map_err(|error| {
         frames::free(phys);
         match error {
@@ -49,7 +49,7 @@ fn map_zeroed(space: &mut AddressSpace, virt: u64, rights: PageRights) -> Result
 /// Copies `bytes` to `virt` in `space`, page by page.
 fn copy_into(space: &mut AddressSpace, mut virt: u64, mut bytes: &[u8]) -> Result<(), Error> {
     while !bytes.is_empty() {
-        let room = (4096 - virt % 4096) as usize;
+        let room = (PAGE_SIZE - virt % PAGE_SIZE) as usize;
         let (now, rest) = bytes.split_at(room.min(bytes.len()));
         space.write(virt, now).map_err(|_| Error::BadExecutable)?;
         virt += now.len() as u64;
@@ -101,7 +101,7 @@ pub fn load(space: &mut AddressSpace, image: &[u8], args: &[u8]) -> Result<Loade
             user: true,
         };
         let first_page = start & !4095;
-        for page in (first_page..end).step_by(4096) {
+        for page in (first_page..end).step_by(PAGE_BYTES) {
             // Two segments may share a page (a segment's end and the next one's start) only if
             // they need the same rights.
             match space.translate(page) {
@@ -125,7 +125,7 @@ pub fn load(space: &mut AddressSpace, image: &[u8], args: &[u8]) -> Result<Loade
         execute: false,
         user: true,
     };
-    for page in (stack_bottom..STACK_TOP).step_by(4096) {
+    for page in (stack_bottom..STACK_TOP).step_by(PAGE_BYTES) {
         map_zeroed(space, page, rights)?;
         pages += 1;
     }

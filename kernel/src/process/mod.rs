@@ -20,6 +20,7 @@ use x86_64::instructions::interrupts;
 use crate::arch::address_space::AddressSpace;
 use crate::arch::sync::IrqMutex;
 use crate::sched::{self, SharedSpace, Tid};
+use lux9_kernel::units::PAGE_SIZE;
 
 pub type Pid = usize;
 
@@ -494,7 +495,7 @@ pub fn reserve_region(pid: Pid, len: u64) -> Option<u64> {
         .get_mut(&pid)
         .filter(|p| p.state == State::Alive)?;
     let start = process.next_map;
-    let end = start.checked_add(len + 4096)?;
+    let end = start.checked_add(len + PAGE_SIZE)?;
     if end > MAP_END {
         return None;
     }

@@ -38,6 +38,7 @@ use crate::dma::DmaBuffer;
 use crate::process::Pid;
 use crate::sched::{self, SharedSpace};
 use crate::sleeplock::SleepLock;
+use lux9_kernel::units::PAGE_BYTES;
 
 /// Largest msize a colocated volume negotiates: as much as the isolated ext4srv's.
 pub const MAX_MSIZE: u32 = lux9_abi::ipc::LONG_MAX as u32;
@@ -100,7 +101,7 @@ impl KernelDisk {
     fn page(&self, page: usize) -> (&DmaBuffer, usize) {
         (
             &self.runs[page / CACHE_RUN_PAGES],
-            (page % CACHE_RUN_PAGES) * 4096,
+            (page % CACHE_RUN_PAGES) * PAGE_BYTES,
         )
     }
 }
@@ -150,7 +151,7 @@ impl Ext4Device for KernelDisk {
         for fill in fills {
             if fill.page >= self.cache_pages()
                 || fill.len == 0
-                || fill.len > 4096
+                || fill.len > PAGE_BYTES
                 || !fill.offset.is_multiple_of(self.sector_size)
                 || !(fill.len as u64).is_multiple_of(self.sector_size)
                 || fill.offset + fill.len as u64 > self.size
@@ -249,7 +250,7 @@ pub fn start(disk_name: &str, part: u32) -> Result<String, StartError> {
     let disk =
         block::find(disk_name).ok_or_else(|| (Error::NotFound, format!("no disk {disk_name}")))?;
     let device = KernelDisk::open(disk, part).map_err(|why| (Error::NotFound, why))?;
-    let cache_bytes = device.cache_pages() * 4096;
+    let cache_bytes = device.cache_pages() * PAGE_BYTES;
     let activation = space().map_err(|why| (Error::NoMemory, why))?;
     // Opening reads the disk (the superblock, the root): inside the volume's address space
     // like every later request.

@@ -77,6 +77,7 @@ use lux9_kernel::config::{Config, Placement};
 
 use crate::arch::sync::IrqMutex;
 use crate::process::Pid;
+use lux9_kernel::units::PAGE_SIZE;
 
 /// The boot configuration in force.
 static CONFIG: spin::Once<Config> = spin::Once::new();
@@ -149,7 +150,7 @@ pub fn memory_info() -> lux9_abi::sysinfo::MemInfo {
     let heap = crate::arch::heap::stats();
     lux9_abi::sysinfo::MemInfo {
         total,
-        free: crate::memory::frames::free_count() * 4096,
+        free: crate::memory::frames::free_count() * PAGE_SIZE,
         kernel_heap: heap.mapped_bytes,
         kernel_heap_in_use: heap.in_use_bytes,
         reserved,

@@ -332,6 +332,16 @@ fn run(args: &str) -> i32 {
                 Err(_) => 1,
             }
         }
+        // `caller PID`: calls PID once and waits for the answer.
+        "caller" => {
+            let Some(dest) = number(words.next()) else {
+                return 2;
+            };
+            match ipc::call(dest as usize, MsgInfo::short(0, 1), [0; 8]) {
+                Ok(_) => 0,
+                Err(_) => 1,
+            }
+        }
         "die-after-receive" => {
             let _ = ipc::receive(0);
             0

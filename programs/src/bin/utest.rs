@@ -904,7 +904,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 31] = [
+    let cases: [Case; 32] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -980,6 +980,10 @@ fn run(args: &str) -> i32 {
         (
             "kill_ends_a_process_in_every_kind_of_wait",
             kill_ends_a_process_in_every_kind_of_wait,
+        ),
+        (
+            "a_reply_to_a_killed_caller_is_peer_dead",
+            a_reply_to_a_killed_caller_is_peer_dead,
         ),
         (
             "a_killed_server_fails_its_blocked_caller_at_once",
@@ -1667,6 +1671,36 @@ fn kill_one(role: &str) -> CaseResult {
 /// receive, an IPC send queued at a receiver that never takes it (this process), a futex wait,
 /// a sleep, a console read and a `wait`: each ends killed at once, and afterwards free frames
 /// and kernel heap bytes are where they were. Then refusals and the `kill` program.
+/// A server answering a caller that was killed while it waited (by `kill` or Ctrl-C) gets
+/// `PeerDead`, as for a caller that has ended, not `InvalidArgument`: an isolated sysserver
+/// used to exit on it when Ctrl-C stopped `cat /dev/zero` in the middle of a read.
+fn a_reply_to_a_killed_caller_is_peer_dead() -> CaseResult {
+    let me = sys::getpid();
+    for round in 0..3 {
+        let caller = sys::spawn("ipcpeer", &format!("caller {me}"))
+            .map_err(|e| format!("spawn caller: {e}"))?;
+        let message = ipc::receive(caller).map_err(|e| format!("receive: {e}"))?;
+        ensure!(message.peer == caller, "a call from {}", message.peer);
+        sys::kill(caller).map_err(|e| format!("kill: {e}"))?;
+        // Round 0 answers at once (the caller is marked but has not ended); the others after
+        // it has had time to end.
+        if round > 0 {
+            sys::sleep_ms(5);
+        }
+        let answered = ipc::reply(caller, MsgInfo::short(0, 2), [0; 8]);
+        ensure!(
+            answered == Err(Error::PeerDead),
+            "round {round}: a reply to a killed caller gave {answered:?}, not PeerDead"
+        );
+        let status = sys::wait(caller).map_err(|e| format!("wait: {e}"))?;
+        ensure!(
+            status == ExitStatus::KILLED_BY_REQUEST,
+            "the caller ended with {status:?}"
+        );
+    }
+    Ok(())
+}
+
 fn kill_ends_a_process_in_every_kind_of_wait() -> CaseResult {
     let me = sys::getpid();
     let sender = format!("sender {me} 1");
