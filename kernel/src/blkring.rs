@@ -32,7 +32,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use lux9_abi::{Error, Syscall};
+use lux9_abi::Error;
 use lux9_blk::ring::{Geometry, Kernel, Status, Taken, Target};
 
 use crate::arch::address_space::PageRights;
@@ -95,20 +95,27 @@ static RINGS: IrqMutex<Table> = IrqMutex::new(Table {
     next_id: 1,
 });
 
-/// Runs a block-ring system call; returns the values for `rdx` and `rsi`.
-pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error> {
+/// `blk_ring_create(disk, part, entries | data_pages << 16)`: the new ring's id and address.
+pub fn create_call(args: [usize; 6]) -> Result<(usize, usize), Error> {
     let me = sched::current_pid();
-    match call {
-        Syscall::BlkRingCreate => create(me, args[0], args[1], args[2] & 0xffff, args[2] >> 16)
-            .map(|(id, addr)| (id as usize, addr as usize)),
-        Syscall::BlkRingSubmit => match args[1] {
-            0 => submit(me, args[0] as u64).map(|n| (n, 0)),
-            ASYNC => submit_async(me, args[0] as u64).map(|()| (0, 0)),
-            _ => Err(Error::InvalidArgument),
-        },
-        Syscall::BlkRingDestroy => destroy(me, args[0] as u64).map(|()| (0, 0)),
-        _ => Err(Error::UnknownSyscall),
+    create(me, args[0], args[1], args[2] & 0xffff, args[2] >> 16)
+        .map(|(id, addr)| (id as usize, addr as usize))
+}
+
+/// `blk_ring_submit(id, mode)`: 0 runs the submitted requests and returns how many; `ASYNC`
+/// starts them and returns at once.
+pub fn submit_call(args: [usize; 6]) -> Result<usize, Error> {
+    let me = sched::current_pid();
+    match args[1] {
+        0 => submit(me, args[0] as u64),
+        ASYNC => submit_async(me, args[0] as u64).map(|()| 0),
+        _ => Err(Error::InvalidArgument),
     }
+}
+
+/// `blk_ring_destroy(id)`.
+pub fn destroy_call(args: [usize; 6]) -> Result<usize, Error> {
+    destroy(sched::current_pid(), args[0] as u64).map(|()| 0)
 }
 
 fn create(

@@ -28,8 +28,21 @@ const MAX_ANON_PAGES: u64 = 64 * 1024;
 /// Longest sleep: one day.
 const SLEEP_MAX_MS: u64 = 24 * 3600 * 1000;
 
-type SysResult = Result<usize, Error>;
+type SysResult<T = usize> = Result<T, Error>;
 
+/// What a system call leaves in its caller's registers on success (`rax` is 0).
+enum Reply {
+    /// One value, in `rdx`.
+    Value(usize),
+    /// Two values, in `rdx` and `rsi`.
+    Pair(usize, usize),
+    /// The handler wrote the frame itself, errors included: a message operation, whose result
+    /// the peer may write while the caller sleeps (`ipc`).
+    InFrame,
+}
+
+/// The one entry from `arch::syscall`: every call returns a `SysResult<Reply>`, written into
+/// the frame here.
 pub fn dispatch(frame: &mut SyscallFrame) {
     let number = frame.number();
     // The null call is the measured floor: no decoding, no table.
@@ -37,140 +50,114 @@ pub fn dispatch(frame: &mut SyscallFrame) {
         frame.set_result(0, 0);
         return;
     }
-    // The two calls of an IPC round trip go straight to their fastpaths.
-    if number == Syscall::Call as usize || number == Syscall::ReplyRecv as usize {
-        let result = if number == Syscall::Call as usize {
-            ipc::call(frame)
-        } else {
-            ipc::reply_recv(frame)
-        };
-        if let Err(error) = result {
-            frame.rax = error as u64;
+    // The two calls of an IPC round trip go to their fastpaths before the table.
+    let outcome = if number == Syscall::Call as usize {
+        Ok(message(Syscall::Call, frame))
+    } else if number == Syscall::ReplyRecv as usize {
+        Ok(message(Syscall::ReplyRecv, frame))
+    } else {
+        match Syscall::from_number(number) {
+            Some(call) => handle(call, frame),
+            None => Err(Error::UnknownSyscall),
         }
-        return;
-    }
-    let args = frame.args();
-    let result = match Syscall::from_number(number) {
-        None => Err(Error::UnknownSyscall),
-        Some(call) => match call {
-            Syscall::Null => Ok(0),
-            Syscall::DebugWrite => debug_write(args[0], args[1]),
-            Syscall::Exit => process::exit_current(ExitStatus::Exited(args[0] as u32 as i32)),
-            Syscall::Spawn => spawn(args),
-            Syscall::Wait => wait(args[0], args[1]),
-            Syscall::GetPid => Ok(sched::current_pid()),
-            Syscall::Yield => {
-                sched::yield_now();
-                Ok(0)
-            }
-            Syscall::Sleep => sleep(args[0] as u64),
-            Syscall::Map => map(args[0], args[1], args[2]),
-            Syscall::Unmap => unmap(args[0], args[1]),
-            Syscall::Info => info(args[0], args[1]),
-            Syscall::SetPriority => {
-                if sched::set_current_priority(args[0]) {
-                    Ok(0)
-                } else {
-                    Err(Error::InvalidArgument)
-                }
-            }
-            // Message operations write their results into the frame themselves.
-            Syscall::Send
-            | Syscall::Receive
-            | Syscall::Call
-            | Syscall::Reply
-            | Syscall::ReplyRecv => {
-                let result = match call {
-                    Syscall::Send => ipc::send(frame),
-                    Syscall::Receive => ipc::receive(frame),
-                    Syscall::Call => ipc::call(frame),
-                    Syscall::Reply => ipc::reply(frame),
-                    _ => ipc::reply_recv(frame),
-                };
-                if let Err(error) = result {
-                    frame.rax = error as u64;
-                }
-                return;
-            }
-            Syscall::IpcBuffer => ipc::set_buffer(args[0], args[1]).map(|()| 0),
-            Syscall::FutexWait => {
-                ipc::futex::wait(args[0], args[1] as u32, args[2] as u64).map(|()| 0)
-            }
-            Syscall::FutexWake => ipc::futex::wake(args[0], args[1]),
-            Syscall::IpcStats => ipc_stats(args[0], args[1]),
-            Syscall::IpcConfig => ipc_config(args[0], args[1]),
-            Syscall::ConsoleRead => console_read(args[0], args[1], args[2]),
-            Syscall::ConsoleMode => console_mode(args[0]),
-            Syscall::SysInfo => {
-                match sysinfo(args[0], args[1], args[2], args[3]) {
-                    Ok((value, second)) => {
-                        frame.set_result(0, value);
-                        frame.rsi = second as u64;
-                    }
-                    Err(error) => frame.set_result(error as usize, 0),
-                }
-                return;
-            }
-            Syscall::Service => {
-                match service(args) {
-                    Ok((placement, pid)) => {
-                        frame.set_result(0, placement);
-                        frame.rsi = pid as u64;
-                    }
-                    Err(error) => frame.set_result(error as usize, 0),
-                }
-                return;
-            }
-            Syscall::Sys9p => sys9p(args),
-            Syscall::Sys9pClose => {
-                let pid = sched::current_pid();
-                if args[0] & services::ext4::CONNECTION_BIT != 0 {
-                    services::ext4::close(pid, args[0]).map(|()| 0)
-                } else {
-                    services::sysserver::close(pid, args[0]).map(|()| 0)
-                }
-            }
-            Syscall::Mount => mount(args),
-            Syscall::Power => power(args[0]),
-            Syscall::Kill => process::kill(args[0], sched::current_pid()).map(|()| 0),
-            Syscall::PipeCreate => crate::pipe::create(),
-            Syscall::PipeOpen => crate::pipe::open(args[0] as u64, args[1]),
-            Syscall::PipeRead => crate::pipe::read(args[0] as u64, args[1], args[2]),
-            Syscall::PipeWrite => crate::pipe::write(args[0] as u64, args[1], args[2]),
-            Syscall::PipeClose => crate::pipe::close(args[0] as u64, args[1]),
-            Syscall::SetGroup => {
-                process::interrupt::set_group(sched::current_pid(), args[0], args[1])
-            }
-            Syscall::ConsoleForeground => Ok(process::interrupt::set_foreground(args[0])),
-            Syscall::InterruptWord => process::interrupt::set_word(sched::current_pid(), args[0]),
-            Syscall::DiskRead => disk_read(args),
-            Syscall::DiskWrite => disk_write(args),
-            Syscall::BlkRingCreate | Syscall::BlkRingSubmit | Syscall::BlkRingDestroy => {
-                match crate::blkring::syscall(call, args) {
-                    Ok((first, second)) => {
-                        frame.set_result(0, first);
-                        frame.rsi = second as u64;
-                    }
-                    Err(error) => frame.set_result(error as usize, 0),
-                }
-                return;
-            }
-            Syscall::RingCreate | Syscall::RingInfo | Syscall::Notify | Syscall::RingDestroy => {
-                match ipc::ring::syscall(call, args) {
-                    Ok((first, second)) => {
-                        frame.set_result(0, first);
-                        frame.rsi = second as u64;
-                    }
-                    Err(error) => frame.set_result(error as usize, 0),
-                }
-                return;
-            }
-        },
     };
-    match result {
-        Ok(value) => frame.set_result(0, value),
+    match outcome {
+        Ok(Reply::Value(value)) => frame.set_result(0, value),
+        Ok(Reply::Pair(first, second)) => {
+            frame.set_result(0, first);
+            frame.rsi = second as u64;
+        }
+        Ok(Reply::InFrame) => {}
         Err(error) => frame.set_result(error as usize, 0),
     }
+}
+
+/// A message operation: it writes its results (or, on failure, the error in `rax`, leaving
+/// the other registers as the operation left them) into the frame.
+fn message(call: Syscall, frame: &mut SyscallFrame) -> Reply {
+    let result = match call {
+        Syscall::Send => ipc::send(frame),
+        Syscall::Receive => ipc::receive(frame),
+        Syscall::Call => ipc::call(frame),
+        Syscall::Reply => ipc::reply(frame),
+        Syscall::ReplyRecv => ipc::reply_recv(frame),
+        _ => Err(Error::UnknownSyscall),
+    };
+    if let Err(error) = result {
+        frame.rax = error as u64;
+    }
+    Reply::InFrame
+}
+
+#[inline(always)]
+fn handle(call: Syscall, frame: &mut SyscallFrame) -> SysResult<Reply> {
+    let args = frame.args();
+    let pair = |(first, second)| Reply::Pair(first, second);
+    let value = match call {
+        Syscall::Null => Ok(0),
+        Syscall::DebugWrite => debug_write(args[0], args[1]),
+        Syscall::Exit => process::exit_current(ExitStatus::Exited(args[0] as u32 as i32)),
+        Syscall::Spawn => spawn(args),
+        Syscall::Wait => wait(args[0], args[1]),
+        Syscall::GetPid => Ok(sched::current_pid()),
+        Syscall::Yield => {
+            sched::yield_now();
+            Ok(0)
+        }
+        Syscall::Sleep => sleep(args[0] as u64),
+        Syscall::Map => map(args[0], args[1], args[2]),
+        Syscall::Unmap => unmap(args[0], args[1]),
+        Syscall::Info => info(args[0], args[1]),
+        Syscall::SetPriority => {
+            if sched::set_current_priority(args[0]) {
+                Ok(0)
+            } else {
+                Err(Error::InvalidArgument)
+            }
+        }
+        Syscall::Send | Syscall::Receive | Syscall::Call | Syscall::Reply | Syscall::ReplyRecv => {
+            return Ok(message(call, frame));
+        }
+        Syscall::IpcBuffer => ipc::set_buffer(args[0], args[1]).map(|()| 0),
+        Syscall::FutexWait => ipc::futex::wait(args[0], args[1] as u32, args[2] as u64).map(|()| 0),
+        Syscall::FutexWake => ipc::futex::wake(args[0], args[1]),
+        Syscall::IpcStats => ipc_stats(args[0], args[1]),
+        Syscall::IpcConfig => ipc_config(args[0], args[1]),
+        Syscall::ConsoleRead => console_read(args[0], args[1], args[2]),
+        Syscall::ConsoleMode => console_mode(args[0]),
+        Syscall::SysInfo => return sysinfo(args[0], args[1], args[2], args[3]).map(pair),
+        Syscall::Service => return service(args).map(pair),
+        Syscall::Sys9p => sys9p(args),
+        Syscall::Sys9pClose => {
+            let pid = sched::current_pid();
+            if args[0] & services::ext4::CONNECTION_BIT != 0 {
+                services::ext4::close(pid, args[0]).map(|()| 0)
+            } else {
+                services::sysserver::close(pid, args[0]).map(|()| 0)
+            }
+        }
+        Syscall::Mount => mount(args),
+        Syscall::Power => power(args[0]),
+        Syscall::Kill => process::kill(args[0], sched::current_pid()).map(|()| 0),
+        Syscall::PipeCreate => crate::pipe::create(),
+        Syscall::PipeOpen => crate::pipe::open(args[0] as u64, args[1]),
+        Syscall::PipeRead => crate::pipe::read(args[0] as u64, args[1], args[2]),
+        Syscall::PipeWrite => crate::pipe::write(args[0] as u64, args[1], args[2]),
+        Syscall::PipeClose => crate::pipe::close(args[0] as u64, args[1]),
+        Syscall::SetGroup => process::interrupt::set_group(sched::current_pid(), args[0], args[1]),
+        Syscall::ConsoleForeground => Ok(process::interrupt::set_foreground(args[0])),
+        Syscall::InterruptWord => process::interrupt::set_word(sched::current_pid(), args[0]),
+        Syscall::DiskRead => disk_read(args),
+        Syscall::DiskWrite => disk_write(args),
+        Syscall::BlkRingCreate => return crate::blkring::create_call(args).map(pair),
+        Syscall::BlkRingSubmit => crate::blkring::submit_call(args),
+        Syscall::BlkRingDestroy => crate::blkring::destroy_call(args),
+        Syscall::RingCreate => return ipc::ring::create_call(args).map(pair),
+        Syscall::RingInfo => return ipc::ring::info_call(args).map(pair),
+        Syscall::Notify => ipc::ring::notify_call(args),
+        Syscall::RingDestroy => ipc::ring::destroy_call(args),
+    };
+    value.map(Reply::Value)
 }
 
 fn debug_write(ptr: usize, len: usize) -> SysResult {

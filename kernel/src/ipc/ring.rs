@@ -23,7 +23,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use lux9_abi::{Error, Syscall};
+use lux9_abi::Error;
 use lux9_ring::{Geometry, initialise, observed_counts};
 
 use crate::arch::address_space::PageRights;
@@ -118,71 +118,76 @@ static RINGS: IrqMutex<Rings> = IrqMutex::new(Rings {
     next_id: 1,
 });
 
-/// Runs a ring system call; returns the values for `rdx` and `rsi`.
-pub fn syscall(call: Syscall, args: [usize; 6]) -> Result<(usize, usize), Error> {
+/// `ring_create(peer, pages, max_message)`: the new ring's id and address.
+pub fn create_call(args: [usize; 6]) -> Result<(usize, usize), Error> {
     let me = sched::current_pid();
-    match call {
-        Syscall::RingCreate => {
-            create(me, args[0], args[1], args[2]).map(|(id, addr)| (id as usize, addr as usize))
-        }
-        Syscall::RingInfo => {
-            let flags = args[1];
-            if flags & !lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
-                return Err(Error::InvalidArgument);
-            }
-            let mut rings = RINGS.lock();
-            let ring = rings
-                .rings
-                .get_mut(&(args[0] as u64))
-                .ok_or(Error::NotFound)?;
-            let addr = ring.address_of(me).ok_or(Error::NotFound)?;
-            if ring.ended.is_some() {
-                // The survivor of a ring whose other side has gone: only `ring_destroy` is left.
-                return Err(Error::PeerDead);
-            }
-            ring.attached |= me == ring.peer;
-            if flags & lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
-                let side = usize::from(me == ring.peer);
-                ring.ipc_notified[side] = Some(me);
-            }
-            Ok((addr as usize, ring.frames.len()))
-        }
-        Syscall::Notify => notify(me, args[0] as u64).map(|woken| (woken, 0)),
-        Syscall::RingDestroy => {
-            let id = args[0] as u64;
-            let (ring, orphaned) = {
-                let mut rings = RINGS.lock();
-                let ring = rings.rings.get_mut(&id).ok_or(Error::NotFound)?;
-                let my_addr = ring.address_of(me).ok_or(Error::NotFound)?;
-                let other = ring.other(me);
-                if ring.ended.is_none() && ring.ipc_notified.contains(&Some(other)) {
-                    // The other side serves rings from a receive loop: it keeps its mapping
-                    // until it destroys the ring too (as when this side exits).
-                    ring.ended = Some(me);
-                    (
-                        None,
-                        Some((me, my_addr, ring.frames.len(), other, ring.frames[0])),
-                    )
-                } else {
-                    (rings.remove(id), None)
-                }
-            };
-            if let Some(ring) = ring {
-                tear_down(ring, None);
-            }
-            if let Some((me, addr, pages, survivor, header)) = orphaned {
-                if let Some(space) = process::space_of(me) {
-                    for index in 0..pages as u64 {
-                        let _ = space.lock().unmap_shared(addr + index * PAGE_SIZE);
-                    }
-                }
-                process::add_ring_pages(me, -(pages as i64));
-                tell_survivor(survivor, header, true);
-            }
-            Ok((0, 0))
-        }
-        _ => Err(Error::UnknownSyscall),
+    create(me, args[0], args[1], args[2]).map(|(id, addr)| (id as usize, addr as usize))
+}
+
+/// `ring_info(id, flags)`: the ring's address in the caller and its page count.
+pub fn info_call(args: [usize; 6]) -> Result<(usize, usize), Error> {
+    let me = sched::current_pid();
+    let flags = args[1];
+    if flags & !lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
+        return Err(Error::InvalidArgument);
     }
+    let mut rings = RINGS.lock();
+    let ring = rings
+        .rings
+        .get_mut(&(args[0] as u64))
+        .ok_or(Error::NotFound)?;
+    let addr = ring.address_of(me).ok_or(Error::NotFound)?;
+    if ring.ended.is_some() {
+        // The survivor of a ring whose other side has gone: only `ring_destroy` is left.
+        return Err(Error::PeerDead);
+    }
+    ring.attached |= me == ring.peer;
+    if flags & lux9_abi::ipc::RING_NOTIFY_IPC != 0 {
+        let side = usize::from(me == ring.peer);
+        ring.ipc_notified[side] = Some(me);
+    }
+    Ok((addr as usize, ring.frames.len()))
+}
+
+/// `notify(id)`: wakes the other side; how many threads woke.
+pub fn notify_call(args: [usize; 6]) -> Result<usize, Error> {
+    notify(sched::current_pid(), args[0] as u64)
+}
+
+/// `ring_destroy(id)`.
+pub fn destroy_call(args: [usize; 6]) -> Result<usize, Error> {
+    let me = sched::current_pid();
+    let id = args[0] as u64;
+    let (ring, orphaned) = {
+        let mut rings = RINGS.lock();
+        let ring = rings.rings.get_mut(&id).ok_or(Error::NotFound)?;
+        let my_addr = ring.address_of(me).ok_or(Error::NotFound)?;
+        let other = ring.other(me);
+        if ring.ended.is_none() && ring.ipc_notified.contains(&Some(other)) {
+            // The other side serves rings from a receive loop: it keeps its mapping
+            // until it destroys the ring too (as when this side exits).
+            ring.ended = Some(me);
+            (
+                None,
+                Some((me, my_addr, ring.frames.len(), other, ring.frames[0])),
+            )
+        } else {
+            (rings.remove(id), None)
+        }
+    };
+    if let Some(ring) = ring {
+        tear_down(ring, None);
+    }
+    if let Some((me, addr, pages, survivor, header)) = orphaned {
+        if let Some(space) = process::space_of(me) {
+            for index in 0..pages as u64 {
+                let _ = space.lock().unmap_shared(addr + index * PAGE_SIZE);
+            }
+        }
+        process::add_ring_pages(me, -(pages as i64));
+        tell_survivor(survivor, header, true);
+    }
+    Ok(0)
 }
 
 fn rings_of(rings: &Rings, pid: Pid) -> usize {
