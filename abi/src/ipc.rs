@@ -31,7 +31,8 @@ pub struct MsgInfo {
 }
 
 const LEN_MASK: u64 = (1 << 17) - 1;
-const LONG_BIT: u64 = 1 << 17;
+/// The info word's long-message flag (the kernel's fastpath exit tests it in assembly).
+pub const LONG_BIT: u64 = 1 << 17;
 /// Bits 18-31 of an info word: must be zero.
 const RESERVED: u64 = 0xfffc_0000;
 
@@ -48,7 +49,9 @@ impl MsgInfo {
     /// Whether `word` decodes to a short message ([`MsgInfo::from_word`] gives one with
     /// `long` false): what the kernel's fastpath checks first, without decoding.
     pub const fn is_short_word(word: u64) -> bool {
-        word & (RESERVED | LONG_BIT) == 0 && word & LEN_MASK <= SHORT_MAX as u64
+        // Bits 17-31 (reserved and long) clear and bits 0-16 at most 64 is the same as the low
+        // half at most 64: one comparison.
+        word as u32 <= SHORT_MAX as u32
     }
 
     pub fn to_word(self) -> u64 {
@@ -74,6 +77,58 @@ impl MsgInfo {
             info.len <= SHORT_MAX
         };
         fits.then_some(info)
+    }
+}
+
+/// The fastpath's guards, in the order the kernel checks them: a `call` or `reply_recv` that
+/// fails one takes the slowpath instead, and the kernel counts it under that guard
+/// ([`crate::syscall::Info::FastpathFallbacks`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum FastpathGuard {
+    /// The message is long, or its info word is malformed.
+    NotShort = 0,
+    /// The `Fastpath` knob is off.
+    Disabled = 1,
+    /// The destination is no other live process: 0 (`reply_recv` as a plain receive), the
+    /// caller itself, or a pid with no live thread.
+    NoPeer = 2,
+    /// The peer is not blocked waiting for exactly this message: for `call`, not receiving
+    /// from anyone or from the caller; for `reply_recv`, not awaiting the caller's reply.
+    NotWaiting = 3,
+    /// The peer is less urgent than the caller (a higher priority number): the caller keeps
+    /// the CPU, so the peer goes to its ready queue instead.
+    LessUrgent = 4,
+    /// `reply_recv` only: a sender or a kernel notification already waits for the caller, so
+    /// its receive must take that instead of blocking.
+    Pending = 5,
+}
+
+impl FastpathGuard {
+    pub const COUNT: usize = 6;
+    pub const ALL: [Self; Self::COUNT] = [
+        Self::NotShort,
+        Self::Disabled,
+        Self::NoPeer,
+        Self::NotWaiting,
+        Self::LessUrgent,
+        Self::Pending,
+    ];
+
+    pub fn from_number(number: usize) -> Option<Self> {
+        Self::ALL.get(number).copied()
+    }
+
+    /// A short name, as `/proc/ipcstats` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NotShort => "not_short",
+            Self::Disabled => "disabled",
+            Self::NoPeer => "no_peer",
+            Self::NotWaiting => "not_waiting",
+            Self::LessUrgent => "less_urgent",
+            Self::Pending => "pending",
+        }
     }
 }
 

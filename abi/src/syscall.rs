@@ -420,6 +420,10 @@ pub enum Info {
     /// Microseconds by the ACPI PM timer, a clock independent of the tick and the TSC (both are
     /// calibrated against the PIT); `NotFound` on a machine without one.
     ReferenceMicros = 8,
+    /// Times the IPC fastpath fell back to the slowpath at guard `arg` (a
+    /// [`crate::ipc::FastpathGuard`]), system-wide since boot; `InvalidArgument` for an unknown
+    /// guard.
+    FastpathFallbacks = 9,
 }
 
 impl Info {
@@ -434,6 +438,7 @@ impl Info {
             Info::Rings,
             Info::ColocatedCalls,
             Info::ReferenceMicros,
+            Info::FastpathFallbacks,
         ]
         .get(number)
         .copied()

@@ -5,9 +5,13 @@
 //! (`arch::context::switch`); what differs is what the switch changes on the way:
 //! - CR3, when the next thread has an address space;
 //! - the kernel stack for entries from ring 3 (TSS.RSP0 and the syscall stack), for user threads;
-//! - the FPU/SSE registers, saved eagerly when a user thread leaves the CPU to another user
-//!   thread and restored for the next one; kernel threads (soft-float) leave them alone, so a
-//!   user thread that loses the CPU to a kernel thread and gets it back pays nothing.
+//! - the FPU/SSE registers, saved eagerly when a user thread leaves the CPU and restored when a
+//!   user thread gets it; kernel threads (soft-float) leave them alone. So the registers hold
+//!   the running thread's state or no one's, and a switch deals with its two threads only.
+//!
+//! One switch primitive, [`HandOver::switch`], serves the scheduler's switches
+//! ([`Scheduler::hand_over`], after picking the next thread) and the IPC fastpath's
+//! (`ipc::fastpath`, which has its two threads already).
 //!
 //! Priorities 0 (highest) to 3 each have a FIFO ready queue; the highest non-empty queue runs.
 //! A thread runs for a 10 ms slice before an equal-priority thread gets the CPU; a ready thread
@@ -22,7 +26,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use lux9_abi::syscall::PRIORITY_LEVELS;
 use x86_64::instructions::interrupts;
@@ -37,6 +41,9 @@ use crate::process::Pid;
 
 pub type Tid = usize;
 pub type SharedSpace = Arc<IrqMutex<AddressSpace>>;
+
+/// `fpu_owner` when the FPU registers hold no thread's state.
+const NO_FPU_OWNER: Tid = Tid::MAX;
 
 /// Timer ticks a thread may run before an equal-priority thread gets the CPU.
 pub const TIME_SLICE_TICKS: u32 = 10;
@@ -57,7 +64,10 @@ pub struct Thread {
     pub priority: usize,
     pub user: bool,
     stack: Option<KernelStack>,
-    fpu: Option<Box<FpuState>>,
+    /// `stack`'s top (0 without one), kept at hand for switches and the IPC fastpath.
+    stack_top: u64,
+    /// A user thread's FPU/SSE state while it is off the CPU (unused for kernel threads).
+    fpu: FpuState,
     space: Option<SharedSpace>,
     /// CR3 for `space`, loadable without locking it.
     activation: Option<Activation>,
@@ -84,8 +94,9 @@ impl Thread {
     }
 
     /// Top of the thread's kernel stack (user and spawned kernel threads have one).
+    #[inline(always)]
     pub(crate) fn stack_top(&self) -> Option<u64> {
-        self.stack.as_ref().map(|stack| stack.top())
+        (self.stack_top != 0).then_some(self.stack_top)
     }
 }
 
@@ -99,22 +110,28 @@ pub(crate) struct Scheduler {
     sleepers: Vec<Tid>,
     /// Dead threads whose stacks can be freed once another thread runs.
     dead: Vec<Tid>,
-    /// The user thread whose state is in the FPU registers.
-    fpu_owner: Option<Tid>,
+    /// The user thread whose state is in the FPU registers: the running thread, or
+    /// [`NO_FPU_OWNER`].
+    fpu_owner: Tid,
     /// The (main) thread of each process, for IPC addressed by pid.
     by_pid: alloc::collections::BTreeMap<Pid, Tid>,
 }
 
 static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
 static TOTAL_SWITCHES: AtomicU64 = AtomicU64::new(0);
-/// TSC counts spent in `hand_over` (picking done, before the stack switch), summed.
+/// TSC counts spent in the scheduler's switch bookkeeping (`Scheduler::hand_over`: picking
+/// done, before the stack switch), summed, and the switches timed so.
 static SWITCH_CYCLES: AtomicU64 = AtomicU64::new(0);
+static TIMED_SWITCHES: AtomicU64 = AtomicU64::new(0);
 
-/// Average TSC counts of the switch bookkeeping (CR3, FPU, kernel stack) per switch.
+/// Average TSC counts of the switch bookkeeping (CR3, FPU, kernel stack) per switch, as the
+/// scheduler's own switches measure it. The IPC fastpath's switches are not timed apart: their
+/// cost is inside the fastpath's round-trip figure, and two `rdtsc` would be a visible share
+/// of it.
 pub fn cycles_per_switch() -> u64 {
     SWITCH_CYCLES
         .load(Ordering::Relaxed)
-        .checked_div(TOTAL_SWITCHES.load(Ordering::Relaxed))
+        .checked_div(TIMED_SWITCHES.load(Ordering::Relaxed))
         .unwrap_or(0)
 }
 
@@ -147,12 +164,18 @@ impl Scheduler {
             .map(|(tid, _)| tid)
     }
 
-    /// Marks a blocked thread ready and queues it.
-    pub(crate) fn unblock(&mut self, tid: Tid) {
-        if self.thread(tid).state == ThreadState::Blocked {
-            self.sleepers.retain(|&t| t != tid);
-            self.make_ready(tid);
+    /// Marks a blocked thread ready and queues it. Returns false, changing nothing, if `tid`
+    /// is not blocked (already woken, dead, or gone).
+    pub(crate) fn unblock(&mut self, tid: Tid) -> bool {
+        if !self
+            .thread_opt(tid)
+            .is_some_and(|t| t.state == ThreadState::Blocked)
+        {
+            return false;
         }
+        self.sleepers.retain(|&t| t != tid);
+        self.make_ready(tid);
+        true
     }
 
     /// Makes the timer wake the running thread at `tick` (it must then block).
@@ -205,59 +228,118 @@ impl Scheduler {
         Ok(tid)
     }
 
-    /// Everything that changes when `next` takes the CPU from `prev`, except the stacks.
-    /// (The IPC fastpath does the same inline for its common case; see `activate_thread`.)
-    fn hand_over(&mut self, prev: Tid, next: Tid) {
+    /// The running thread and thread `next`, borrowed together with the scheduler state that a
+    /// switch changes, for [`HandOver::switch`]; `None` if `next` does not exist or is the
+    /// running thread.
+    #[inline(always)]
+    pub(crate) fn hand_over_to(&mut self, next: Tid) -> Option<HandOver<'_>> {
+        let prev_tid = self.current;
+        match self.threads.get_disjoint_mut([prev_tid, next]) {
+            Ok([Some(prev), Some(next_thread)]) => Some(HandOver {
+                prev,
+                next: next_thread,
+                prev_tid,
+                next_tid: next,
+                current: &mut self.current,
+                fpu_owner: &mut self.fpu_owner,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Makes `next` the running thread (see [`HandOver::switch`]); the scheduler's own
+    /// switches come here, the IPC fastpath calls `switch` itself.
+    fn hand_over(&mut self, next: Tid) -> Switch {
         let started = crate::arch::cpu::rdtsc();
-        TOTAL_SWITCHES.fetch_add(1, Ordering::Relaxed);
-        let next_thread = self.thread(next);
-        next_thread.state = ThreadState::Running;
-        next_thread.slice_left = TIME_SLICE_TICKS;
-        next_thread.switches_in += 1;
-        if next_thread.user && self.fpu_owner != Some(next) {
-            if let Some(owner) = self.fpu_owner
-                && let Some(thread) = self.threads[owner].as_deref_mut()
-                && let Some(fpu) = thread.fpu.as_deref_mut()
-            {
-                fpu.save();
-            }
-            let next_thread = self.thread(next);
-            if let Some(fpu) = next_thread.fpu.as_deref() {
-                fpu.restore();
-            }
-            self.fpu_owner = Some(next);
-        }
-        let next_thread = self.thread(next);
-        if let Some(activation) = next_thread.borrowed.or(next_thread.activation.as_ref()) {
-            activation.activate();
-        }
-        if let Some(stack) = &next_thread.stack {
-            percpu::set_kernel_stack(stack.top());
-        }
-        let _ = prev;
+        let switch = self
+            .hand_over_to(next)
+            .expect("a switch goes to another live thread")
+            .switch();
+        TIMED_SWITCHES.fetch_add(1, Ordering::Relaxed);
         SWITCH_CYCLES.fetch_add(
             crate::arch::cpu::rdtsc().wrapping_sub(started),
             Ordering::Relaxed,
         );
+        switch
     }
 }
 
-/// What a switch to `next` changes besides saving the previous FPU state: counters, the FPU
-/// state of `next` (which the caller has made the owner), CR3 and the ring-0 stack.
-#[inline]
-fn activate_thread(next: &mut Thread) {
-    TOTAL_SWITCHES.fetch_add(1, Ordering::Relaxed);
-    next.state = ThreadState::Running;
-    next.slice_left = TIME_SLICE_TICKS;
-    next.switches_in += 1;
-    if let Some(fpu) = next.fpu.as_deref() {
-        fpu.restore();
+/// The two threads of a switch and the scheduler state it changes (see
+/// [`Scheduler::hand_over_to`]).
+pub(crate) struct HandOver<'a> {
+    /// The running thread, already put where it belongs: a ready queue, blocked, or dead.
+    pub(crate) prev: &'a mut Thread,
+    /// The thread to run.
+    pub(crate) next: &'a mut Thread,
+    prev_tid: Tid,
+    next_tid: Tid,
+    current: &'a mut Tid,
+    fpu_owner: &'a mut Tid,
+}
+
+impl HandOver<'_> {
+    /// The one switch primitive: makes `next` the running thread and changes everything that
+    /// goes with it except the stacks (state and counters, the FPU registers, CR3 and the
+    /// ring-0 stack). The caller releases the lock, then makes the switch (`Switch`).
+    #[inline(always)]
+    pub(crate) fn switch(self) -> Switch {
+        *self.current = self.next_tid;
+        TOTAL_SWITCHES.fetch_add(1, Ordering::Relaxed);
+        let next = self.next;
+        next.state = ThreadState::Running;
+        next.slice_left = TIME_SLICE_TICKS;
+        next.switches_in += 1;
+        // Eager FPU hand-over. The registers hold the running thread's state or no one's
+        // (`fpu_owner` is the running thread or `NO_FPU_OWNER`): a user thread's state is saved when it
+        // leaves the CPU, to anyone, and restored when it gets the CPU back; kernel threads
+        // (soft-float) leave the registers alone.
+        let prev_owns = *self.fpu_owner == self.prev_tid;
+        if prev_owns {
+            self.prev.fpu.save();
+        }
+        if next.user {
+            next.fpu.restore();
+            *self.fpu_owner = self.next_tid;
+        } else if prev_owns {
+            *self.fpu_owner = NO_FPU_OWNER;
+        }
+        if let Some(activation) = next.borrowed.or(next.activation.as_ref()) {
+            activation.activate();
+        }
+        if next.stack_top != 0 {
+            percpu::set_kernel_stack(next.stack_top);
+        }
+        Switch {
+            prev: self.prev_tid,
+            next: self.next_tid,
+        }
     }
-    if let Some(activation) = next.borrowed.or(next.activation.as_ref()) {
-        activation.activate();
+}
+
+/// A switch decided under the scheduler lock ([`Scheduler::hand_over`]) and made once the lock
+/// is released.
+#[must_use = "the switch happens in `complete`"]
+pub(crate) struct Switch {
+    prev: Tid,
+    next: Tid,
+}
+
+impl Switch {
+    /// Saves the running thread's kernel context and resumes `next`'s (interrupts must be
+    /// disabled). Returns when the thread that called it runs again, after freeing the
+    /// threads that died meanwhile.
+    #[inline]
+    pub(crate) fn complete(self) {
+        context::switch(self.prev, self.next);
+        reap();
     }
-    if let Some(stack) = &next.stack {
-        percpu::set_kernel_stack(stack.top());
+
+    /// For the IPC fastpath, whose entry code makes the switch itself (see
+    /// `arch::syscall`): where to resume `next`, and where to leave the running thread's
+    /// context.
+    #[inline]
+    pub(crate) fn by_entry_code(self) -> context::EntrySwitch {
+        context::detach(self.prev, self.next)
     }
 }
 
@@ -270,7 +352,8 @@ pub fn init() {
         priority: PRIORITY_LEVELS - 1,
         user: false,
         stack: None,
-        fpu: None,
+        stack_top: 0,
+        fpu: FpuState::initial(),
         space: None,
         activation: None,
         borrowed: None,
@@ -289,7 +372,7 @@ pub fn init() {
         idle: 0,
         sleepers: Vec::new(),
         dead: Vec::new(),
-        fpu_owner: None,
+        fpu_owner: NO_FPU_OWNER,
         by_pid: alloc::collections::BTreeMap::new(),
     };
     let tid = scheduler
@@ -300,8 +383,24 @@ pub fn init() {
     *SCHED.lock() = Some(scheduler);
 }
 
-fn with<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
-    f(SCHED.lock().as_mut().expect("sched::init has run"))
+/// The one way to the scheduler state: under its lock, which keeps interrupts disabled while
+/// it is held. `None` before [`init`].
+fn locked<R>(f: impl FnOnce(&mut Scheduler) -> R) -> Option<R> {
+    SCHED.lock().as_mut().map(f)
+}
+
+/// Runs `f` on the scheduler state under its lock.
+pub(crate) fn with_state<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    locked(f).expect("sched::init has run")
+}
+
+/// [`with_state`] for the IPC fastpath, which runs with interrupts disabled: the same lock,
+/// taken without saving the interrupt flag.
+#[inline(always)]
+pub(crate) fn with_state_interrupts_off<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
+    crate::arch::sync::with_lock_interrupts_off(&SCHED, |s| {
+        f(s.as_mut().expect("sched::init has run"))
+    })
 }
 
 /// Why a thread could not be created.
@@ -324,7 +423,8 @@ fn new_thread(
         priority: lux9_abi::syscall::DEFAULT_PRIORITY,
         user,
         stack: None,
-        fpu: user.then(|| Box::new(FpuState::initial())),
+        stack_top: 0,
+        fpu: FpuState::initial(),
         activation: space.as_ref().map(|space| space.lock().activation()),
         borrowed: None,
         space,
@@ -344,11 +444,12 @@ fn insert(
     prepare: impl FnOnce(Tid, &KernelStack),
 ) -> Result<Tid, SpawnError> {
     interrupts::without_interrupts(|| {
-        with(|s| {
+        with_state(|s| {
             thread.stack = None;
             let tid = s.add(thread).map_err(|_| SpawnError::TooManyThreads)?;
             prepare(tid, &stack);
             let thread = s.thread(tid);
+            thread.stack_top = stack.top();
             thread.stack = Some(stack);
             let (user, pid) = (thread.user, thread.pid);
             if user {
@@ -391,7 +492,7 @@ pub fn spawn_kernel(
 /// ready queue (a yield or preemption) instead of leaving it blocked or dead.
 /// Interrupts must be disabled.
 fn reschedule(requeue: bool) {
-    let switch = with(|s| {
+    let switch = with_state(|s| {
         let prev = s.current;
         if requeue && prev != s.idle && s.thread(prev).state == ThreadState::Running {
             s.make_ready(prev);
@@ -401,25 +502,40 @@ fn reschedule(requeue: bool) {
             s.thread(prev).state = ThreadState::Running;
             return None;
         }
-        s.current = next;
-        s.hand_over(prev, next);
-        Some((prev, next))
+        Some(s.hand_over(next))
     });
-    if let Some((prev, next)) = switch {
-        context::switch(prev, next);
-        reap();
+    if let Some(switch) = switch {
+        switch.complete();
     }
 }
 
-/// Set when a thread died and awaits `reap`, so that switches can skip the lock otherwise.
-static DEAD_PENDING: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Work for a thread on its way back to ring 3, in one word so that the IPC fastpath's exit
+/// tests both halves with one instruction (`arch::syscall`): threads marked killed that have
+/// not ended yet, and whether a dead thread awaits `reap`. Both are 0 nearly always.
+#[repr(C, align(8))]
+pub(crate) struct ExitWork {
+    kills: core::sync::atomic::AtomicU32,
+    dead: core::sync::atomic::AtomicU32,
+}
 
-/// Frees the stacks and state of dead threads (never the running one).
-fn reap() {
-    if !DEAD_PENDING.load(Ordering::Relaxed) {
-        return;
+pub(crate) static EXIT_WORK: ExitWork = ExitWork {
+    kills: core::sync::atomic::AtomicU32::new(0),
+    dead: core::sync::atomic::AtomicU32::new(0),
+};
+
+/// Frees the stacks and state of dead threads (never the running one), if there are any:
+/// every thread that runs again after a switch calls this.
+#[inline]
+pub(crate) fn reap() {
+    if EXIT_WORK.dead.load(Ordering::Relaxed) != 0 {
+        reap_dead();
     }
-    let dead: Vec<Box<Thread>> = with(|s| {
+}
+
+#[cold]
+#[inline(never)]
+fn reap_dead() {
+    let dead: Vec<Box<Thread>> = with_state(|s| {
         if s.dead.is_empty() {
             return Vec::new();
         }
@@ -432,15 +548,17 @@ fn reap() {
                 continue;
             }
             context::forget(tid);
-            if s.fpu_owner == Some(tid) {
-                s.fpu_owner = None;
+            if s.fpu_owner == tid {
+                s.fpu_owner = NO_FPU_OWNER;
             }
             if let Some(thread) = s.threads[tid].take() {
                 freed.push(thread);
             }
             s.free_tids.push(tid);
         }
-        DEAD_PENDING.store(!kept.is_empty(), Ordering::Relaxed);
+        EXIT_WORK
+            .dead
+            .store(u32::from(!kept.is_empty()), Ordering::Relaxed);
         s.dead = kept;
         freed
     });
@@ -460,10 +578,7 @@ pub fn block_current() {
         !interrupts::are_enabled(),
         "block_current needs interrupts disabled"
     );
-    with(|s| {
-        let current = s.current;
-        s.thread(current).state = ThreadState::Blocked;
-    });
+    with_state(|s| s.block_current_thread());
     reschedule(false);
 }
 
@@ -475,7 +590,7 @@ pub fn block_current_interruptible() -> bool {
         !interrupts::are_enabled(),
         "block_current_interruptible needs interrupts disabled"
     );
-    let killed = with(|s| {
+    let killed = with_state(|s| {
         let current = s.current;
         let thread = s.thread(current);
         if thread.killed {
@@ -489,17 +604,13 @@ pub fn block_current_interruptible() -> bool {
         return false;
     }
     reschedule(false);
-    with(|s| {
+    with_state(|s| {
         let current = s.current;
         let thread = s.thread(current);
         thread.interruptible = false;
         !thread.killed
     })
 }
-
-/// Threads marked killed that have not ended yet. While it is 0 (nearly always) the check on
-/// every return to ring 3 is this one load.
-static KILLS_PENDING: AtomicUsize = AtomicUsize::new(0);
 
 /// Marks threads `tids` (of a process being killed) so that each ends on its way back to ring
 /// 3, and wakes those blocked in a wait a kill may end: IPC and futex waits (which fail; see
@@ -515,7 +626,7 @@ pub fn kill_threads(tids: &[Tid]) {
                 continue;
             }
             thread.killed = true;
-            KILLS_PENDING.fetch_add(1, Ordering::Relaxed);
+            EXIT_WORK.kills.fetch_add(1, Ordering::Relaxed);
             if thread.state != ThreadState::Blocked {
                 continue;
             }
@@ -527,10 +638,16 @@ pub fn kill_threads(tids: &[Tid]) {
     })
 }
 
+/// Whether any thread is marked killed and has not ended yet (one load).
+#[inline]
+pub fn kills_pending() -> bool {
+    EXIT_WORK.kills.load(Ordering::Relaxed) != 0
+}
+
 /// Whether the running thread's process was killed (its thread must end before ring 3).
 #[inline]
 pub fn current_killed() -> bool {
-    KILLS_PENDING.load(Ordering::Relaxed) != 0
+    kills_pending()
         && with_state(|s| {
             let current = s.current;
             s.thread(current).killed
@@ -539,34 +656,18 @@ pub fn current_killed() -> bool {
 
 /// Makes a blocked thread ready. Does nothing if it is not blocked (already woken, or dead).
 pub fn wake(tid: Tid) {
-    interrupts::without_interrupts(|| {
-        with(|s| {
-            if s.threads
-                .get(tid)
-                .and_then(|t| t.as_deref())
-                .is_some_and(|t| t.state == ThreadState::Blocked)
-            {
-                s.sleepers.retain(|&t| t != tid);
-                s.make_ready(tid);
-            }
-        })
-    })
+    with_state(|s| s.unblock(tid));
 }
 
 /// Makes a blocked thread ready from an interrupt handler, and switches to it at once when the
 /// CPU was idle or it outranks the running thread, so that a device's completion does not wait
 /// for the next timer tick. Must run with interrupts disabled, after the interrupt's EOI.
 pub fn wake_from_interrupt(tid: Tid) {
-    let preempt = with(|s| {
-        let Some(woken) = s.threads.get(tid).and_then(|t| t.as_deref()) else {
-            return false;
-        };
-        if woken.state != ThreadState::Blocked {
+    let preempt = with_state(|s| {
+        if !s.unblock(tid) {
             return false;
         }
-        let priority = woken.priority;
-        s.sleepers.retain(|&t| t != tid);
-        s.make_ready(tid);
+        let priority = s.thread(tid).priority;
         let current = s.current;
         current == s.idle || priority < s.thread(current).priority
     });
@@ -578,14 +679,14 @@ pub fn wake_from_interrupt(tid: Tid) {
 /// Whether the running thread is the idle thread (boot code before the first switch runs as
 /// it), which must never block.
 pub fn current_is_idle() -> bool {
-    SCHED.lock().as_ref().is_none_or(|s| s.current == s.idle)
+    locked(|s| s.current == s.idle).unwrap_or(true)
 }
 
 /// Sleeps until the timer reaches `tick`, or until a kill ends the sleep (the `sleep` system
 /// call; kernel code that sleeps to pace a device uses [`sleep_until`]).
 pub fn sleep_until_interruptible(tick: u64) {
     interrupts::without_interrupts(|| {
-        let due = with(|s| {
+        let due = with_state(|s| {
             if crate::time::ticks() >= tick {
                 return true;
             }
@@ -599,7 +700,7 @@ pub fn sleep_until_interruptible(tick: u64) {
         });
         if !due {
             block_current();
-            with(|s| {
+            with_state(|s| {
                 let current = s.current;
                 s.thread(current).interruptible = false;
             });
@@ -610,7 +711,7 @@ pub fn sleep_until_interruptible(tick: u64) {
 /// Sleeps until the timer reaches `tick`.
 pub fn sleep_until(tick: u64) {
     interrupts::without_interrupts(|| {
-        let due = with(|s| {
+        let due = with_state(|s| {
             if crate::time::ticks() >= tick {
                 return true;
             }
@@ -626,30 +727,28 @@ pub fn sleep_until(tick: u64) {
 /// Called by the timer interrupt after its EOI: wakes sleepers and preempts when the current
 /// thread's slice is over or a higher-priority thread is ready.
 pub fn tick(now: u64) {
-    let preempt = match SCHED.lock().as_mut() {
-        None => false,
-        Some(s) => {
-            while let Some(&tid) = s.sleepers.first() {
-                if s.thread(tid).wake_at > now {
-                    break;
-                }
-                s.sleepers.remove(0);
-                if s.thread(tid).state == ThreadState::Blocked {
-                    s.make_ready(tid);
-                }
+    let preempt = locked(|s| {
+        while let Some(&tid) = s.sleepers.first() {
+            if s.thread(tid).wake_at > now {
+                break;
             }
-            let current = s.current;
-            match s.highest_ready() {
-                None => false,
-                Some(_) if current == s.idle => true,
-                Some(level) => {
-                    let thread = s.thread(current);
-                    thread.slice_left = thread.slice_left.saturating_sub(1);
-                    level < thread.priority || (level == thread.priority && thread.slice_left == 0)
-                }
+            s.sleepers.remove(0);
+            if s.thread(tid).state == ThreadState::Blocked {
+                s.make_ready(tid);
             }
         }
-    };
+        let current = s.current;
+        match s.highest_ready() {
+            None => false,
+            Some(_) if current == s.idle => true,
+            Some(level) => {
+                let thread = s.thread(current);
+                thread.slice_left = thread.slice_left.saturating_sub(1);
+                level < thread.priority || (level == thread.priority && thread.slice_left == 0)
+            }
+        }
+    })
+    .unwrap_or(false);
     if preempt {
         reschedule(true);
     }
@@ -659,7 +758,7 @@ pub fn tick(now: u64) {
 pub fn idle_loop() -> ! {
     loop {
         interrupts::disable();
-        let ready = with(|s| s.highest_ready().is_some());
+        let ready = with_state(|s| s.highest_ready().is_some());
         if ready {
             reschedule(true);
         }
@@ -671,12 +770,12 @@ pub fn idle_loop() -> ! {
 /// Ends the current thread. Its stack is freed after the next switch.
 pub fn exit_current() -> ! {
     interrupts::disable();
-    with(|s| {
+    with_state(|s| {
         let current = s.current;
         crate::ipc::thread_exiting(s, current);
         let thread = s.thread(current);
         if thread.killed {
-            KILLS_PENDING.fetch_sub(1, Ordering::Relaxed);
+            EXIT_WORK.kills.fetch_sub(1, Ordering::Relaxed);
         }
         thread.state = ThreadState::Dead;
         thread.activation = None;
@@ -686,7 +785,7 @@ pub fn exit_current() -> ! {
             s.by_pid.remove(&pid);
         }
         s.dead.push(current);
-        DEAD_PENDING.store(true, Ordering::Relaxed);
+        EXIT_WORK.dead.store(1, Ordering::Relaxed);
     });
     reschedule(false);
     unreachable!("a dead thread was scheduled again")
@@ -699,12 +798,12 @@ pub fn exit_current_kernel_thread() -> ! {
 
 /// The running thread.
 pub fn current() -> Tid {
-    with(|s| s.current)
+    with_state(|s| s.current)
 }
 
 /// The process of the running thread.
 pub fn current_pid() -> Pid {
-    with(|s| {
+    with_state(|s| {
         let current = s.current;
         s.thread(current).pid
     })
@@ -712,7 +811,7 @@ pub fn current_pid() -> Pid {
 
 /// The running thread's address space, if it has one.
 pub fn current_space() -> Option<SharedSpace> {
-    with(|s| {
+    with_state(|s| {
         let current = s.current;
         s.thread(current).space.clone()
     })
@@ -723,7 +822,7 @@ pub fn set_current_priority(level: usize) -> bool {
     if level >= PRIORITY_LEVELS {
         return false;
     }
-    with(|s| {
+    with_state(|s| {
         let current = s.current;
         s.thread(current).priority = level;
     });
@@ -737,7 +836,7 @@ pub fn total_switches() -> u64 {
 
 /// Switches into thread `tid` so far (0 for a thread that no longer exists).
 pub fn thread_switches(tid: Tid) -> u64 {
-    with(|s| {
+    with_state(|s| {
         s.threads
             .get(tid)
             .and_then(|t| t.as_deref())
@@ -780,7 +879,7 @@ pub fn thread_summary(tid: Tid) -> Option<(ThreadState, usize, u64)> {
 /// freed, so CR3 never points at freed tables.
 pub fn leave_address_space() {
     interrupts::without_interrupts(|| {
-        with(|s| {
+        with_state(|s| {
             let current = s.current;
             let thread = s.thread(current);
             thread.activation = None;
@@ -802,111 +901,11 @@ pub(crate) enum After {
 /// switches as it says. Returns when the caller runs again.
 pub(crate) fn ipc_op<R>(f: impl FnOnce(&mut Scheduler) -> (R, After)) -> R {
     interrupts::without_interrupts(|| {
-        let (result, after) = with(f);
+        let (result, after) = with_state(f);
         match after {
             After::Continue => {}
             After::Block => reschedule(false),
         }
         result
     })
-}
-
-/// Which IPC operation the fastpath completes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FastKind {
-    /// `call`: the peer must be receiving from us (or anyone); we then await its reply.
-    Call,
-    /// `reply_recv`: the peer must await our reply and no one may be queued to send to us;
-    /// we then receive from anyone.
-    ReplyRecv,
-}
-
-/// The IPC fastpath: hands the short message `(info, words)` from the running thread straight
-/// into the registers of process `dest_pid`'s thread and switches to it, under one lock
-/// acquisition and without a run-queue pass, if the preconditions hold (see `ipc`). Returns
-/// false, having changed nothing, when they do not. Interrupts must be disabled. When it
-/// returns true the running thread has been switched away and resumed again.
-pub(crate) fn ipc_fast_handoff(kind: FastKind, frame: &crate::arch::syscall::SyscallFrame) -> bool {
-    let dest_pid = frame.rdi as Pid;
-    use crate::ipc::Wait;
-    let switched = {
-        let mut guard = SCHED.lock();
-        let Some(s) = guard.as_mut() else {
-            return false;
-        };
-        let me = s.current;
-        let cached = s
-            .threads
-            .get(me)
-            .and_then(|t| t.as_deref())
-            .and_then(|t| t.ipc.peer_cache);
-        let dest = match cached {
-            Some((pid, tid)) if pid == dest_pid => tid,
-            _ => match s.by_pid.get(&dest_pid) {
-                Some(&tid) => tid,
-                None => return false,
-            },
-        };
-        let Ok([Some(mine), Some(theirs)]) = s.threads.get_disjoint_mut([me, dest]) else {
-            return false;
-        };
-        let ready = theirs.pid == dest_pid
-            && !mine.killed
-            && theirs.state == ThreadState::Blocked
-            && theirs.priority <= mine.priority
-            && match kind {
-                FastKind::Call => match theirs.ipc.wait {
-                    Wait::Receiving { from: None } => true,
-                    Wait::Receiving { from: Some(pid) } => pid == mine.pid,
-                    _ => false,
-                },
-                FastKind::ReplyRecv => {
-                    matches!(theirs.ipc.wait, Wait::AwaitingReply { from } if from == me)
-                        && mine.ipc.senders.is_empty()
-                        && mine.ipc.notifications == 0
-                }
-            };
-        let Some(top) = theirs.stack.as_ref().map(|stack| stack.top()) else {
-            return false;
-        };
-        if !ready {
-            return false;
-        }
-        crate::arch::syscall::with_blocked_frame(top, |theirs| {
-            theirs.set_message(mine.pid as u64, frame.rsi, &frame.message_words())
-        });
-        theirs.ipc.wait = Wait::None;
-        mine.ipc.wait = match kind {
-            FastKind::Call => Wait::AwaitingReply { from: dest },
-            FastKind::ReplyRecv => Wait::Receiving { from: None },
-        };
-        mine.ipc.stats.fastpath += 1;
-        mine.ipc.peer_cache = Some((dest_pid, dest));
-        mine.state = ThreadState::Blocked;
-        s.current = dest;
-        // The usual case: both are user threads and ours is the state in the FPU.
-        if s.fpu_owner == Some(me) && theirs.user {
-            let started = crate::arch::cpu::rdtsc();
-            if let Some(fpu) = mine.fpu.as_deref_mut() {
-                fpu.save();
-            }
-            s.fpu_owner = Some(dest);
-            activate_thread(theirs);
-            SWITCH_CYCLES.fetch_add(
-                crate::arch::cpu::rdtsc().wrapping_sub(started),
-                Ordering::Relaxed,
-            );
-        } else {
-            s.hand_over(me, dest);
-        }
-        (me, dest)
-    };
-    context::switch(switched.0, switched.1);
-    reap();
-    true
-}
-
-/// Runs `f` on the scheduler state, for IPC bookkeeping that does not block.
-pub(crate) fn with_state<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
-    interrupts::without_interrupts(|| with(f))
 }

@@ -41,25 +41,13 @@ enum Reply {
     InFrame,
 }
 
-/// The one entry from `arch::syscall`: every call returns a `SysResult<Reply>`, written into
-/// the frame here.
+/// The generic entry from `arch::syscall`, for every call but the null call (answered by the
+/// entry code) and the `call` or `reply_recv` that took the fastpath (`ipc::fastpath`): every
+/// call returns a `SysResult<Reply>`, written into the frame here.
 pub fn dispatch(frame: &mut SyscallFrame) {
-    let number = frame.number();
-    // The null call is the measured floor: no decoding, no table.
-    if number == Syscall::Null as usize {
-        frame.set_result(0, 0);
-        return;
-    }
-    // The two calls of an IPC round trip go to their fastpaths before the table.
-    let outcome = if number == Syscall::Call as usize {
-        Ok(message(Syscall::Call, frame))
-    } else if number == Syscall::ReplyRecv as usize {
-        Ok(message(Syscall::ReplyRecv, frame))
-    } else {
-        match Syscall::from_number(number) {
-            Some(call) => handle(call, frame),
-            None => Err(Error::UnknownSyscall),
-        }
+    let outcome = match Syscall::from_number(frame.number()) {
+        Some(call) => handle(call, frame),
+        None => Err(Error::UnknownSyscall),
     };
     match outcome {
         Ok(Reply::Value(value)) => frame.set_result(0, value),
@@ -334,12 +322,12 @@ pub fn knob(knob: Knob, value: usize) -> SysResult {
     let write = value != KNOB_READ;
     Ok(match knob {
         Knob::Fastpath => {
-            let old = usize::from(ipc::fastpath_enabled());
+            let old = usize::from(ipc::fastpath::enabled());
             if write {
                 if value > 1 {
                     return Err(Error::InvalidArgument);
                 }
-                ipc::set_fastpath(value == 1);
+                ipc::fastpath::set_enabled(value == 1);
             }
             old
         }
@@ -367,6 +355,9 @@ fn info(what: usize, arg: usize) -> SysResult {
         Info::Rings => ipc::ring::count() as u64,
         Info::ColocatedCalls => services::sysserver::colocated_calls(),
         Info::ReferenceMicros => crate::arch::pm_timer::micros().ok_or(Error::NotFound)?,
+        Info::FastpathFallbacks => ipc::fastpath::fallbacks(
+            lux9_abi::ipc::FastpathGuard::from_number(arg).ok_or(Error::InvalidArgument)?,
+        ),
     };
     Ok(value as usize)
 }

@@ -106,8 +106,10 @@ unsafe impl FrameAllocator<Size4KiB> for TableFrames {
 /// reference to the address space itself, which keeps the tables alive.
 #[derive(Clone, Debug)]
 pub struct Activation {
-    root: u64,
-    pcid: Option<u16>,
+    /// CR3 that keeps this address space's TLB entries (with a PCID, the no-flush bit set).
+    keep: u64,
+    /// CR3 that flushes them (with a PCID, the no-flush bit clear).
+    flush: u64,
     needs_flush: Arc<AtomicBool>,
 }
 
@@ -118,17 +120,19 @@ impl Activation {
         let current: u64;
         // SAFETY: reading CR3 has no side effects.
         unsafe { core::arch::asm!("mov {}, cr3", out(reg) current, options(nostack, nomem)) };
-        if current & 0x000f_ffff_ffff_f000 == self.root {
+        // CR3 reads back as written, less the no-flush bit: `flush`.
+        if current == self.flush {
             return;
         }
-        let value = match self.pcid {
-            Some(pcid) => {
-                let flush = self.needs_flush.swap(false, Ordering::Relaxed);
-                self.root | u64::from(pcid) | if flush { 0 } else { 1 << 63 }
-            }
-            None => self.root,
+        // A plain load first: the flag is rarely set, and the swap only when it is.
+        let value = if self.needs_flush.load(Ordering::Relaxed)
+            && self.needs_flush.swap(false, Ordering::Relaxed)
+        {
+            self.flush
+        } else {
+            self.keep
         };
-        // SAFETY: `root` is a live PML4 (the caller holds its address space) that maps the
+        // SAFETY: the value names a live PML4 (the caller holds its address space) that maps the
         // kernel's higher half like every address space, so the running code and stack stay
         // mapped; the PCID, if any, is this address space's own.
         unsafe { core::arch::asm!("mov cr3, {}", in(reg) value, options(nostack)) };
@@ -306,9 +310,17 @@ impl AddressSpace {
 
     /// What the scheduler needs to switch to this address space without taking its lock.
     pub fn activation(&self) -> Activation {
+        let root = self.pml4.start_address().as_u64();
+        let (keep, flush) = match self.pcid {
+            Some(pcid) => {
+                let tagged = root | u64::from(pcid);
+                (tagged | 1 << 63, tagged)
+            }
+            None => (root, root),
+        };
         Activation {
-            root: self.pml4.start_address().as_u64(),
-            pcid: self.pcid,
+            keep,
+            flush,
             needs_flush: self.needs_flush.clone(),
         }
     }

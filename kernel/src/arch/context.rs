@@ -75,6 +75,41 @@ pub fn switch(prev: usize, next: usize) {
     unsafe { switch_stacks(SAVED[prev].as_ptr(), load) };
 }
 
+/// A switch that the system-call entry code makes itself (the IPC fastpath): it saves the
+/// running thread's context as [`switch_stacks`] does (callee-saved registers under a return
+/// address, here the entry's own way back to ring 3) into `prev_slot`, then loads `next_rsp`
+/// and pops `next`'s. `next_rsp` 0 means no switch.
+#[derive(Debug)]
+#[repr(C)]
+pub struct EntrySwitch {
+    pub next_rsp: u64,
+    pub prev_slot: *mut u64,
+}
+
+impl EntrySwitch {
+    pub const NONE: Self = Self {
+        next_rsp: 0,
+        prev_slot: core::ptr::null_mut(),
+    };
+}
+
+/// Takes `next`'s saved context for a switch from `prev` that the entry code makes (see
+/// [`EntrySwitch`]); the same checks as [`switch`].
+#[inline(always)]
+pub fn detach(prev: usize, next: usize) -> EntrySwitch {
+    debug_assert!(
+        !x86_64::instructions::interrupts::are_enabled(),
+        "switch with interrupts enabled"
+    );
+    debug_assert_ne!(prev, next);
+    let load = SAVED[next].swap(0, Ordering::Relaxed);
+    assert!(load != 0, "a thread without a saved context");
+    EntrySwitch {
+        next_rsp: load,
+        prev_slot: SAVED[prev].as_ptr(),
+    }
+}
+
 /// Drops the saved context of a thread whose stack is about to be freed.
 pub fn forget(tid: usize) {
     SAVED[tid].store(0, Ordering::Relaxed);
@@ -84,6 +119,26 @@ unsafe extern "C" {
     /// The register-restoring tail of the interrupt entry (`interrupts.rs`): pops a
     /// [`TrapFrame`] and returns with `iretq`.
     fn lux9_interrupt_return();
+}
+
+/// First code of a new user thread, on its way to ring 3 through the interrupt return: a
+/// thread killed before it ever ran ends here (every way to ring 3 checks, see
+/// `ipc::fastpath`). The trap frame above is 16-byte aligned, as the `call` needs.
+#[unsafe(naked)]
+unsafe extern "C" fn user_thread_start() {
+    naked_asm!(
+        "sti",
+        "call {check}",
+        "cli",
+        "jmp {interrupt_return}",
+        check = sym user_thread_check,
+        interrupt_return = sym lux9_interrupt_return,
+        options(att_syntax)
+    );
+}
+
+extern "C" fn user_thread_check() {
+    crate::process::exit_if_killed();
 }
 
 /// First code of a new kernel thread: enables interrupts and calls `entry(arg)` (in r12, r13).
@@ -186,7 +241,7 @@ pub fn prepare_user_stack(tid: usize, bottom: u64, top: u64, rip: u64, rsp: u64,
     push_switch_frame(
         &mut cursor,
         SwitchFrame {
-            rip: lux9_interrupt_return as *const () as u64,
+            rip: user_thread_start as *const () as u64,
             ..SwitchFrame::default()
         },
     );

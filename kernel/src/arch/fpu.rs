@@ -21,11 +21,13 @@ impl FpuState {
         Self(area)
     }
 
+    #[inline]
     pub fn save(&mut self) {
         // SAFETY: the area is 512 bytes and 16-byte aligned, as FXSAVE64 requires.
         unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) self.0.as_mut_ptr(), options(nostack)) };
     }
 
+    #[inline]
     pub fn restore(&self) {
         // SAFETY: the area holds a valid FXSAVE image: from `initial` or from a previous save
         // (reserved MXCSR bits are never set by either).

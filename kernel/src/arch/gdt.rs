@@ -102,10 +102,11 @@ pub fn init() {
 }
 
 /// Sets the stack the CPU switches to when an interrupt arrives in ring 3 (TSS.RSP0).
+#[inline]
 pub fn set_interrupt_stack(top: u64) {
     // SAFETY: the TSS is only written here and in `init`, always with interrupts disabled, and
     // the CPU reads RSP0 only on a privilege change, which cannot happen concurrently on one CPU.
-    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new(top) };
+    unsafe { (*TSS.0.get()).privilege_stack_table[0] = VirtAddr::new_truncate(top) };
 }
 
 /// Selectors for ring-3 code and data (with RPL 3), in the order `sysret` needs.

@@ -155,18 +155,21 @@ extern "C" fn dispatch(frame: &mut TrapFrame) {
             0
         };
         crate::trap::exception(frame, cr2);
-        return;
+    } else {
+        let address = HANDLERS[vector].load(Ordering::Acquire);
+        if address == 0 {
+            crate::trap::unexpected_interrupt(frame);
+        } else {
+            // SAFETY: only `register` stores into HANDLERS, and it stores valid `Handler`
+            // addresses.
+            let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(address) };
+            handler(frame);
+        }
     }
-    let address = HANDLERS[vector].load(Ordering::Acquire);
-    if address == 0 {
-        crate::trap::unexpected_interrupt(frame);
-        return;
-    }
-    // SAFETY: only `register` stores into HANDLERS, and it stores valid `Handler` addresses.
-    let handler: Handler = unsafe { core::mem::transmute::<usize, Handler>(address) };
-    handler(frame);
-    // About to return to ring 3 (the handler sent its EOI): a killed process ends here. This
-    // catches a process that spins without system calls at its next timer tick.
+    // About to return to ring 3 (a handler has sent its EOI): a killed process ends here. This
+    // catches a process that spins without system calls at its next timer tick, and it is one
+    // of the ways back to ring 3 that keep a marked thread from reaching `syscall` (see
+    // `ipc::fastpath`).
     if frame.came_from_user() {
         crate::process::exit_if_killed();
     }

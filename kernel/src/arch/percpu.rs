@@ -39,6 +39,7 @@ pub fn init() {
 }
 
 /// Sets the kernel stack used on the next entry from ring 3 (syscall and interrupts).
+#[inline]
 pub fn set_kernel_stack(top: u64) {
     // SAFETY: called with interrupts disabled during a context switch; nothing else writes it.
     unsafe { (*PER_CPU.0.get()).kernel_rsp = top };

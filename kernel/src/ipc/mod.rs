@@ -25,33 +25,22 @@
 //! **Peer death.** When a thread ends, everyone blocked on it (senders in its queue, callers
 //! waiting for its reply, receivers waiting for it by pid) wakes with `PeerDead`.
 
+pub mod fastpath;
 pub mod futex;
 pub mod ring;
 pub mod stats;
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use lux9_abi::Error;
 use lux9_abi::ipc::{LONG_MAX, MsgInfo, Words};
-use x86_64::instructions::interrupts;
 
 use crate::arch::syscall::{SyscallFrame, read_after_wake, with_blocked_frame};
 use crate::process::Pid;
-use crate::sched::{self, After, FastKind, Scheduler, Tid};
+use crate::sched::{self, After, Scheduler, Tid};
 use crate::uaccess::UserSlice;
-
-/// Whether the fastpath may be taken (the `Fastpath` knob).
-static FASTPATH: AtomicBool = AtomicBool::new(true);
-
-pub fn fastpath_enabled() -> bool {
-    FASTPATH.load(Ordering::Relaxed)
-}
-
-pub fn set_fastpath(enabled: bool) {
-    FASTPATH.store(enabled, Ordering::Relaxed);
-}
 
 /// How many times a ring server polls before it sleeps (the `PollSpins` knob; servers read it).
 /// 0 by default: with one CPU the peer cannot make progress while the server spins.
@@ -90,6 +79,25 @@ pub enum Wait {
     Futex { key: u64 },
 }
 
+impl Wait {
+    /// A thread in this wait takes a message from process `sender` the moment it is sent:
+    /// it receives from anyone, or from `sender`.
+    #[inline]
+    pub fn accepts(self, sender: Pid) -> bool {
+        match self {
+            Wait::Receiving { from: None } => true,
+            Wait::Receiving { from: Some(pid) } => pid == sender,
+            _ => false,
+        }
+    }
+
+    /// A thread in this wait takes thread `replier`'s reply.
+    #[inline]
+    pub fn awaits_reply_from(self, replier: Tid) -> bool {
+        self == Wait::AwaitingReply { from: replier }
+    }
+}
+
 /// Per-thread IPC state, kept in the scheduler's thread table.
 #[derive(Debug, Default)]
 pub struct ThreadIpc {
@@ -109,6 +117,15 @@ pub struct ThreadIpc {
     pub stats: stats::ThreadCounters,
     /// Kernel notification bits not yet delivered (see [`notify`]).
     pub notifications: u64,
+}
+
+impl ThreadIpc {
+    /// Whether a receive from anyone finds something at once: a queued sender or a
+    /// notification.
+    #[inline]
+    pub fn has_pending(&self) -> bool {
+        !self.senders.is_empty() || self.notifications != 0
+    }
 }
 
 // ---- writing into blocked threads' frames ----
@@ -167,6 +184,15 @@ fn finish(frame: &mut SyscallFrame) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The end of a `call` or `reply_recv` whose thread blocked in the fastpath and woke to a
+/// result that needs more than the return to ring 3: a long message to copy into its IPC
+/// buffer, or a kill to act on (see [`fastpath`]). Runs with interrupts enabled.
+pub fn finish_woken(frame: &mut SyscallFrame) {
+    if let Err(error) = finish(frame) {
+        frame.rax = error as u64;
+    }
 }
 
 /// Blocks the running thread (state already recorded) and returns its outcome when it wakes.
@@ -261,29 +287,33 @@ fn outgoing_message(frame: &SyscallFrame, sender: Pid) -> Result<Message, Error>
     })
 }
 
-/// Finds the thread of process `pid`, or why there is none.
-fn peer(s: &mut Scheduler, pid: Pid) -> Result<Tid, Error> {
-    let me = s.current();
+/// The live thread of process `pid`, found through thread `me`'s one-entry cache (checked
+/// still to belong to `pid`) or else the scheduler's table, which then fills the cache. Both
+/// paths look peers up here.
+#[inline]
+pub(crate) fn find_peer(s: &mut Scheduler, me: Tid, pid: Pid) -> Option<Tid> {
     if let Some((cached_pid, tid)) = s.thread(me).ipc.peer_cache
         && cached_pid == pid
         && s.thread_opt(tid)
             .is_some_and(|t| t.pid == pid && t.state != sched::ThreadState::Dead)
     {
-        return Ok(tid);
+        return Some(tid);
     }
-    let tid = s.thread_of(pid).ok_or_else(|| {
+    let tid = s.thread_of(pid)?;
+    s.thread(me).ipc.peer_cache = Some((pid, tid));
+    Some(tid)
+}
+
+/// Finds the thread of process `pid`, or why there is none.
+fn peer(s: &mut Scheduler, pid: Pid) -> Result<Tid, Error> {
+    let me = s.current();
+    find_peer(s, me, pid).ok_or_else(|| {
         if crate::process::ever_existed(pid) {
             Error::PeerDead
         } else {
             Error::NotFound
         }
-    })?;
-    s.thread(me).ipc.peer_cache = Some((pid, tid));
-    Ok(tid)
-}
-
-fn accepts(wait: Wait, sender: Pid) -> bool {
-    matches!(wait, Wait::Receiving { from: None }) || wait == Wait::Receiving { from: Some(sender) }
+    })
 }
 
 /// Queues the running thread's `message` at `dest` (slowpath), or hands it over if `dest` is
@@ -292,7 +322,7 @@ fn accepts(wait: Wait, sender: Pid) -> bool {
 fn slow_send(s: &mut Scheduler, dest: Tid, message: Message, call: bool) -> bool {
     let me = s.current();
     s.thread(me).ipc.stats.slowpath += 1;
-    if accepts(s.thread(dest).ipc.wait, message.sender) {
+    if s.thread(dest).ipc.wait.accepts(message.sender) {
         deliver_to(s, dest, message, true);
         if call {
             s.thread(me).ipc.wait = Wait::AwaitingReply { from: dest };
@@ -438,28 +468,8 @@ pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
     receive_into(frame, from)
 }
 
-/// Whether the `info` register describes a message the fastpath may carry: short (at most 64
-/// bytes, no long flag) and well-formed. One mask test instead of a full decode.
-fn fast_info(info: u64) -> bool {
-    MsgInfo::is_short_word(info) && fastpath_enabled()
-}
-
-/// Tries the fastpath for `frame`'s short message (see the module documentation).
-fn fast(kind: FastKind, frame: &mut SyscallFrame) -> bool {
-    // The peer writes this frame while we sleep: make sure the compiler knows it escaped.
-    core::hint::black_box(&mut *frame);
-    // System calls run with interrupts enabled; the handoff needs them off.
-    interrupts::disable();
-    let switched = sched::ipc_fast_handoff(kind, frame);
-    interrupts::enable();
-    switched
-}
-
 pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
     let dest_pid = frame.rdi as Pid;
-    if fast_info(frame.rsi) && fast(FastKind::Call, frame) {
-        return finish(frame);
-    }
     check_not_self(dest_pid)?;
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| -> Result<(), Error> {
@@ -474,7 +484,7 @@ pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
 fn reply_to(s: &mut Scheduler, dest_pid: Pid, message: Message) -> Result<(), Error> {
     let dest = peer(s, dest_pid)?;
     let me = s.current();
-    if s.thread(dest).ipc.wait != (Wait::AwaitingReply { from: me }) {
+    if !s.thread(dest).ipc.wait.awaits_reply_from(me) {
         // A caller killed while it waited (`kill`, Ctrl-C) no longer waits but may not have
         // ended yet: for the server that is a peer gone, not a mistake of its own.
         if s.thread(dest).is_killed() {
@@ -499,9 +509,6 @@ pub fn reply_recv(frame: &mut SyscallFrame) -> Result<(), Error> {
     let dest_pid = frame.rdi as Pid;
     if dest_pid == 0 {
         return receive_into(frame, None);
-    }
-    if fast_info(frame.rsi) && fast(FastKind::ReplyRecv, frame) {
-        return finish(frame);
     }
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| reply_to(s, dest_pid, message))?;
@@ -541,11 +548,13 @@ pub fn thread_exiting(s: &mut Scheduler, dying: Tid) {
         .filter(|&t| t != dying)
         .filter(|&t| {
             let wait = s.thread_opt(t).map(|t| t.ipc.wait);
-            wait == Some(Wait::AwaitingReply { from: dying })
-                || wait
-                    == Some(Wait::Receiving {
-                        from: Some(dying_pid),
-                    })
+            wait.is_some_and(|wait| {
+                wait.awaits_reply_from(dying)
+                    || wait
+                        == (Wait::Receiving {
+                            from: Some(dying_pid),
+                        })
+            })
         })
         .collect();
     for tid in senders.into_iter().chain(waiting) {

@@ -70,6 +70,7 @@ impl KernelStack {
         Some(stack)
     }
 
+    #[inline]
     pub fn top(&self) -> u64 {
         slot_top(self.slot)
     }
