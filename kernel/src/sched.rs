@@ -5,9 +5,12 @@
 //! (`arch::context::switch`); what differs is what the switch changes on the way:
 //! - CR3, when the next thread has an address space;
 //! - the kernel stack for entries from ring 3 (TSS.RSP0 and the syscall stack), for user threads;
-//! - the FPU/SSE registers, saved eagerly when a user thread leaves the CPU and restored when a
-//!   user thread gets it; kernel threads (soft-float) leave them alone. So the registers hold
-//!   the running thread's state or no one's, and a switch deals with its two threads only.
+//! - the FPU/SSE registers, lazily: they keep the state of the last user thread that used
+//!   them (`fpu_owner`), and any other user thread runs with CR0.TS set, so that its first x87
+//!   or SSE instruction traps (#NM) to [`fpu_trap`], which saves the owner's state and loads
+//!   its own. A switch only sets or clears TS when that changes; threads that never use the
+//!   FPU (most programs: they are built soft-float) never pay for it, and kernel threads
+//!   (soft-float too) leave it alone.
 //!
 //! One switch primitive, [`HandOver::switch`], serves the scheduler's switches
 //! ([`Scheduler::hand_over`], after picking the next thread) and the IPC fastpath's
@@ -33,7 +36,7 @@ use x86_64::instructions::interrupts;
 
 use crate::arch::address_space::{self, Activation, AddressSpace};
 use crate::arch::context::{self, MAX_THREADS};
-use crate::arch::fpu::FpuState;
+use crate::arch::fpu::{self, FpuState};
 use crate::arch::percpu;
 use crate::arch::sync::IrqMutex;
 use crate::memory::kstack::KernelStack;
@@ -110,14 +113,29 @@ pub(crate) struct Scheduler {
     sleepers: Vec<Tid>,
     /// Dead threads whose stacks can be freed once another thread runs.
     dead: Vec<Tid>,
-    /// The user thread whose state is in the FPU registers: the running thread, or
+    /// The user thread whose state is in the FPU registers (it need not be running), or
     /// [`NO_FPU_OWNER`].
     fpu_owner: Tid,
+    /// Whether CR0.TS is set: the running user thread is not `fpu_owner`.
+    fpu_trapping: bool,
     /// The (main) thread of each process, for IPC addressed by pid.
     by_pid: alloc::collections::BTreeMap<Pid, Tid>,
 }
 
-static SCHED: IrqMutex<Option<Scheduler>> = IrqMutex::new(None);
+/// The scheduler, empty until [`init`] adds the idle thread: before that a timer tick finds
+/// nothing to do and the boot code counts as the idle thread.
+static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
+    threads: Vec::new(),
+    free_tids: Vec::new(),
+    ready: [const { VecDeque::new() }; PRIORITY_LEVELS],
+    current: 0,
+    idle: 0,
+    sleepers: Vec::new(),
+    dead: Vec::new(),
+    fpu_owner: NO_FPU_OWNER,
+    fpu_trapping: false,
+    by_pid: alloc::collections::BTreeMap::new(),
+});
 static TOTAL_SWITCHES: AtomicU64 = AtomicU64::new(0);
 /// TSC counts spent in the scheduler's switch bookkeeping (`Scheduler::hand_over`: picking
 /// done, before the stack switch), summed, and the switches timed so.
@@ -242,6 +260,7 @@ impl Scheduler {
                 next_tid: next,
                 current: &mut self.current,
                 fpu_owner: &mut self.fpu_owner,
+                fpu_trapping: &mut self.fpu_trapping,
             }),
             _ => None,
         }
@@ -275,6 +294,7 @@ pub(crate) struct HandOver<'a> {
     next_tid: Tid,
     current: &'a mut Tid,
     fpu_owner: &'a mut Tid,
+    fpu_trapping: &'a mut bool,
 }
 
 impl HandOver<'_> {
@@ -289,22 +309,23 @@ impl HandOver<'_> {
         next.state = ThreadState::Running;
         next.slice_left = TIME_SLICE_TICKS;
         next.switches_in += 1;
-        // Eager FPU hand-over. The registers hold the running thread's state or no one's
-        // (`fpu_owner` is the running thread or `NO_FPU_OWNER`): a user thread's state is saved when it
-        // leaves the CPU, to anyone, and restored when it gets the CPU back; kernel threads
-        // (soft-float) leave the registers alone.
-        let prev_owns = *self.fpu_owner == self.prev_tid;
-        if prev_owns {
-            self.prev.fpu.save();
-        }
+        // Lazy FPU switching: a user thread other than the owner runs with TS set.
         if next.user {
-            next.fpu.restore();
-            *self.fpu_owner = self.next_tid;
-        } else if prev_owns {
-            *self.fpu_owner = NO_FPU_OWNER;
+            let trap = *self.fpu_owner != self.next_tid;
+            if trap != *self.fpu_trapping {
+                if trap {
+                    fpu::trap_next_use();
+                } else {
+                    fpu::allow_use();
+                }
+                *self.fpu_trapping = trap;
+            }
         }
-        if let Some(activation) = next.borrowed.or(next.activation.as_ref()) {
-            activation.activate();
+        // A borrowed address space (a colocated server call) wins over the thread's own.
+        match (next.borrowed, &next.activation) {
+            (Some(borrowed), _) => borrowed.activate(),
+            (None, Some(own)) => own.activate(),
+            (None, None) => {}
         }
         if next.stack_top != 0 {
             percpu::set_kernel_stack(next.stack_top);
@@ -364,43 +385,31 @@ pub fn init() {
         killed: false,
         interruptible: false,
     });
-    let mut scheduler = Scheduler {
-        threads: Vec::with_capacity(64),
-        free_tids: Vec::new(),
-        ready: core::array::from_fn(|_| VecDeque::with_capacity(64)),
-        current: 0,
-        idle: 0,
-        sleepers: Vec::new(),
-        dead: Vec::new(),
-        fpu_owner: NO_FPU_OWNER,
-        by_pid: alloc::collections::BTreeMap::new(),
-    };
-    let tid = scheduler
-        .add(idle)
-        .unwrap_or_else(|_| unreachable!("the table is empty"));
-    scheduler.idle = tid;
-    scheduler.current = tid;
-    *SCHED.lock() = Some(scheduler);
+    with_state(|s| {
+        assert!(s.threads.is_empty(), "sched::init runs once");
+        s.threads.reserve(64);
+        for queue in &mut s.ready {
+            queue.reserve(64);
+        }
+        let tid = s
+            .add(idle)
+            .unwrap_or_else(|_| unreachable!("the table is empty"));
+        s.idle = tid;
+        s.current = tid;
+    });
 }
 
-/// The one way to the scheduler state: under its lock, which keeps interrupts disabled while
-/// it is held. `None` before [`init`].
-fn locked<R>(f: impl FnOnce(&mut Scheduler) -> R) -> Option<R> {
-    SCHED.lock().as_mut().map(f)
-}
-
-/// Runs `f` on the scheduler state under its lock.
+/// The one way to the scheduler state: runs `f` under its lock, which keeps interrupts
+/// disabled while it is held.
 pub(crate) fn with_state<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
-    locked(f).expect("sched::init has run")
+    f(&mut SCHED.lock())
 }
 
 /// [`with_state`] for the IPC fastpath, which runs with interrupts disabled: the same lock,
 /// taken without saving the interrupt flag.
 #[inline(always)]
 pub(crate) fn with_state_interrupts_off<R>(f: impl FnOnce(&mut Scheduler) -> R) -> R {
-    crate::arch::sync::with_lock_interrupts_off(&SCHED, |s| {
-        f(s.as_mut().expect("sched::init has run"))
-    })
+    crate::arch::sync::with_lock_interrupts_off(&SCHED, f)
 }
 
 /// Why a thread could not be created.
@@ -679,7 +688,7 @@ pub fn wake_from_interrupt(tid: Tid) {
 /// Whether the running thread is the idle thread (boot code before the first switch runs as
 /// it), which must never block.
 pub fn current_is_idle() -> bool {
-    locked(|s| s.current == s.idle).unwrap_or(true)
+    with_state(|s| s.current == s.idle)
 }
 
 /// Sleeps until the timer reaches `tick`, or until a kill ends the sleep (the `sleep` system
@@ -727,7 +736,7 @@ pub fn sleep_until(tick: u64) {
 /// Called by the timer interrupt after its EOI: wakes sleepers and preempts when the current
 /// thread's slice is over or a higher-priority thread is ready.
 pub fn tick(now: u64) {
-    let preempt = locked(|s| {
+    let preempt = with_state(|s| {
         while let Some(&tid) = s.sleepers.first() {
             if s.thread(tid).wake_at > now {
                 break;
@@ -747,8 +756,7 @@ pub fn tick(now: u64) {
                 level < thread.priority || (level == thread.priority && thread.slice_left == 0)
             }
         }
-    })
-    .unwrap_or(false);
+    });
     if preempt {
         reschedule(true);
     }
@@ -767,6 +775,24 @@ pub fn idle_loop() -> ! {
     }
 }
 
+/// The #NM trap of a user thread that used x87 or SSE while it was not the FPU's owner: saves
+/// the owner's state, loads the running thread's and makes it the owner.
+pub fn fpu_trap() {
+    with_state(|s| {
+        fpu::allow_use();
+        s.fpu_trapping = false;
+        let me = s.current;
+        if s.fpu_owner == me {
+            return;
+        }
+        if let Some(owner) = s.thread_opt(s.fpu_owner) {
+            owner.fpu.save();
+        }
+        s.thread(me).fpu.restore();
+        s.fpu_owner = me;
+    })
+}
+
 /// Ends the current thread. Its stack is freed after the next switch.
 pub fn exit_current() -> ! {
     interrupts::disable();
@@ -779,6 +805,11 @@ pub fn exit_current() -> ! {
         }
         thread.state = ThreadState::Dead;
         thread.activation = None;
+        // Its FPU state is of no use now; the next owner need not save it.
+        if s.fpu_owner == current {
+            s.fpu_owner = NO_FPU_OWNER;
+        }
+        let thread = s.thread(current);
         thread.space = None;
         let pid = thread.pid;
         if s.by_pid.get(&pid) == Some(&current) {

@@ -54,6 +54,12 @@ pub fn exception(frame: &mut TrapFrame, cr2: u64) {
         NMIS.fetch_add(1, Ordering::Relaxed);
         return;
     }
+    if frame.vector == 7 && frame.came_from_user() {
+        // A user thread's first x87/SSE instruction since it got the CPU from another one
+        // that used them: the lazy FPU switch.
+        crate::sched::fpu_trap();
+        return;
+    }
     if frame.came_from_user() {
         kill_user(frame, cr2);
     }

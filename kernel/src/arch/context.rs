@@ -101,12 +101,14 @@ pub fn detach(prev: usize, next: usize) -> EntrySwitch {
         !x86_64::instructions::interrupts::are_enabled(),
         "switch with interrupts enabled"
     );
-    debug_assert_ne!(prev, next);
-    let load = SAVED[next].swap(0, Ordering::Relaxed);
+    debug_assert!(prev != next && prev < MAX_THREADS && next < MAX_THREADS);
+    // SAFETY: thread ids are below MAX_THREADS: the scheduler's table never grows past it.
+    let (next_slot, prev_slot) = unsafe { (SAVED.get_unchecked(next), SAVED.get_unchecked(prev)) };
+    let load = next_slot.swap(0, Ordering::Relaxed);
     assert!(load != 0, "a thread without a saved context");
     EntrySwitch {
         next_rsp: load,
-        prev_slot: SAVED[prev].as_ptr(),
+        prev_slot: prev_slot.as_ptr(),
     }
 }
 

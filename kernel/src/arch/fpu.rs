@@ -1,8 +1,9 @@
 //! FPU and SSE state of user threads, saved with FXSAVE64 and restored with FXRSTOR64.
 //!
 //! The kernel itself is built soft-float and never touches x87 or SSE registers, so only user
-//! threads have state to keep; the scheduler saves it when a user thread leaves the CPU for
-//! another user thread (see `sched.rs`). AVX state is not managed: CR4.OSXSAVE stays clear, so
+//! threads have state to keep. The scheduler switches it lazily (see `sched.rs`): a user
+//! thread whose state is not in the registers runs with CR0.TS set, and its first x87 or SSE
+//! instruction traps (#NM) to the code that moves the state. AVX state is not managed: CR4.OSXSAVE stays clear, so
 //! AVX instructions fault and user programs use SSE at most.
 
 use x86_64::registers::control::{Cr0, Cr0Flags, Cr4, Cr4Flags};
@@ -33,6 +34,30 @@ impl FpuState {
         // (reserved MXCSR bits are never set by either).
         unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) self.0.as_ptr(), options(nostack)) };
     }
+}
+
+/// Makes the next x87 or SSE instruction fault with #NM (sets CR0.TS): the scheduler's lazy
+/// FPU switching (see `sched.rs`).
+#[inline]
+pub fn trap_next_use() {
+    // SAFETY: setting TS only makes x87/SSE instructions fault, which the kernel (soft-float)
+    // never executes outside `FpuState::save`/`restore`, run after `allow_use`.
+    unsafe {
+        core::arch::asm!(
+            "mov {tmp}, cr0",
+            "or {tmp}, 8",
+            "mov cr0, {tmp}",
+            tmp = out(reg) _,
+            options(nostack, nomem)
+        );
+    }
+}
+
+/// Lets x87 and SSE instructions run again (clears CR0.TS).
+#[inline]
+pub fn allow_use() {
+    // SAFETY: `clts` only clears CR0.TS.
+    unsafe { core::arch::asm!("clts", options(nostack, nomem)) };
 }
 
 /// Lets ring 3 use x87 and SSE: CR0.MP set, EM and TS clear; CR4.OSFXSR and OSXMMEXCPT set.

@@ -36,7 +36,7 @@ use super::{Wait, find_peer};
 use crate::arch::context::EntrySwitch;
 use crate::arch::syscall::{SyscallFrame, deliver_to_blocked};
 use crate::process::Pid;
-use crate::sched::{self, Scheduler, ThreadState};
+use crate::sched::{self, Scheduler, ThreadState, Tid};
 
 /// Whether the fastpath may be taken (the `Fastpath` knob).
 static ENABLED: AtomicBool = AtomicBool::new(true);
@@ -95,6 +95,14 @@ fn take<const KIND: Kind>(frame: &SyscallFrame) -> EntrySwitch {
     EntrySwitch::NONE
 }
 
+/// A peer not in the cache: the table lookup, kept out of line so that the usual path stays
+/// short (and needs fewer registers).
+#[cold]
+#[inline(never)]
+fn look_up_peer(s: &mut Scheduler, me: Tid, pid: Pid) -> Option<Tid> {
+    find_peer(s, me, pid)
+}
+
 /// Runs the guards and, if they all hold, hands the message over and decides the switch.
 #[inline(always)]
 fn hand_off<const KIND: Kind>(
@@ -106,7 +114,7 @@ fn hand_off<const KIND: Kind>(
     // The peer cache first (a pid check below confirms it), then the table.
     let dest = match s.thread(me).ipc.peer_cache {
         Some((pid, tid)) if pid == dest_pid => tid,
-        _ => find_peer(s, me, dest_pid).ok_or(FastpathGuard::NoPeer)?,
+        _ => look_up_peer(s, me, dest_pid).ok_or(FastpathGuard::NoPeer)?,
     };
     // None also when `dest` is the caller itself.
     let hand_over = s.hand_over_to(dest).ok_or(FastpathGuard::NoPeer)?;
