@@ -37,6 +37,7 @@ pub const USER: &[&str] = &[
     "fpu_state_survives_switches",
     "random_syscalls_100000_leave_the_kernel_running",
     "ipc_fastpath_and_slowpath_agree",
+    "every_fastpath_guard_falls_back_to_the_slowpath",
     "ipc_long_messages_are_copied",
     "ipc_sends_queue_in_order",
     "ipc_dead_peers_wake_callers_with_errors",

@@ -1,7 +1,11 @@
 //! ipcpeer: the other side of the IPC tests and benchmarks. Its first argument picks a role:
 //!
-//! - `echo`: a server that answers every call with the message transformed (each word XOR
-//!   `0x5a5a...`, label + 1; long messages reversed byte by byte) until it gets label `QUIT`;
+//! - `echo [PRIORITY] [DELAY_MS]`: a server that answers every call with the message
+//!   transformed (each word XOR `0x5a5a...`, label + 1; long messages reversed byte by byte)
+//!   until it gets label `QUIT`; at scheduling priority PRIORITY if given, and sleeping
+//!   DELAY_MS before each answer if given (the fastpath's guard tests use both);
+//! - `echo-caller DEST`: calls the echo server DEST once with a known short message and exits 0 if
+//!   the answer is the transformed message, 1 otherwise;
 //! - `bench-echo`: the benchmark's server: answers each call with the same message, on raw
 //!   registers, until it gets label `QUIT`;
 //! - `ring-server`: receives a ring id, then serves it: answers every request with the same
@@ -38,7 +42,12 @@ fn transform(words: &Words) -> Words {
     words.map(|w| w ^ 0x5a5a_5a5a_5a5a_5a5a)
 }
 
-fn echo() -> i32 {
+fn echo(priority: Option<u64>, delay_ms: u64) -> i32 {
+    if let Some(level) = priority
+        && sys::set_priority(level as usize).is_err()
+    {
+        return 4;
+    }
     let Ok(mut buffer) = IpcBuffer::register(LONG_MAX) else {
         return 1;
     };
@@ -57,6 +66,9 @@ fn echo() -> i32 {
             buffer.bytes()[..message.info.len].reverse();
         }
         let words = transform(&message.words);
+        if delay_ms != 0 {
+            sys::sleep_ms(delay_ms);
+        }
         if quit {
             let _ = ipc::reply_with(message.peer, info, words, &mut buffer);
             return 0;
@@ -268,7 +280,17 @@ fn run(args: &str) -> i32 {
     let role = words.next().unwrap_or("");
     let number = |w: Option<&str>| w.and_then(|w| w.parse::<u64>().ok());
     match role {
-        "echo" => echo(),
+        "echo" => echo(number(words.next()), number(words.next()).unwrap_or(0)),
+        "echo-caller" => {
+            let Some(dest) = number(words.next()) else {
+                return 2;
+            };
+            let sent: Words = core::array::from_fn(|i| 0xca11_0000 + i as u64);
+            match ipc::call(dest as usize, MsgInfo::short(64, 7), sent) {
+                Ok(reply) if reply.words == transform(&sent) && reply.info.label == 8 => 0,
+                _ => 1,
+            }
+        }
         "fuzz-peer" => match number(words.next()) {
             Some(parent) => fuzz_peer(parent as usize),
             None => 2,

@@ -904,7 +904,7 @@ fn run(args: &str) -> i32 {
             }
         };
     }
-    let cases: [Case; 32] = [
+    let cases: [Case; 33] = [
         (
             "user_cannot_touch_kernel_memory",
             user_cannot_touch_kernel_memory,
@@ -933,6 +933,10 @@ fn run(args: &str) -> i32 {
         (
             "ipc_fastpath_and_slowpath_agree",
             ipc_fastpath_and_slowpath_agree,
+        ),
+        (
+            "every_fastpath_guard_falls_back_to_the_slowpath",
+            every_fastpath_guard_falls_back_to_the_slowpath,
         ),
         ("ipc_long_messages_are_copied", ipc_long_messages_are_copied),
         ("ipc_sends_queue_in_order", ipc_sends_queue_in_order),
@@ -1028,7 +1032,7 @@ fn run(args: &str) -> i32 {
 
 // ---- IPC ----
 
-use lux9_rt::abi::ipc::{IpcStats, Knob, LONG_MAX, MsgInfo, Words};
+use lux9_rt::abi::ipc::{FastpathGuard, IpcStats, Knob, LONG_MAX, MsgInfo, Words};
 use lux9_rt::ipc;
 use lux9_rt::shared::{IpcBuffer, SharedRegion};
 
@@ -1121,6 +1125,144 @@ fn ipc_fastpath_and_slowpath_agree() -> CaseResult {
         mine.total_switches > 0 && mine.total_switches <= after.total_switches,
         "per-process switches"
     );
+    Ok(())
+}
+
+/// Times the fastpath fell back at `guard`, system-wide.
+fn fallbacks(guard: FastpathGuard) -> Result<u64, String> {
+    sys::info(Info::FastpathFallbacks, guard as usize)
+        .map_err(|e| format!("fallbacks at {guard:?}: {e}"))
+}
+
+/// Runs `f` and returns how many times each guard sent a message to the slowpath meanwhile.
+fn fallbacks_during(f: impl FnOnce() -> CaseResult) -> Result<[u64; FastpathGuard::COUNT], String> {
+    let mut before = [0; FastpathGuard::COUNT];
+    for guard in FastpathGuard::ALL {
+        before[guard as usize] = fallbacks(guard)?;
+    }
+    f()?;
+    let mut during = [0; FastpathGuard::COUNT];
+    for guard in FastpathGuard::ALL {
+        during[guard as usize] = fallbacks(guard)? - before[guard as usize];
+    }
+    Ok(during)
+}
+
+/// One call to the echo server `server` that must come back transformed (see `ipcpeer echo`).
+fn echo_call(server: usize, label: u32) -> CaseResult {
+    let words: Words = core::array::from_fn(|i| 0x6a00 + i as u64 + u64::from(label));
+    let reply = ipc::call(server, MsgInfo::short(64, label), words)
+        .map_err(|e| format!("call with label {label}: {e}"))?;
+    ensure!(
+        reply.info.label == label + 1
+            && reply.words == words.map(|w| w ^ 0x5a5a_5a5a_5a5a_5a5a)
+            && reply.peer == server,
+        "the reply to label {label} is not the echo's"
+    );
+    Ok(())
+}
+
+/// Each of the fastpath's guards, made to fail: the operation falls back to the slowpath,
+/// which the kernel counts under that guard and no other, and the result is the one the
+/// slowpath defines (the echo's answer, or the same error as with the fastpath off).
+fn every_fastpath_guard_falls_back_to_the_slowpath() -> CaseResult {
+    use FastpathGuard::*;
+    ipc::set_knob(Knob::Fastpath, 1).map_err(|e| format!("knob: {e}"))?;
+    let server = start_echo()?;
+    // Each case: the guards that must have counted (at least once), the others must not.
+    let check = |name: &str, during: [u64; FastpathGuard::COUNT], expected: &[FastpathGuard]| {
+        for guard in FastpathGuard::ALL {
+            let counted = during[guard as usize];
+            if expected.contains(&guard) {
+                ensure!(counted >= 1, "{name}: no fallback counted at {guard:?}");
+            } else {
+                ensure!(counted == 0, "{name}: {counted} fallbacks at {guard:?}");
+            }
+        }
+        Ok(())
+    };
+    // The baseline: a short call to a waiting server of equal priority falls back nowhere.
+    let during = fallbacks_during(|| echo_call(server, 1))?;
+    check("a plain call", during, &[])?;
+
+    // NotShort: a long message, both ways.
+    let during = fallbacks_during(|| {
+        let mut buffer = IpcBuffer::register(LONG_MAX).map_err(|e| format!("buffer: {e}"))?;
+        let sent: Vec<u8> = (0..100u8).collect();
+        buffer.bytes()[..sent.len()].copy_from_slice(&sent);
+        let info = MsgInfo {
+            len: sent.len(),
+            long: true,
+            label: 3,
+        };
+        let reply = ipc::call_with(server, info, [0; 8], &mut buffer)
+            .map_err(|e| format!("long call: {e}"))?;
+        ensure!(
+            reply.info.long
+                && reply.info.len == sent.len()
+                && buffer.bytes()[..sent.len()].iter().eq(sent.iter().rev()),
+            "the long reply is not the echo's"
+        );
+        Ok(())
+    })?;
+    check("a long message", during, &[NotShort])?;
+
+    // Disabled: the knob off.
+    ipc::set_knob(Knob::Fastpath, 0).map_err(|e| format!("knob: {e}"))?;
+    let during = fallbacks_during(|| echo_call(server, 5));
+    ipc::set_knob(Knob::Fastpath, 1).map_err(|e| format!("knob: {e}"))?;
+    check("the knob off", during?, &[Disabled])?;
+
+    // NoPeer: a pid with no process, and the caller itself; the errors are the slowpath's,
+    // the same with the fastpath off.
+    let me = sys::getpid();
+    let mut errors = Vec::new();
+    let during = fallbacks_during(|| {
+        for dest in [60_000, me] {
+            errors.push(ipc::call(dest, MsgInfo::short(8, 1), [0; 8]).err());
+        }
+        Ok(())
+    })?;
+    check("no peer", during, &[NoPeer])?;
+    ipc::set_knob(Knob::Fastpath, 0).map_err(|e| format!("knob: {e}"))?;
+    let slow: Vec<_> = [60_000, me]
+        .into_iter()
+        .map(|dest| ipc::call(dest, MsgInfo::short(8, 1), [0; 8]).err())
+        .collect();
+    ipc::set_knob(Knob::Fastpath, 1).map_err(|e| format!("knob: {e}"))?;
+    ensure!(
+        errors == [Some(Error::NotFound), Some(Error::InvalidArgument)] && errors == slow,
+        "calls without a peer: {errors:?} with the fastpath, {slow:?} without"
+    );
+    stop_echo(server)?;
+
+    // LessUrgent: a server at a lower priority than ours (a higher number). Its reply_recv to
+    // us, more urgent, takes the fastpath.
+    let low = sys::spawn("ipcpeer", "echo 3").map_err(|e| format!("spawn echo 3: {e}"))?;
+    sys::sleep_ms(5);
+    let during = fallbacks_during(|| echo_call(low, 9))?;
+    check("a less urgent server", during, &[LessUrgent])?;
+    stop_echo(low)?;
+
+    // NotWaiting and Pending: while a slow server (it sleeps 30 ms before each answer) works
+    // on our call, a second client calls it: the server is not waiting, so that call queues.
+    // The server's reply_recv to us then finds that caller queued.
+    let slow_server =
+        sys::spawn("ipcpeer", "echo 2 30").map_err(|e| format!("spawn echo 2 30: {e}"))?;
+    sys::sleep_ms(5);
+    let mut second = 0;
+    let during = fallbacks_during(|| {
+        second = sys::spawn("ipcpeer", &format!("echo-caller {slow_server}"))
+            .map_err(|e| format!("spawn caller: {e}"))?;
+        echo_call(slow_server, 11)
+    })?;
+    let status = sys::wait(second).map_err(|e| format!("wait caller: {e}"))?;
+    ensure!(
+        status.success(),
+        "the queued caller ended with {status:?} (its reply was wrong)"
+    );
+    check("a busy server", during, &[NotWaiting, Pending])?;
+    stop_echo(slow_server)?;
     Ok(())
 }
 
