@@ -23,7 +23,7 @@ use lux9_blk::pattern as pattern_disk;
 
 use crate::boot_info::BootInfo;
 use crate::dma::DmaBuffer;
-use lux9_kernel::units::PAGE_BYTES;
+use lux9_kernel_core::units::PAGE_BYTES;
 
 /// Why a request was refused or failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! What the boot loader told us, parsed once from the multiboot2 information.
 
-use lux9_kernel::memory_plan::MapArea;
-use lux9_kernel::phys_range::PhysRange;
+use lux9_kernel_core::memory_plan::MapArea;
+use lux9_kernel_core::phys_range::PhysRange;
 use multiboot2::{BootInformation, FramebufferType, MemoryAreaType};
 
 use crate::arch;

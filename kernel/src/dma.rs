@@ -3,7 +3,7 @@
 //! dropped. No IOMMU is programmed: a device sees all of physical memory, so drivers give it only
 //! addresses from here or ones the block layer checked.
 
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::units::PAGE_SIZE;
 
 use crate::arch::phys_to_virt;
 use crate::memory::frames;

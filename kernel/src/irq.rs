@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use lux9_kernel::irq_routing::{self, IoApicInfo, IsaOverride, Route};
+use lux9_kernel_core::irq_routing::{self, IoApicInfo, IsaOverride, Route};
 
 use crate::arch::acpi::InterruptControllers;
 use crate::arch::interrupts;

@@ -11,8 +11,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use lux9_kernel::phys_range::PhysRange;
-use lux9_kernel::test_pattern;
+use lux9_kernel_core::phys_range::PhysRange;
+use lux9_kernel_core::test_pattern;
 
 use crate::arch::paging::{self, MapError, MapFlags};
 use crate::arch::{self, fault, heap, pit, qemu};
@@ -318,7 +318,7 @@ fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
     let before = usage.free_frames;
     let reserved = memory::reserved_ranges();
     let mut taken: Vec<u64> = Vec::with_capacity(before as usize + 1);
-    let low_memory = PhysRange::new(0, lux9_kernel::memory_plan::LOW_MEMORY_END);
+    let low_memory = PhysRange::new(0, lux9_kernel_core::memory_plan::LOW_MEMORY_END);
     while let Some(phys) = frames::alloc() {
         if taken.len() == taken.capacity() {
             frames::free(phys);
@@ -650,7 +650,7 @@ fn timer_ticks_arrive(_: &'static BootInfo) -> CaseResult {
 /// carries; where ECAM is in use, the configuration ports see the same functions on bus 0
 /// (the two access paths agree), and a function's header reads the same both ways.
 fn pci_buses_are_enumerated(_: &'static BootInfo) -> CaseResult {
-    use lux9_kernel::pci;
+    use lux9_kernel_core::pci;
     let found = crate::pci_bus::functions();
     let first = found.first().ok_or("no PCI function found")?;
     ensure!(

@@ -3,7 +3,8 @@
 //! GRUB loads this ELF as a multiboot2 kernel; `arch/boot.rs` enters long mode and calls
 //! [`kmain`]. On the host (any target but `x86_64-unknown-none`) the crate still compiles, so
 //! that `cargo check`, clippy and rust-analyzer see all of it, but the binary only explains how
-//! to build the real kernel.
+//! to build the real kernel. The pure logic it builds on (command line, memory plan, frame
+//! bitmap, device layouts...) is the host-tested `lux9_kernel_core` crate in `kernel/core/`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![cfg_attr(
     not(target_os = "none"),
@@ -58,12 +59,12 @@ mod trap;
 mod uaccess;
 
 use log::{info, warn};
-use lux9_kernel::cmdline::CommandLine;
-use lux9_kernel::units::Bytes;
+use lux9_kernel_core::cmdline::CommandLine;
+use lux9_kernel_core::units::Bytes;
 
 use crate::arch::{acpi, address_space, cpu, fpu, gdt, interrupts, lapic, paging, percpu, pic};
 use crate::boot_info::BootInfo;
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::units::PAGE_SIZE;
 
 /// The kernel version, from Cargo.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -151,7 +152,7 @@ pub extern "C" fn kmain(magic: u64, boot_info_phys: u64) -> ! {
         }
         None => None,
     };
-    let (config, config_warnings) = lux9_kernel::config::load(config_text, &cmdline);
+    let (config, config_warnings) = lux9_kernel_core::config::load(config_text, &cmdline);
     log::set_max_level(config.log);
     for warning in &config_warnings {
         warn!("config: {}", warning.0);

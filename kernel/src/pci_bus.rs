@@ -4,7 +4,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use log::info;
-use lux9_kernel::pci::{self, Function};
+use lux9_kernel_core::pci::{self, Function};
 
 use crate::arch::pci::{ConfigAccess, EcamRegion};
 

@@ -1,6 +1,6 @@
 //! Pipes: kernel objects that carry bytes from one process to another, with backpressure.
 //!
-//! `pipe_create()` makes a pipe ([`lux9_kernel::pipe_buffer`]: 64 KiB) and gives the caller
+//! `pipe_create()` makes a pipe ([`lux9_kernel_core::pipe_buffer`]: 64 KiB) and gives the caller
 //! one hold on each end. `pipe_open(id, end)` takes one more hold on an end; a process may do
 //! so if it or its parent holds that end, which is how a shell's children join the pipe it
 //! made. `pipe_close(id, end)` lets a hold go, and a process that ends lets all of its go. A
@@ -21,7 +21,7 @@ use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 use lux9_abi::Error;
-use lux9_kernel::pipe_buffer::{End, PipeBuffer, ReadState, WriteState};
+use lux9_kernel_core::pipe_buffer::{End, PipeBuffer, ReadState, WriteState};
 use x86_64::instructions::interrupts;
 
 use crate::arch::sync::IrqMutex;

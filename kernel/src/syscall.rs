@@ -17,7 +17,7 @@ use crate::memory::frames;
 use crate::process::{self, elf};
 use crate::uaccess::UserSlice;
 use crate::{ipc, sched, services, time};
-use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
+use lux9_kernel_core::units::{PAGE_BYTES, PAGE_SIZE};
 
 /// Longest write accepted by one `debug_write`.
 const DEBUG_WRITE_MAX: usize = 4096;

@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use lux9_abi::Error;
-use lux9_kernel::user_range::UserRange;
+use lux9_kernel_core::user_range::UserRange;
 
 use crate::arch::usercopy;
 

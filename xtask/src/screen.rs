@@ -1,12 +1,12 @@
 //! Reading the screen back as text in the console sessions: the VGA text buffer at physical
 //! 0xb8000 under BIOS (QMP `pmemsave`), and under UEFI a screenshot of the framebuffer (QMP
 //! `screendump`, a PPM) read cell by cell against the kernel's own glyphs
-//! (`lux9_kernel::screen_font`).
+//! (`lux9_kernel_core::screen_font`).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use lux9_kernel::screen_font;
+use lux9_kernel_core::screen_font;
 use lux9_tests::qmp::Qmp;
 
 /// The VGA text buffer: 80 x 25 cells of (character, attribute) at physical 0xb8000.

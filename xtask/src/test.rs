@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use lux9_iso::Module;
-use lux9_kernel::test_pattern;
+use lux9_kernel_core::test_pattern;
 use lux9_tests::qemu::{self, EXIT_FAILURE, EXIT_SUCCESS, Machine, QemuConfig, QemuRun};
 use lux9_tests::results::{self, Tally};
 

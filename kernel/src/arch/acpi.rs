@@ -7,7 +7,7 @@ use acpi::madt::{Madt, MadtEntry};
 use acpi::{AcpiHandler, AcpiTables, PhysicalMapping};
 
 use super::phys_to_virt;
-use lux9_kernel::irq_routing::IsaOverride;
+use lux9_kernel_core::irq_routing::IsaOverride;
 
 /// Tables are read in place through the direct map, so mapping is address arithmetic.
 #[derive(Clone, Copy, Debug)]
@@ -131,7 +131,7 @@ pub fn power_control(root: RootTable) -> Result<PowerControl, acpi::AcpiError> {
         // SAFETY: the DSDT's AML stream lies in firmware memory the direct map covers; the
         // acpi crate read its length from the validated table header.
         let aml = unsafe { core::slice::from_raw_parts(virt, dsdt.length as usize) };
-        control.s5 = lux9_kernel::acpi_s5::find_s5(aml);
+        control.s5 = lux9_kernel_core::acpi_s5::find_s5(aml);
     }
     Ok(control)
 }

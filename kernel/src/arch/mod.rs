@@ -67,15 +67,15 @@ unsafe extern "C" {
 }
 
 /// The physical range of the kernel image: boot stub, code, data, bss and boot stack.
-pub fn kernel_image_phys() -> lux9_kernel::phys_range::PhysRange {
+pub fn kernel_image_phys() -> lux9_kernel_core::phys_range::PhysRange {
     let start = &raw const __kernel_virt_start as u64 - KERNEL_OFFSET;
     let end = &raw const __kernel_virt_end as u64 - KERNEL_OFFSET;
-    lux9_kernel::phys_range::PhysRange::new(start, end)
+    lux9_kernel_core::phys_range::PhysRange::new(start, end)
 }
 
 /// The bytes of a boot module (such as `lux9.conf`). Modules stay reserved, never handed to the
 /// frame allocator, for as long as the kernel runs, so the slice lives as long.
-pub fn module_bytes(range: lux9_kernel::phys_range::PhysRange) -> &'static [u8] {
+pub fn module_bytes(range: lux9_kernel_core::phys_range::PhysRange) -> &'static [u8] {
     assert!(
         crate::memory::is_reserved(range.start, range.len()),
         "module_bytes of memory that is not a reserved module"

@@ -278,7 +278,9 @@ pub fn translate(virt: u64) -> Option<u64> {
 }
 
 /// The frame bitmap's storage: the pages the memory plan carved out for it. Callable once.
-pub fn frame_bitmap_storage(plan: &lux9_kernel::memory_plan::MemoryPlan) -> &'static mut [u64] {
+pub fn frame_bitmap_storage(
+    plan: &lux9_kernel_core::memory_plan::MemoryPlan,
+) -> &'static mut [u64] {
     static TAKEN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
     assert!(
         !TAKEN.swap(true, core::sync::atomic::Ordering::SeqCst),

@@ -6,8 +6,8 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use lux9_kernel::screen_font;
-use lux9_kernel::text_cursor::{Step, TextCursor};
+use lux9_kernel_core::screen_font;
+use lux9_kernel_core::text_cursor::{Step, TextCursor};
 
 use crate::arch::framebuffer::{Framebuffer, FramebufferInfo};
 

@@ -1,5 +1,5 @@
 //! Console input: bytes from COM1 (IRQ 4) and keys from the PS/2 keyboard (IRQ 1) go through
-//! the line discipline (`lux9_kernel::line_discipline`) to readers of the console.
+//! the line discipline (`lux9_kernel_core::line_discipline`) to readers of the console.
 //!
 //! Cooked input is echoed on the console (serial and screen) as it is typed. Readers block
 //! until a line (cooked) or any byte (raw) is ready; a server that must not block reads with
@@ -8,7 +8,7 @@
 use alloc::vec::Vec;
 
 use lux9_abi::Error;
-use lux9_kernel::line_discipline::LineDiscipline;
+use lux9_kernel_core::line_discipline::LineDiscipline;
 use pc_keyboard::{DecodedKey, HandleControl, KeyCode, Keyboard, ScancodeSet1, layouts};
 use x86_64::instructions::interrupts;
 

@@ -14,7 +14,7 @@ use core::fmt::{self, Write};
 
 use alloc::vec::Vec;
 
-use lux9_kernel::log_ring::LogRing;
+use lux9_kernel_core::log_ring::LogRing;
 
 use crate::arch::serial::{COM1, SerialPort};
 use crate::arch::sync::{IrqMutex, force_unlock};

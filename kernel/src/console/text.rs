@@ -1,6 +1,6 @@
 //! The VGA text screen console.
 
-use lux9_kernel::text_cursor::{Step, TextCursor};
+use lux9_kernel_core::text_cursor::{Step, TextCursor};
 
 use crate::arch::vga_text::TextBuffer;
 

@@ -1,7 +1,7 @@
 //! AHCI SATA controllers (PCI class 01/06/01; QEMU's ICH9, on q35 built in): the controller's
 //! registers, its hand-over from the BIOS and its one MSI vector, and a disk for every port
 //! whose device is an ATA disk ([`port`]). Registers and memory layouts come from
-//! `lux9_kernel::ahci` (AHCI 1.3.1), the ATA commands from `lux9_kernel::ata`.
+//! `lux9_kernel_core::ahci` (AHCI 1.3.1), the ATA commands from `lux9_kernel_core::ata`.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -9,8 +9,8 @@ use alloc::string::String;
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use log::{info, warn};
-use lux9_kernel::ahci as hba;
-use lux9_kernel::pci::Function;
+use lux9_kernel_core::ahci as hba;
+use lux9_kernel_core::pci::Function;
 
 use crate::completion::Completion;
 use crate::{pci_bus, sched, time};

@@ -8,8 +8,8 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use log::{info, warn};
-use lux9_kernel::ata::Identify;
-use lux9_kernel::pci::Function;
+use lux9_kernel_core::ata::Identify;
+use lux9_kernel_core::pci::Function;
 use pci_types::{Bar, EndpointHeader};
 
 use crate::arch::phys_to_virt;

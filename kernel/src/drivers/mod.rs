@@ -4,7 +4,7 @@
 //! What they share lives here: switching a function on, reading its BARs, and pointing its
 //! message-signalled interrupts at a vector.
 
-use lux9_kernel::pci::Function;
+use lux9_kernel_core::pci::Function;
 use pci_types::capability::PciCapability;
 use pci_types::{Bar, CommandRegister, EndpointHeader, PciHeader};
 

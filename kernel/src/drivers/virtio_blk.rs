@@ -13,7 +13,7 @@ use core::ptr::NonNull;
 
 use bitflags::bitflags;
 use log::{info, warn};
-use lux9_kernel::pci::Function;
+use lux9_kernel_core::pci::Function;
 use pci_types::capability::PciCapability;
 use pci_types::{ConfigRegionAccess, PciAddress};
 use virtio_drivers::queue::VirtQueue;
@@ -28,7 +28,7 @@ use crate::completion::{self, Completion};
 use crate::dma::DmaBuffer;
 use crate::memory::frames;
 use crate::pci_bus;
-use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
+use lux9_kernel_core::units::{PAGE_BYTES, PAGE_SIZE};
 
 const VIRTIO_VENDOR: u16 = 0x1af4;
 /// Transitional and modern device ids of a block device.

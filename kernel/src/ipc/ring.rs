@@ -34,7 +34,7 @@ use crate::ipc::futex;
 use crate::memory::frames;
 use crate::process::{self, Pid};
 use crate::sched;
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::units::PAGE_SIZE;
 
 /// Largest ring, in pages.
 pub const MAX_PAGES: usize = 256;

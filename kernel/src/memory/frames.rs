@@ -1,7 +1,7 @@
 //! The physical frame allocator: the host-tested [`FrameBitmap`] behind a lock.
 
-use lux9_kernel::frame_bitmap::{FrameBitmap, FreeError};
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::frame_bitmap::{FrameBitmap, FreeError};
+use lux9_kernel_core::units::PAGE_SIZE;
 
 use crate::arch::sync::IrqMutex;
 

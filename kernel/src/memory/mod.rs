@@ -5,10 +5,10 @@ pub mod kstack;
 
 use alloc::vec::Vec;
 
-use lux9_kernel::frame_bitmap::FrameBitmap;
-use lux9_kernel::memory_plan::{self, MapArea, MemoryPlan};
-use lux9_kernel::phys_range::PhysRange;
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::frame_bitmap::FrameBitmap;
+use lux9_kernel_core::memory_plan::{self, MapArea, MemoryPlan};
+use lux9_kernel_core::phys_range::PhysRange;
+use lux9_kernel_core::units::PAGE_SIZE;
 use spin::Once;
 
 use crate::arch;

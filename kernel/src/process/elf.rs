@@ -15,7 +15,7 @@ use lux9_abi::syscall::{USER_END, USER_MIN};
 use crate::arch::address_space::{AddressSpace, PageRights};
 use crate::arch::paging::{self, MapError};
 use crate::memory::frames;
-use lux9_kernel::units::{PAGE_BYTES, PAGE_SIZE};
+use lux9_kernel_core::units::{PAGE_BYTES, PAGE_SIZE};
 
 /// One past the highest stack address.
 pub const STACK_TOP: u64 = 0x0000_7fff_ffff_f000;

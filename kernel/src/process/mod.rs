@@ -20,7 +20,7 @@ use x86_64::instructions::interrupts;
 use crate::arch::address_space::AddressSpace;
 use crate::arch::sync::IrqMutex;
 use crate::sched::{self, SharedSpace, Tid};
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::units::PAGE_SIZE;
 
 pub type Pid = usize;
 

@@ -38,7 +38,7 @@ use crate::dma::DmaBuffer;
 use crate::process::Pid;
 use crate::sched::{self, SharedSpace};
 use crate::sleeplock::SleepLock;
-use lux9_kernel::units::PAGE_BYTES;
+use lux9_kernel_core::units::PAGE_BYTES;
 
 /// Largest msize a colocated volume negotiates: as much as the isolated ext4srv's.
 pub const MAX_MSIZE: u32 = lux9_abi::ipc::LONG_MAX as u32;

@@ -73,11 +73,11 @@ use core::fmt::Write;
 
 use lux9_abi::Error;
 use lux9_abi::syscall::service;
-use lux9_kernel::config::{Config, Placement};
+use lux9_kernel_core::config::{Config, Placement};
 
 use crate::arch::sync::IrqMutex;
 use crate::process::Pid;
-use lux9_kernel::units::PAGE_SIZE;
+use lux9_kernel_core::units::PAGE_SIZE;
 
 /// The boot configuration in force.
 static CONFIG: spin::Once<Config> = spin::Once::new();

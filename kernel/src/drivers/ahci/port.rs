@@ -8,8 +8,8 @@ use alloc::string::String;
 use core::sync::atomic::Ordering;
 
 use log::{debug, info};
-use lux9_kernel::ahci as hba;
-use lux9_kernel::ata::{Identify, TaskFile};
+use lux9_kernel_core::ahci as hba;
+use lux9_kernel_core::ata::{Identify, TaskFile};
 use x86_64::instructions::interrupts;
 
 use super::{Hba, poll};
@@ -28,7 +28,7 @@ const READY_MS: u64 = 1_000;
 
 /// What only the thread holding the port may touch.
 struct PortState {
-    /// Command list, received FISes and command tables (`lux9_kernel::ahci`'s layout).
+    /// Command list, received FISes and command tables (`lux9_kernel_core::ahci`'s layout).
     memory: DmaBuffer,
     /// A command timed out: the port is stopped for good and its memory kept.
     broken: bool,

@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicU16, AtomicU32, Ordering};
 
 use log::warn;
-use lux9_kernel::prd;
+use lux9_kernel_core::prd;
 use x86_64::instructions::port::Port;
 
 use crate::arch::interrupts::TrapFrame;

@@ -14,8 +14,8 @@ use alloc::vec::Vec;
 use core::sync::atomic::{Ordering, fence};
 
 use log::warn;
-use lux9_kernel::ahci as hba;
-use lux9_kernel::ata::TaskFile;
+use lux9_kernel_core::ahci as hba;
+use lux9_kernel_core::ata::TaskFile;
 
 use super::super::{pause, poll, ticks};
 use super::{Disk, PortState, STOP_MS};

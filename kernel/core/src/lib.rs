@@ -1,8 +1,10 @@
-//! Pure kernel logic, tested on the host: command line, memory map, allocator bookkeeping.
+//! Pure kernel logic, no hardware, tested on the host with `cargo test -p lux9-kernel-core`:
+//! command line, memory map, allocator bookkeeping, device layouts, consoles' text.
 //!
 //! Nothing here touches hardware. The kernel binary (`main.rs`) feeds these types with what
-//! the boot loader and ACPI report; `cargo test -p lux9-kernel` runs their tests on Linux.
+//! the boot loader, ACPI and the devices report. No `unsafe` either, outside one test fake.
 #![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), forbid(unsafe_code))]
 
 extern crate alloc;
 
