@@ -30,7 +30,7 @@ impl Completion {
         self.signalled.store(true, Ordering::Release);
         let waiter = self.waiter.swap(0, Ordering::AcqRel);
         if waiter != 0 {
-            sched::wake_from_interrupt(waiter - 1);
+            sched::wake_from_interrupt(sched::Tid::from_index(waiter - 1));
         }
     }
 
@@ -57,7 +57,8 @@ impl Completion {
                 crate::arch::cpu::wait_for_interrupt();
                 continue;
             }
-            self.waiter.store(sched::current() + 1, Ordering::Release);
+            self.waiter
+                .store(sched::current().index() + 1, Ordering::Release);
             // Blocks until the signal's wake-up or the deadline; interrupts stay disabled
             // between the check above and the block, so the wake-up cannot be lost.
             sched::sleep_until(deadline);

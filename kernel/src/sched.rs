@@ -42,11 +42,32 @@ use crate::arch::sync::IrqMutex;
 use crate::memory::kstack::KernelStack;
 use crate::process::Pid;
 
-pub type Tid = usize;
+/// A thread id: the index of a thread in the scheduler's table (and of its saved context in
+/// `arch::context`). Never seen by user space, which names processes ([`Pid`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tid(usize);
+
+impl Tid {
+    /// The table index.
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    /// The thread id of table index `index`, for code that keeps ids in atomics.
+    pub(crate) const fn from_index(index: usize) -> Self {
+        Self(index)
+    }
+}
+
+impl core::fmt::Display for Tid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 pub type SharedSpace = Arc<IrqMutex<AddressSpace>>;
 
 /// `fpu_owner` when the FPU registers hold no thread's state.
-const NO_FPU_OWNER: Tid = Tid::MAX;
+const NO_FPU_OWNER: Tid = Tid(usize::MAX);
 
 /// Timer ticks a thread may run before an equal-priority thread gets the CPU.
 pub const TIME_SLICE_TICKS: u32 = 10;
@@ -128,8 +149,8 @@ static SCHED: IrqMutex<Scheduler> = IrqMutex::new(Scheduler {
     threads: Vec::new(),
     free_tids: Vec::new(),
     ready: [const { VecDeque::new() }; PRIORITY_LEVELS],
-    current: 0,
-    idle: 0,
+    current: Tid(0),
+    idle: Tid(0),
     sleepers: Vec::new(),
     dead: Vec::new(),
     fpu_owner: NO_FPU_OWNER,
@@ -155,12 +176,16 @@ pub fn cycles_per_switch() -> u64 {
 
 impl Scheduler {
     pub(crate) fn thread(&mut self, tid: Tid) -> &mut Thread {
-        self.threads[tid].as_deref_mut().expect("live thread id")
+        self.threads[tid.index()]
+            .as_deref_mut()
+            .expect("live thread id")
     }
 
     /// The thread with id `tid`, if it exists.
     pub(crate) fn thread_opt(&mut self, tid: Tid) -> Option<&mut Thread> {
-        self.threads.get_mut(tid).and_then(|t| t.as_deref_mut())
+        self.threads
+            .get_mut(tid.index())
+            .and_then(|t| t.as_deref_mut())
     }
 
     /// The running thread.
@@ -179,7 +204,7 @@ impl Scheduler {
             .iter()
             .enumerate()
             .filter(|(_, t)| t.is_some())
-            .map(|(tid, _)| tid)
+            .map(|(tid, _)| Tid(tid))
     }
 
     /// Marks a blocked thread ready and queues it. Returns false, changing nothing, if `tid`
@@ -201,7 +226,7 @@ impl Scheduler {
         let current = self.current;
         self.thread(current).wake_at = tick;
         let at = self.sleepers.partition_point(|&t| {
-            self.threads[t]
+            self.threads[t.index()]
                 .as_deref()
                 .is_some_and(|t| t.wake_at <= tick)
         });
@@ -237,12 +262,12 @@ impl Scheduler {
             Some(tid) => tid,
             None if self.threads.len() < MAX_THREADS => {
                 self.threads.push(None);
-                self.threads.len() - 1
+                Tid(self.threads.len() - 1)
             }
             None => return Err(thread),
         };
         thread.tid = tid;
-        self.threads[tid] = Some(thread);
+        self.threads[tid.index()] = Some(thread);
         Ok(tid)
     }
 
@@ -252,7 +277,10 @@ impl Scheduler {
     #[inline(always)]
     pub(crate) fn hand_over_to(&mut self, next: Tid) -> Option<HandOver<'_>> {
         let prev_tid = self.current;
-        match self.threads.get_disjoint_mut([prev_tid, next]) {
+        match self
+            .threads
+            .get_disjoint_mut([prev_tid.index(), next.index()])
+        {
             Ok([Some(prev), Some(next_thread)]) => Some(HandOver {
                 prev,
                 next: next_thread,
@@ -351,7 +379,7 @@ impl Switch {
     /// threads that died meanwhile.
     #[inline]
     pub(crate) fn complete(self) {
-        context::switch(self.prev, self.next);
+        context::switch(self.prev.index(), self.next.index());
         reap();
     }
 
@@ -360,14 +388,14 @@ impl Switch {
     /// context.
     #[inline]
     pub(crate) fn by_entry_code(self) -> context::EntrySwitch {
-        context::detach(self.prev, self.next)
+        context::detach(self.prev.index(), self.next.index())
     }
 }
 
 /// Turns the running boot context into the idle thread. Called once, before any other thread.
 pub fn init() {
     let idle = Box::new(Thread {
-        tid: 0,
+        tid: Tid(0),
         pid: crate::process::KERNEL_PID,
         state: ThreadState::Running,
         priority: PRIORITY_LEVELS - 1,
@@ -426,7 +454,7 @@ fn new_thread(
 ) -> Result<(Box<Thread>, KernelStack), SpawnError> {
     let stack = KernelStack::new().ok_or(SpawnError::NoMemory)?;
     let thread = Box::new(Thread {
-        tid: 0,
+        tid: Tid(0),
         pid,
         state: ThreadState::Ready,
         priority: lux9_abi::syscall::DEFAULT_PRIORITY,
@@ -481,7 +509,7 @@ pub fn spawn_user(
 ) -> Result<Tid, SpawnError> {
     let (thread, stack) = new_thread(pid, true, Some(space))?;
     insert(thread, stack, |tid, stack| {
-        context::prepare_user_stack(tid, stack.bottom(), stack.top(), rip, rsp, args)
+        context::prepare_user_stack(tid.index(), stack.bottom(), stack.top(), rip, rsp, args)
     })
 }
 
@@ -493,7 +521,7 @@ pub fn spawn_kernel(
 ) -> Result<Tid, SpawnError> {
     let (thread, stack) = new_thread(crate::process::KERNEL_PID, false, space)?;
     insert(thread, stack, |tid, stack| {
-        context::prepare_kernel_stack(tid, stack.bottom(), stack.top(), entry, arg)
+        context::prepare_kernel_stack(tid.index(), stack.bottom(), stack.top(), entry, arg)
     })
 }
 
@@ -556,11 +584,11 @@ fn reap_dead() {
                 kept.push(tid);
                 continue;
             }
-            context::forget(tid);
+            context::forget(tid.index());
             if s.fpu_owner == tid {
                 s.fpu_owner = NO_FPU_OWNER;
             }
-            if let Some(thread) = s.threads[tid].take() {
+            if let Some(thread) = s.threads[tid.index()].take() {
                 freed.push(thread);
             }
             s.free_tids.push(tid);
@@ -869,7 +897,7 @@ pub fn total_switches() -> u64 {
 pub fn thread_switches(tid: Tid) -> u64 {
     with_state(|s| {
         s.threads
-            .get(tid)
+            .get(tid.index())
             .and_then(|t| t.as_deref())
             .map_or(0, |t| t.switches_in)
     })

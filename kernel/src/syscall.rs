@@ -14,7 +14,7 @@ use crate::arch::paging::{self, MapError};
 use crate::arch::syscall::SyscallFrame;
 use crate::console::input;
 use crate::memory::frames;
-use crate::process::{self, elf};
+use crate::process::{self, Pid, elf};
 use crate::uaccess::UserSlice;
 use crate::{ipc, sched, services, time};
 use lux9_kernel_core::units::{PAGE_BYTES, PAGE_SIZE};
@@ -87,7 +87,7 @@ fn handle(call: Syscall, frame: &mut SyscallFrame) -> SysResult<Reply> {
         Syscall::Exit => process::exit_current(ExitStatus::Exited(args[0] as u32 as i32)),
         Syscall::Spawn => spawn(args),
         Syscall::Wait => wait(args[0], args[1]),
-        Syscall::GetPid => Ok(sched::current_pid()),
+        Syscall::GetPid => Ok(sched::current_pid().raw()),
         Syscall::Yield => {
             sched::yield_now();
             Ok(0)
@@ -126,14 +126,20 @@ fn handle(call: Syscall, frame: &mut SyscallFrame) -> SysResult<Reply> {
         }
         Syscall::Mount => mount(args),
         Syscall::Power => power(args[0]),
-        Syscall::Kill => process::kill(args[0], sched::current_pid()).map(|()| 0),
+        Syscall::Kill => process::kill(Pid::from_raw(args[0]), sched::current_pid()).map(|()| 0),
         Syscall::PipeCreate => crate::pipe::create(),
         Syscall::PipeOpen => crate::pipe::open(args[0] as u64, args[1]),
         Syscall::PipeRead => crate::pipe::read(args[0] as u64, args[1], args[2]),
         Syscall::PipeWrite => crate::pipe::write(args[0] as u64, args[1], args[2]),
         Syscall::PipeClose => crate::pipe::close(args[0] as u64, args[1]),
-        Syscall::SetGroup => process::interrupt::set_group(sched::current_pid(), args[0], args[1]),
-        Syscall::ConsoleForeground => Ok(process::interrupt::set_foreground(args[0])),
+        Syscall::SetGroup => process::interrupt::set_group(
+            sched::current_pid(),
+            Pid::from_raw(args[0]),
+            Pid::from_raw(args[1]),
+        ),
+        Syscall::ConsoleForeground => {
+            Ok(process::interrupt::set_foreground(Pid::from_raw(args[0])))
+        }
         Syscall::InterruptWord => process::interrupt::set_word(sched::current_pid(), args[0]),
         Syscall::DiskRead => disk_read(args),
         Syscall::DiskWrite => disk_write(args),
@@ -163,7 +169,7 @@ fn read_string(ptr: usize, len: usize, max: usize) -> Result<String, Error> {
 fn spawn(args: [usize; 6]) -> SysResult {
     let name = read_string(args[0], args[1], NAME_MAX)?;
     let arguments = read_string(args[2], args[3], elf::MAX_ARGS)?;
-    process::spawn(sched::current_pid(), &name, &arguments)
+    process::spawn(sched::current_pid(), &name, &arguments).map(Pid::raw)
 }
 
 fn wait(pid: usize, status_ptr: usize) -> SysResult {
@@ -176,12 +182,16 @@ fn wait(pid: usize, status_ptr: usize) -> SysResult {
     if let Some(slot) = status_slot {
         slot.write_from(&0u64.to_le_bytes())?;
     }
-    let wanted = if pid == ANY_CHILD { None } else { Some(pid) };
+    let wanted = if pid == ANY_CHILD {
+        None
+    } else {
+        Some(Pid::from_raw(pid))
+    };
     let (child, status) = process::wait(sched::current_pid(), wanted)?;
     if let Some(slot) = status_slot {
         slot.write_from(&status.to_word().to_le_bytes())?;
     }
-    Ok(child)
+    Ok(child.raw())
 }
 
 fn sleep(ms: u64) -> SysResult {
@@ -303,7 +313,7 @@ fn ipc_stats(pid: usize, out: usize) -> SysResult {
     let stats = if pid == 0 {
         ipc::stats::system()
     } else {
-        ipc::stats::process(pid).ok_or(Error::NotFound)?
+        ipc::stats::process(Pid::from_raw(pid)).ok_or(Error::NotFound)?
     };
     let mut bytes = [0u8; IpcStats::WORDS * 8];
     for (chunk, word) in bytes.chunks_mut(8).zip(stats.to_words()) {
@@ -346,7 +356,11 @@ fn info(what: usize, arg: usize) -> SysResult {
         Info::FreeFrames => frames::free_count(),
         Info::TotalSwitches => sched::total_switches(),
         Info::ProcessSwitches => {
-            let pid = if arg == 0 { sched::current_pid() } else { arg };
+            let pid = if arg == 0 {
+                sched::current_pid()
+            } else {
+                Pid::from_raw(arg)
+            };
             process::switches(pid).ok_or(Error::NotFound)?
         }
         Info::Ticks => time::ticks(),
@@ -476,7 +490,7 @@ fn sysinfo(what: usize, arg: usize, ptr: usize, len: usize) -> Result<(usize, us
             Ok((all.len(), 0))
         }
         SysInfo::Cmdline => {
-            let raw = process::args_of(arg).ok_or(Error::NotFound)?;
+            let raw = process::args_of(Pid::from_raw(arg)).ok_or(Error::NotFound)?;
             copy_text(lux9_abi::env::split(&raw).1.as_bytes(), ptr, len)
         }
         SysInfo::Memory => {

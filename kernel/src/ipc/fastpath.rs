@@ -109,7 +109,7 @@ fn hand_off<const KIND: Kind>(
     s: &mut Scheduler,
     frame: &SyscallFrame,
 ) -> Result<EntrySwitch, FastpathGuard> {
-    let dest_pid = frame.rdi as Pid;
+    let dest_pid = Pid::from_raw(frame.rdi as usize);
     let me = s.current();
     // The peer cache first (a pid check below confirms it), then the table.
     let dest = match s.thread(me).ipc.peer_cache {
@@ -141,7 +141,7 @@ fn hand_off<const KIND: Kind>(
     }
     // A thread blocked in IPC is a user thread, which has a kernel stack.
     let top = theirs.stack_top().ok_or(FastpathGuard::NoPeer)?;
-    deliver_to_blocked(top, mine.pid as u64, frame);
+    deliver_to_blocked(top, mine.pid.raw() as u64, frame);
     theirs.ipc.wait = Wait::None;
     mine.ipc.wait = if KIND == CALL {
         Wait::AwaitingReply { from: dest }

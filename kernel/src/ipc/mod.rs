@@ -143,7 +143,7 @@ fn blocked_frame<R>(s: &mut Scheduler, tid: Tid, f: impl FnOnce(&mut SyscallFram
 fn deliver_to(s: &mut Scheduler, tid: Tid, message: Message, wake: bool) {
     blocked_frame(s, tid, |frame| {
         frame.set_message(
-            message.sender as u64,
+            message.sender.raw() as u64,
             message.info.to_word(),
             &message.words,
         )
@@ -345,7 +345,7 @@ fn check_not_self(pid: Pid) -> Result<(), Error> {
 }
 
 pub fn send(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = frame.rdi as Pid;
+    let dest_pid = Pid::from_raw(frame.rdi as usize);
     check_not_self(dest_pid)?;
     let message = outgoing_message(frame, sched::current_pid())?;
     let blocked = sched::with_state(|s| -> Result<bool, Error> {
@@ -376,7 +376,7 @@ fn take_queued(
     let sender = s.thread(me).ipc.senders.remove(position)?;
     let message = s.thread(sender).ipc.outgoing.take()?;
     frame.set_message(
-        message.sender as u64,
+        message.sender.raw() as u64,
         message.info.to_word(),
         &message.words,
     );
@@ -460,7 +460,7 @@ fn receive_into(frame: &mut SyscallFrame, from: Option<Pid>) -> Result<(), Error
 pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
     let from = match frame.rdi {
         0 => None,
-        pid => Some(pid as Pid),
+        pid => Some(Pid::from_raw(pid as usize)),
     };
     if let Some(pid) = from {
         check_not_self(pid)?; // nobody else could ever wake it
@@ -469,7 +469,7 @@ pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
 }
 
 pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = frame.rdi as Pid;
+    let dest_pid = Pid::from_raw(frame.rdi as usize);
     check_not_self(dest_pid)?;
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| -> Result<(), Error> {
@@ -498,7 +498,7 @@ fn reply_to(s: &mut Scheduler, dest_pid: Pid, message: Message) -> Result<(), Er
 }
 
 pub fn reply(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = frame.rdi as Pid;
+    let dest_pid = Pid::from_raw(frame.rdi as usize);
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| reply_to(s, dest_pid, message))?;
     frame.set_result(0, 0);
@@ -506,8 +506,8 @@ pub fn reply(frame: &mut SyscallFrame) -> Result<(), Error> {
 }
 
 pub fn reply_recv(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = frame.rdi as Pid;
-    if dest_pid == 0 {
+    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    if dest_pid.raw() == 0 {
         return receive_into(frame, None);
     }
     let message = outgoing_message(frame, sched::current_pid())?;

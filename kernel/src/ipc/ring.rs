@@ -121,7 +121,8 @@ static RINGS: IrqMutex<Rings> = IrqMutex::new(Rings {
 /// `ring_create(peer, pages, max_message)`: the new ring's id and address.
 pub fn create_call(args: [usize; 6]) -> Result<(usize, usize), Error> {
     let me = sched::current_pid();
-    create(me, args[0], args[1], args[2]).map(|(id, addr)| (id as usize, addr as usize))
+    create(me, Pid::from_raw(args[0]), args[1], args[2])
+        .map(|(id, addr)| (id as usize, addr as usize))
 }
 
 /// `ring_info(id, flags)`: the ring's address in the caller and its page count.

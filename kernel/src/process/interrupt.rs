@@ -25,7 +25,7 @@ use crate::arch::paging;
 use crate::sched::{self, Tid};
 use crate::time;
 
-/// The group Ctrl-C interrupts (0: none).
+/// The group Ctrl-C interrupts (0: none), as a raw pid.
 static FOREGROUND: AtomicUsize = AtomicUsize::new(0);
 /// The thread that kills told processes whose grace has run out (started on first need).
 static REAPER: spin::Once<Option<Tid>> = spin::Once::new();
@@ -33,7 +33,7 @@ static REAPER: spin::Once<Option<Tid>> = spin::Once::new();
 /// `set_group(pid, group)`: see `lux9_abi::Syscall::SetGroup`.
 pub fn set_group(caller: Pid, pid: Pid, group: Pid) -> Result<usize, Error> {
     let mut table = TABLE.lock();
-    let target = if pid == 0 { caller } else { pid };
+    let target = if pid.raw() == 0 { caller } else { pid };
     let process = table
         .processes
         .get(&target)
@@ -43,7 +43,7 @@ pub fn set_group(caller: Pid, pid: Pid, group: Pid) -> Result<usize, Error> {
         return Err(Error::NotFound);
     }
     let parent = process.parent;
-    let group = if group == 0 { target } else { group };
+    let group = if group.raw() == 0 { target } else { group };
     // A sibling already in the group may have ended (a zombie, not yet waited for): the
     // shell joins the rest of a pipeline to the first command's group even when that command
     // was quick.
@@ -56,15 +56,15 @@ pub fn set_group(caller: Pid, pid: Pid, group: Pid) -> Result<usize, Error> {
         return Err(Error::InvalidArgument);
     }
     table.processes.get_mut(&target).expect("found above").group = group;
-    Ok(group)
+    Ok(group.raw())
 }
 
 /// `console_foreground(group)`: sets the group Ctrl-C interrupts; returns the previous one.
 pub fn set_foreground(group: Pid) -> usize {
-    if group == lux9_abi::ipc::KNOB_READ {
+    if group.raw() == lux9_abi::ipc::KNOB_READ {
         FOREGROUND.load(Ordering::Relaxed)
     } else {
-        FOREGROUND.swap(group, Ordering::Relaxed)
+        FOREGROUND.swap(group.raw(), Ordering::Relaxed)
     }
 }
 
@@ -84,8 +84,8 @@ pub fn set_word(caller: Pid, addr: usize) -> Result<usize, Error> {
 
 /// Ctrl-C on the console: interrupts the foreground group (from the input interrupt).
 pub fn interrupt_foreground() {
-    let group = FOREGROUND.load(Ordering::Relaxed);
-    if group == 0 {
+    let group = Pid::from_raw(FOREGROUND.load(Ordering::Relaxed));
+    if group.raw() == 0 {
         return;
     }
     let now = time::ticks();

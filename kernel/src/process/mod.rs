@@ -22,12 +22,34 @@ use crate::arch::sync::IrqMutex;
 use crate::sched::{self, SharedSpace, Tid};
 use lux9_kernel_core::units::PAGE_SIZE;
 
-pub type Pid = usize;
+/// A process id: what user space names a process by (the pid arguments and results of the
+/// system calls). A type of its own, so that it cannot be mixed up with a thread id
+/// ([`crate::sched::Tid`], the scheduler's table index) or with a count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(usize);
+
+impl Pid {
+    /// The pid a system-call argument names (any value: lookups decide whether it exists).
+    pub const fn from_raw(raw: usize) -> Self {
+        Self(raw)
+    }
+
+    /// The pid as system calls and `/proc` show it.
+    pub const fn raw(self) -> usize {
+        self.0
+    }
+}
+
+impl core::fmt::Display for Pid {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        self.0.fmt(f)
+    }
+}
 
 /// The kernel's own pseudo-process.
-pub const KERNEL_PID: Pid = 0;
+pub const KERNEL_PID: Pid = Pid(0);
 /// The first user process.
-pub const INIT_PID: Pid = 1;
+pub const INIT_PID: Pid = Pid(1);
 /// Room for this many live processes (including zombies).
 pub const MAX_PROCESSES: usize = 1024;
 
@@ -85,7 +107,8 @@ struct Table {
 }
 
 /// A copy of the next pid, readable without the table lock (from the scheduler's lock).
-static NEXT_PID: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(INIT_PID);
+static NEXT_PID: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(INIT_PID.raw());
 
 static TABLE: IrqMutex<Table> = IrqMutex::new(Table {
     processes: BTreeMap::new(),
@@ -122,8 +145,8 @@ pub fn spawn(parent: Pid, name: &str, args: &str) -> Result<Pid, Error> {
             return Err(Error::InvalidArgument);
         }
         let pid = table.next_pid;
-        table.next_pid += 1;
-        NEXT_PID.store(table.next_pid, core::sync::atomic::Ordering::Relaxed);
+        table.next_pid = Pid(pid.0 + 1);
+        NEXT_PID.store(table.next_pid.raw(), core::sync::atomic::Ordering::Relaxed);
         // A child starts in its parent's group; the kernel's children start their own.
         let group = table.processes.get(&parent).map_or(pid, |p| p.group);
         table.processes.insert(
@@ -413,8 +436,8 @@ pub fn snapshot() -> Vec<lux9_abi::sysinfo::ProcInfo> {
         .values()
         .map(|p| {
             let mut info = ProcInfo {
-                pid: p.pid as u64,
-                parent: p.parent as u64,
+                pid: p.pid.raw() as u64,
+                parent: p.parent.raw() as u64,
                 pages: p.mapped_pages + p.image_pages + p.ring_pages,
                 priority: lux9_abi::syscall::DEFAULT_PRIORITY as u64,
                 switches: p.retired_switches,
@@ -467,7 +490,7 @@ pub fn with_current<R>(f: impl FnOnce(&mut Process) -> R) -> Option<R> {
 
 /// Whether a process with this pid was ever created (pids are never reused).
 pub fn ever_existed(pid: Pid) -> bool {
-    pid != KERNEL_PID && pid < NEXT_PID.load(core::sync::atomic::Ordering::Relaxed)
+    pid != KERNEL_PID && pid.raw() < NEXT_PID.load(core::sync::atomic::Ordering::Relaxed)
 }
 
 /// The IPC counters of process `pid`'s ended threads, and its switch count.

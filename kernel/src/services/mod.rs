@@ -163,7 +163,7 @@ pub fn lookup(name: &str) -> Result<(usize, usize), Error> {
     let &(placement, pid) = registry.services.get(name).ok_or(Error::NotFound)?;
     Ok(match (placement, pid) {
         (Placement::Colocated, _) => (service::COLOCATED, 0),
-        (Placement::Isolated, Some(pid)) => (service::ISOLATED, pid),
+        (Placement::Isolated, Some(pid)) => (service::ISOLATED, pid.raw()),
         (Placement::Isolated, None) => (service::STARTING, 0),
     })
 }

@@ -200,7 +200,7 @@ impl Backend for KernelBackend {
     }
 
     fn cmdline(&mut self, pid: u64) -> Option<String> {
-        let raw = crate::process::args_of(pid as Pid)?;
+        let raw = crate::process::args_of(Pid::from_raw(pid as usize))?;
         Some(lux9_abi::env::split(&raw).1.to_string())
     }
 
@@ -208,7 +208,7 @@ impl Backend for KernelBackend {
         if pid == 0 {
             Some(crate::ipc::stats::system())
         } else {
-            crate::ipc::stats::process(pid as Pid)
+            crate::ipc::stats::process(Pid::from_raw(pid as usize))
         }
     }
 
