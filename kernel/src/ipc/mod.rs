@@ -19,8 +19,11 @@
 //! with a short message (at most 64 bytes, in registers) whose peer is already blocked waiting
 //! for exactly this message and is at least as urgent as the caller hands the message over and
 //! switches straight to the peer: one scheduler-lock acquisition, no run-queue pass, no buffer.
-//! Any other case takes the slowpath; both leave the receiver's registers the same. The
-//! `Fastpath` knob turns the shortcut off, which the equivalence test uses.
+//! It runs at system-call entry, before the dispatch ([`fastpath`]), and checks the same wait
+//! predicates as the slowpath ([`Wait::accepts`], [`Wait::awaits_reply_from`],
+//! [`ThreadIpc::has_pending`]). Any other case takes the slowpath; both leave the receiver's
+//! registers the same. The `Fastpath` knob turns the shortcut off, which the equivalence test
+//! uses.
 //!
 //! **Peer death.** When a thread ends, everyone blocked on it (senders in its queue, callers
 //! waiting for its reply, receivers waiting for it by pid) wakes with `PeerDead`.
