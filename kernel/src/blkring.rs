@@ -34,6 +34,7 @@ use alloc::vec::Vec;
 
 use lux9_abi::Error;
 use lux9_blk::ring::{Geometry, Kernel, Status, Taken, Target};
+use x86_64::structures::paging::PhysFrame;
 
 use crate::arch::address_space::PageRights;
 use crate::arch::sync::IrqMutex;
@@ -171,13 +172,10 @@ fn create(
         execute: false,
         user: true,
     };
-    let frames: Vec<u64> = (0..geometry.pages() as u64)
-        .map(|i| ring.phys() + i * 4096)
-        .chain((0..data_pages as u64).map(|i| data.phys() + i * 4096))
-        .collect();
-    for (index, &phys) in frames.iter().enumerate() {
+    let frames: Vec<PhysFrame> = ring.frames().chain(data.frames()).collect();
+    for (index, &frame) in frames.iter().enumerate() {
         let virt = addr + index as u64 * 4096;
-        if space.lock().map_shared(virt, phys, rights).is_err() {
+        if space.lock().map_shared(virt, frame, rights).is_err() {
             for undo in 0..index as u64 {
                 let _ = space.lock().unmap_shared(addr + undo * 4096);
             }

@@ -4,21 +4,23 @@
 //! addresses from here or ones the block layer checked.
 
 use lux9_kernel_core::units::PAGE_SIZE;
+use x86_64::structures::paging::PhysFrame;
+use x86_64::structures::paging::frame::PhysFrameRange;
 
 use crate::arch::phys_to_virt;
 use crate::memory::frames;
 
 /// `pages` contiguous frames owned by the kernel for a device.
 pub struct DmaBuffer {
-    phys: u64,
+    first: PhysFrame,
     pages: usize,
 }
 
 impl DmaBuffer {
     /// Zeroed frames, the first aligned to a page; `None` when no run that long is free.
     pub fn new(pages: usize) -> Option<Self> {
-        let phys = frames::alloc_contiguous(pages as u64, 1)?;
-        let buffer = Self { phys, pages };
+        let first = frames::alloc_contiguous(pages as u64, 1)?;
+        let buffer = Self { first, pages };
         // SAFETY: the frames were just allocated, so nothing else refers to them, and the direct
         // map covers all RAM.
         unsafe { core::ptr::write_bytes(buffer.virt() as *mut u8, 0, buffer.len()) };
@@ -27,12 +29,17 @@ impl DmaBuffer {
 
     /// Where the device finds it.
     pub fn phys(&self) -> u64 {
-        self.phys
+        self.first.start_address().as_u64()
+    }
+
+    /// Its frames, in order (to map them into a process).
+    pub fn frames(&self) -> PhysFrameRange {
+        PhysFrame::range(self.first, self.first + self.pages as u64)
     }
 
     /// Where the kernel finds it (the direct map).
     pub fn virt(&self) -> u64 {
-        phys_to_virt(self.phys)
+        phys_to_virt(self.phys())
     }
 
     /// Its length in bytes.
@@ -63,9 +70,7 @@ impl DmaBuffer {
 
 impl Drop for DmaBuffer {
     fn drop(&mut self) {
-        for page in 0..self.pages as u64 {
-            frames::free(self.phys + page * PAGE_SIZE);
-        }
+        self.frames().for_each(frames::free);
     }
 }
 

@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use lux9_kernel_core::phys_range::PhysRange;
 use lux9_kernel_core::test_pattern;
+use x86_64::PhysAddr;
+use x86_64::structures::paging::PhysFrame;
 
 use crate::arch::paging::{self, MapError, MapFlags};
 use crate::arch::{self, fault, heap, pit, qemu};
@@ -317,13 +319,14 @@ fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
     let usage = Usage::now();
     let before = usage.free_frames;
     let reserved = memory::reserved_ranges();
-    let mut taken: Vec<u64> = Vec::with_capacity(before as usize + 1);
+    let mut taken: Vec<PhysFrame> = Vec::with_capacity(before as usize + 1);
     let low_memory = PhysRange::new(0, lux9_kernel_core::memory_plan::LOW_MEMORY_END);
-    while let Some(phys) = frames::alloc() {
+    while let Some(frame) = frames::alloc() {
         if taken.len() == taken.capacity() {
-            frames::free(phys);
+            frames::free(frame);
             return Err(format!("more frames than the {before} counted free"));
         }
+        let phys = frame.start_address().as_u64();
         let page = PhysRange::from_len(phys, 4096);
         if let Some(r) = reserved
             .iter()
@@ -334,7 +337,7 @@ fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
         }
         paging::write_phys_u64(phys, !phys);
         paging::write_phys_u64(phys + 4088, phys);
-        taken.push(phys);
+        taken.push(frame);
     }
     ensure!(
         taken.len() as u64 == before,
@@ -347,7 +350,8 @@ fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
             "test module byte {i} changed after every frame was written"
         ));
     }
-    for &phys in &taken {
+    for &frame in &taken {
+        let phys = frame.start_address().as_u64();
         ensure!(
             paging::read_phys_u64(phys) == !phys && paging::read_phys_u64(phys + 4088) == phys,
             "frame {phys:#x} lost its marker: two owners"
@@ -357,25 +361,23 @@ fn frames_never_overlap_reserved(boot: &'static BootInfo) -> CaseResult {
     sorted.sort_unstable();
     sorted.dedup();
     ensure!(sorted.len() == taken.len(), "a frame was handed out twice");
-    for phys in taken {
-        frames::free(phys);
+    for frame in taken {
+        frames::free(frame);
     }
     drop((sorted, reserved));
     usage.unchanged_since(format_args!("after freeing every frame"))
 }
 
 fn frames_reject_double_free(_: &'static BootInfo) -> CaseResult {
-    let phys = frames::alloc().ok_or("no free frame")?;
-    frames::try_free(phys).map_err(|e| format!("first free failed: {e:?}"))?;
+    let frame = frames::alloc().ok_or("no free frame")?;
+    frames::try_free(frame).map_err(|e| format!("first free failed: {e:?}"))?;
     ensure!(
-        frames::try_free(phys).is_err(),
+        frames::try_free(frame).is_err(),
         "a double free was accepted"
     );
-    ensure!(
-        frames::try_free(phys + 1).is_err(),
-        "an unaligned free was accepted"
-    );
-    let kernel = arch::kernel_image_phys().start;
+    // An unaligned free is no longer checked here: `try_free` takes a `PhysFrame`, which cannot
+    // hold an unaligned address.
+    let kernel = PhysFrame::containing_address(PhysAddr::new(arch::kernel_image_phys().start));
     ensure!(
         frames::try_free(kernel).is_err(),
         "freeing a kernel-image frame was accepted"
@@ -402,18 +404,22 @@ fn paging_map_unmap(_: &'static BootInfo) -> CaseResult {
     let usage = Usage::now();
     let first = frames::alloc().ok_or("no free frame")?;
     let second = frames::alloc().ok_or("no free frame")?;
+    let (first_phys, second_phys) = (
+        first.start_address().as_u64(),
+        second.start_address().as_u64(),
+    );
     ensure!(
         paging::translate(virt).is_none(),
         "{virt:#x} is mapped before the test"
     );
     paging::map(virt, first, MapFlags::WRITABLE).map_err(|e| format!("map: {e:?}"))?;
     ensure!(
-        paging::translate(virt + 0x123) == Some(first + 0x123),
+        paging::translate(virt + 0x123) == Some(first_phys + 0x123),
         "translate after map"
     );
     paging::test_write(virt + 8, 0x1234_5678_9abc_def0);
     ensure!(
-        paging::read_phys_u64(first + 8) == 0x1234_5678_9abc_def0,
+        paging::read_phys_u64(first_phys + 8) == 0x1234_5678_9abc_def0,
         "write not seen in frame"
     );
     ensure!(
@@ -433,7 +439,7 @@ fn paging_map_unmap(_: &'static BootInfo) -> CaseResult {
         "second unmap must fail"
     );
     paging::map(virt, second, MapFlags::WRITABLE).map_err(|e| format!("remap: {e:?}"))?;
-    paging::write_phys_u64(second, 77);
+    paging::write_phys_u64(second_phys, 77);
     ensure!(
         paging::test_read(virt) == 77,
         "remapped page shows the second frame"
@@ -837,12 +843,12 @@ fn kernel_thread_own_address_space(_: &'static BootInfo) -> CaseResult {
     const VIRT: u64 = 0x2000_0000;
     const VALUE: u64 = 0x1ea5_e5ee_d5ee_0042;
     let mut space = AddressSpace::new().map_err(|e| format!("new address space: {e:?}"))?;
-    let phys = paging::alloc_zeroed_frame().ok_or("no frame")?;
-    paging::write_phys_u64(phys + 8, VALUE);
+    let frame = paging::alloc_zeroed_frame().ok_or("no frame")?;
+    paging::write_phys_u64(frame.start_address().as_u64() + 8, VALUE);
     space
         .map(
             VIRT,
-            phys,
+            frame,
             PageRights {
                 write: true,
                 execute: false,

@@ -263,9 +263,9 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
     for page in (start..end).step_by(PAGE_BYTES) {
         let mapped = paging::alloc_zeroed_frame()
             .ok_or(Error::NoMemory)
-            .and_then(|phys| {
-                space.lock().map(page, phys, rights).map_err(|error| {
-                    frames::free(phys);
+            .and_then(|frame| {
+                space.lock().map(page, frame, rights).map_err(|error| {
+                    frames::free(frame);
                     match error {
                         MapError::OutOfMemory => Error::NoMemory,
                         _ => Error::InvalidArgument,
@@ -274,8 +274,8 @@ fn map(addr: usize, len: usize, flags: usize) -> SysResult {
             });
         if let Err(error) = mapped {
             for undo in (start..page).step_by(PAGE_BYTES) {
-                if let Ok(phys) = space.lock().unmap(undo) {
-                    frames::free(phys);
+                if let Ok(frame) = space.lock().unmap(undo) {
+                    frames::free(frame);
                 }
             }
             return Err(error);
@@ -298,8 +298,8 @@ fn unmap(addr: usize, len: usize) -> SysResult {
     let space = sched::current_space().ok_or(Error::InvalidArgument)?;
     let mut anon_pages = 0;
     for page in (start..end).step_by(PAGE_BYTES) {
-        if let Ok(phys) = space.lock().unmap(page) {
-            frames::free(phys);
+        if let Ok(frame) = space.lock().unmap(page) {
+            frames::free(frame);
             if (process::MAP_BASE..process::MAP_END).contains(&page) {
                 anon_pages += 1;
             }

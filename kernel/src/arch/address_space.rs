@@ -97,7 +97,7 @@ struct TableFrames;
 // SAFETY: `frames::alloc` hands out frames nobody else uses.
 unsafe impl FrameAllocator<Size4KiB> for TableFrames {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        frames::alloc().map(|phys| PhysFrame::containing_address(PhysAddr::new(phys)))
+        frames::alloc()
     }
 }
 
@@ -156,7 +156,8 @@ impl core::fmt::Debug for AddressSpace {
 impl AddressSpace {
     /// A new address space with an empty lower half and the kernel's higher half.
     pub fn new() -> Result<Self, MapError> {
-        let phys = paging::alloc_zeroed_frame().ok_or(MapError::OutOfMemory)?;
+        let pml4 = paging::alloc_zeroed_frame().ok_or(MapError::OutOfMemory)?;
+        let phys = pml4.start_address().as_u64();
         let kernel = paging::kernel_pml4_phys();
         for index in 256..512 {
             let offset = index as u64 * 8;
@@ -168,7 +169,7 @@ impl AddressSpace {
             None
         };
         Ok(Self {
-            pml4: PhysFrame::containing_address(PhysAddr::new(phys)),
+            pml4,
             pcid,
             needs_flush: Arc::new(AtomicBool::new(true)),
         })
@@ -193,28 +194,37 @@ impl AddressSpace {
         Ok(Page::containing_address(VirtAddr::new(virt)))
     }
 
-    /// Maps the page at `virt` (lower half) to the frame `phys`, which the address space then
-    /// owns and frees on drop.
-    pub fn map(&mut self, virt: u64, phys: u64, rights: PageRights) -> Result<(), MapError> {
-        self.map_with(virt, phys, rights.flags())
+    /// Maps the page at `virt` (lower half) to `frame`, which the address space then owns and
+    /// frees on drop.
+    pub fn map(&mut self, virt: u64, frame: PhysFrame, rights: PageRights) -> Result<(), MapError> {
+        self.map_with(virt, frame, rights.flags())
     }
 
     /// Maps a frame that someone else owns (a shared ring): dropping the address space leaves
     /// it alone, and the owner unmaps it before freeing it.
-    pub fn map_shared(&mut self, virt: u64, phys: u64, rights: PageRights) -> Result<(), MapError> {
-        self.map_with(virt, phys, rights.flags() | SHARED)
+    pub fn map_shared(
+        &mut self,
+        virt: u64,
+        frame: PhysFrame,
+        rights: PageRights,
+    ) -> Result<(), MapError> {
+        self.map_with(virt, frame, rights.flags() | SHARED)
     }
 
-    fn map_with(&mut self, virt: u64, phys: u64, flags: PageTableFlags) -> Result<(), MapError> {
+    fn map_with(
+        &mut self,
+        virt: u64,
+        frame: PhysFrame,
+        flags: PageTableFlags,
+    ) -> Result<(), MapError> {
         let page = Self::check_lower(virt)?;
-        let frame = PhysFrame::containing_address(PhysAddr::new(phys));
         // Intermediate tables must allow user access when the leaf does.
         let parent = PageTableFlags::PRESENT
             | PageTableFlags::WRITABLE
             | (flags & PageTableFlags::USER_ACCESSIBLE);
         let mut table = self.table();
-        // SAFETY: the page is in this address space's private lower half and `phys` is a frame
-        // the caller owns and hands over; no Rust reference points into the lower half.
+        // SAFETY: the page is in this address space's private lower half and `frame` is one the
+        // caller owns and hands over; no Rust reference points into the lower half.
         match unsafe { table.map_to_with_table_flags(page, frame, flags, parent, &mut TableFrames) }
         {
             Ok(flush) => {
@@ -232,16 +242,16 @@ impl AddressSpace {
 
     /// Unmaps the page at `virt` and returns its frame, which the caller now owns. A shared
     /// (ring) page is refused with `MapError::Shared`: only its ring may unmap it.
-    pub fn unmap(&mut self, virt: u64) -> Result<u64, MapError> {
+    pub fn unmap(&mut self, virt: u64) -> Result<PhysFrame, MapError> {
         self.unmap_with(virt, false)
     }
 
     /// Unmaps a shared (ring) page; the frame stays the ring's.
-    pub fn unmap_shared(&mut self, virt: u64) -> Result<u64, MapError> {
+    pub fn unmap_shared(&mut self, virt: u64) -> Result<PhysFrame, MapError> {
         self.unmap_with(virt, true)
     }
 
-    fn unmap_with(&mut self, virt: u64, shared: bool) -> Result<u64, MapError> {
+    fn unmap_with(&mut self, virt: u64, shared: bool) -> Result<PhysFrame, MapError> {
         let page = Self::check_lower(virt)?;
         let mut table = self.table();
         let is_shared = match table.translate(page.start_address()) {
@@ -263,7 +273,7 @@ impl AddressSpace {
                     flush.ignore();
                     self.needs_flush.store(true, Ordering::Relaxed);
                 }
-                Ok(frame.start_address().as_u64())
+                Ok(frame)
             }
             Err(UnmapError::PageNotMapped) => Err(MapError::NotMapped),
             Err(_) => Err(MapError::NotMapped),
@@ -340,16 +350,17 @@ pub fn activate_kernel() {
     }
 }
 
-/// Frees every frame in the subtree of the table at `phys` (level 4 = PML4), lower half only at
-/// the top level.
-fn free_tree(phys: u64, level: u8) {
+/// Frees every frame in the subtree of the page table `table` (level 4 = PML4), lower half only
+/// at the top level.
+fn free_tree(table: PhysFrame, level: u8) {
+    let phys = table.start_address().as_u64();
     let entries = if level == 4 { 256 } else { 512 };
     for index in 0..entries {
         let entry = paging::read_phys_u64(phys + index * 8);
         if entry & 1 == 0 {
             continue;
         }
-        let child = entry & 0x000f_ffff_ffff_f000;
+        let child = PhysFrame::containing_address(PhysAddr::new(entry & 0x000f_ffff_ffff_f000));
         if level > 1 {
             assert!(
                 entry & (1 << 7) == 0,
@@ -368,8 +379,8 @@ impl Drop for AddressSpace {
         if self.is_active() {
             activate_kernel();
         }
-        free_tree(self.pml4.start_address().as_u64(), 4);
-        frames::free(self.pml4.start_address().as_u64());
+        free_tree(self.pml4, 4);
+        frames::free(self.pml4);
         if let Some(pcid) = self.pcid {
             // Entries tagged with this PCID may remain; the next owner flushes on activation.
             free_pcid(pcid);

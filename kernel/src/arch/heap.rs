@@ -39,15 +39,15 @@ unsafe impl Send for GrowingHeap {}
 /// Maps `len` bytes of fresh frames at `start`. On failure unmaps and frees what it mapped.
 fn map_fresh(start: u64, len: u64) -> Result<(), ()> {
     for offset in (0..len).step_by(4096) {
-        let mapped = frames::alloc().ok_or(()).and_then(|phys| {
-            paging::map(start + offset, phys, MapFlags::WRITABLE).map_err(|_| {
-                frames::free(phys);
+        let mapped = frames::alloc().ok_or(()).and_then(|frame| {
+            paging::map(start + offset, frame, MapFlags::WRITABLE).map_err(|_| {
+                frames::free(frame);
             })
         });
         if mapped.is_err() {
             for undo in (0..offset).step_by(4096) {
-                if let Ok(phys) = paging::unmap(start + undo) {
-                    frames::free(phys);
+                if let Ok(frame) = paging::unmap(start + undo) {
+                    frames::free(frame);
                 }
             }
             return Err(());

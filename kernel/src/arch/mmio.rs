@@ -6,6 +6,9 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use x86_64::PhysAddr;
+use x86_64::structures::paging::PhysFrame;
+
 use super::paging::{self, MapError, MapFlags};
 use super::{MMIO_BASE, MMIO_MAX, phys_to_virt};
 
@@ -27,7 +30,7 @@ pub fn map(phys: u64, len: u64) -> Result<u64, MapError> {
     for page in 0..pages {
         paging::map(
             virt + page * 4096,
-            first + page * 4096,
+            PhysFrame::containing_address(PhysAddr::new(first + page * 4096)),
             MapFlags::WRITABLE | MapFlags::NO_CACHE,
         )?;
     }

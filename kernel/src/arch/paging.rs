@@ -65,7 +65,7 @@ struct TableFrames;
 // SAFETY: `frames::alloc` returns frames that are free and owned by the caller from then on.
 unsafe impl FrameAllocator<Size4KiB> for TableFrames {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        frames::alloc().map(|phys| PhysFrame::containing_address(PhysAddr::new(phys)))
+        frames::alloc()
     }
 }
 
@@ -107,23 +107,22 @@ fn symbol_address(symbol: *const u8) -> u64 {
 ///
 /// # Safety
 /// Nothing may use the frame: the caller has just taken it from the frame allocator.
-unsafe fn zero_frame(phys: u64) {
-    debug_assert_eq!(phys % 4096, 0);
+unsafe fn zero_frame(frame: PhysFrame) {
+    let phys = frame.start_address().as_u64();
     // SAFETY: the caller owns the frame alone, and the direct map covers all RAM.
     unsafe { core::ptr::write_bytes(phys_to_virt(phys) as *mut u8, 0, 4096) };
 }
 
 /// A frame from the frame allocator, filled with zeroes; `None` when memory is exhausted.
-pub fn alloc_zeroed_frame() -> Option<u64> {
-    let phys = frames::alloc()?;
+pub fn alloc_zeroed_frame() -> Option<PhysFrame> {
+    let frame = frames::alloc()?;
     // SAFETY: the frame was just allocated, so nothing else uses it.
-    unsafe { zero_frame(phys) };
-    Some(phys)
+    unsafe { zero_frame(frame) };
+    Some(frame)
 }
 
 fn alloc_zeroed_table() -> PhysFrame {
-    let phys = alloc_zeroed_frame().expect("out of memory while building the kernel page tables");
-    PhysFrame::containing_address(PhysAddr::new(phys))
+    alloc_zeroed_frame().expect("out of memory while building the kernel page tables")
 }
 
 /// Builds the kernel's page tables and switches to them.
@@ -231,10 +230,9 @@ fn check_kernel_address(virt: u64) -> Result<Page<Size4KiB>, MapError> {
     Ok(Page::containing_address(addr))
 }
 
-/// Maps the 4 KiB page at `virt` (upper half) to the frame at `phys`.
-pub fn map(virt: u64, phys: u64, flags: MapFlags) -> Result<(), MapError> {
+/// Maps the 4 KiB page at `virt` (upper half) to `frame`.
+pub fn map(virt: u64, frame: PhysFrame, flags: MapFlags) -> Result<(), MapError> {
     let page = check_kernel_address(virt)?;
-    let frame = PhysFrame::containing_address(PhysAddr::new(phys));
     with_kernel_space(|table| {
         // SAFETY: only upper-half addresses outside the direct map and image reach here (the
         // callers own their virtual ranges: heap, test scratch), so no live reference aliases.
@@ -252,12 +250,12 @@ pub fn map(virt: u64, phys: u64, flags: MapFlags) -> Result<(), MapError> {
 
 /// Unmaps the 4 KiB page at `virt` and returns the physical frame it pointed to. The caller
 /// decides whether to free the frame.
-pub fn unmap(virt: u64) -> Result<u64, MapError> {
+pub fn unmap(virt: u64) -> Result<PhysFrame, MapError> {
     let page = check_kernel_address(virt)?;
     with_kernel_space(|table| match table.unmap(page) {
         Ok((frame, flush)) => {
             flush.flush();
-            Ok(frame.start_address().as_u64())
+            Ok(frame)
         }
         Err(UnmapError::PageNotMapped | UnmapError::ParentEntryHugePage) => {
             Err(MapError::NotMapped)
@@ -328,7 +326,10 @@ pub fn write_phys_u32(phys: u64, value: u32) {
 /// Writes a `u64` at physical address `phys`. Only for frames the caller owns.
 pub fn write_phys_u64(phys: u64, value: u64) {
     assert_eq!(phys % 8, 0, "unaligned physical write");
-    assert!(!frames::is_free(phys), "write to a free frame at {phys:#x}");
+    assert!(
+        !frames::is_free(PhysFrame::containing_address(PhysAddr::new(phys))),
+        "write to a free frame at {phys:#x}"
+    );
     // SAFETY: the frame is allocated (checked above) and owned by the caller; the direct map
     // covers it. The kernel keeps no Rust references into frames it hands out.
     unsafe { core::ptr::write_volatile(phys_to_virt(phys) as *mut u64, value) };

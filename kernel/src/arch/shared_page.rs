@@ -6,6 +6,7 @@
 use core::sync::atomic::{AtomicU32, Ordering, fence};
 
 use lux9_ring::{Memory, RingError};
+use x86_64::structures::paging::PhysFrame;
 
 use super::phys_to_virt;
 
@@ -16,12 +17,11 @@ pub struct SharedPage {
 }
 
 impl SharedPage {
-    /// The frame at physical address `phys`, which must be a ring frame the caller keeps
-    /// allocated while it uses this value (the ring table does).
-    pub fn new(phys: u64) -> Self {
-        assert!(phys.is_multiple_of(4096), "ring frames are page-aligned");
+    /// `frame`, which must be a ring frame the caller keeps allocated while it uses this value
+    /// (the ring table does).
+    pub fn new(frame: PhysFrame) -> Self {
         Self {
-            base: phys_to_virt(phys),
+            base: phys_to_virt(frame.start_address().as_u64()),
         }
     }
 

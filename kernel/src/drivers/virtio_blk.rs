@@ -21,6 +21,7 @@ use virtio_drivers::transport::Transport;
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{ConfigurationAccess, DeviceFunction, PciRoot};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
+use x86_64::structures::paging::PhysFrame;
 
 use crate::arch::{DIRECT_MAP_BASE, paging, phys_to_virt};
 use crate::block::{Driver, IoError, Op, Request};
@@ -28,7 +29,7 @@ use crate::completion::{self, Completion};
 use crate::dma::DmaBuffer;
 use crate::memory::frames;
 use crate::pci_bus;
-use lux9_kernel_core::units::{PAGE_BYTES, PAGE_SIZE};
+use lux9_kernel_core::units::PAGE_BYTES;
 
 const VIRTIO_VENDOR: u16 = 0x1af4;
 /// Transitional and modern device ids of a block device.
@@ -100,7 +101,8 @@ struct KernelHal;
 unsafe impl Hal for KernelHal {
     fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
         match frames::alloc_contiguous(pages as u64, 1) {
-            Some(phys) => {
+            Some(first) => {
+                let phys = first.start_address().as_u64();
                 let virt = phys_to_virt(phys) as *mut u8;
                 // SAFETY: the frames were just allocated and are reached through the direct map.
                 unsafe { core::ptr::write_bytes(virt, 0, pages * PAGE_BYTES) };
@@ -114,9 +116,9 @@ unsafe impl Hal for KernelHal {
     }
 
     unsafe fn dma_dealloc(paddr: PhysAddr, _vaddr: NonNull<u8>, pages: usize) -> i32 {
-        for page in 0..pages as u64 {
-            frames::free(paddr + page * PAGE_SIZE);
-        }
+        let first = PhysFrame::from_start_address(x86_64::PhysAddr::new(paddr))
+            .expect("virtio-blk: DMA memory comes back at the frame it was given out at");
+        PhysFrame::range(first, first + pages as u64).for_each(frames::free);
         0
     }
 

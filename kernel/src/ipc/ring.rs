@@ -25,6 +25,8 @@ use alloc::vec::Vec;
 
 use lux9_abi::Error;
 use lux9_ring::{Geometry, initialise, observed_counts};
+use x86_64::PhysAddr;
+use x86_64::structures::paging::PhysFrame;
 
 use crate::arch::address_space::PageRights;
 use crate::arch::paging;
@@ -46,7 +48,7 @@ struct Ring {
     creator: Pid,
     /// The server: produces replies.
     peer: Pid,
-    frames: Vec<u64>,
+    frames: Vec<PhysFrame>,
     creator_addr: u64,
     peer_addr: u64,
     geometry: Geometry,
@@ -228,8 +230,8 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
     let mut frames_taken = Vec::with_capacity(pages);
     for _ in 0..pages {
         match paging::alloc_zeroed_frame() {
-            Some(phys) => {
-                frames_taken.push(phys);
+            Some(frame) => {
+                frames_taken.push(frame);
             }
             None => {
                 frames_taken.into_iter().for_each(frames::free);
@@ -252,16 +254,16 @@ fn create(me: Pid, peer: Pid, pages: usize, max_message: usize) -> Result<(u64, 
     };
     let mut mapped = (0, 0);
     let result = (|| {
-        for (index, &phys) in frames_taken.iter().enumerate() {
+        for (index, &frame) in frames_taken.iter().enumerate() {
             let offset = index as u64 * 4096;
             my_space
                 .lock()
-                .map_shared(my_addr + offset, phys, rights)
+                .map_shared(my_addr + offset, frame, rights)
                 .map_err(|_| Error::NoMemory)?;
             mapped.0 += 1;
             peer_space
                 .lock()
-                .map_shared(peer_addr + offset, phys, rights)
+                .map_shared(peer_addr + offset, frame, rights)
                 .map_err(|_| Error::NoMemory)?;
             mapped.1 += 1;
         }
@@ -365,7 +367,7 @@ fn notify(me: Pid, id: u64) -> Result<usize, Error> {
         observe(ring, Some(me));
         let other = ring.other(me);
         let by_ipc = ring.ipc_notified.contains(&Some(other));
-        (other, ring.frames[0], by_ipc)
+        (other, ring.frames[0].start_address().as_u64(), by_ipc)
     };
     let mut woken = futex::wake_owned_by(header, header + 4096, other);
     if by_ipc && let Some(tid) = sched::with_state(|s| s.thread_of(other)) {
@@ -393,7 +395,8 @@ fn tear_down(mut ring: Ring, dying: Option<Pid>) {
             }
         }
     }
-    for &phys in &ring.frames {
+    for frame in &ring.frames {
+        let phys = frame.start_address().as_u64();
         futex::wake_range(phys, phys + 4096, Error::PeerDead);
     }
     ring.frames.into_iter().for_each(frames::free);
@@ -402,7 +405,7 @@ fn tear_down(mut ring: Ring, dying: Option<Pid>) {
 /// Tears down every ring process `pid` takes part in; called as it exits, before its address
 /// space goes away.
 pub fn process_exiting(pid: Pid) {
-    let mut orphaned: Vec<(Pid, u64, bool)> = Vec::new();
+    let mut orphaned: Vec<(Pid, PhysFrame, bool)> = Vec::new();
     let ending: Vec<Ring> = {
         let mut rings = RINGS.lock();
         let ids: Vec<u64> = rings
@@ -449,7 +452,8 @@ pub fn process_exiting(pid: Pid) {
 
 /// Wakes whoever sleeps on a ring whose other side has gone, and notifies the survivor if it
 /// serves the ring from a receive loop (`by_ipc`).
-fn tell_survivor(survivor: Pid, header: u64, by_ipc: bool) {
+fn tell_survivor(survivor: Pid, header: PhysFrame, by_ipc: bool) {
+    let header = header.start_address().as_u64();
     futex::wake_range(header, header + 4096, Error::PeerDead);
     if by_ipc && let Some(tid) = sched::with_state(|s| s.thread_of(survivor)) {
         super::notify(tid, lux9_abi::ipc::NOTIFY_RING);
@@ -459,11 +463,12 @@ fn tell_survivor(survivor: Pid, header: u64, by_ipc: bool) {
 /// Whether physical page `page` belongs to a ring whose other side has gone: a futex wait on
 /// it would never be woken, so it fails with `PeerDead` instead.
 pub fn page_orphaned(page: u64) -> bool {
+    let frame = PhysFrame::containing_address(PhysAddr::new(page));
     RINGS
         .lock()
         .rings
         .values()
-        .any(|ring| ring.ended.is_some() && ring.frames.contains(&page))
+        .any(|ring| ring.ended.is_some() && ring.frames.contains(&frame))
 }
 
 /// Rings alive now (for tests).

@@ -1,7 +1,11 @@
 //! The physical frame allocator: the host-tested [`FrameBitmap`] behind a lock.
+//!
+//! Frames go out and come back as [`PhysFrame`] (4 KiB), never as bare addresses, so a frame
+//! cannot be confused with an arbitrary or unaligned physical address. Code that needs the
+//! address (the direct map, a device) takes it with `frame.start_address()`.
 
 use lux9_kernel_core::frame_bitmap::{FrameBitmap, FreeError};
-use lux9_kernel_core::units::PAGE_SIZE;
+use x86_64::structures::paging::PhysFrame;
 
 use crate::arch::sync::IrqMutex;
 
@@ -21,29 +25,29 @@ fn with<R>(f: impl FnOnce(&mut FrameBitmap<'static>) -> R) -> R {
         .expect("memory::init runs before frames are used"))
 }
 
-/// Allocates one 4 KiB frame and returns its physical address. Its contents are undefined.
-pub fn alloc() -> Option<u64> {
-    with(|bitmap| bitmap.alloc()).map(|frame| frame * PAGE_SIZE)
+/// Allocates one 4 KiB frame. Its contents are undefined.
+pub fn alloc() -> Option<PhysFrame> {
+    with(|bitmap| bitmap.alloc()).map(PhysFrame::from_pfn)
 }
 
-/// Returns a frame, reporting a double free or a stray address as an error.
-pub fn try_free(phys: u64) -> Result<(), FreeError> {
-    if !phys.is_multiple_of(PAGE_SIZE) {
-        return Err(FreeError::OutOfRange);
-    }
-    with(|bitmap| bitmap.free(phys / PAGE_SIZE))
+/// Returns a frame, reporting a double free or a frame outside the pool as an error.
+pub fn try_free(frame: PhysFrame) -> Result<(), FreeError> {
+    with(|bitmap| bitmap.free(frame.pfn()))
 }
 
 /// Returns a frame. A double free is a kernel bug and panics with the address.
-pub fn free(phys: u64) {
-    if let Err(error) = try_free(phys) {
-        panic!("freeing frame {phys:#x}: {error:?}");
+pub fn free(frame: PhysFrame) {
+    if let Err(error) = try_free(frame) {
+        panic!(
+            "freeing frame {:#x}: {error:?}",
+            frame.start_address().as_u64()
+        );
     }
 }
 
-/// Whether the frame holding `phys` is free.
-pub fn is_free(phys: u64) -> bool {
-    with(|bitmap| bitmap.is_free(phys / PAGE_SIZE))
+/// Whether `frame` is free.
+pub fn is_free(frame: PhysFrame) -> bool {
+    with(|bitmap| bitmap.is_free(frame.pfn()))
 }
 
 /// Free frames right now.
@@ -52,7 +56,8 @@ pub fn free_count() -> u64 {
 }
 
 /// Allocates `count` physically contiguous frames, the first aligned to `align_frames` frames
-/// (a power of two), and returns the first one's address. For device memory (DMA).
-pub fn alloc_contiguous(count: u64, align_frames: u64) -> Option<u64> {
-    with(|bitmap| bitmap.alloc_contiguous(count, align_frames)).map(|frame| frame * PAGE_SIZE)
+/// (a power of two), and returns the first one; the rest follow it (`first + i`). For device
+/// memory (DMA).
+pub fn alloc_contiguous(count: u64, align_frames: u64) -> Option<PhysFrame> {
+    with(|bitmap| bitmap.alloc_contiguous(count, align_frames)).map(PhysFrame::from_pfn)
 }

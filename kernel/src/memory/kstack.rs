@@ -50,8 +50,8 @@ impl KernelStack {
         };
         let stack = KernelStack { slot };
         for virt in (stack.bottom()..stack.top()).step_by(4096) {
-            let phys = match frames::alloc() {
-                Some(phys) => phys,
+            let frame = match frames::alloc() {
+                Some(frame) => frame,
                 None => {
                     stack.release_pages();
                     SLOTS.lock().free.push(slot);
@@ -59,8 +59,8 @@ impl KernelStack {
                     return None;
                 }
             };
-            if paging::map(virt, phys, MapFlags::WRITABLE).is_err() {
-                frames::free(phys);
+            if paging::map(virt, frame, MapFlags::WRITABLE).is_err() {
+                frames::free(frame);
                 stack.release_pages();
                 SLOTS.lock().free.push(slot);
                 core::mem::forget(stack);
@@ -81,8 +81,8 @@ impl KernelStack {
 
     fn release_pages(&self) {
         for virt in (self.bottom()..self.top()).step_by(4096) {
-            if let Ok(phys) = paging::unmap(virt) {
-                frames::free(phys);
+            if let Ok(frame) = paging::unmap(virt) {
+                frames::free(frame);
             }
         }
     }

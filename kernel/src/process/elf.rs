@@ -36,9 +36,9 @@ pub struct Loaded {
 }
 
 fn map_zeroed(space: &mut AddressSpace, virt: u64, rights: PageRights) -> Result<(), Error> {
-    let phys = paging::alloc_zeroed_frame().ok_or(Error::NoMemory)?;
-    space.map(virt, phys, rights).map_err(|error| {
-        frames::free(phys);
+    let frame = paging::alloc_zeroed_frame().ok_or(Error::NoMemory)?;
+    space.map(virt, frame, rights).map_err(|error| {
+        frames::free(frame);
         match error {
             MapError::OutOfMemory => Error::NoMemory,
             _ => Error::BadExecutable,
