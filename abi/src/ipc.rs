@@ -118,18 +118,6 @@ impl FastpathGuard {
     pub fn from_number(number: usize) -> Option<Self> {
         Self::ALL.get(number).copied()
     }
-
-    /// A short name, as `/proc/ipcstats` prints it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::NotShort => "not_short",
-            Self::Disabled => "disabled",
-            Self::NoPeer => "no_peer",
-            Self::NotWaiting => "not_waiting",
-            Self::LessUrgent => "less_urgent",
-            Self::Pending => "pending",
-        }
-    }
 }
 
 /// The eight message words of a short message.

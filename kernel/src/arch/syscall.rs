@@ -57,6 +57,12 @@ impl SyscallFrame {
         self.rdx = value as u64;
     }
 
+    /// The destination of an IPC operation (`rdi`): a pid, 0 for none.
+    #[inline(always)]
+    pub fn ipc_peer(&self) -> crate::process::Pid {
+        crate::process::Pid::from_raw(self.rdi as usize)
+    }
+
     /// The eight IPC message words, in ABI order.
     #[inline(always)]
     pub fn message_words(&self) -> [u64; 8] {
@@ -110,7 +116,7 @@ fn blocked_frame(stack_top: u64) -> *mut SyscallFrame {
 /// The IPC fastpath's hand-over: copies the short message in `from` (the sender's own frame:
 /// info and the eight words) into the frame of the thread blocked in a system call whose kernel
 /// stack ends at `stack_top`, with `sender` and error 0, under the conditions of
-/// [`with_blocked_frame`]. Field by field, so it compiles to straight loads and stores.
+/// [`with_blocked_frame`]: one `rep movsq` and two stores.
 #[inline(always)]
 pub fn deliver_to_blocked(stack_top: u64, sender: u64, from: &SyscallFrame) {
     // The scheduler sets a thread's stack top from its `KernelStack` and nothing else, so

@@ -109,7 +109,7 @@ fn hand_off<const KIND: Kind>(
     s: &mut Scheduler,
     frame: &SyscallFrame,
 ) -> Result<EntrySwitch, FastpathGuard> {
-    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    let dest_pid = frame.ipc_peer();
     let me = s.current();
     // The peer cache first (a pid check below confirms it), then the table.
     let dest = match s.thread(me).ipc.peer_cache {

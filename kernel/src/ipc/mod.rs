@@ -191,7 +191,8 @@ fn finish(frame: &mut SyscallFrame) -> Result<(), Error> {
 
 /// The end of a `call` or `reply_recv` whose thread blocked in the fastpath and woke to a
 /// result that needs more than the return to ring 3: a long message to copy into its IPC
-/// buffer, or a kill to act on (see [`fastpath`]). Runs with interrupts enabled.
+/// buffer (see [`fastpath`]); the entry's generic path runs it, then the kill check. Runs with
+/// interrupts enabled.
 pub fn finish_woken(frame: &mut SyscallFrame) {
     if let Err(error) = finish(frame) {
         frame.rax = error as u64;
@@ -348,7 +349,7 @@ fn check_not_self(pid: Pid) -> Result<(), Error> {
 }
 
 pub fn send(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    let dest_pid = frame.ipc_peer();
     check_not_self(dest_pid)?;
     let message = outgoing_message(frame, sched::current_pid())?;
     let blocked = sched::with_state(|s| -> Result<bool, Error> {
@@ -461,10 +462,7 @@ fn receive_into(frame: &mut SyscallFrame, from: Option<Pid>) -> Result<(), Error
 }
 
 pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let from = match frame.rdi {
-        0 => None,
-        pid => Some(Pid::from_raw(pid as usize)),
-    };
+    let from = Some(frame.ipc_peer()).filter(|pid| pid.raw() != 0);
     if let Some(pid) = from {
         check_not_self(pid)?; // nobody else could ever wake it
     }
@@ -472,7 +470,7 @@ pub fn receive(frame: &mut SyscallFrame) -> Result<(), Error> {
 }
 
 pub fn call(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    let dest_pid = frame.ipc_peer();
     check_not_self(dest_pid)?;
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| -> Result<(), Error> {
@@ -501,7 +499,7 @@ fn reply_to(s: &mut Scheduler, dest_pid: Pid, message: Message) -> Result<(), Er
 }
 
 pub fn reply(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    let dest_pid = frame.ipc_peer();
     let message = outgoing_message(frame, sched::current_pid())?;
     sched::with_state(|s| reply_to(s, dest_pid, message))?;
     frame.set_result(0, 0);
@@ -509,7 +507,7 @@ pub fn reply(frame: &mut SyscallFrame) -> Result<(), Error> {
 }
 
 pub fn reply_recv(frame: &mut SyscallFrame) -> Result<(), Error> {
-    let dest_pid = Pid::from_raw(frame.rdi as usize);
+    let dest_pid = frame.ipc_peer();
     if dest_pid.raw() == 0 {
         return receive_into(frame, None);
     }
